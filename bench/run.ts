@@ -1,0 +1,118 @@
+// `npm run bench`: every workload beside raw classic-level in the same run; the median ratio of
+// several runs, a table on the terminal, and docs/benchmarks.md rewritten with the figures.
+import { execFileSync } from 'node:child_process'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { appendWorkloads, readWorkloads, type Sizes, type Timing, type Workload } from './log.js'
+import { BENCH_DIR, median } from './lib.js'
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    tiny: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    'memory-events': { type: 'string' },
+    'no-write': { type: 'boolean', default: false }
+  }
+})
+
+const sizes: Sizes = args.tiny
+  ? { events: 2000, streams: 50, awaited: 200, syncAwaited: 20, streamEvents: 200 }
+  : args.quick
+    ? { events: 20_000, streams: 200, awaited: 2000, syncAwaited: 200, streamEvents: 2000 }
+    : { events: 100_000, streams: 1000, awaited: 20_000, syncAwaited: 1000, streamEvents: 10_000 }
+const runs = Number(args.runs ?? (args.tiny ? 1 : args.quick ? 3 : 5))
+const memoryEvents = Number(args['memory-events'] ?? (args.tiny ? 5000 : args.quick ? 100_000 : 1_000_000))
+
+interface Row {
+  name: string
+  raw: string
+  target: number | undefined
+  annalsRate: number
+  rawRate: number
+  ratio: number
+  spread: [number, number]
+}
+
+const rate = (t: Timing): number => t.events / t.ms * 1000
+
+async function measure (w: Workload): Promise<Row> {
+  const ratios: number[] = []
+  const annalsRates: number[] = []
+  const rawRates: number[] = []
+  for (let i = 0; i < runs; i++) {
+    // alternate the order so that neither side always runs on a warmer machine
+    let annals: Timing
+    let raw: Timing
+    if (i % 2 === 0) {
+      annals = await w.annals()
+      raw = await w.baseline()
+    } else {
+      raw = await w.baseline()
+      annals = await w.annals()
+    }
+    annalsRates.push(rate(annals))
+    rawRates.push(rate(raw))
+    ratios.push(rate(annals) / rate(raw))
+  }
+  const row = {
+    name: w.name,
+    raw: w.raw,
+    target: w.target,
+    annalsRate: median(annalsRates),
+    rawRate: median(rawRates),
+    ratio: median(ratios),
+    spread: [Math.min(...ratios), Math.max(...ratios)] as [number, number]
+  }
+  process.stderr.write(`  ${row.name}: ${fmt(row.annalsRate)} ev/s, ${row.ratio.toFixed(2)}x raw\n`)
+  return row
+}
+
+function fmt (n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+function memoryRun (): { events: number, ms: number, peakRssMB: number } {
+  const script = join(here, 'memory.js')
+  execFileSync(process.execPath, [script, 'write', String(memoryEvents)], { stdio: 'inherit' })
+  const out = execFileSync(process.execPath, [script, 'replay'], { encoding: 'utf8' })
+  return JSON.parse(out.trim().split('\n').pop()!)
+}
+
+process.stderr.write(`annals bench: ${runs} runs, ${sizes.events} events over ${sizes.streams} streams\n`)
+const rows: Row[] = []
+for (const w of appendWorkloads(sizes)) rows.push(await measure(w))
+const reads = await readWorkloads(sizes)
+try {
+  for (const w of reads.workloads) rows.push(await measure(w))
+} finally { await reads.close() }
+process.stderr.write(`  replaying ${memoryEvents} events for peak memory...\n`)
+const memory = memoryRun()
+rmSync(BENCH_DIR, { recursive: true, force: true })
+
+const table = [
+  '| workload | annals ev/s | raw classic-level | raw ev/s | ratio (median) | spread | target | |',
+  '| --- | ---: | --- | ---: | ---: | --- | ---: | --- |',
+  ...rows.map(r => `| ${r.name} | ${fmt(r.annalsRate)} | ${r.raw} | ${fmt(r.rawRate)} | ${r.ratio.toFixed(2)} | ${r.spread[0].toFixed(2)}–${r.spread[1].toFixed(2)} | ${r.target === undefined ? '' : `≥ ${r.target}`} | ${r.target === undefined ? '' : r.ratio >= r.target ? 'met' : 'MISSED'} |`),
+  `| replay ${fmt(memory.events)} events: peak memory (RSS) | ${fmt(memory.events / memory.ms * 1000)} | | | | | < 150 MB | ${memory.peakRssMB.toFixed(0)} MB ${memory.peakRssMB < 150 ? 'met' : 'MISSED'} |`
+].join('\n')
+process.stdout.write('\n' + table + '\n')
+
+const pkg = JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')) as { version: string }
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, annals ${pkg.version}`
+const command = `npm run bench${args.quick ? ' -- --quick' : ''}${args.runs !== undefined ? ` -- --runs ${runs}` : ''}`
+if (!args['no-write'] && !args.tiny) {
+  const doc = join(here, '..', '..', 'docs', 'benchmarks.md')
+  const text = readFileSync(doc, 'utf8')
+  const start = text.indexOf('<!-- results:start -->')
+  const end = text.indexOf('<!-- results:end -->')
+  if (start >= 0 && end > start) {
+    const block = `<!-- results:start -->\n\`${command}\`, ${new Date().toISOString().slice(0, 10)}, ${machine}; ${runs} runs, ${sizes.events.toLocaleString('en-US')} events of ~250 bytes over ${sizes.streams.toLocaleString('en-US')} streams.\n\n${table}\n`
+    writeFileSync(doc, text.slice(0, start) + block + text.slice(end))
+    process.stderr.write(`wrote ${doc}\n`)
+  }
+}

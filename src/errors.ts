@@ -1,0 +1,64 @@
+/**
+ * The stable error codes of annals. A code never changes meaning between versions; messages may.
+ *
+ * @example
+ * ```ts
+ * import { AnnalsError } from 'annals'
+ * try {
+ *   await db.append('account-1', { type: 'Deposited', data: { amount: 5 } }, { expectedRevision: 3 })
+ * } catch (err) {
+ *   if (err instanceof AnnalsError && err.code === 'ANNALS_WRONG_EXPECTED_REVISION') {
+ *     // reload the stream and decide again
+ *   }
+ * }
+ * ```
+ */
+export type AnnalsErrorCode =
+  /** The stream's current revision is not the one the append expected. Nothing was written. */
+  | 'ANNALS_WRONG_EXPECTED_REVISION'
+  /** The database is closed (or was never opened). */
+  | 'ANNALS_NOT_OPEN'
+  /** The database is in use by another process, or by another `open` in this one. */
+  | 'ANNALS_LOCKED'
+  /** An event (or stream name) is malformed: empty or over-long names, unencodable data. */
+  | 'ANNALS_INVALID_EVENT'
+  /** An event's encoded record is larger than `maxEventSize`. */
+  | 'ANNALS_EVENT_TOO_LARGE'
+  /** An event id is already stored with other content, or only part of an append was stored. */
+  | 'ANNALS_DUPLICATE_ID'
+  /** Stored bytes do not decode, or the log and its indexes disagree. */
+  | 'ANNALS_CORRUPT'
+  /** The database was written by a newer, incompatible version of annals. */
+  | 'ANNALS_UNSUPPORTED_FORMAT'
+  /** A durable subscription with that name is already running in this database. */
+  | 'ANNALS_ALREADY_SUBSCRIBED'
+  /** The storage underneath failed (disk full, I/O error); the `cause` says how. */
+  | 'ANNALS_STORAGE'
+
+/**
+ * The error annals rejects with. Test `code`, never `message`.
+ *
+ * @example
+ * ```ts
+ * const err = new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
+ * err.code // 'ANNALS_NOT_OPEN'
+ * ```
+ */
+export class AnnalsError extends Error {
+  /** A stable code, one of {@link AnnalsErrorCode}. */
+  readonly code: AnnalsErrorCode
+
+  constructor (code: AnnalsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+
+  override get name (): string {
+    return 'AnnalsError'
+  }
+}
+
+/** True when `err` is an {@link AnnalsError} with that code. */
+export function isAnnalsError (err: unknown, code?: AnnalsErrorCode): err is AnnalsError {
+  return err instanceof AnnalsError && (code === undefined || err.code === code)
+}

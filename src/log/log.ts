@@ -1,0 +1,92 @@
+// The log: one writer, readers, and where the log stands. Checked input goes in (see
+// validate.ts); events come out.
+import { AnnalsError } from '../errors.js'
+import { decode, encode } from '../storage/codec.js'
+import { Space, logKey, namedKey, readU64, spaceEnd } from '../storage/keys.js'
+import type { Storage } from '../storage/storage.js'
+import { logChunks, streamChunks, type EventChunks, type ReadRange } from './reader.js'
+import { decodeRecord } from './record.js'
+import type { AppendResult, ExpectedRevision, RecordedEvent } from './types.js'
+import type { PendingEvent } from './validate.js'
+import { Writer, type CommitListener, type LogHead, type WriterOptions } from './writer.js'
+
+/** The on-disk layout this code reads and writes. */
+export const FORMAT_VERSION = 1
+const FORMAT_KEY = namedKey(Space.meta, 'format')
+
+export class Log {
+  readonly storage: Storage
+  readonly #writer: Writer
+
+  private constructor (storage: Storage, writer: Writer) {
+    this.storage = storage
+    this.#writer = writer
+  }
+
+  /** Opens the log on `storage`: checks the format, finds the head. */
+  static async open (storage: Storage, options: WriterOptions): Promise<Log> {
+    const stored = await storage.get(FORMAT_KEY)
+    const head = await readHead(storage)
+    if (stored === undefined) {
+      if (head.position >= 0) throw new AnnalsError('ANNALS_CORRUPT', 'The database has events but no format marker')
+      await storage.write([{ key: FORMAT_KEY, value: encode(FORMAT_VERSION) }], false)
+    } else {
+      let format: unknown
+      try {
+        format = decode(stored)
+      } catch (err) {
+        throw new AnnalsError('ANNALS_CORRUPT', 'The format marker does not decode', { cause: err })
+      }
+      if (format !== FORMAT_VERSION) {
+        throw new AnnalsError('ANNALS_UNSUPPORTED_FORMAT', `The database has format ${String(format)}; this annals reads format ${FORMAT_VERSION}`)
+      }
+    }
+    return new Log(storage, new Writer(storage, head, options))
+  }
+
+  /** The last committed position (-1 when the log is empty) and its commit time. */
+  get head (): LogHead {
+    return this.#writer.head
+  }
+
+  append (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined): Promise<AppendResult> {
+    return this.#writer.append(stream, events, expected, sync)
+  }
+
+  async revision (stream: string): Promise<number> {
+    return await this.#writer.revision(stream)
+  }
+
+  /** The whole log in chunks. */
+  chunks (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
+    return logChunks(this.storage, range, types)
+  }
+
+  /** One stream in chunks. */
+  streamChunks (stream: string, range: ReadRange): EventChunks {
+    return streamChunks(this.storage, stream, range)
+  }
+
+  /** The event at `position`, or undefined past the head. */
+  async eventAt (position: number): Promise<RecordedEvent | undefined> {
+    const bytes = await this.storage.get(logKey(position))
+    return bytes === undefined ? undefined : decodeRecord(position, bytes)
+  }
+
+  onCommit (listener: CommitListener): () => void {
+    return this.#writer.onCommit(listener)
+  }
+
+  /** Waits for queued appends to be written. */
+  async drain (): Promise<void> {
+    await this.#writer.drain()
+  }
+}
+
+async function readHead (storage: Storage): Promise<LogHead> {
+  const last = await storage.firstEntry({ gte: logKey(0), lt: spaceEnd(Space.log), reverse: true })
+  if (last === undefined) return { position: -1, time: 0 }
+  const position = readU64(last[0], 1)
+  if (position === undefined) throw new AnnalsError('ANNALS_CORRUPT', 'The last log key is malformed')
+  return { position, time: decodeRecord(position, last[1]).time }
+}

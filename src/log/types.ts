@@ -1,0 +1,115 @@
+/**
+ * An event to append. Only `type` is required.
+ *
+ * @example
+ * ```ts
+ * const event: NewEvent = { type: 'PhotoAdded', data: { photoId: 'p1', title: 'Dunes' }, id: 'cmd-42/0' }
+ * await db.append('user-7', event)
+ * ```
+ */
+export interface NewEvent<Type extends string = string, Data = unknown> {
+  /** What happened, in the past tense: `'PhotoAdded'`. 1 to 256 UTF-8 bytes. */
+  type: Type
+  /** The event's payload: plain objects, arrays, strings, numbers, booleans, null, Dates, bytes, bigints. Absent means `null`. */
+  data?: Data
+  /** Facts about the event rather than the domain (who, correlation ids). A plain object. */
+  metadata?: Record<string, unknown>
+  /**
+   * A unique id (1 to 256 UTF-8 bytes). Give one to make retries idempotent; without one, annals
+   * generates a UUIDv7.
+   */
+  id?: string
+}
+
+/**
+ * An event as stored in the log and read back.
+ *
+ * @example
+ * ```ts
+ * for await (const event of db.readStream('user-7')) {
+ *   console.log(event.revision, event.position, event.type, new Date(event.time))
+ * }
+ * ```
+ */
+export interface RecordedEvent<Type extends string = string, Data = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The event's id: the one given at append, or a generated UUIDv7. */
+  id: string
+  /** The stream it belongs to. */
+  stream: string
+  /** Its place in its stream, from 0. */
+  revision: number
+  /** Its place in the whole log, from 0, without gaps. */
+  position: number
+  type: Type
+  data: Data
+  /** Always an object; `{}` when none was given. */
+  metadata: Record<string, unknown>
+  /** Commit time in ms since the epoch, assigned by the store; never decreases with position. */
+  time: number
+  /** Paths of personal fields that were shredded and read as `null`. Absent when none. */
+  redacted?: string[]
+}
+
+/**
+ * What an append expects of its stream: the revision of its last event (`-1` for none), `'any'`,
+ * `'no_stream'` or `'stream_exists'`.
+ */
+export type ExpectedRevision = number | 'any' | 'no_stream' | 'stream_exists'
+
+/**
+ * Options of `append`.
+ *
+ * @example
+ * ```ts
+ * await db.append('account-1', events, { expectedRevision: 4, sync: true })
+ * ```
+ */
+export interface AppendOptions {
+  /** Checked atomically with the write; a mismatch is `ANNALS_WRONG_EXPECTED_REVISION`. Default `'any'`. */
+  expectedRevision?: ExpectedRevision
+  /** Durable on disk (fsync) before the append resolves. Default: the database's `sync` option. */
+  sync?: boolean
+}
+
+/**
+ * The result of an append: revision and position of the last event written.
+ *
+ * @example
+ * ```ts
+ * const { revision, position } = await db.append('account-1', { type: 'Opened' })
+ * ```
+ */
+export interface AppendResult {
+  revision: number
+  position: number
+}
+
+/**
+ * Options of `readStream`. `from` and `to` are inclusive revisions; with `backwards`, `from` is
+ * the highest revision read and `to` the lowest.
+ *
+ * @example
+ * ```ts
+ * for await (const e of db.readStream('account-1', { backwards: true, limit: 10 })) console.log(e.revision)
+ * ```
+ */
+export interface ReadStreamOptions {
+  from?: number
+  to?: number
+  backwards?: boolean
+  /** The most events returned. */
+  limit?: number
+}
+
+/**
+ * Options of `readAll`: like {@link ReadStreamOptions} over positions, and `types` to keep only
+ * events of those types (`limit` counts the events kept).
+ *
+ * @example
+ * ```ts
+ * for await (const e of db.readAll({ from: 100, types: ['PhotoAdded'] })) console.log(e.position)
+ * ```
+ */
+export interface ReadAllOptions extends ReadStreamOptions {
+  types?: readonly string[]
+}

@@ -1,0 +1,208 @@
+// Subscriptions: catch up from a position, then stay live. One loop reads the log from the next
+// position it has not handled, in chunks, and sleeps when it reaches the head until the writer
+// commits more. The cursor is a position, so there is no hand-over from catch-up to live to get
+// wrong: nothing is buffered, nothing skipped, nothing delivered twice, and a slow handler
+// costs memory for one chunk at most.
+import { EventEmitter } from 'node:events'
+import { AnnalsError } from '../errors.js'
+import type { Log } from '../log/log.js'
+import type { RecordedEvent } from '../log/types.js'
+import { Space, namedKey, readU64, u64 } from '../storage/keys.js'
+
+/**
+ * Options of `subscribe`.
+ *
+ * @example
+ * ```ts
+ * const sub = db.subscribe({ name: 'mailer', types: ['UserRegistered'], onError: console.error }, sendWelcome)
+ * ```
+ */
+export interface SubscribeOptions {
+  /** First position to deliver (inclusive), or `'end'`: only events committed after `subscribe`. Default 0. */
+  from?: number | 'end'
+  /** Deliver only events of these types. */
+  types?: readonly string[]
+  /** Makes the subscription durable: it resumes after its last handled event, across restarts. */
+  name?: string
+  /** Called when the handler throws (or reading fails); the subscription has stopped. */
+  onError?: (error: unknown, event: RecordedEvent | undefined) => void
+}
+
+/** Handles one event; the next is delivered once the returned promise settles. */
+export type EventHandler = (event: RecordedEvent) => unknown
+
+/** Checks subscribe options; throws TypeError on misuse. */
+export function checkSubscribeOptions (options: unknown): SubscribeOptions {
+  if (options === undefined) return {}
+  if (typeof options !== 'object' || options === null) throw new TypeError('The subscribe options must be an object')
+  const { from, types, name, onError } = options as SubscribeOptions
+  if (from !== undefined && from !== 'end' && !(Number.isSafeInteger(from) && from >= 0)) {
+    throw new TypeError("from must be a non-negative integer or 'end'")
+  }
+  if (types !== undefined && (!Array.isArray(types) || !types.every(t => typeof t === 'string'))) {
+    throw new TypeError('types must be an array of strings')
+  }
+  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) throw new TypeError('name must be a non-empty string')
+  if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function')
+  return options as SubscribeOptions
+}
+
+/**
+ * A running subscription. Emits `'error'` when its handler throws, unless `onError` was given;
+ * like any EventEmitter, an `'error'` nobody listens to is thrown.
+ *
+ * @example
+ * ```ts
+ * const sub = db.subscribe({ from: 0 }, async event => { console.log(event.type) })
+ * await sub.caughtUp()
+ * await sub.close()
+ * ```
+ */
+export class Subscription extends EventEmitter {
+  /** The durable name, if any. */
+  readonly name: string | undefined
+  readonly #log: Log
+  readonly #handler: EventHandler
+  readonly #types: ReadonlySet<string> | undefined
+  readonly #onError: SubscribeOptions['onError']
+  readonly #release: () => void
+  #next: number
+  #closed = false
+  #error: unknown
+  #failed = false
+  #wake: (() => void) | undefined
+  #waiters: Array<{ target: number, resolve: () => void, reject: (err: unknown) => void }> = []
+  readonly #stopListening: () => void
+  readonly #resumed: Promise<void>
+  readonly #done: Promise<void>
+
+  /** @internal Use `db.subscribe`. */
+  constructor (log: Log, options: SubscribeOptions, handler: EventHandler, release: () => void) {
+    super()
+    this.#log = log
+    this.#handler = handler
+    this.name = options.name
+    this.#types = options.types === undefined ? undefined : new Set(options.types)
+    this.#onError = options.onError
+    this.#release = release
+    // 'end' means after what is committed now, so it is read here, not when the loop starts
+    this.#next = options.from === 'end' ? log.head.position + 1 : options.from ?? 0
+    this.#stopListening = log.onCommit(() => this.#wake?.())
+    this.#resumed = this.#resume()
+    this.#done = this.#run()
+  }
+
+  /** The position up to which the log has been handled (inclusive); -1 before any. */
+  get position (): number {
+    return this.#next - 1
+  }
+
+  /**
+   * Resolves once every event committed before this call has been handled; rejects if the
+   * subscription fails or closes first.
+   */
+  async caughtUp (): Promise<void> {
+    const target = this.#log.head.position
+    await this.#resumed.catch(() => {})
+    if (this.#failed) throw this.#error
+    if (this.#next > target) return
+    if (this.#closed) throw closedError()
+    await new Promise<void>((resolve, reject) => this.#waiters.push({ target, resolve, reject }))
+  }
+
+  /**
+   * Stops delivery; resolves after the handler in progress, if any, has returned. A handler may
+   * call `close()` on its own subscription, but must not await it.
+   */
+  async close (): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true
+      this.#wake?.()
+    }
+    await this.#done
+  }
+
+  async #run (): Promise<void> {
+    let current: RecordedEvent | undefined
+    try {
+      await this.#resumed
+      while (!this.#closed) {
+        const head = this.#log.head.position
+        if (this.#next > head) {
+          this.#settleWaiters()
+          await new Promise<void>(resolve => { this.#wake = resolve })
+          this.#wake = undefined
+          continue
+        }
+        const chunks = this.#log.chunks({ from: this.#next, to: head, backwards: false, limit: Infinity })
+        try {
+          for (let chunk = await chunks.next(); chunk.length > 0 && !this.#closed; chunk = await chunks.next()) {
+            let handled = false
+            for (const event of chunk) {
+              if (this.#closed) break
+              if (this.#types === undefined || this.#types.has(event.type)) {
+                current = event
+                await this.#handler(event)
+                current = undefined
+                this.#next = event.position + 1
+                if (this.name !== undefined) await this.#checkpoint()
+                handled = true
+              } else {
+                this.#next = event.position + 1
+              }
+            }
+            // filtered-out events advance the checkpoint too, so a restart does not rescan them
+            if (!handled && this.name !== undefined) await this.#checkpoint()
+          }
+        } finally {
+          await chunks.close()
+        }
+        this.#settleWaiters()
+      }
+    } catch (err) {
+      this.#fail(err, current)
+    } finally {
+      this.#closed = true
+      this.#stopListening()
+      this.#release()
+      const error = this.#failed ? this.#error : closedError()
+      for (const w of this.#waiters.splice(0)) w.reject(error)
+    }
+  }
+
+  async #resume (): Promise<void> {
+    if (this.name === undefined) return
+    const stored = await this.#log.storage.get(namedKey(Space.subscriptions, this.name))
+    if (stored === undefined) return
+    const next = stored.length === 8 ? readU64(stored, 0) : undefined
+    if (next === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The checkpoint of subscription '${this.name}' is malformed`)
+    this.#next = next
+  }
+
+  async #checkpoint (): Promise<void> {
+    await this.#log.storage.write([{ key: namedKey(Space.subscriptions, this.name!), value: u64(this.#next) }], false)
+  }
+
+  #settleWaiters (): void {
+    if (this.#waiters.length === 0) return
+    const handled = this.#next - 1
+    this.#waiters = this.#waiters.filter(w => {
+      if (w.target > handled) return true
+      w.resolve()
+      return false
+    })
+  }
+
+  #fail (err: unknown, event: RecordedEvent | undefined): void {
+    // an error caused by closing the database is not the handler's failure
+    if (this.#closed && err instanceof AnnalsError && err.code === 'ANNALS_NOT_OPEN') return
+    this.#failed = true
+    this.#error = err
+    if (this.#onError !== undefined) this.#onError(err, event)
+    else queueMicrotask(() => this.emit('error', err, event))
+  }
+}
+
+function closedError (): AnnalsError {
+  return new AnnalsError('ANNALS_NOT_OPEN', 'The subscription is closed')
+}

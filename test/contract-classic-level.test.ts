@@ -1,0 +1,13 @@
+// The contract suite on classic-level.
+import t from 'tap'
+import { backends } from './helpers/backends.js'
+import { appendContract } from './contract/append.js'
+import { idempotencyContract } from './contract/idempotency.js'
+import { readContract } from './contract/read.js'
+import { subscriptionContract } from './contract/subscriptions.js'
+
+const backend = backends.find(b => b.name === 'classic-level')!
+t.test('append', async t => { appendContract(t, backend) })
+t.test('read', async t => { readContract(t, backend) })
+t.test('idempotency', async t => { idempotencyContract(t, backend) })
+t.test('subscriptions', async t => { subscriptionContract(t, backend) })

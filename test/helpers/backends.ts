@@ -1,0 +1,97 @@
+// The databases every contract suite runs on: memory-level, classic-level, and a sublevel of
+// each. A fixture opens annals on the same storage as often as a test likes, so reopening is
+// part of the contract.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
+import { MemoryLevel } from 'memory-level'
+import { open, type Annals, type OpenOptions } from '../../src/index.js'
+
+export interface Fixture {
+  /** Opens annals on this fixture's storage (again). */
+  open (options?: OpenOptions): Promise<Annals>
+  /** Removes what the fixture made. */
+  cleanup (): Promise<void>
+}
+
+export interface Backend {
+  name: string
+  /** true when storage lives in files (classic-level) */
+  onDisk: boolean
+  make (): Promise<Fixture>
+}
+
+/** A fresh temporary folder, removed by the returned function. */
+export function tempDir (prefix = 'annals-test-'): { dir: string, remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+export const backends: Backend[] = [
+  {
+    name: 'memory-level',
+    onDisk: false,
+    async make () {
+      const level = new MemoryLevel()
+      return {
+        open: async options => await open({ level }, options),
+        cleanup: async () => { await level.close() }
+      }
+    }
+  },
+  {
+    name: 'classic-level',
+    onDisk: true,
+    async make () {
+      const { dir, remove } = tempDir()
+      return {
+        open: async options => await open(join(dir, 'db'), options),
+        cleanup: async () => { remove() }
+      }
+    }
+  },
+  {
+    name: 'memory-level sublevel',
+    onDisk: false,
+    async make () {
+      const level = new MemoryLevel()
+      const sub = level.sublevel('app')
+      return {
+        open: async options => await open({ level: sub }, options),
+        cleanup: async () => { await level.close() }
+      }
+    }
+  },
+  {
+    name: 'classic-level sublevel',
+    onDisk: true,
+    async make () {
+      const { dir, remove } = tempDir()
+      const levels: ClassicLevel[] = []
+      let last: Annals | undefined
+      return {
+        async open (options) {
+          // a fresh ClassicLevel each time, as a restarted application would make; the one
+          // before is closed first unless annals still has it open (then this open must fail)
+          if (last !== undefined && last.status === 'closed') await levels.at(-1)?.close()
+          const level = new ClassicLevel(join(dir, 'db'))
+          levels.push(level)
+          last = await open({ level: level.sublevel('events') }, options)
+          return last
+        },
+        async cleanup () {
+          for (const level of levels) await level.close()
+          remove()
+        }
+      }
+    }
+  }
+]
+
+/** Collects an async iterable into an array. */
+export async function collect<T> (iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of iterable) out.push(item)
+  return out
+}
