@@ -67,12 +67,6 @@ export class Log {
     return streamChunks(this.storage, stream, range)
   }
 
-  /** The event at `position`, or undefined past the head. */
-  async eventAt (position: number): Promise<RecordedEvent | undefined> {
-    const bytes = await this.storage.get(logKey(position))
-    return bytes === undefined ? undefined : decodeRecord(position, bytes)
-  }
-
   onCommit (listener: CommitListener): () => void {
     return this.#writer.onCommit(listener)
   }

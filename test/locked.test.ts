@@ -1,0 +1,19 @@
+// A database folder open in another process is ANNALS_LOCKED, with a message that says so.
+import t from 'tap'
+import { join } from 'node:path'
+import { open } from '../src/index.js'
+import { tempDir } from './helpers/backends.js'
+import { kill, startChild } from './helpers/child.js'
+
+t.test('a folder held by another process', async t => {
+  const { dir, remove } = tempDir()
+  t.teardown(remove)
+  const path = join(dir, 'db')
+  const child = await startChild('hold-open.mjs', [path])
+  const err = await open(path).catch((e: unknown) => e)
+  t.match(err, { code: 'ANNALS_LOCKED', message: /open in another process/ })
+  await kill(child)
+  const db = await open(path)
+  t.equal(db.status, 'open', 'opens once the other process is gone')
+  await db.close()
+})
