@@ -7,6 +7,7 @@ import type { Storage } from '../storage/storage.js'
 import { logChunks, streamChunks, type EventChunks, type ReadRange } from './reader.js'
 import { decodeRecord } from './record.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from './types.js'
+import { StreamIndex } from './stream-index.js'
 import type { PendingEvent } from './validate.js'
 import { Writer, type CommitListener, type LogHead, type WriterOptions } from './writer.js'
 
@@ -16,10 +17,12 @@ const FORMAT_KEY = namedKey(Space.meta, 'format')
 
 export class Log {
   readonly storage: Storage
+  readonly #index: StreamIndex
   readonly #writer: Writer
 
-  private constructor (storage: Storage, writer: Writer) {
+  private constructor (storage: Storage, index: StreamIndex, writer: Writer) {
     this.storage = storage
+    this.#index = index
     this.#writer = writer
   }
 
@@ -41,7 +44,15 @@ export class Log {
         throw new AnnalsError('ANNALS_UNSUPPORTED_FORMAT', `The database has format ${String(format)}; this annals reads format ${FORMAT_VERSION}`)
       }
     }
-    return new Log(storage, new Writer(storage, head, options))
+    // events after the stream index's marker are known from their records alone
+    const index = await StreamIndex.open(storage, async (from, add) => {
+      if (from > head.position) return
+      const chunks = logChunks(storage, { from, to: head.position, backwards: false, limit: Infinity })
+      for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
+        for (const e of chunk) add(e.stream, e.revision, e.position)
+      }
+    })
+    return new Log(storage, index, new Writer(storage, index, head, options))
   }
 
   /** The last committed position (-1 when the log is empty) and its commit time. */
@@ -64,16 +75,16 @@ export class Log {
 
   /** One stream in chunks. */
   streamChunks (stream: string, range: ReadRange): EventChunks {
-    return streamChunks(this.storage, stream, range)
+    return streamChunks(this.storage, this.#index, stream, range)
   }
 
   onCommit (listener: CommitListener): () => void {
     return this.#writer.onCommit(listener)
   }
 
-  /** Waits for queued appends to be written. */
-  async drain (): Promise<void> {
-    await this.#writer.drain()
+  /** Waits for queued appends to be written, then writes the stream index's waiting part. */
+  async close (): Promise<void> {
+    await this.#writer.flushIndex()
   }
 }
 

@@ -1,9 +1,10 @@
 // Reading the log: the whole log in position order, or one stream in revision order, streamed
 // from LevelDB in chunks (one native call per chunk), so memory stays flat however long the log.
 import { AnnalsError } from '../errors.js'
-import { Space, logKey, parseRun, readU64, streamBounds, streamKey, type Run } from '../storage/keys.js'
+import { Space, logKey, readU64, streamBounds, streamKey } from '../storage/keys.js'
 import type { ChunkIterator, KeyRange, Storage } from '../storage/storage.js'
 import { decodeRecord } from './record.js'
+import { decodeEntry, type Run, type StreamIndex } from './stream-index.js'
 import type { RecordedEvent } from './types.js'
 
 /** A source of events in chunks; an empty chunk means the end. */
@@ -95,24 +96,31 @@ class LogChunks extends ChunkedSource<[Buffer, Buffer]> {
 const SCAN_RUN = 32
 
 /**
- * One stream's events: walks the stream index (one entry per run of consecutive positions),
- * clips each run to the revisions asked for, and reads the records of a chunk in one round trip.
+ * One stream's events: walks the stream index on disk and the tail not yet written there (see
+ * stream-index.ts), clips each run to the revisions asked for, and reads the records of a chunk
+ * in one round trip. Forwards, the disk comes first, then the tail; backwards, the other way.
  */
 class StreamChunks implements EventChunks {
   readonly #storage: Storage
+  readonly #index: StreamIndex
   readonly #stream: string
   readonly #low: number
   readonly #high: number
   readonly #backwards: boolean
-  #index: ChunkIterator<[Buffer, Buffer]> | undefined
-  #indexDone = false
+  #disk: ChunkIterator<[Buffer, Buffer]> | undefined
+  #diskDone = false
+  /** the tail as it was when the disk iterator opened; undefined once read */
+  #tail: Run[] | undefined
+  /** forwards: the last revision seen on disk */
+  #seen = -1
   /** clipped runs not yet read, in reading order */
   #runs: Run[] = []
   #left: number
   #size: number
 
-  constructor (storage: Storage, stream: string, range: ReadRange) {
+  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange) {
     this.#storage = storage
+    this.#index = index
     this.#stream = stream
     this.#backwards = range.backwards
     this.#low = (range.backwards ? range.to : range.from) ?? 0
@@ -123,9 +131,8 @@ class StreamChunks implements EventChunks {
 
   async next (): Promise<RecordedEvent[]> {
     if (this.#left <= 0 || this.#low > this.#high) return await this.#end()
-    this.#index ??= await this.#openIndex()
-    const want = Math.min(this.#size, this.#left)
-    const pieces = await this.#take(want)
+    if (this.#disk === undefined) await this.#open()
+    const pieces = await this.#take(Math.min(this.#size, this.#left))
     if (pieces.length === 0) return await this.#end()
     this.#size = Math.min(this.#size * 2, MAX_CHUNK)
     const events = await this.#read(pieces)
@@ -135,7 +142,7 @@ class StreamChunks implements EventChunks {
 
   async close (): Promise<void> {
     this.#left = 0
-    await this.#index?.close()
+    await this.#disk?.close()
   }
 
   async #end (): Promise<RecordedEvent[]> {
@@ -143,42 +150,26 @@ class StreamChunks implements EventChunks {
     return []
   }
 
-  async #openIndex (): Promise<ChunkIterator<[Buffer, Buffer]>> {
+  async #open (): Promise<void> {
     const { gte, lt } = streamBounds(this.#stream)
-    const highKey = this.#high === Infinity ? undefined : streamKey(this.#stream, this.#high)
-    if (this.#backwards) {
-      return this.#storage.entries({ gte, ...(highKey === undefined ? { lt } : { lte: highKey }), reverse: true })
-    }
-    // start at the run that holds the lowest revision wanted, which may begin before it
+    const high = this.#high === Infinity ? { lt } : { lte: streamKey(this.#stream, this.#high) }
     let start = gte
-    if (this.#low > 0) {
-      const before = await this.#storage.firstKey({ gte, lte: streamKey(this.#stream, this.#low), reverse: true })
-      if (before !== undefined) start = before
+    if (!this.#backwards && this.#low > 0) {
+      // start at the block that holds the lowest revision wanted, which may begin before it
+      start = await this.#storage.firstKey({ gte, lte: streamKey(this.#stream, this.#low), reverse: true }) ?? gte
     }
-    return this.#storage.entries({ gte: start, ...(highKey === undefined ? { lt } : { lte: highKey }) })
+    // the disk iterator sees the disk as it is now; the tail is copied at the same moment, so
+    // every committed event is in one or the other (or, just after a flush, both: see #seen)
+    this.#disk = this.#storage.entries({ gte: start, ...high, reverse: this.#backwards })
+    this.#tail = this.#index.tail(this.#stream)
   }
 
-  /** Takes up to `want` events' worth of clipped runs, reading the index as needed. */
+  /** Takes up to `want` events' worth of clipped runs. */
   async #take (want: number): Promise<Run[]> {
     const pieces: Run[] = []
     while (want > 0) {
-      if (this.#runs.length === 0) {
-        if (this.#indexDone) break
-        // each entry is at least one event: `want` entries cover the chunk
-        const entries = await this.#index!.nextv(Math.max(want, 16))
-        if (entries.length === 0) {
-          this.#indexDone = true
-          break
-        }
-        for (const [key, value] of entries) {
-          const run = this.#clip(key, value)
-          if (run === null) {
-            this.#indexDone = true
-            break
-          }
-          if (run !== undefined) this.#runs.push(run)
-        }
-        continue
+      while (this.#runs.length === 0) {
+        if (!await this.#refill(want)) return pieces
       }
       const run = this.#runs[0]!
       const n = Math.min(run.count, want)
@@ -197,16 +188,53 @@ class StreamChunks implements EventChunks {
     return pieces
   }
 
-  /** The part of an index entry within the revisions wanted; undefined to skip it, null past the end. */
-  #clip (key: Buffer, value: Buffer): Run | undefined | null {
-    const run = parseRun(key, value)
-    if (run === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The index of stream '${this.#stream}' holds a malformed entry`)
-    const last = run.revision + run.count - 1
-    if (this.#backwards ? last < this.#low : run.revision > this.#high) return null
-    const from = Math.max(run.revision, this.#low)
-    const to = Math.min(last, this.#high)
-    if (from > to) return this.#backwards ? null : undefined
-    return { revision: from, position: run.position + from - run.revision, count: to - from + 1 }
+  /** Queues more clipped runs, from the disk or the tail in reading order; false at the end. */
+  async #refill (want: number): Promise<boolean> {
+    if (!this.#diskDone) {
+      // each entry is at least one event: `want` entries cover the chunk
+      const entries = await this.#disk!.nextv(Math.max(want, 16))
+      if (entries.length === 0) this.#diskDone = true
+      const blocks = entries.map(([key, value]) => decodeEntry(key, value, this.#stream))
+      if (this.#backwards) {
+        if (this.#tail !== undefined) {
+          // the tail is newer than the disk, unless a flush has just written it there too
+          const top = blocks[0]?.at(-1)
+          const tail = this.#tail
+          this.#tail = undefined
+          if (tail.length > 0 && (top === undefined || top.revision + top.count <= tail[0]!.revision)) {
+            this.#queue(tail.reverse(), this.#low, this.#high)
+          }
+        }
+        for (const runs of blocks) {
+          const first = runs[0]!
+          if (first.revision + first.count - 1 < this.#low) this.#diskDone = true
+          this.#queue(runs.reverse(), this.#low, this.#high)
+        }
+      } else {
+        for (const runs of blocks) {
+          const last = runs.at(-1)!
+          this.#seen = Math.max(this.#seen, last.revision + last.count - 1)
+          this.#queue(runs, this.#low, this.#high)
+        }
+      }
+      return true
+    }
+    if (!this.#backwards && this.#tail !== undefined) {
+      // forwards the tail comes last; after a flush, the disk already had some or all of it
+      this.#queue(this.#tail, Math.max(this.#low, this.#seen + 1), this.#high)
+      this.#tail = undefined
+      return true
+    }
+    return false
+  }
+
+  /** Queues the parts of `runs` (in reading order) within revisions `low`..`high`. */
+  #queue (runs: Run[], low: number, high: number): void {
+    for (const run of runs) {
+      const from = Math.max(run.revision, low)
+      const to = Math.min(run.revision + run.count - 1, high)
+      if (from <= to) this.#runs.push({ revision: from, position: run.position + from - run.revision, count: to - from + 1 })
+    }
   }
 
   /** Reads the records of the pieces, short ones in one multi-get, long ones by range scans. */
@@ -252,15 +280,16 @@ class StreamChunks implements EventChunks {
   }
 }
 
+/** One stream's events in chunks. */
+export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange): EventChunks {
+  return new StreamChunks(storage, index, stream, range)
+}
+
 /** Events of the whole log in chunks. */
 export function logChunks (storage: Storage, range: ReadRange, types?: ReadonlySet<string>): EventChunks {
   return new LogChunks(storage, range, types)
 }
 
-/** Events of one stream in chunks. */
-export function streamChunks (storage: Storage, stream: string, range: ReadRange): EventChunks {
-  return new StreamChunks(storage, stream, range)
-}
 
 /**
  * An async iterable over a chunk source, created lazily on first `next()` so that errors in

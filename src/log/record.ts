@@ -1,15 +1,18 @@
 // Records: an event as bytes at rest. One MessagePack array per event, keyed by its position:
 //   [format, id, stream, revision, type, time, data, metadata]
 // Arrays rather than maps keep field names out of every record (smaller, faster to decode).
+// `id` is the caller's string, or the 21 random bits of a generated id (see event-id.ts).
 import { AnnalsError } from '../errors.js'
 import { decode, encode } from '../storage/codec.js'
+import { formatEventId } from './event-id.js'
 import type { RecordedEvent } from './types.js'
 
 const FORMAT = 1
 
 /** The fields of a record, as the writer assigns them. */
 export interface RecordFields {
-  id: string
+  /** the caller's id, or the random bits of a generated one */
+  id: string | number
   stream: string
   revision: number
   type: string
@@ -32,13 +35,13 @@ export function decodeRecord (position: number, bytes: Uint8Array): RecordedEven
   } catch (err) {
     throw corrupt(position, err)
   }
-  if (!Array.isArray(r) || r.length !== 8 || r[0] !== FORMAT || typeof r[1] !== 'string' ||
+  if (!Array.isArray(r) || r.length !== 8 || r[0] !== FORMAT || (typeof r[1] !== 'string' && typeof r[1] !== 'number') ||
       typeof r[2] !== 'string' || typeof r[3] !== 'number' || typeof r[4] !== 'string' ||
       typeof r[5] !== 'number' || (r[7] !== null && typeof r[7] !== 'object')) {
     throw corrupt(position)
   }
   return {
-    id: r[1],
+    id: typeof r[1] === 'string' ? r[1] : formatEventId(r[5], position, r[1]),
     stream: r[2],
     revision: r[3],
     position,

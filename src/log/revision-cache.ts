@@ -1,6 +1,7 @@
 // The current revision of recently written streams, so that checking an expected revision costs
-// no read. Bounded (least recently written out first) so memory stays flat with millions of
-// streams; a read does not refresh an entry, which keeps hits at one Map lookup.
+// no read. Bounded so memory stays flat with millions of streams: past its capacity, the entry
+// cached first goes first. Neither reads nor updates reorder entries, which keeps both at one
+// Map operation on the append path; a stream evicted while busy costs one read to come back.
 // Only the writer fills it, and only with committed revisions: with one writer per database,
 // a cached revision is never stale.
 
@@ -17,10 +18,9 @@ export class RevisionCache {
   }
 
   set (stream: string, revision: number): void {
-    // move to the back: Map keeps insertion order, so the front is the least recently written
-    this.#map.delete(stream)
     this.#map.set(stream, revision)
     if (this.#map.size > this.#capacity) {
+      // Map keeps insertion order: the first key is the one cached first
       this.#map.delete(this.#map.keys().next().value as string)
     }
   }

@@ -1,15 +1,17 @@
 // The one writer of the log, with group commit. Appends queue up; whenever the writer is free it
 // takes everything waiting, checks each append on its own (expected revision, ids, encoding) and
-// writes all that passed as one atomic batch: records, stream index and id index together. An
+// writes all that passed as one atomic batch: records, id index entries and, every few thousand
+// events, the stream index (see stream-index.ts). An
 // append is never split across batches, and one that fails its checks fails alone. Many small
 // concurrent appends thus cost one write, and with `sync` one fsync, between them.
 import { AnnalsError } from '../errors.js'
 import { UnencodableError, encode } from '../storage/codec.js'
-import { Space, logKey, namedKey, parseRun, readU64, runValue, streamBounds, streamKey, u64 } from '../storage/keys.js'
+import { Space, logKey, namedKey, readU64, u64 } from '../storage/keys.js'
 import type { Storage, StorageBatch } from '../storage/storage.js'
-import { generateEventId, positionInEventId } from './event-id.js'
+import { positionInEventId, randomIdBits } from './event-id.js'
 import { decodeRecord, encodeRecord } from './record.js'
 import { RevisionCache } from './revision-cache.js'
+import type { StreamIndex, StreamRun } from './stream-index.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from './types.js'
 import type { PendingEvent } from './validate.js'
 
@@ -33,14 +35,6 @@ interface Placed {
   revision: number
   position: number
   event: PendingEvent
-}
-
-/** A stream index entry being built: appends to one stream at consecutive positions share it. */
-interface OpenRun {
-  stream: string
-  revision: number
-  position: number
-  count: number
 }
 
 /** What the checks of a batch read from storage. */
@@ -69,15 +63,18 @@ export type CommitListener = (first: number, last: number) => void
 
 export class Writer {
   readonly #storage: Storage
+  readonly #index: StreamIndex
   readonly #options: WriterOptions
   readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
   readonly #listeners = new Set<CommitListener>()
   #queue: Request[] = []
   #running: Promise<void> | undefined
+  #starting = false
   #head: LogHead
 
-  constructor (storage: Storage, head: LogHead, options: WriterOptions) {
+  constructor (storage: Storage, index: StreamIndex, head: LogHead, options: WriterOptions) {
     this.#storage = storage
+    this.#index = index
     this.#head = head
     this.#options = options
   }
@@ -91,14 +88,19 @@ export class Writer {
   append (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ stream, events, expected, sync: sync ?? this.#options.sync, resolve, reject })
-      // start at once when idle: a lone awaited append waits for nothing but its own write
-      this.#running ??= this.#run()
+      if (this.#running === undefined && !this.#starting) {
+        // start once the current turn of the event loop is done, so that every append made in
+        // it joins the first batch: callers resuming from the previous batch re-append a few
+        // promise hops apart, and starting at the first would write it alone
+        this.#starting = true
+        setImmediate(this.#start)
+      }
     })
   }
 
   /** The revision of the last event of `stream`, or -1. Committed state only. */
   async revision (stream: string): Promise<number> {
-    return this.#revisions.get(stream) ?? await this.#readRevision(stream)
+    return this.#revisions.get(stream) ?? await this.#index.revision(stream)
   }
 
   /** Registers a listener for committed batches; returns the function that removes it. */
@@ -109,7 +111,24 @@ export class Writer {
 
   /** Resolves when every queued append has been written (or failed). */
   async drain (): Promise<void> {
-    while (this.#running !== undefined) await this.#running
+    while (this.#running !== undefined || this.#starting) {
+      await (this.#running ?? new Promise(resolve => setImmediate(resolve)))
+    }
+  }
+
+  /** Writes the stream index's waiting runs, so that the next open has nothing to rebuild. */
+  async flushIndex (): Promise<void> {
+    await this.drain()
+    if (!this.#index.pending) return
+    const batch = this.#storage.batch()
+    const commit = this.#index.stage(batch, [], this.#head.position, true)
+    await batch.write(this.#options.sync)
+    commit()
+  }
+
+  readonly #start = (): void => {
+    this.#starting = false
+    this.#running ??= this.#run()
   }
 
   async #run (): Promise<void> {
@@ -150,8 +169,8 @@ export class Writer {
     }
     const time = Math.max(Date.now(), this.#head.time)
     const revisions = new Map<string, number>() // stream -> revision after this batch
-    const runs = new Map<string, OpenRun>() // stream -> its last run in this batch
-    const allRuns: OpenRun[] = []
+    const runs = new Map<string, StreamRun>() // stream -> its last run in this batch
+    const allRuns: StreamRun[] = []
     const pendingIds = new Map<string, Placed>()
     // appends answered by this batch; `written` when their answer depends on its write
     const done: Array<{ request: Request, result: AppendResult, written: boolean }> = []
@@ -198,7 +217,7 @@ export class Writer {
       for (const { request, result } of done) request.resolve(result)
       return
     }
-    for (const run of allRuns) batch.put(streamKey(run.stream, run.revision), runValue(run.position, run.count))
+    const indexed = this.#index.stage(batch, allRuns, position - 1)
     try {
       await batch.write(sync)
     } catch (err) {
@@ -208,6 +227,7 @@ export class Writer {
       }
       return
     }
+    indexed()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     const first = this.#head.position + 1
     this.#head = { position: position - 1, time }
@@ -224,7 +244,7 @@ export class Writer {
       let record: Buffer
       try {
         record = encodeRecord({
-          id: e.id ?? generateEventId(time, position + i),
+          id: e.id ?? randomIdBits(),
           stream: r.stream,
           revision: current + 1 + i,
           type: e.type,
@@ -263,18 +283,10 @@ export class Writer {
     }
     const revisions = new Map<string, number>()
     const [, events] = await Promise.all([
-      Promise.all([...streams].map(async s => { revisions.set(s, await this.#readRevision(s)) })),
+      Promise.all([...streams].map(async s => { revisions.set(s, await this.#index.revision(s)) })),
       ids.length > 0 ? this.#findIds(ids) : NOTHING_KNOWN.events
     ])
     return { revisions, events }
-  }
-
-  async #readRevision (stream: string): Promise<number> {
-    const entry = await this.#storage.firstEntry({ ...streamBounds(stream), reverse: true })
-    if (entry === undefined) return -1
-    const run = parseRun(entry[0], entry[1])
-    if (run === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The index of stream '${stream}' has a malformed entry`)
-    return run.revision + run.count - 1
   }
 
   /** Finds stored events by id: through the position a generated id carries, else the id index. */

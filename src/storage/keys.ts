@@ -14,9 +14,8 @@ export const Space = {
   /** the log: position (u64) -> record */
   log: 0x4c, // 'L'
   /**
-   * stream index: stream name, 0x00, first revision (u64) -> first position (u64), count (u32).
-   * One entry per run of events that an append (or several in one batch) wrote to one stream
-   * at consecutive positions.
+   * stream index: stream name, 0x00, first revision (u64) -> a block of the positions of that
+   * revision and the next ones (see log/stream-index.ts)
    */
   streams: 0x53, // 'S'
   /** id index: event id -> position (u64); only for ids that do not carry their position */
@@ -83,7 +82,7 @@ export function logKeyPosition (key: Uint8Array): number | undefined {
   return readU64(key, 1)
 }
 
-/** `S` + stream + 0x00 + first revision of a run. Stream names never contain NUL (validated), so 0x00 ends them. */
+/** `S` + stream + 0x00 + first revision of a block. Stream names never contain NUL (validated), so 0x00 ends them. */
 export function streamKey (stream: string, revision: number): Buffer {
   const length = Buffer.byteLength(stream)
   const key = Buffer.allocUnsafe(length + 10)
@@ -122,29 +121,4 @@ export function namedKey (tag: SpaceTag, name: string): Buffer {
   key[0] = tag
   key.write(name, 1, 'utf8')
   return key
-}
-
-/** A run of a stream's events at consecutive revisions and positions, as the stream index keeps it. */
-export interface Run {
-  revision: number
-  position: number
-  count: number
-}
-
-/** The value of a stream index entry: first position (u64) and count (u32). */
-export function runValue (position: number, count: number): Buffer {
-  const value = Buffer.allocUnsafe(12)
-  writeU64(value, position, 0)
-  value.writeUInt32BE(count, 8)
-  return value
-}
-
-/** Decodes a stream index entry; undefined when malformed. */
-export function parseRun (key: Uint8Array, value: Uint8Array): Run | undefined {
-  const parsed = parseStreamKey(key)
-  if (parsed === undefined || value.length !== 12) return undefined
-  const position = readU64(value, 0)
-  const count = (value[8]! << 24 | value[9]! << 16 | value[10]! << 8 | value[11]!) >>> 0
-  if (position === undefined || count === 0) return undefined
-  return { revision: parsed.revision, position, count }
 }

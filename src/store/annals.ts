@@ -168,7 +168,7 @@ export class Annals {
     this.#status = 'closing'
     try {
       await Promise.all([...this.#subscriptions].map(async s => await s.close()))
-      await this.#log.drain()
+      await this.#log.close()
     } finally {
       await this.#log.storage.close()
       this.#status = 'closed'
