@@ -130,6 +130,9 @@ export class StreamIndex {
       const last = runs.at(-1)!
       return last.revision + last.count - 1
     }
+    // every stream's first block starts at revision 0: a point lookup (bloom-filtered, and
+    // fast) tells a new stream from an old one before a range scan finds the old one's end
+    if (await this.#storage.get(streamKey(stream, 0)) === undefined) return -1
     const entry = await this.#storage.firstEntry({ ...streamBounds(stream), reverse: true })
     if (entry === undefined) return -1
     const last = decodeEntry(entry[0], entry[1], stream).at(-1)!

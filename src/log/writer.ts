@@ -89,11 +89,12 @@ export class Writer {
     return new Promise((resolve, reject) => {
       this.#queue.push({ stream, events, expected, sync: sync ?? this.#options.sync, resolve, reject })
       if (this.#running === undefined && !this.#starting) {
-        // start once the current turn of the event loop is done, so that every append made in
-        // it joins the first batch: callers resuming from the previous batch re-append a few
-        // promise hops apart, and starting at the first would write it alone
+        // start after the promise jobs already queued: callers resuming from the previous
+        // batch re-append a few hops apart, and starting at the first would write it alone
+        // (measured: batches of 1 and 63 in turn with 64 callers). A microtask rather than
+        // setImmediate keeps a lone append's latency at its write.
         this.#starting = true
-        setImmediate(this.#start)
+        queueMicrotask(this.#start)
       }
     })
   }
@@ -112,7 +113,7 @@ export class Writer {
   /** Resolves when every queued append has been written (or failed). */
   async drain (): Promise<void> {
     while (this.#running !== undefined || this.#starting) {
-      await (this.#running ?? new Promise(resolve => setImmediate(resolve)))
+      await (this.#running ?? new Promise(resolve => queueMicrotask(() => resolve(undefined))))
     }
   }
 
