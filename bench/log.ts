@@ -49,125 +49,91 @@ async function timed (events: number, fn: () => Promise<void>): Promise<Timing> 
   return { events, ms: performance.now() - start }
 }
 
+/** A measurement of `events` events written by `body` on a fresh annals database. */
+function onAnnals (name: string, events: number, sync: boolean, body: (db: Annals) => Promise<void>): () => Promise<Timing> {
+  return async () => {
+    const db = await annalsDb(name, sync)
+    try {
+      return await timed(events, async () => { await body(db) })
+    } finally { await db.close() }
+  }
+}
+
+/** A measurement of `events` events written by `body` on a fresh raw classic-level database. */
+function onRaw (name: string, events: number, body: (raw: Awaited<ReturnType<typeof rawLevel>>) => Promise<void>): () => Promise<Timing> {
+  return async () => {
+    const raw = await rawLevel(name)
+    try {
+      return await timed(events, async () => { await body(raw) })
+    } finally { await raw.close() }
+  }
+}
+
 /** The append workloads. */
 export function appendWorkloads (s: Sizes): Workload[] {
-  const rawBatch100 = async (): Promise<Timing> => {
-    const raw = await rawLevel('raw-batch')
-    try {
-      return await timed(s.events, async () => {
-        for (let i = 0; i < s.events; i += 100) {
-          const batch = raw.batch()
-          for (let j = i; j < Math.min(i + 100, s.events); j++) batch.put(key8(j), rawValue(j, s.streams, j))
-          await batch.write()
-        }
-      })
-    } finally { await raw.close() }
+  const appendOne = async (db: Annals, i: number): Promise<unknown> => {
+    const e = sampleEvent(i, s.streams)
+    return await db.append(e.stream, { type: e.type, data: e.data })
   }
-  const rawSyncPut = async (): Promise<Timing> => {
-    const raw = await rawLevel('raw-sync-put')
-    try {
-      return await timed(s.syncAwaited, async () => {
-        for (let i = 0; i < s.syncAwaited; i++) await raw.put(key8(i), rawValue(i, s.streams, i), { sync: true })
-      })
-    } finally { await raw.close() }
+  const awaited = (n: number) => async (db: Annals): Promise<void> => {
+    for (let i = 0; i < n; i++) await appendOne(db, i)
   }
+  const concurrent = (n: number) => async (db: Annals): Promise<void> => {
+    await concurrently(n, 64, async i => await appendOne(db, i))
+  }
+  const rawBatch100 = onRaw('raw-batch', s.events, async raw => {
+    for (let i = 0; i < s.events; i += 100) {
+      const batch = raw.batch()
+      for (let j = i; j < Math.min(i + 100, s.events); j++) batch.put(key8(j), rawValue(j, s.streams, j))
+      await batch.write()
+    }
+  })
+  const rawPuts = (n: number, sync: boolean) => onRaw(sync ? 'raw-sync-put' : 'raw-put', n, async raw => {
+    for (let i = 0; i < n; i++) await raw.put(key8(i), rawValue(i, s.streams, i), sync ? { sync: true } : {})
+  })
   return [
     {
       name: 'append 1 event, awaited one at a time',
       raw: 'awaited put',
       target: 0.7,
-      annals: async () => {
-        const db = await annalsDb('a-awaited')
-        try {
-          return await timed(s.awaited, async () => {
-            for (let i = 0; i < s.awaited; i++) {
-              const e = sampleEvent(i, s.streams)
-              await db.append(e.stream, { type: e.type, data: e.data })
-            }
-          })
-        } finally { await db.close() }
-      },
-      baseline: async () => {
-        const raw = await rawLevel('raw-put')
-        try {
-          return await timed(s.awaited, async () => {
-            for (let i = 0; i < s.awaited; i++) await raw.put(key8(i), rawValue(i, s.streams, i))
-          })
-        } finally { await raw.close() }
-      }
+      annals: onAnnals('a-awaited', s.awaited, false, awaited(s.awaited)),
+      baseline: rawPuts(s.awaited, false)
     },
     {
       name: 'append 1 event, 64 concurrent callers',
       raw: 'batch of 100',
       target: 0.6,
-      annals: async () => {
-        const db = await annalsDb('a-concurrent')
-        try {
-          return await timed(s.events, async () => {
-            await concurrently(s.events, 64, async i => {
-              const e = sampleEvent(i, s.streams)
-              await db.append(e.stream, { type: e.type, data: e.data })
-            })
-          })
-        } finally { await db.close() }
-      },
+      annals: onAnnals('a-concurrent', s.events, false, concurrent(s.events)),
       baseline: rawBatch100
     },
     {
       name: 'append 100 events per call',
       raw: 'batch of 100',
       target: 0.5,
-      annals: async () => {
-        const db = await annalsDb('a-hundred')
-        try {
-          return await timed(s.events, async () => {
-            for (let i = 0; i < s.events; i += 100) {
-              const stream = sampleEvent(i / 100, s.streams).stream
-              const events = []
-              for (let j = i; j < Math.min(i + 100, s.events); j++) {
-                const e = sampleEvent(j, s.streams)
-                events.push({ type: e.type, data: e.data })
-              }
-              await db.append(stream, events)
-            }
-          })
-        } finally { await db.close() }
-      },
+      annals: onAnnals('a-hundred', s.events, false, async db => {
+        for (let i = 0; i < s.events; i += 100) {
+          const events = []
+          for (let j = i; j < Math.min(i + 100, s.events); j++) {
+            const e = sampleEvent(j, s.streams)
+            events.push({ type: e.type, data: e.data })
+          }
+          await db.append(sampleEvent(i / 100, s.streams).stream, events)
+        }
+      }),
       baseline: rawBatch100
     },
     {
       name: 'append 1 event, 64 concurrent, sync',
       raw: 'awaited put, sync',
       target: 5,
-      annals: async () => {
-        const db = await annalsDb('a-concurrent-sync', true)
-        const n = s.syncAwaited * 10
-        try {
-          return await timed(n, async () => {
-            await concurrently(n, 64, async i => {
-              const e = sampleEvent(i, s.streams)
-              await db.append(e.stream, { type: e.type, data: e.data })
-            })
-          })
-        } finally { await db.close() }
-      },
-      baseline: rawSyncPut
+      annals: onAnnals('a-concurrent-sync', s.syncAwaited * 10, true, concurrent(s.syncAwaited * 10)),
+      baseline: rawPuts(s.syncAwaited, true)
     },
     {
       name: 'append 1 event, awaited, sync',
       raw: 'awaited put, sync',
-      annals: async () => {
-        const db = await annalsDb('a-awaited-sync', true)
-        try {
-          return await timed(s.syncAwaited, async () => {
-            for (let i = 0; i < s.syncAwaited; i++) {
-              const e = sampleEvent(i, s.streams)
-              await db.append(e.stream, { type: e.type, data: e.data })
-            }
-          })
-        } finally { await db.close() }
-      },
-      baseline: rawSyncPut
+      annals: onAnnals('a-awaited-sync', s.syncAwaited, true, awaited(s.syncAwaited)),
+      baseline: rawPuts(s.syncAwaited, true)
     }
   ]
 }

@@ -58,7 +58,18 @@ export class AnnalsError extends Error {
   }
 }
 
-/** True when `err` is an {@link AnnalsError} with that code. */
+/**
+ * True when `err` is an {@link AnnalsError}, with that code if one is given.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await db.append('s', events, { expectedRevision: 3 })
+ * } catch (err) {
+ *   if (!isAnnalsError(err, 'ANNALS_WRONG_EXPECTED_REVISION')) throw err
+ * }
+ * ```
+ */
 export function isAnnalsError (err: unknown, code?: AnnalsErrorCode): err is AnnalsError {
   return err instanceof AnnalsError && (code === undefined || err.code === code)
 }

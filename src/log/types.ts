@@ -53,6 +53,12 @@ export interface RecordedEvent<Type extends string = string, Data = any> { // es
 /**
  * What an append expects of its stream: the revision of its last event (`-1` for none), `'any'`,
  * `'no_stream'` or `'stream_exists'`.
+ *
+ * @example
+ * ```ts
+ * const expectedRevision: ExpectedRevision = await db.revision('cart-9')
+ * await db.append('cart-9', { type: 'ItemAdded', data: { sku: 'A1' } }, { expectedRevision })
+ * ```
  */
 export type ExpectedRevision = number | 'any' | 'no_stream' | 'stream_exists'
 

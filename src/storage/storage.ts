@@ -8,6 +8,12 @@ import { AnnalsError } from '../errors.js'
  * Any abstract-level database: classic-level, memory-level, a sublevel of either, or your own.
  * annals reads and writes Buffer keys and values on it, with per-operation encoding options, so
  * its default encodings do not matter.
+ *
+ * @example
+ * ```ts
+ * const level: AnyLevel = new MemoryLevel()
+ * const db = await open({ level })
+ * ```
  */
 export type AnyLevel = AbstractLevel<any, any, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 

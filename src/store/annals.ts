@@ -37,12 +37,26 @@ export class Annals {
     this.#log = log
   }
 
-  /** `'open'`, `'closing'` or `'closed'`. */
+  /**
+   * `'open'`, `'closing'` or `'closed'`.
+   *
+   * @example
+   * ```ts
+   * if (db.status === 'open') await db.append('s', { type: 'Ping' })
+   * ```
+   */
   get status (): Status {
     return this.#status
   }
 
-  /** The folder of a database opened from a path; undefined for one opened on a given `level`. */
+  /**
+   * The folder of a database opened from a path; undefined for one opened on a given `level`.
+   *
+   * @example
+   * ```ts
+   * console.log(`events are kept in ${db.location ?? 'memory'}`)
+   * ```
+   */
   get location (): string | undefined {
     return this.#log.storage.location
   }
@@ -158,6 +172,11 @@ export class Annals {
    * Closes the database: stops subscriptions, writes the appends already accepted, closes
    * iterators, and closes the LevelDB it opened (a database passed as `level` stays open).
    * Idempotent.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => { void db.close() })
+   * ```
    */
   async close (): Promise<void> {
     this.#closing ??= this.#close()

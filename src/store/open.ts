@@ -25,6 +25,13 @@ export interface OpenOptions {
  * Where the database lives: a folder (LevelDB through classic-level), or any abstract-level
  * database you opened and will close, such as a `MemoryLevel` or a sublevel. Give annals a
  * database or sublevel of its own.
+ *
+ * @example
+ * ```ts
+ * await open('./data')                                      // a folder
+ * await open({ level: new MemoryLevel() })                  // in memory
+ * await open({ level: new ClassicLevel('./app').sublevel('events') })  // part of your own LevelDB
+ * ```
  */
 export type Location = string | { level: AnyLevel }
 

@@ -28,7 +28,15 @@ export interface SubscribeOptions {
   onError?: (error: unknown, event: RecordedEvent | undefined) => void
 }
 
-/** Handles one event; the next is delivered once the returned promise settles. */
+/**
+ * Handles one event; the next is delivered once the returned promise settles. Throwing stops
+ * the subscription.
+ *
+ * @example
+ * ```ts
+ * const handler: EventHandler = async event => { await mailer.send(event.data.email) }
+ * ```
+ */
 export type EventHandler = (event: RecordedEvent) => unknown
 
 /** Checks subscribe options; throws TypeError on misuse. */
