@@ -7,6 +7,7 @@ import type { Storage } from '../storage/storage.js'
 import { logChunks, streamChunks, type EventChunks, type ReadRange } from './reader.js'
 import { decodeRecord } from './record.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from './types.js'
+import type { AppendHook, EventTransform } from './hooks.js'
 import { StreamIndex } from './stream-index.js'
 import type { PendingEvent } from './validate.js'
 import { Writer, type CommitListener, type LogHead, type WriterOptions } from './writer.js'
@@ -19,6 +20,7 @@ export class Log {
   readonly storage: Storage
   readonly #index: StreamIndex
   readonly #writer: Writer
+  #transform: EventTransform | undefined
 
   private constructor (storage: Storage, index: StreamIndex, writer: Writer) {
     this.storage = storage
@@ -68,14 +70,38 @@ export class Log {
     return await this.#writer.revision(stream)
   }
 
-  /** The whole log in chunks. */
+  /** The whole log in chunks, as callers see it. */
   chunks (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
-    return logChunks(this.storage, range, types)
+    return this.#opened(logChunks(this.storage, range, types))
   }
 
-  /** One stream in chunks. */
+  /** One stream in chunks, as callers see it. */
   streamChunks (stream: string, range: ReadRange): EventChunks {
-    return streamChunks(this.storage, this.#index, stream, range)
+    return this.#opened(streamChunks(this.storage, this.#index, stream, range))
+  }
+
+  /** Sets the transform between events and records; every read and write goes through it. */
+  setTransform (transform: EventTransform | undefined): void {
+    this.#transform = transform
+    this.#writer.setTransform(transform)
+  }
+
+  /** Sets the hook every append goes through as it joins a batch. */
+  setHook (hook: AppendHook | undefined): void {
+    this.#writer.setHook(hook)
+  }
+
+  /** The one mapping step every read path shares. */
+  #opened (source: EventChunks): EventChunks {
+    const transform = this.#transform
+    if (transform === undefined) return source
+    return {
+      next: async () => {
+        const chunk = await source.next()
+        return chunk.length === 0 ? chunk : await transform.open(chunk)
+      },
+      close: async () => { await source.close() }
+    }
   }
 
   onCommit (listener: CommitListener): () => void {

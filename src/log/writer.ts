@@ -5,11 +5,13 @@
 // append is never split across batches, and one that fails its checks fails alone. Many small
 // concurrent appends thus cost one write, and with `sync` one fsync, between them.
 import { AnnalsError } from '../errors.js'
-import { UnencodableError, encode } from '../storage/codec.js'
-import { Space, logKey, namedKey, readU64, u64 } from '../storage/keys.js'
-import type { Storage, StorageBatch } from '../storage/storage.js'
-import { positionInEventId, randomIdBits } from './event-id.js'
-import { decodeRecord, encodeRecord } from './record.js'
+import { UnencodableError } from '../storage/codec.js'
+import { Space, logKey, namedKey, u64 } from '../storage/keys.js'
+import type { Storage, StorageBatch, WriteOp } from '../storage/storage.js'
+import { formatEventId, positionInEventId, randomIdBits } from './event-id.js'
+import type { AppendHook, EventTransform } from './hooks.js'
+import { findById, retried, type Placed } from './idempotency.js'
+import { encodeRecord } from './record.js'
 import { RevisionCache } from './revision-cache.js'
 import type { StreamIndex, StreamRun } from './stream-index.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from './types.js'
@@ -27,14 +29,6 @@ interface Request {
   sync: boolean
   resolve: (result: AppendResult) => void
   reject: (err: unknown) => void
-}
-
-/** An event with an id of its own, placed in the batch being built. */
-interface Placed {
-  stream: string
-  revision: number
-  position: number
-  event: PendingEvent
 }
 
 /** What the checks of a batch read from storage. */
@@ -67,6 +61,8 @@ export class Writer {
   readonly #options: WriterOptions
   readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
   readonly #listeners = new Set<CommitListener>()
+  #transform: EventTransform | undefined
+  #hook: AppendHook | undefined
   #queue: Request[] = []
   #running: Promise<void> | undefined
   #starting = false
@@ -102,6 +98,16 @@ export class Writer {
   /** The revision of the last event of `stream`, or -1. Committed state only. */
   async revision (stream: string): Promise<number> {
     return this.#revisions.get(stream) ?? await this.#index.revision(stream)
+  }
+
+  /** Sets the transform between events and records (see hooks.ts). */
+  setTransform (transform: EventTransform | undefined): void {
+    this.#transform = transform
+  }
+
+  /** Sets the hook every append goes through as it joins a batch (see hooks.ts). */
+  setHook (hook: AppendHook | undefined): void {
+    this.#hook = hook
   }
 
   /** Registers a listener for committed batches; returns the function that removes it. */
@@ -152,22 +158,15 @@ export class Writer {
 
   async #commit (group: Request[]): Promise<void> {
     let known = NOTHING_KNOWN
-    if (this.#mustRead(group)) {
-      try {
-        known = await this.#prefetch(group)
-      } catch (err) {
-        for (const r of group) r.reject(err)
-        return
-      }
-    }
-
     let batch: StorageBatch
     try {
+      if (this.#mustRead(group)) known = await this.#prefetch(group)
       batch = this.#storage.batch()
     } catch (err) {
       for (const r of group) r.reject(err)
       return
     }
+    const hook = this.#hook
     const time = Math.max(Date.now(), this.#head.time)
     const revisions = new Map<string, number>() // stream -> revision after this batch
     const runs = new Map<string, StreamRun>() // stream -> its last run in this batch
@@ -180,16 +179,19 @@ export class Writer {
 
     for (const r of group) {
       try {
-        const retried = this.#retried(r, known.events, pendingIds)
-        if (retried !== undefined) {
-          done.push({ request: r, result: retried.result, written: retried.pending })
+        const again = retried(r.stream, r.events, known.events, pendingIds)
+        if (again !== undefined) {
+          done.push({ request: r, result: again.result, written: again.pending })
           continue
         }
         const current = revisions.get(r.stream) ?? known.revisions.get(r.stream) ?? this.#revisions.get(r.stream)!
         checkExpected(r, current)
-        const records = this.#encode(r, current, position, time)
+        const { records, events } = this.#encode(r, current, position, time)
+        // the hook (inline projections) takes part last: if it throws, nothing was added yet
+        const extra = hook === undefined ? undefined : await hook.append(events!)
         // the append passed every check: it joins the batch
         for (let i = 0; i < records.length; i++) batch.put(logKey(position + i), records[i]!)
+        if (extra !== undefined) for (const op of extra) putOp(batch, op)
         for (let i = 0; i < r.events.length; i++) {
           const id = r.events[i]!.id
           if (id === undefined) continue
@@ -215,6 +217,7 @@ export class Writer {
 
     if (allRuns.length === 0) {
       await batch.close()
+      hook?.settle(true)
       for (const { request, result } of done) request.resolve(result)
       return
     }
@@ -222,12 +225,14 @@ export class Writer {
     try {
       await batch.write(sync)
     } catch (err) {
+      hook?.settle(false)
       for (const { request, result, written } of done) {
         if (written) request.reject(err)
         else request.resolve(result)
       }
       return
     }
+    hook?.settle(true)
     indexed()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     const first = this.#head.position + 1
@@ -236,23 +241,37 @@ export class Writer {
     for (const listener of this.#listeners) listener(first, position - 1)
   }
 
-  /** Encodes the records of an append placed after `current` at `position`; throws if one cannot be. */
-  #encode (r: Request, current: number, position: number, time: number): Buffer[] {
+  /**
+   * Encodes the records of an append placed after `current` at `position`; throws if one cannot
+   * be. With a transform or a hook, also the events as they will be read.
+   */
+  #encode (r: Request, current: number, position: number, time: number): { records: Buffer[], events: RecordedEvent[] | undefined } {
     const records: Buffer[] = new Array(r.events.length)
+    const transform = this.#transform
+    const events: RecordedEvent[] | undefined = transform !== undefined || this.#hook !== undefined ? new Array(r.events.length) : undefined
     const max = this.#options.maxEventSize
     for (let i = 0; i < r.events.length; i++) {
       const e = r.events[i]!
-      let record: Buffer
-      try {
-        record = encodeRecord({
-          id: e.id ?? randomIdBits(),
+      const id = e.id ?? randomIdBits()
+      let data = e.data
+      let metadata = e.metadata
+      if (events !== undefined) {
+        const event: RecordedEvent = {
+          id: typeof id === 'string' ? id : formatEventId(time, position + i, id),
           stream: r.stream,
           revision: current + 1 + i,
+          position: position + i,
           type: e.type,
-          time,
-          data: e.data,
-          metadata: e.metadata
-        })
+          data,
+          metadata: metadata ?? {},
+          time
+        }
+        events[i] = event
+        if (transform !== undefined) ({ data, metadata } = transform.seal(event))
+      }
+      let record: Buffer
+      try {
+        record = encodeRecord({ id, stream: r.stream, revision: current + 1 + i, type: e.type, time, data, metadata })
       } catch (err) {
         if (!(err instanceof UnencodableError)) throw err
         throw new AnnalsError('ANNALS_INVALID_EVENT', `Event ${i} (${e.type}) cannot be stored: ${err.message}`, { cause: err })
@@ -262,11 +281,12 @@ export class Writer {
       }
       records[i] = record
     }
-    return records
+    return { records, events }
   }
 
   /** Whether the checks of this group need reads: a stream not in the cache, or an id of the caller's. */
   #mustRead (group: Request[]): boolean {
+    if (this.#transform !== undefined) return true
     for (const r of group) {
       if (this.#revisions.get(r.stream) === undefined) return true
       for (const e of r.events) if (e.id !== undefined) return true
@@ -283,83 +303,27 @@ export class Writer {
       for (const e of r.events) if (e.id !== undefined) ids.push(e.id)
     }
     const revisions = new Map<string, number>()
+    const transform = this.#transform
     const [, events] = await Promise.all([
       Promise.all([...streams].map(async s => { revisions.set(s, await this.#index.revision(s)) })),
-      ids.length > 0 ? this.#findIds(ids) : NOTHING_KNOWN.events
+      ids.length > 0 ? this.#findStored(ids) : NOTHING_KNOWN.events,
+      transform?.prepare(group.flatMap(r => r.events.map(e => ({ stream: r.stream, type: e.type, data: e.data, metadata: e.metadata }))))
     ])
     return { revisions, events }
   }
 
-  /** Finds stored events by id: through the position a generated id carries, else the id index. */
-  async #findIds (ids: string[]): Promise<Map<string, RecordedEvent>> {
-    const found = new Map<string, RecordedEvent>()
-    const head = this.#head.position
-    const carried: Array<[string, number]> = []
-    for (const id of ids) {
-      const p = positionInEventId(id)
-      if (p !== undefined && p <= head) carried.push([id, p])
-    }
-    const [records, indexed] = await Promise.all([
-      this.#storage.getMany(carried.map(([, p]) => logKey(p))),
-      this.#storage.getMany(ids.map(id => namedKey(Space.ids, id)))
-    ])
-    carried.forEach(([id, p], i) => {
-      const bytes = records[i]
-      if (bytes === undefined) return
-      const event = decodeRecord(p, bytes)
-      if (event.id === id) found.set(id, event)
-    })
-    const viaIndex: Array<[string, number]> = []
-    ids.forEach((id, i) => {
-      const value = indexed[i]
-      if (value === undefined || found.has(id)) return
-      const p = value.length === 8 ? readU64(value, 0) : undefined
-      if (p === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The id index entry of '${id}' is malformed`)
-      viaIndex.push([id, p])
-    })
-    const more = await this.#storage.getMany(viaIndex.map(([, p]) => logKey(p)))
-    viaIndex.forEach(([id, p], i) => {
-      const bytes = more[i]
-      const event = bytes === undefined ? undefined : decodeRecord(p, bytes)
-      if (event?.id !== id) throw new AnnalsError('ANNALS_CORRUPT', `The id index points '${id}' at position ${p}, which holds another event`)
-      found.set(id, event)
-    })
-    return found
+  /** Stored events by id, as callers see them, for comparison with a retry. */
+  async #findStored (ids: string[]): Promise<Map<string, RecordedEvent>> {
+    const found = await findById(this.#storage, ids, this.#head.position)
+    if (this.#transform === undefined || found.size === 0) return found
+    const opened = await this.#transform.open([...found.values()])
+    return new Map(opened.map(e => [e.id, e]))
   }
+}
 
-  /**
-   * If every event of the append is already stored (or placed earlier in this batch) in this
-   * stream with the same content and order, the result of the original, and whether it waits
-   * for this batch; undefined when none is. Anything in between is `ANNALS_DUPLICATE_ID`.
-   */
-  #retried (r: Request, found: Map<string, RecordedEvent>, pending: Map<string, Placed>): { result: AppendResult, pending: boolean } | undefined {
-    let matches = 0
-    let seen: Set<string> | undefined
-    for (const e of r.events) {
-      if (e.id === undefined) continue
-      seen ??= new Set()
-      if (seen.has(e.id)) throw duplicate(`The id '${e.id}' appears twice in one append`)
-      seen.add(e.id)
-      if (pending.has(e.id) || found.has(e.id)) matches++
-    }
-    if (matches === 0) return undefined
-    if (matches < r.events.length) {
-      throw duplicate('Some events of this append are already stored and some are not')
-    }
-    let last: AppendResult | undefined
-    let inBatch = false
-    for (const e of r.events) {
-      const id = e.id!
-      const placed = pending.get(id)
-      const at = placed ?? found.get(id)!
-      const same = at.stream === r.stream && (last === undefined || at.revision > last.revision) &&
-        sameContent(e, placed !== undefined ? placed.event : found.get(id)!)
-      if (!same) throw duplicate(`The id '${id}' is already stored with other content, stream or order`)
-      last = { revision: at.revision, position: at.position }
-      inBatch ||= placed !== undefined
-    }
-    return { result: last!, pending: inBatch }
-  }
+function putOp (batch: StorageBatch, op: WriteOp): void {
+  if (op.value === undefined) batch.del(op.key)
+  else batch.put(op.key, op.value)
 }
 
 function checkExpected (r: Request, current: number): void {
@@ -372,14 +336,4 @@ function checkExpected (r: Request, current: number): void {
     throw new AnnalsError('ANNALS_WRONG_EXPECTED_REVISION',
       `Stream '${r.stream}' is at revision ${current}; the append expected ${String(expected)}`)
   }
-}
-
-function duplicate (message: string): AnnalsError {
-  return new AnnalsError('ANNALS_DUPLICATE_ID', message)
-}
-
-function sameContent (a: PendingEvent, b: { type: string, data: unknown, metadata: Record<string, unknown> | undefined }): boolean {
-  return a.type === b.type &&
-    encode(a.data).equals(encode(b.data)) &&
-    encode(a.metadata ?? {}).equals(encode(b.metadata ?? {}))
 }
