@@ -21,7 +21,20 @@ export const Space = {
   /** id index: event id -> position (u64); only for ids that do not carry their position */
   ids: 0x49, // 'I'
   /** durable subscription checkpoints: name -> next position (u64) */
-  subscriptions: 0x43 // 'C'
+  subscriptions: 0x43, // 'C'
+  // reserved for the layers above the log, one tag each, so that their keys never meet:
+  /** aggregate snapshots */
+  snapshots: 0x4e, // 'N'
+  /** projections: definitions, checkpoints, status */
+  projections: 0x50, // 'P'
+  /** projection views: documents by key */
+  views: 0x56, // 'V'
+  /** projection view history, for time travel of views */
+  history: 0x48, // 'H'
+  /** personal data: shred records and intents (subjects' keys live in a key store) */
+  privacy: 0x4b, // 'K'
+  /** reserved for a time index, should binary search over the log not do */
+  time: 0x54 // 'T'
 } as const
 
 export type SpaceTag = typeof Space[keyof typeof Space]
