@@ -34,6 +34,12 @@ export type AnnalsErrorCode =
   | 'ANNALS_ALREADY_SUBSCRIBED'
   /** The storage underneath failed (disk full, I/O error); the `cause` says how. */
   | 'ANNALS_STORAGE'
+  /** The master key is wrong, missing, or given to a database whose keys were stored without one. */
+  | 'ANNALS_WRONG_KEY'
+  /** Personal data needs a key store, and a database opened on a given `level` has no folder for one. */
+  | 'ANNALS_NO_KEY_STORE'
+  /** A sealed personal field was read, compared or turned into a string where it is sealed. */
+  | 'ANNALS_SEALED'
 
 /**
  * The error annals rejects with. Test `code`, never `message`.

@@ -4,6 +4,7 @@ import { backends } from './helpers/backends.js'
 import { appendContract } from './contract/append.js'
 import { idempotencyContract } from './contract/idempotency.js'
 import { readContract } from './contract/read.js'
+import { privacyContract } from './contract/privacy.js'
 import { subscriptionContract } from './contract/subscriptions.js'
 
 const backend = backends.find(b => b.name === 'classic-level sublevel')!
@@ -11,3 +12,4 @@ t.test('append', async t => { appendContract(t, backend) })
 t.test('read', async t => { readContract(t, backend) })
 t.test('idempotency', async t => { idempotencyContract(t, backend) })
 t.test('subscriptions', async t => { subscriptionContract(t, backend) })
+t.test('privacy', async t => { privacyContract(t, backend) })

@@ -16,6 +16,7 @@ interface ModelEvent {
   data: unknown
   metadata: Record<string, unknown>
   id: string
+  redacted?: string[]
 }
 
 interface Append {
@@ -68,12 +69,23 @@ class Model {
     }
     for (const [i, e] of a.events.entries()) {
       const event: ModelEvent = {
-        stream: a.stream, revision: current + 1 + i, position: this.events.length, type: e.type, data: e.data, metadata: e.metadata ?? {}, id: e.id ?? ''
+        stream: a.stream, revision: current + 1 + i, position: this.events.length, type: e.type, data: structuredClone(e.data), metadata: e.metadata ?? {}, id: e.id ?? ''
       }
       this.events.push(event)
       if (e.id !== undefined) this.byId.set(e.id, event)
     }
     return { revision: current + a.events.length, position: this.events.length - 1 }
+  }
+
+  /** Forgets a subject: the personal field of its events so far reads null. */
+  shred (subject: string): void {
+    for (const e of this.events) {
+      const d = e.data as { who?: string, email?: unknown }
+      if (e.type === 'Registered' && d.who === subject && d.email !== null && d.email !== undefined) {
+        e.data = { ...d, email: null }
+        e.redacted = ['email']
+      }
+    }
   }
 
   /** Learns the generated ids of events the log has just written. */
@@ -96,7 +108,7 @@ interface Real {
 }
 
 function shape (e: ModelEvent | RecordedEvent): unknown {
-  return [e.id, e.stream, e.revision, e.position, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)]
+  return [e.id, e.stream, e.revision, e.position, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), e.redacted ?? null]
 }
 
 async function outcome (p: Promise<{ revision: number, position: number }>): Promise<Outcome> {
@@ -109,12 +121,20 @@ async function learn (m: Model, r: Real, before: number): Promise<void> {
 
 const streams = ['s0', 's1', 's2', 'user-3']
 const idPool = ['i0', 'i1', 'i2', 'i3', 'i4', 'i5']
-const eventArb = fc.record({
+const subjects = ['u0', 'u1', 'u2']
+const plainEventArb = fc.record({
   type: fc.constantFrom('Added', 'Retitled', 'Deleted'),
   data: fc.oneof(fc.record({ n: fc.integer({ min: -5, max: 5 }) }), fc.string({ maxLength: 4 }), fc.constant(null)),
   metadata: fc.option(fc.record({ by: fc.constantFrom('a', 'b') }), { nil: undefined }),
   id: fc.option(fc.constantFrom(...idPool), { nil: undefined, freq: 3 })
 }, { requiredKeys: ['type', 'data'] })
+// events with a personal field, sealed for their subject
+const personalEventArb = fc.record({
+  type: fc.constant('Registered'),
+  data: fc.record({ who: fc.constantFrom(...subjects), email: fc.string({ minLength: 1, maxLength: 6 }) }),
+  id: fc.option(fc.constantFrom(...idPool), { nil: undefined, freq: 3 })
+}, { requiredKeys: ['type', 'data'] })
+const eventArb = fc.oneof({ arbitrary: plainEventArb, weight: 3 }, { arbitrary: personalEventArb, weight: 1 })
 const appendArb: fc.Arbitrary<Append> = fc.record({
   stream: fc.constantFrom(...streams),
   events: fc.array(eventArb, { minLength: 1, maxLength: 4 }),
@@ -213,11 +233,24 @@ class ReopenCommand implements fc.AsyncCommand<Model, Real> {
   check (): boolean { return true }
   async run (_m: Model, r: Real): Promise<void> {
     await r.db.close()
-    r.db = await r.fixture.open()
+    r.db = await r.fixture.open(OPTIONS)
   }
 
   toString (): string { return 'reopen' }
 }
+
+class ShredCommand implements fc.AsyncCommand<Model, Real> {
+  constructor (readonly subject: string) {}
+  check (): boolean { return true }
+  async run (m: Model, r: Real): Promise<void> {
+    await r.db.shred(this.subject)
+    m.shred(this.subject)
+  }
+
+  toString (): string { return `shred(${this.subject})` }
+}
+
+const OPTIONS = { personalData: { Registered: { subject: 'who', fields: ['email'] } } }
 
 const bound = fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined })
 const rangeArb = fc.record({ from: bound, to: bound, backwards: fc.boolean(), limit: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }) }, { requiredKeys: ['backwards'] })
@@ -228,7 +261,8 @@ const commands = [
   fc.tuple(fc.constantFrom(...streams), rangeArb).map(([s, o]) => new ReadStreamCommand(s, o)),
   fc.tuple(rangeArb, fc.option(fc.subarray(['Added', 'Retitled', 'Deleted']), { nil: undefined })).map(([o, types]) => new ReadAllCommand({ ...o, ...(types === undefined ? {} : { types }) })),
   fc.constantFrom(...streams).map(s => new RevisionCommand(s)),
-  fc.constant(new ReopenCommand())
+  fc.constant(new ReopenCommand()),
+  fc.constantFrom(...subjects).map(s => new ShredCommand(s))
 ]
 
 for (const backend of backends.filter(b => b.name === 'memory-level' || b.name === 'classic-level')) {
@@ -239,7 +273,7 @@ for (const backend of backends.filter(b => b.name === 'memory-level' || b.name =
     await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 50, size: 'max' }), fc.integer({ min: 1, max: 12 }), async (cmds, flush) => {
       indexSettings.flushEvents = flush
       const fixture = await backend.make()
-      const real: Real = { fixture, db: await fixture.open() }
+      const real: Real = { fixture, db: await fixture.open(OPTIONS) }
       try {
         await fc.asyncModelRun(() => ({ model: new Model(), real }), cmds)
       } finally {

@@ -10,23 +10,26 @@ import type { RecordedEvent } from './types.js'
  * {@link EventTransform.open}, every write through {@link EventTransform.seal}.
  */
 export interface EventTransform {
+  /** Whether events of this type are sealed: only those go through {@link prepare} and {@link seal}. */
+  seals (type: string): boolean
   /**
    * Makes ready what {@link seal} will need for these events (for example, loads or creates
    * keys), before their batch is built. Resolves before anything of the batch is written.
    */
-  prepare (events: ReadonlyArray<{ stream: string, type: string, data: unknown, metadata: Record<string, unknown> | undefined }>): Promise<void>
+  prepare (events: ReadonlyArray<{ stream: string, type: string, data: unknown }>): Promise<void>
   /**
-   * The data and metadata to store for an event about to be recorded, with its id, revision,
-   * position and time assigned. Synchronous: whatever it needs was prepared.
+   * The data to store for an event about to be recorded, with its id, revision, position and
+   * time assigned. Synchronous: whatever it needs was prepared.
    */
-  seal (event: RecordedEvent): { data: unknown, metadata: Record<string, unknown> | undefined }
+  seal (event: RecordedEvent): unknown
   /** The events as callers see them, from the events as stored; in the same order. */
   open (events: RecordedEvent[]): RecordedEvent[] | Promise<RecordedEvent[]>
 }
 
 /**
  * Takes part in every append as it joins a batch. The writer calls {@link AppendHook.append}
- * for each append that passed its checks, in order, with its events as they will be read; the
+ * for each append that passed its checks, in order, with its events as they are stored (sealed
+ * by the transform, as the log's raw readers return them); the
  * writes it returns join the batch with the append's records. If it throws, that append fails
  * alone with the error as `cause`, and nothing of it is written.
  */

@@ -3,7 +3,7 @@
 // Arrays rather than maps keep field names out of every record (smaller, faster to decode).
 // `id` is the caller's string, or the 21 random bits of a generated id (see event-id.ts).
 import { AnnalsError } from '../errors.js'
-import { decode, encode } from '../storage/codec.js'
+import { decodeWithExtensions, encode } from '../storage/codec.js'
 import { formatEventId } from './event-id.js'
 import type { RecordedEvent } from './types.js'
 
@@ -27,11 +27,18 @@ export function encodeRecord (r: RecordFields): Buffer {
   return encode([FORMAT, r.id, r.stream, r.revision, r.type, r.time, r.data, metadata])
 }
 
+/**
+ * Events whose records hold extension values (sealed personal fields): the event transform
+ * opens those, and skips the rest without looking.
+ */
+export const withExtensions = new WeakSet<RecordedEvent>()
+
 /** Decodes the record stored at `position`; `ANNALS_CORRUPT` naming the position if it does not. */
 export function decodeRecord (position: number, bytes: Uint8Array): RecordedEvent {
   let r: unknown
+  let extensions: boolean
   try {
-    r = decode(bytes)
+    [r, extensions] = decodeWithExtensions(bytes)
   } catch (err) {
     throw corrupt(position, err)
   }
@@ -40,7 +47,7 @@ export function decodeRecord (position: number, bytes: Uint8Array): RecordedEven
       typeof r[5] !== 'number' || (r[7] !== null && typeof r[7] !== 'object')) {
     throw corrupt(position)
   }
-  return {
+  const event: RecordedEvent = {
     id: typeof r[1] === 'string' ? r[1] : formatEventId(r[5], position, r[1]),
     stream: r[2],
     revision: r[3],
@@ -50,6 +57,8 @@ export function decodeRecord (position: number, bytes: Uint8Array): RecordedEven
     metadata: r[7] ?? {},
     time: r[5]
   }
+  if (extensions) withExtensions.add(event)
+  return event
 }
 
 function corrupt (position: number, cause?: unknown): AnnalsError {

@@ -243,19 +243,18 @@ export class Writer {
 
   /**
    * Encodes the records of an append placed after `current` at `position`; throws if one cannot
-   * be. With a transform or a hook, also the events as they will be read.
+   * be. With a hook, also the events as stored, for the hook.
    */
   #encode (r: Request, current: number, position: number, time: number): { records: Buffer[], events: RecordedEvent[] | undefined } {
     const records: Buffer[] = new Array(r.events.length)
     const transform = this.#transform
-    const events: RecordedEvent[] | undefined = transform !== undefined || this.#hook !== undefined ? new Array(r.events.length) : undefined
+    const events: RecordedEvent[] | undefined = this.#hook === undefined ? undefined : new Array(r.events.length)
     const max = this.#options.maxEventSize
     for (let i = 0; i < r.events.length; i++) {
       const e = r.events[i]!
       const id = e.id ?? randomIdBits()
       let data = e.data
-      let metadata = e.metadata
-      if (events !== undefined) {
+      if (events !== undefined || transform?.seals(e.type) === true) {
         const event: RecordedEvent = {
           id: typeof id === 'string' ? id : formatEventId(time, position + i, id),
           stream: r.stream,
@@ -263,15 +262,15 @@ export class Writer {
           position: position + i,
           type: e.type,
           data,
-          metadata: metadata ?? {},
+          metadata: e.metadata ?? {},
           time
         }
-        events[i] = event
-        if (transform !== undefined) ({ data, metadata } = transform.seal(event))
+        if (transform?.seals(e.type) === true) event.data = data = transform.seal(event)
+        if (events !== undefined) events[i] = event
       }
       let record: Buffer
       try {
-        record = encodeRecord({ id, stream: r.stream, revision: current + 1 + i, type: e.type, time, data, metadata })
+        record = encodeRecord({ id, stream: r.stream, revision: current + 1 + i, type: e.type, time, data, metadata: e.metadata })
       } catch (err) {
         if (!(err instanceof UnencodableError)) throw err
         throw new AnnalsError('ANNALS_INVALID_EVENT', `Event ${i} (${e.type}) cannot be stored: ${err.message}`, { cause: err })
@@ -286,10 +285,10 @@ export class Writer {
 
   /** Whether the checks of this group need reads: a stream not in the cache, or an id of the caller's. */
   #mustRead (group: Request[]): boolean {
-    if (this.#transform !== undefined) return true
+    const transform = this.#transform
     for (const r of group) {
       if (this.#revisions.get(r.stream) === undefined) return true
-      for (const e of r.events) if (e.id !== undefined) return true
+      for (const e of r.events) if (e.id !== undefined || transform?.seals(e.type) === true) return true
     }
     return false
   }
@@ -307,9 +306,20 @@ export class Writer {
     const [, events] = await Promise.all([
       Promise.all([...streams].map(async s => { revisions.set(s, await this.#index.revision(s)) })),
       ids.length > 0 ? this.#findStored(ids) : NOTHING_KNOWN.events,
-      transform?.prepare(group.flatMap(r => r.events.map(e => ({ stream: r.stream, type: e.type, data: e.data, metadata: e.metadata }))))
+      this.#prepare(group)
     ])
     return { revisions, events }
+  }
+
+  /** Lets the transform make ready for the events it seals. */
+  async #prepare (group: Request[]): Promise<void> {
+    const transform = this.#transform
+    if (transform === undefined) return
+    const sealed: Array<{ stream: string, type: string, data: unknown }> = []
+    for (const r of group) {
+      for (const e of r.events) if (transform.seals(e.type)) sealed.push({ stream: r.stream, type: e.type, data: e.data })
+    }
+    if (sealed.length > 0) await transform.prepare(sealed)
   }
 
   /** Stored events by id, as callers see them, for comparison with a retry. */

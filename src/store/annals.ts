@@ -8,6 +8,9 @@ import type {
   AppendOptions, AppendResult, NewEvent, ReadAllOptions, ReadStreamOptions, RecordedEvent
 } from '../log/types.js'
 import { checkBoolean, checkCount, checkEvents, checkExpected, checkOptions, checkStream } from '../log/validate.js'
+import type { PersonalData } from '../privacy/declarations.js'
+import { LevelKeyStore } from '../privacy/level-key-store.js'
+import type { Privacy } from '../privacy/privacy.js'
 import {
   Subscription, checkSubscribeOptions, type EventHandler, type SubscribeOptions
 } from '../subscriptions/subscription.js'
@@ -27,14 +30,19 @@ type Status = 'open' | 'closing' | 'closed'
  */
 export class Annals {
   readonly #log: Log
+  readonly #privacy: Privacy
+  /** the key store annals made, and closes */
+  readonly #ownKeyStore: LevelKeyStore | undefined
   readonly #subscriptions = new Set<Subscription>()
   readonly #durableNames = new Set<string>()
   #status: Status = 'open'
   #closing: Promise<void> | undefined
 
   /** @internal Use {@link open}. */
-  constructor (log: Log) {
+  constructor (log: Log, privacy: Privacy, ownKeyStore: LevelKeyStore | undefined) {
     this.#log = log
+    this.#privacy = privacy
+    this.#ownKeyStore = ownKeyStore
   }
 
   /**
@@ -169,6 +177,57 @@ export class Annals {
   }
 
   /**
+   * Declares the personal fields of an event type, and whose they are: from now on, appends of
+   * that type seal those fields with the subject's key before anything is written, and reads
+   * open them (or give null once the subject is shredded). Needs a key store.
+   *
+   * @example
+   * ```ts
+   * db.definePersonalData('UserRegistered', { subject: 'userId', fields: ['email', 'name', 'address.street'] })
+   * ```
+   */
+  definePersonalData (type: string, spec: PersonalData): void {
+    this.#assertOpen()
+    this.#privacy.declare(type, spec)
+  }
+
+  /**
+   * Forgets data subjects: erases their keys, so that every personal field sealed for them, in
+   * events, views and snapshots, reads as null from then on (events list the paths in
+   * `redacted`). Shredding twice, or a subject that never existed, is fine.
+   *
+   * @example
+   * ```ts
+   * await db.shred('user-7')
+   * await db.shred(['user-8', 'user-9'])
+   * ```
+   */
+  async shred (subjects: string | readonly string[]): Promise<void> {
+    this.#assertOpen()
+    const list = typeof subjects === 'string' ? [subjects] : subjects
+    if (!Array.isArray(list) || !list.every(s => typeof s === 'string' && s.length > 0)) {
+      throw new TypeError('shred takes a subject id or an array of them (non-empty strings)')
+    }
+    await this.#privacy.shred(list)
+  }
+
+  /**
+   * Re-wraps every subject key of the database's own key store under a new master key (or,
+   * with `undefined`, stores them unwrapped). Open the database with the old key first.
+   *
+   * @example
+   * ```ts
+   * const db = await open('./data', { masterKey: oldKey })
+   * await db.rotateMasterKey(newKey)
+   * ```
+   */
+  async rotateMasterKey (masterKey: Uint8Array | undefined): Promise<void> {
+    this.#assertOpen()
+    if (this.#ownKeyStore === undefined) throw new TypeError('rotateMasterKey is for the key store annals keeps in a database folder')
+    await this.#ownKeyStore.rotateMasterKey(masterKey)
+  }
+
+  /**
    * Closes the database: stops subscriptions, writes the appends already accepted, closes
    * iterators, and closes the LevelDB it opened (a database passed as `level` stays open).
    * Idempotent.
@@ -190,6 +249,7 @@ export class Annals {
       await this.#log.close()
     } finally {
       await this.#log.storage.close()
+      await this.#ownKeyStore?.close()
       this.#status = 'closed'
     }
   }

@@ -1,5 +1,11 @@
-// open(): composes storage, log and subscriptions into the public database object.
+// open(): composes storage, log, privacy and subscriptions into the public database object.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { Log } from '../log/log.js'
+import type { PersonalData } from '../privacy/declarations.js'
+import type { KeyStore } from '../privacy/key-store.js'
+import { LevelKeyStore } from '../privacy/level-key-store.js'
+import { Privacy } from '../privacy/privacy.js'
 import { Storage, type AnyLevel } from '../storage/storage.js'
 import { Annals } from './annals.js'
 
@@ -19,6 +25,18 @@ export interface OpenOptions {
   sync?: boolean
   /** Largest encoded event, in bytes. Default 4 MiB. */
   maxEventSize?: number
+  /**
+   * 32 bytes under which subjects' keys are stored wrapped (envelope encryption), in the key
+   * store annals keeps in the database's folder. Without it, keys are stored as they are.
+   */
+  masterKey?: Uint8Array
+  /**
+   * Where subjects' keys live. Default for a database in a folder: a LevelDB in its `keys`
+   * folder. A database opened on a `level` needs one to hold personal data.
+   */
+  keyStore?: KeyStore
+  /** Personal fields by event type; the same as calling `definePersonalData` for each. */
+  personalData?: Record<string, PersonalData>
 }
 
 /**
@@ -51,13 +69,27 @@ const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
  */
 export async function open (location: Location, options?: OpenOptions): Promise<Annals> {
   const o = checkOpenOptions(options)
-  const storage = typeof location === 'string'
-    ? await Storage.openPath(location)
-    : await Storage.openLevel(checkLevel(location))
+  const level = typeof location === 'string' ? undefined : checkLevel(location)
+  if (o.masterKey !== undefined && (level !== undefined || o.keyStore !== undefined)) {
+    throw new TypeError('masterKey is for the key store annals keeps in a database folder; give your own key store its master key')
+  }
+  const storage = level === undefined ? await Storage.openPath(location as string) : await Storage.openLevel(level)
+  // a key store of our own, in the folder: opened (and the master key checked) now if it exists
+  // or a master key is given, else on first use, so that databases without personal data
+  // never grow a keys folder
+  const ownStore = level === undefined && o.keyStore === undefined
+    ? new LevelKeyStore(join(location as string, 'keys'), o.masterKey === undefined ? {} : { masterKey: o.masterKey })
+    : undefined
   try {
+    if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
     const log = await Log.open(storage, { sync: o.sync ?? false, maxEventSize: o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE })
-    return new Annals(log)
+    const privacy = new Privacy(storage, ownStore ?? o.keyStore)
+    log.setTransform(privacy)
+    await privacy.recover()
+    for (const [type, spec] of Object.entries(o.personalData ?? {})) privacy.declare(type, spec)
+    return new Annals(log, privacy, ownStore)
   } catch (err) {
+    await ownStore?.close()
     await storage.close()
     throw err
   }
@@ -75,10 +107,20 @@ function checkLevel (location: unknown): AnyLevel {
 function checkOpenOptions (options: unknown): OpenOptions {
   if (options === undefined) return {}
   if (typeof options !== 'object' || options === null) throw new TypeError('The open options must be an object')
-  const { sync, maxEventSize } = options as OpenOptions
+  const { sync, maxEventSize, masterKey, keyStore, personalData } = options as OpenOptions
   if (sync !== undefined && typeof sync !== 'boolean') throw new TypeError('sync must be a boolean')
   if (maxEventSize !== undefined && !(Number.isSafeInteger(maxEventSize) && maxEventSize > 0)) {
     throw new TypeError('maxEventSize must be a positive integer')
+  }
+  if (masterKey !== undefined && !(masterKey instanceof Uint8Array && masterKey.length === 32)) {
+    throw new TypeError('masterKey must be 32 bytes (a Buffer or Uint8Array)')
+  }
+  if (keyStore !== undefined && (typeof keyStore !== 'object' || keyStore === null ||
+      typeof keyStore.getOrCreate !== 'function' || typeof keyStore.get !== 'function' || typeof keyStore.shred !== 'function')) {
+    throw new TypeError('keyStore must have getOrCreate, get and shred methods')
+  }
+  if (personalData !== undefined && (typeof personalData !== 'object' || personalData === null)) {
+    throw new TypeError('personalData must be an object of declarations by event type')
   }
   return options as OpenOptions
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { MemoryLevel } from 'memory-level'
-import { open, type Annals, type OpenOptions } from '../../src/index.js'
+import { LevelKeyStore, MemoryKeyStore, open, type Annals, type OpenOptions } from '../../src/index.js'
 
 export interface Fixture {
   /** Opens annals on this fixture's storage (again). */
@@ -34,8 +34,10 @@ export const backends: Backend[] = [
     onDisk: false,
     async make () {
       const level = new MemoryLevel()
+      // a database on a level keeps its subjects' keys in a store the application gives
+      const keyStore = new MemoryKeyStore()
       return {
-        open: async options => await open({ level }, options),
+        open: async options => await open({ level }, { keyStore, ...options }),
         cleanup: async () => { await level.close() }
       }
     }
@@ -57,8 +59,9 @@ export const backends: Backend[] = [
     async make () {
       const level = new MemoryLevel()
       const sub = level.sublevel('app')
+      const keyStore = new MemoryKeyStore()
       return {
-        open: async options => await open({ level: sub }, options),
+        open: async options => await open({ level: sub }, { keyStore, ...options }),
         cleanup: async () => { await level.close() }
       }
     }
@@ -69,6 +72,7 @@ export const backends: Backend[] = [
     async make () {
       const { dir, remove } = tempDir()
       const levels: ClassicLevel[] = []
+      const keyStore = new LevelKeyStore(join(dir, 'keys'))
       let last: Annals | undefined
       return {
         async open (options) {
@@ -77,11 +81,12 @@ export const backends: Backend[] = [
           if (last !== undefined && last.status === 'closed') await levels.at(-1)?.close()
           const level = new ClassicLevel(join(dir, 'db'))
           levels.push(level)
-          last = await open({ level: level.sublevel('events') }, options)
+          last = await open({ level: level.sublevel('events') }, { keyStore, ...options })
           return last
         },
         async cleanup () {
           for (const level of levels) await level.close()
+          await keyStore.close()
           remove()
         }
       }

@@ -1,0 +1,153 @@
+// A sealed value: a personal field encrypted under its data subject's key. It is what records
+// hold in place of the field, and what projection handlers and aggregates' `evolve` see: they
+// may copy it whole into views and state, which are then stored sealed too, and opened (or
+// redacted, once the subject is shredded) only when read. So no plaintext of a personal field is
+// ever written to the database, and deleting a subject's key forgets it everywhere at once.
+import { inspect } from 'node:util'
+import { AnnalsError } from '../errors.js'
+import { registerExtension } from '../storage/codec.js'
+
+/** MessagePack extension type of sealed values in records, snapshots and views. */
+const SEALED_TYPE = 0x41
+
+/**
+ * A personal field, encrypted. Copy it whole; it cannot be read, compared or turned into a
+ * string where it is sealed (projection handlers, aggregates' `evolve`): annals opens it when
+ * you read the view or load the aggregate.
+ *
+ * @example
+ * ```ts
+ * defineProjection({
+ *   name: 'contacts', version: 1, types: ['UserRegistered'],
+ *   async handle (event, view) {
+ *     // event.data.email is Sealed here: store it as it is
+ *     await view.put(event.data.userId, { email: event.data.email })
+ *   }
+ * })
+ * ```
+ */
+export class Sealed {
+  constructor (
+    /** the data subject whose key sealed it */
+    readonly subject: string,
+    /** which of the subject's keys (a new one is made if an erased subject comes back) */
+    readonly keyId: Uint8Array,
+    /** the event it was sealed for, and the path of the field there: bound into the cipher */
+    readonly eventId: string,
+    readonly path: string,
+    readonly iv: Uint8Array,
+    /** ciphertext followed by the 16-byte GCM tag */
+    readonly box: Uint8Array
+  ) {}
+
+  toString (): string {
+    throw sealedUse(this)
+  }
+
+  toJSON (): never {
+    throw sealedUse(this)
+  }
+
+  valueOf (): never {
+    throw sealedUse(this)
+  }
+
+  [Symbol.toPrimitive] (): never {
+    throw sealedUse(this)
+  }
+
+  [inspect.custom] (): string {
+    return `[Sealed ${this.path} of ${this.subject}]`
+  }
+}
+
+function sealedUse (s: Sealed): AnnalsError {
+  return new AnnalsError('ANNALS_SEALED',
+    `The personal field '${s.path}' of ${s.subject} is sealed here: copy it whole into views or state, and compute on it where you read them`)
+}
+
+// At rest a sealed value is one binary string, cheap to write and to read:
+//   subject, event id and path as u16 length + UTF-8, key id (8), IV (12), ciphertext + tag
+const bytesOf = new WeakMap<Sealed, Buffer>()
+
+/**
+ * A sealed value laid out at rest from the start: its bytes are written once, here, and reused
+ * whenever it is encoded (into its event's record, or a view or snapshot it is copied into).
+ */
+export function sealedValue (subject: string, keyId: Uint8Array, eventId: string, path: string, iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array): Sealed {
+  const lengths = [Buffer.byteLength(subject), Buffer.byteLength(eventId), Buffer.byteLength(path)]
+  const bytes = Buffer.allocUnsafe(6 + lengths[0]! + lengths[1]! + lengths[2]! + 8 + 12 + ciphertext.length + tag.length)
+  let i = 0
+  for (const [k, text] of [subject, eventId, path].entries()) {
+    bytes.writeUInt16BE(lengths[k]!, i)
+    bytes.write(text, i + 2, 'utf8')
+    i += 2 + lengths[k]!
+  }
+  bytes.set(keyId, i)
+  bytes.set(iv, i + 8)
+  bytes.set(ciphertext, i + 20)
+  bytes.set(tag, i + 20 + ciphertext.length)
+  const s = new Sealed(subject, bytes.subarray(i, i + 8), eventId, path, bytes.subarray(i + 8, i + 20), bytes.subarray(i + 20))
+  bytesOf.set(s, bytes)
+  return s
+}
+
+function toBytes (s: Sealed): Buffer {
+  const bytes = bytesOf.get(s)
+  if (bytes !== undefined) return bytes
+  // made by hand (tests do): lay it out now
+  return toBytes(sealedValue(s.subject, s.keyId, s.eventId, s.path, s.iv, s.box.subarray(0, s.box.length - 16), s.box.subarray(s.box.length - 16)))
+}
+
+function fromBytes (value: unknown): Sealed {
+  const bytes = value as Buffer
+  if (!(bytes instanceof Uint8Array)) throw malformed()
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  const texts: string[] = []
+  let i = 0
+  for (let k = 0; k < 3; k++) {
+    if (i + 2 > b.length) throw malformed()
+    const length = b.readUInt16BE(i)
+    texts.push(b.toString('utf8', i + 2, i + 2 + length))
+    i += 2 + length
+  }
+  if (i + 20 + 16 > b.length) throw malformed()
+  const s = new Sealed(texts[0]!, b.subarray(i, i + 8), texts[1]!, texts[2]!, b.subarray(i + 8, i + 20), b.subarray(i + 20))
+  bytesOf.set(s, b)
+  return s
+}
+
+function malformed (): AnnalsError {
+  return new AnnalsError('ANNALS_CORRUPT', 'A sealed value is malformed')
+}
+
+registerExtension(Sealed, SEALED_TYPE, toBytes, fromBytes)
+
+/**
+ * Replaces every sealed value inside `value` by what `open` returns for it, copying only the
+ * objects and arrays on the way to one. Values without sealed parts come back as they are.
+ */
+export function mapSealed (value: unknown, open: (s: Sealed) => unknown): unknown {
+  if (value instanceof Sealed) return open(value)
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Date) return value
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const v = mapSealed(value[i], open)
+      if (v !== value[i]) (out ??= value.slice())[i] = v
+    }
+    return out ?? value
+  }
+  let out: Record<string, unknown> | undefined
+  for (const key of Object.keys(value)) {
+    const before = (value as Record<string, unknown>)[key]
+    const v = mapSealed(before, open)
+    if (v !== before) (out ??= { ...(value as Record<string, unknown>) })[key] = v
+  }
+  return out ?? value
+}
+
+/** Calls `visit` for every sealed value inside `value`. */
+export function eachSealed (value: unknown, visit: (s: Sealed) => void): void {
+  mapSealed(value, s => { visit(s); return s })
+}

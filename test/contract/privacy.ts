@@ -1,0 +1,127 @@
+// Contract: personal data and crypto-shredding, as seen through the public API.
+import type { Test } from 'tap'
+import { MemoryLevel } from 'memory-level'
+import { Sealed, open } from '../../src/index.js'
+import { collect, type Backend } from '../helpers/backends.js'
+
+const registered = (n: number, extra: Record<string, unknown> = {}): { type: string, data: Record<string, unknown> } => ({
+  type: 'UserRegistered',
+  data: { userId: `user-${n}`, email: `user${n}@example.com`, name: `Name ${n}`, address: { street: `${n} Main St`, city: 'Turin' }, plan: 'pro', ...extra }
+})
+const personal = { subject: 'userId', fields: ['email', 'name', 'address.street'] }
+
+export function privacyContract (t: Test, backend: Backend): void {
+  t.test('personal fields read as given, until their subject is shredded', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open({ personalData: { UserRegistered: personal } })
+    await db.append('user-1', registered(1))
+    await db.append('user-2', registered(2))
+    await db.append('user-1', { type: 'PhotoAdded', data: { photoId: 'p1', title: 'Dunes' } })
+    const before = await collect(db.readAll())
+    t.same(before[0]!.data, registered(1).data)
+    t.equal(before[0]!.redacted, undefined)
+    await db.shred('user-1')
+    const after = await collect(db.readAll())
+    t.same(after[0]!.data, { ...registered(1).data, email: null, name: null, address: { street: null, city: 'Turin' } })
+    t.same(after[0]!.redacted, ['email', 'name', 'address.street'])
+    t.same(after[1], before[1], 'other subjects read as before')
+    t.same(after[2], before[2], 'events without personal data too')
+    t.same((await collect(db.readStream('user-1')))[0], after[0], 'every read path')
+    await db.shred('user-1') // twice is fine
+    await db.shred(['nobody', 'user-1'])
+    await db.close()
+    db = await f.open()
+    t.same(await collect(db.readAll()), after, 'after reopen too, declarations or not')
+    await db.close()
+  })
+
+  t.test('subscriptions see personal fields opened, or redacted', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open({ personalData: { UserRegistered: personal } })
+    await db.append('user-3', registered(3))
+    await db.shred('user-3')
+    await db.append('user-4', registered(4))
+    const seen: Array<{ email: unknown, redacted: unknown }> = []
+    const sub = db.subscribe({}, e => { seen.push({ email: e.data.email, redacted: e.redacted }) })
+    await sub.caughtUp()
+    t.same(seen, [{ email: null, redacted: ['email', 'name', 'address.street'] }, { email: 'user4@example.com', redacted: undefined }])
+    await db.close()
+  })
+
+  t.test('a shredded subject that comes back gets a new key; its old data stays forgotten', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open({ personalData: { UserRegistered: personal } })
+    await db.append('user-5', registered(5))
+    await db.shred('user-5')
+    await db.append('user-5', registered(5, { email: 'new5@example.com' }))
+    const events = await collect(db.readStream('user-5'))
+    t.equal(events[0]!.data.email, null)
+    t.equal(events[1]!.data.email, 'new5@example.com')
+    await db.close()
+  })
+
+  t.test('retries of appends with personal data are idempotent', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open({ personalData: { UserRegistered: personal } })
+    const event = { id: 'register-6', ...registered(6) }
+    const first = await db.append('user-6', event)
+    t.same(await db.append('user-6', event), first)
+    await t.rejects(db.append('user-6', { ...event, data: { ...event.data, email: 'other@example.com' } }), { code: 'ANNALS_DUPLICATE_ID' })
+    t.equal((await collect(db.readAll())).length, 1)
+    await db.close()
+  })
+
+  t.test('an event of a declared type without a subject fails alone', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open({ personalData: { UserRegistered: personal } })
+    const results = await Promise.allSettled([
+      db.append('a', registered(7)),
+      db.append('b', { type: 'UserRegistered', data: { email: 'x@example.com' } }),
+      db.append('c', registered(8))
+    ])
+    t.same(results.map(r => r.status), ['fulfilled', 'rejected', 'fulfilled'])
+    t.match((results[1] as PromiseRejectedResult).reason, { code: 'ANNALS_INVALID_EVENT' })
+    await db.close()
+  })
+
+  t.test('declarations and shred check their arguments', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open()
+    for (const [type, spec] of [['', personal], ['T', null], ['T', { subject: 3, fields: ['a'] }], ['T', { subject: 'id', fields: [] }], ['T', { subject: 'id', fields: ['a..b'] }]] as const) {
+      t.throws(() => db.definePersonalData(type, spec as never), TypeError, JSON.stringify([type, spec]))
+    }
+    await t.rejects(db.shred(3 as never), TypeError)
+    await t.rejects(db.shred(['']), TypeError)
+    db.definePersonalData('UserRegistered', { subject: data => `user-${String(data.userId).slice(5)}`, fields: ['email'] })
+    await db.append('user-9', registered(9))
+    t.equal((await collect(db.readAll()))[0]!.data.email, 'user9@example.com')
+    await db.close()
+    t.throws(() => db.definePersonalData('X', personal), { code: 'ANNALS_NOT_OPEN' })
+    await t.rejects(db.shred('user-9'), { code: 'ANNALS_NOT_OPEN' })
+  })
+
+  t.test('a database on a level without a key store refuses personal data, clearly', async t => {
+    const level = new MemoryLevel()
+    t.teardown(async () => { await level.close() })
+    const db = await open({ level })
+    t.throws(() => db.definePersonalData('UserRegistered', personal), { code: 'ANNALS_NO_KEY_STORE' })
+    await t.rejects(db.shred('user-1'), { code: 'ANNALS_NO_KEY_STORE' })
+    await db.append('s', { type: 'Plain' })
+    t.equal((await collect(db.readAll())).length, 1, 'the rest works')
+    await db.close()
+  })
+
+  t.test('sealed values are opaque', async t => {
+    const s = new Sealed('user-1', Buffer.alloc(8), 'e1', 'email', Buffer.alloc(12), Buffer.alloc(20))
+    t.throws(() => `${s as unknown as string}`, { code: 'ANNALS_SEALED' })
+    t.throws(() => JSON.stringify({ s }), { code: 'ANNALS_SEALED' })
+    t.throws(() => (s as unknown as number) + 1, { code: 'ANNALS_SEALED' })
+    t.match((await import('node:util')).inspect(s), /Sealed email of user-1/)
+  })
+}
