@@ -7,6 +7,7 @@ export type { AnnalsErrorCode } from './errors.js'
 export type {
   NewEvent, RecordedEvent, ExpectedRevision, AppendOptions, AppendResult, ReadStreamOptions, ReadAllOptions
 } from './log/types.js'
+export type { EventStream } from './log/reader.js'
 export { Subscription } from './subscriptions/subscription.js'
 export type { SubscribeOptions, EventHandler } from './subscriptions/subscription.js'
 export type { AnyLevel } from './storage/storage.js'

@@ -21,7 +21,7 @@ t.test('u64 round-trips and sorts like the numbers', async t => {
   t.equal(logKeyPosition(Buffer.from('S')), undefined)
 })
 
-t.test('stream keys group by stream and sort by revision', async t => {
+t.test('stream keys group by stream and sort by revision', async () => {
   fc.assert(fc.property(stream, stream, position, position, (s1, s2, r1, r2) => {
     const [k1, k2] = [streamKey(s1, r1), streamKey(s2, r2)]
     const parsed = parseStreamKey(k1)

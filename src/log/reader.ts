@@ -295,7 +295,7 @@ export function logChunks (storage: Storage, range: ReadRange, types?: ReadonlyS
  * An async iterable over a chunk source, created lazily on first `next()` so that errors in
  * starting a read surface as a rejected `next()` like every other failure.
  */
-export class EventIterator implements AsyncIterableIterator<RecordedEvent> {
+export class EventIterator implements EventStream {
   #open: (() => EventChunks) | undefined
   readonly #guard: () => void
   #source: EventChunks | undefined
@@ -345,7 +345,28 @@ export class EventIterator implements AsyncIterableIterator<RecordedEvent> {
     return { value: undefined, done: true }
   }
 
+  async toArray (): Promise<RecordedEvent[]> {
+    const out: RecordedEvent[] = []
+    for await (const event of this) out.push(event)
+    return out
+  }
+
   [Symbol.asyncIterator] (): this {
     return this
   }
+}
+
+/**
+ * Events read from the log: an async iterable that streams from disk in chunks, with
+ * `toArray()` for reads you know are short.
+ *
+ * @example
+ * ```ts
+ * for await (const event of db.readStream('user-7')) console.log(event.type)
+ * const last10 = await db.readAll({ backwards: true, limit: 10 }).toArray()
+ * ```
+ */
+export interface EventStream extends AsyncIterableIterator<RecordedEvent> {
+  /** Every remaining event, in one array: for reads you know are short. */
+  toArray (): Promise<RecordedEvent[]>
 }

@@ -302,7 +302,6 @@ export class Writer {
       for (const e of r.events) if (e.id !== undefined) ids.push(e.id)
     }
     const revisions = new Map<string, number>()
-    const transform = this.#transform
     const [, events] = await Promise.all([
       Promise.all([...streams].map(async s => { revisions.set(s, await this.#index.revision(s)) })),
       ids.length > 0 ? this.#findStored(ids) : NOTHING_KNOWN.events,

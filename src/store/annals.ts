@@ -3,9 +3,9 @@
 // rejections, never throws.
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
-import { EventIterator, type ReadRange } from '../log/reader.js'
+import { EventIterator, type EventStream, type ReadRange } from '../log/reader.js'
 import type {
-  AppendOptions, AppendResult, NewEvent, ReadAllOptions, ReadStreamOptions, RecordedEvent
+  AppendOptions, AppendResult, NewEvent, ReadAllOptions, ReadStreamOptions
 } from '../log/types.js'
 import { checkBoolean, checkCount, checkEvents, checkExpected, checkOptions, checkStream } from '../log/validate.js'
 import type { PersonalData } from '../privacy/declarations.js'
@@ -102,7 +102,7 @@ export class Annals {
    * for await (const e of db.readStream('account-1', { from: 10, limit: 5 })) console.log(e.revision)
    * ```
    */
-  readStream (stream: string, options?: ReadStreamOptions): AsyncIterableIterator<RecordedEvent> {
+  readStream (stream: string, options?: ReadStreamOptions): EventStream {
     return new EventIterator(() => {
       const name = checkStream(stream)
       return this.#log.streamChunks(name, readRange(options, 'readStream'))
@@ -117,7 +117,7 @@ export class Annals {
    * for await (const e of db.readAll({ types: ['PhotoAdded'], limit: 100 })) console.log(e.position, e.stream)
    * ```
    */
-  readAll (options?: ReadAllOptions): AsyncIterableIterator<RecordedEvent> {
+  readAll (options?: ReadAllOptions): EventStream {
     return new EventIterator(() => {
       const range = readRange(options, 'readAll')
       const types = options?.types
