@@ -4,6 +4,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { AnnalsError, open, type Annals, type RecordedEvent } from '../src/index.js'
+import { forgetUser, personalData } from './privacy.js'
 
 const DIR = join(process.cwd(), 'demo-data')
 const USERS = 300
@@ -77,7 +78,7 @@ function line (text = ''): void {
 
 async function main (): Promise<void> {
   rmSync(DIR, { recursive: true, force: true })
-  const db = await open(DIR)
+  const db = await open(DIR, { personalData })
   line(`annals demo: a photo-sharing service, stored in ${DIR}`)
   line()
 
@@ -89,7 +90,7 @@ async function main (): Promise<void> {
   await Promise.all(Array.from({ length: USERS }, async (_, i) =>
     await db.append(`user-${i}`, {
       type: 'UserRegistered',
-      data: { userId: `user-${i}`, name: `${pick(names)} ${i}`, plan: rand() < 0.2 ? 'pro' : 'free' }
+      data: { userId: `user-${i}`, name: `${pick(names)} ${i}`, email: `user${i}@example.com`, plan: rand() < 0.2 ? 'pro' : 'free' }
     }, { expectedRevision: 'no_stream' })))
   line(`${USERS} users registered, each in a stream of their own (${ms(start)})`)
 
@@ -141,6 +142,9 @@ async function main (): Promise<void> {
   for await (const e of db.readAll({ backwards: true, limit: 3 })) {
     line(`  p${e.position} ${new Date(e.time).toISOString()} ${e.stream} ${e.type}`)
   }
+
+  line()
+  await forgetUser(db, 'user-7', line)
 
   await db.close()
   line()
