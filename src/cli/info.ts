@@ -1,0 +1,115 @@
+// `annals info <dir>`: what a database holds, at a glance.
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { listStreams } from '../log/stream-list.js'
+import { logKey } from '../storage/keys.js'
+import { decodeRecord } from '../log/record.js'
+import { Space, readU64, spaceEnd, spaceStart } from '../storage/keys.js'
+import type { Storage } from '../storage/storage.js'
+import { internalsOf } from '../store/internals.js'
+import type { Annals } from '../store/annals.js'
+import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
+import { bytes, color, count, isoTime, Lines } from './output.js'
+
+interface InfoOptions extends DatabaseOptions {
+  json?: boolean
+}
+
+/** A durable subscription's checkpoint. */
+interface Checkpoint {
+  name: string
+  /** the next position it will handle */
+  position: number
+  /** events committed that it has not handled */
+  lag: number
+}
+
+/** What `annals info` reports. */
+export interface Info {
+  location: string
+  events: number
+  streams: number
+  firstTime: number | null
+  lastTime: number | null
+  sizeBytes: number
+  subscriptions: Checkpoint[]
+  shreddedSubjects: number
+}
+
+export function register (program: Command): void {
+  databaseOptions(program.command('info')
+    .description('what a database holds: events, streams, first and last commit time, size on disk, durable subscriptions, shredded subjects')
+    .argument('<dir>', 'the database folder')
+    .option('--json', 'one JSON object instead of the table')
+    .addHelpText('after', '\nExample:\n  $ annals info ./demo-data\n  $ annals info ./demo-data --json | jq .events'))
+    .action(async (dir: string, options: InfoOptions) => {
+      const info = await withDatabase(dir, options, async db => await gather(db, dir))
+      const out = new Lines()
+      if (options.json === true) {
+        await out.write(JSON.stringify(info))
+        return
+      }
+      const row = (label: string, value: string): string => `${color.dim(label.padEnd(20))}${value}`
+      await out.write(row('database', info.location))
+      await out.write(row('events', info.events === 0 ? 'none' : `${count(info.events)} (positions 0 to ${count(info.events - 1)})`))
+      await out.write(row('streams', count(info.streams)))
+      await out.write(row('first commit', info.firstTime === null ? '-' : isoTime(info.firstTime)))
+      await out.write(row('last commit', info.lastTime === null ? '-' : isoTime(info.lastTime)))
+      await out.write(row('size on disk', bytes(info.sizeBytes)))
+      await out.write(row('subscriptions', info.subscriptions.length === 0 ? 'none' : ''))
+      for (const s of info.subscriptions) {
+        await out.write(`  ${s.name.padEnd(18)}at position ${count(s.position)}, ${s.lag === 0 ? color.green('up to date') : color.yellow(`${count(s.lag)} events behind`)}`)
+      }
+      await out.write(row('shredded subjects', count(info.shreddedSubjects)))
+    })
+}
+
+async function gather (db: Annals, dir: string): Promise<Info> {
+  const { log, privacy } = internalsOf(db)
+  const head = log.head.position
+  let streams = 0
+  for await (const _ of listStreams(log.storage)) streams++
+  return {
+    location: dir,
+    events: head + 1,
+    streams,
+    firstTime: head < 0 ? null : await timeAt(log.storage, 0),
+    lastTime: head < 0 ? null : log.head.time,
+    sizeBytes: sizeOf(db.location!),
+    subscriptions: await checkpoints(log.storage, head),
+    shreddedSubjects: await privacy.shreddedCount()
+  }
+}
+
+async function timeAt (storage: Storage, position: number): Promise<number | null> {
+  const bytes = await storage.get(logKey(position))
+  return bytes === undefined ? null : decodeRecord(position, bytes).time
+}
+
+/** The durable subscriptions' checkpoints. */
+async function checkpoints (storage: Storage, head: number): Promise<Checkpoint[]> {
+  const out: Checkpoint[] = []
+  const it = storage.entries({ gte: spaceStart(Space.subscriptions), lt: spaceEnd(Space.subscriptions) })
+  try {
+    for (let entries = await it.nextv(256); entries.length > 0; entries = await it.nextv(256)) {
+      for (const [key, value] of entries) {
+        const position = value.length === 8 ? readU64(value, 0) ?? 0 : 0
+        out.push({ name: key.subarray(1).toString('utf8'), position, lag: Math.max(0, head + 1 - position) })
+      }
+    }
+  } finally {
+    await it.close()
+  }
+  return out
+}
+
+/** Bytes of every file under a folder. */
+function sizeOf (dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    total += entry.isDirectory() ? sizeOf(path) : entry.isFile() ? statSync(path).size : 0
+  }
+  return total
+}
