@@ -17,8 +17,8 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
   ['records', r => `${count(r.events)} records decode, at positions 0 to ${count(Math.max(r.events - 1, 0))} without gaps`],
   ['times', () => 'commit times never decrease'],
   ['streams', r => `the stream index agrees with the log: ${count(r.streams)} streams, indexed on disk up to position ${r.indexedUpTo}`],
-  ['ids', r => `${count(r.idEntries)} id index entries point at their events`],
-  ['checkpoints', r => `${count(r.checkpoints)} subscription checkpoints, none past the end of the log`]
+  ['ids', r => r.idEntries === 1 ? '1 id index entry points at its event' : `${count(r.idEntries)} id index entries point at their events`],
+  ['checkpoints', r => `${count(r.checkpoints)} subscription checkpoint${r.checkpoints === 1 ? '' : 's'}, none past the end of the log`]
 ]
 
 export function register (program: Command): void {
