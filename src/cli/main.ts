@@ -11,6 +11,7 @@ import { register as importCommand } from './import.js'
 import { register as info } from './info.js'
 import { errorColor } from './output.js'
 import { register as read } from './read.js'
+import { register as replay } from './replay.js'
 import { register as shred } from './shred.js'
 import { register as streams } from './streams.js'
 import { register as verify } from './verify.js'
@@ -41,7 +42,7 @@ Exit codes:
 
 Documentation: docs/cli.md`)
 
-for (const command of [info, streams, read, exportCommand, importCommand, verify, shred, bench]) command(program)
+for (const command of [info, streams, read, replay, exportCommand, importCommand, verify, shred, bench]) command(program)
 
 try {
   await program.parseAsync(process.argv)

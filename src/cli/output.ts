@@ -127,10 +127,15 @@ export function pretty (value: unknown, indent = '', colors = color.isColorSuppo
     .split('\n').join('\n' + indent)
 }
 
+/** The first line of an event for a person: position, type, stream@revision, commit time. */
+export function eventHeader (e: RecordedEvent): string {
+  return `${color.bold(color.yellow(`#${e.position}`))} ${color.bold(color.green(e.type))}  ${color.cyan(e.stream)}${color.dim('@')}${e.revision}  ${color.dim(isoTime(e.time))}`
+}
+
 /** An event for a person: a header line, then its id, data and metadata, indented. */
 export function humanEvent (e: RecordedEvent): string {
   const lines = [
-    `${color.bold(color.yellow(`#${e.position}`))} ${color.bold(color.green(e.type))}  ${color.cyan(e.stream)}${color.dim('@')}${e.revision}  ${color.dim(isoTime(e.time))}`,
+    eventHeader(e),
     `  ${color.dim('id')}       ${e.id}`,
     `  ${color.dim('data')}     ${pretty(e.data, '           ')}`
   ]
@@ -140,10 +145,10 @@ export function humanEvent (e: RecordedEvent): string {
 }
 
 /**
- * An event as one JSON line, with the field names of RecordedEvent in their order, values that
- * JSON cannot say tagged (see json-value.ts); `extra` fields follow.
+ * An event as JSON, with the field names of RecordedEvent in their order, values that JSON
+ * cannot say tagged (see json-value.ts); `extra` fields follow.
  */
-export function jsonEvent (e: RecordedEvent, extra?: Record<string, unknown>): string {
+export function eventJson (e: RecordedEvent, extra?: Record<string, unknown>): Record<string, unknown> {
   const line: Record<string, unknown> = {
     id: e.id,
     stream: e.stream,
@@ -156,5 +161,10 @@ export function jsonEvent (e: RecordedEvent, extra?: Record<string, unknown>): s
   }
   if (e.redacted !== undefined) line.redacted = e.redacted
   if (extra !== undefined) Object.assign(line, extra)
-  return JSON.stringify(line)
+  return line
+}
+
+/** {@link eventJson} as one line of JSON. */
+export function jsonEvent (e: RecordedEvent, extra?: Record<string, unknown>): string {
+  return JSON.stringify(eventJson(e, extra))
 }
