@@ -34,6 +34,11 @@ export type AnnalsErrorCode =
   | 'ANNALS_ALREADY_SUBSCRIBED'
   /** The storage underneath failed (disk full, I/O error); the `cause` says how. */
   | 'ANNALS_STORAGE'
+  /**
+   * An aggregate's `initial` or `evolve` threw (the `cause` is what it threw) or returned a
+   * promise, while loading a stream. The message names the stream and revision.
+   */
+  | 'ANNALS_AGGREGATE_FAILED'
 
 /**
  * The error annals rejects with. Test `code`, never `message`.
