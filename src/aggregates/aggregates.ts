@@ -53,9 +53,13 @@ export class Aggregates {
     await this.#snapshots.close()
   }
 
-  /** The revision a target comes to: Infinity for now, -1 for before the stream. */
+  /**
+   * The revision a target comes to (-1: before the stream's first event). Now is the stream's
+   * last committed revision, known to the writer without a read for streams written lately:
+   * a bound for the read, and for the snapshot due last.
+   */
   async #revision (stream: string, target: Target): Promise<number> {
-    if (target === undefined) return Infinity
+    if (target === undefined || ('revision' in target && target.revision === Infinity)) return await this.#log.revision(stream)
     if ('revision' in target) return target.revision
     const position = 'position' in target ? target.position : await this.#log.positionAt(target.time)
     return position < 0 ? -1 : await this.#log.revisionAt(stream, position)
@@ -65,13 +69,13 @@ export class Aggregates {
     const every = aggregate.snapshotEvery
     const prefix = every === undefined ? undefined : snapshotPrefix(stream, aggregate)
     const generation = this.#snapshots.generation
-    const snapshot = prefix === undefined || target < 0 ? undefined : await this.#snapshots.newest(prefix, target)
+    const snapshot = prefix === undefined ? undefined : await this.#snapshots.newest(prefix, target, every!)
     let state = snapshot === undefined ? initial(aggregate, stream) : snapshot.state as State
     let revision = snapshot?.revision ?? -1
     let position = snapshot?.position ?? -1
     if (revision >= target) return { state, revision, position }
 
-    const chunks = this.#log.streamChunks(stream, { from: revision + 1, to: target === Infinity ? undefined : target, backwards: false, limit: Infinity })
+    const chunks = this.#log.streamChunks(stream, { from: revision + 1, to: target, backwards: false, limit: Infinity })
     try {
       for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
         for (const event of chunk) {

@@ -41,11 +41,25 @@ export class SnapshotStore {
     return this.#generation
   }
 
-  /** The newest snapshot under `prefix` (stream and definition) at or before `revision`. */
-  async newest (prefix: Buffer, revision: number): Promise<Snapshot | undefined> {
+  /**
+   * The newest snapshot under `prefix` (stream and definition) at or before `revision`, for an
+   * aggregate that keeps one every `every` revisions. The one due last is almost always there:
+   * a point read finds it; only when it is not does a reverse seek look for an older one. Before
+   * the first is due there is none to find (or only ones made under a smaller `every`, which are
+   * not worth a seek on every load of a short stream).
+   */
+  async newest (prefix: Buffer, revision: number, every: number): Promise<Snapshot | undefined> {
+    const due = Math.floor((revision + 1) / every) * every - 1
+    if (due < 0) return undefined
+    const bytes = await this.#storage.get(snapshotKey(prefix, due))
+    const snapshot = bytes === undefined ? undefined : decodeSnapshot(due, bytes)
+    return snapshot ?? await this.#seek(prefix, revision)
+  }
+
+  async #seek (prefix: Buffer, revision: number): Promise<Snapshot | undefined> {
     const it = this.#storage.entries({
       gte: snapshotKey(prefix, 0),
-      lte: snapshotKey(prefix, Math.min(revision, Number.MAX_SAFE_INTEGER)),
+      lte: snapshotKey(prefix, revision),
       reverse: true
     })
     try {
