@@ -62,12 +62,16 @@ export interface Aggregate<State = any> { // eslint-disable-line @typescript-esl
 }
 
 const defined = new WeakSet<object>()
+// the options, and `fingerprint`: a definition spread into a new one (`{ ...Account, version: 2 }`)
+// brings its fingerprint along, which is computed again
+const KNOWN = new Set(['name', 'initial', 'evolve', 'snapshotEvery', 'version', 'fingerprint'])
 
 /**
  * Defines an aggregate: the state of one stream, folded from its events with `evolve`, from
  * `initial()`. With `snapshotEvery`, loads keep snapshots of the state and start from the newest
  * one; snapshots record `version` and a fingerprint of the code of `initial` and `evolve`, and
  * are used only by a definition with both the same. Throws a `TypeError` on malformed options.
+ * A definition spread into another (`defineAggregate({ ...Account, version: 2 })`) derives one.
  *
  * @example
  * ```ts
@@ -85,6 +89,9 @@ const defined = new WeakSet<object>()
  */
 export function defineAggregate<State> (options: AggregateOptions<State>): Aggregate<State> {
   if (typeof options !== 'object' || options === null) throw new TypeError('defineAggregate takes an options object')
+  for (const key in options) {
+    if (!KNOWN.has(key)) throw new TypeError(`defineAggregate has no option '${key}' (it takes name, initial, evolve, snapshotEvery, version)`)
+  }
   const { name, initial, evolve, snapshotEvery, version } = options
   if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > MAX_AGGREGATE_NAME_BYTES ||
       name.includes('\u0000') || !(name as unknown as { isWellFormed (): boolean }).isWellFormed()) {

@@ -302,7 +302,7 @@ export function aggregateContract (t: Test, backend: Backend): void {
     for (const bad of [
       undefined, 'x', { ...ok, name: '' }, { ...ok, name: 7 }, { ...ok, name: 'a\u0000b' }, { ...ok, name: 'x'.repeat(257) },
       { ...ok, initial: 0 }, { ...ok, evolve: undefined }, { ...ok, snapshotEvery: 0 }, { ...ok, snapshotEvery: 1.5 },
-      { ...ok, snapshotEvery: '10' }, { ...ok, version: -1 }, { ...ok, version: 1.5 }
+      { ...ok, snapshotEvery: '10' }, { ...ok, version: -1 }, { ...ok, version: 1.5 }, { ...ok, snapshotsEvery: 10 }
     ]) {
       t.throws(() => defineAggregate(bad as never), TypeError, JSON.stringify(bad))
     }
@@ -310,5 +310,7 @@ export function aggregateContract (t: Test, backend: Backend): void {
     t.same({ name: a.name, version: a.version, snapshotEvery: a.snapshotEvery }, { name: 'x', version: 1, snapshotEvery: 3 })
     t.match(a.fingerprint, /^[0-9a-f]{16}$/)
     t.ok(Object.isFrozen(a))
+    const derived = defineAggregate({ ...a, version: 2, fingerprint: 'ignored' } as never)
+    t.same([derived.version, derived.fingerprint], [2, a.fingerprint], 'a spread definition derives one; its fingerprint is computed')
   })
 }
