@@ -9,6 +9,7 @@ import fc from 'fast-check'
 import { defineAggregate, type Aggregate, type Annals, type RecordedEvent } from '../src/index.js'
 import { indexSettings } from '../src/log/stream-index.js'
 import { backends, collect, type Fixture } from './helpers/backends.js'
+import { ReopenCommand } from './helpers/commands.js'
 
 interface State { count: number, hash: number, last: string }
 
@@ -77,16 +78,6 @@ class LoadCommand implements fc.AsyncCommand<Model, Real> {
   toString (): string { return `load(${this.stream}, ${this.kind} ${this.pick} ${this.shift})` }
 }
 
-class ReopenCommand implements fc.AsyncCommand<Model, Real> {
-  check (): boolean { return true }
-  async run (_m: Model, r: Real): Promise<void> {
-    await r.db.close()
-    r.db = await r.fixture.open()
-  }
-
-  toString (): string { return 'reopen' }
-}
-
 /** Switches to another definition of the aggregate: a new version, changed code, or the same again. */
 class RedefineCommand implements fc.AsyncCommand<Model, Real> {
   constructor (readonly variant: number) {}
@@ -115,7 +106,7 @@ const commands = [
     .map(([stream, kind, pick, shift]) => new LoadCommand(stream, kind, pick, shift)),
   fc.tuple(fc.constantFrom(...streams), fc.constantFrom('now' as const, 'revision' as const, 'position' as const, 'time' as const), fc.nat(), fc.constantFrom(-1, 0, 0, 1))
     .map(([stream, kind, pick, shift]) => new LoadCommand(stream, kind, pick, shift)),
-  fc.constant(new ReopenCommand()),
+  fc.constant(new ReopenCommand<Model>()),
   fc.integer({ min: 0, max: 3 }).map(v => new RedefineCommand(v)),
   fc.subarray([0, 1, 2, 3]).map(keep => new PruneCommand(keep))
 ]

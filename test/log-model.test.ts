@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import type { Annals, ExpectedRevision, RecordedEvent } from '../src/index.js'
 import { indexSettings } from '../src/log/stream-index.js'
 import { backends, collect, type Fixture } from './helpers/backends.js'
+import { ReopenCommand } from './helpers/commands.js'
 
 interface ModelEvent {
   stream: string
@@ -209,16 +210,6 @@ class RevisionCommand implements fc.AsyncCommand<Model, Real> {
   toString (): string { return `revision(${this.stream})` }
 }
 
-class ReopenCommand implements fc.AsyncCommand<Model, Real> {
-  check (): boolean { return true }
-  async run (_m: Model, r: Real): Promise<void> {
-    await r.db.close()
-    r.db = await r.fixture.open()
-  }
-
-  toString (): string { return 'reopen' }
-}
-
 const bound = fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined })
 const rangeArb = fc.record({ from: bound, to: bound, backwards: fc.boolean(), limit: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }) }, { requiredKeys: ['backwards'] })
 const commands = [
@@ -228,7 +219,7 @@ const commands = [
   fc.tuple(fc.constantFrom(...streams), rangeArb).map(([s, o]) => new ReadStreamCommand(s, o)),
   fc.tuple(rangeArb, fc.option(fc.subarray(['Added', 'Retitled', 'Deleted']), { nil: undefined })).map(([o, types]) => new ReadAllCommand({ ...o, ...(types === undefined ? {} : { types }) })),
   fc.constantFrom(...streams).map(s => new RevisionCommand(s)),
-  fc.constant(new ReopenCommand())
+  fc.constant(new ReopenCommand<Model>())
 ]
 
 for (const backend of backends.filter(b => b.name === 'memory-level' || b.name === 'classic-level')) {

@@ -4,7 +4,7 @@
 // them with one scan); then the definition that made them, so that a load sees only snapshots
 // of its own version and code; then the revision, so that the newest one at or before a target
 // is one reverse seek. Stream and aggregate names never contain NUL (both are checked).
-import { Space, readU64, writeU64 } from '../storage/keys.js'
+import { Space, nameBounds, readU64, writeU64 } from '../storage/keys.js'
 import type { Aggregate } from './define.js'
 
 const FINGERPRINT_BYTES = 8
@@ -34,14 +34,7 @@ export function snapshotKey (prefix: Buffer, revision: number): Buffer {
 
 /** Bounds of every snapshot of one stream, of any aggregate. */
 export function streamSnapshotBounds (stream: string): { gte: Buffer, lt: Buffer } {
-  const length = Buffer.byteLength(stream)
-  const gte = Buffer.allocUnsafe(length + 2)
-  gte[0] = Space.snapshots
-  gte.write(stream, 1, 'utf8')
-  gte[length + 1] = 0
-  const lt = Buffer.from(gte)
-  lt[length + 1] = 1
-  return { gte, lt }
+  return nameBounds(Space.snapshots, stream)
 }
 
 /** What a snapshot key says. */
