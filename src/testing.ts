@@ -3,7 +3,7 @@
 // checked and stored-and-read as an append would (data through the codec, missing data null,
 // missing metadata {}), and folded with the aggregate's own `initial` and `evolve`.
 import { deepStrictEqual } from 'node:assert/strict'
-import type { Aggregate } from './aggregates/define.js'
+import { checkAggregate, type Aggregate } from './aggregates/define.js'
 import type { NewEvent, RecordedEvent } from './log/types.js'
 import { checkEvents } from './log/validate.js'
 import { decode, encode } from './storage/codec.js'
@@ -60,6 +60,7 @@ export interface When<State> {
  * ```
  */
 export function given<State> (aggregate: Aggregate<State>, events: readonly NewEvent[]): Given<State> {
+  checkAggregate(aggregate)
   const recorded = record(events, 0)
   const state = recorded.reduce((s, e) => aggregate.evolve(s, e), aggregate.initial())
   return {
