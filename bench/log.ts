@@ -21,6 +21,8 @@ export interface Sizes {
 export interface Timing {
   events: number
   ms: number
+  /** the median of single operations, when the workload times each: rates then come from it */
+  medianMs?: number
 }
 
 /** A workload measured on annals and on raw classic-level. */
@@ -30,6 +32,8 @@ export interface Workload {
   raw: string
   /** minimum ratio annals/raw the issue asks for, if any */
   target?: number
+  /** most ms the median operation of annals may take, if the issue asks so */
+  maxMs?: number
   annals: () => Promise<Timing>
   baseline: () => Promise<Timing>
 }

@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { AnnalsError, open, type Annals, type RecordedEvent } from '../src/index.js'
 import { forgetUser, personalData } from './privacy.js'
+import { timeTravel } from './time-travel.js'
 
 const DIR = join(process.cwd(), 'demo-data')
 const USERS = 300
@@ -127,6 +128,7 @@ async function main (): Promise<void> {
   const album = await loadAlbum(db, user)
   line(`  -> ${album.photos.size} photos now: ${[...album.photos.values()].map(p => p.title).join(', ')}`)
   line()
+  await timeTravel(db, user)
 
   const counts = new Map<string, number>()
   let total = 0

@@ -40,6 +40,11 @@ export type AnnalsErrorCode =
   | 'ANNALS_NO_KEY_STORE'
   /** A sealed personal field was read, compared or turned into a string where it is sealed. */
   | 'ANNALS_SEALED'
+  /**
+   * An aggregate's `initial` or `evolve` threw (the `cause` is what it threw) or returned a
+   * promise, while loading a stream. The message names the stream and revision.
+   */
+  | 'ANNALS_AGGREGATE_FAILED'
 
 /**
  * The error annals rejects with. Test `code`, never `message`.

@@ -8,6 +8,9 @@ export type {
   NewEvent, RecordedEvent, ExpectedRevision, AppendOptions, AppendResult, ReadStreamOptions, ReadAllOptions
 } from './log/types.js'
 export type { EventStream } from './log/reader.js'
+export { defineAggregate } from './aggregates/define.js'
+export type { Aggregate, AggregateOptions } from './aggregates/define.js'
+export type { LoadOptions, LoadTarget, Loaded } from './aggregates/target.js'
 export { Subscription } from './subscriptions/subscription.js'
 export type { SubscribeOptions, EventHandler } from './subscriptions/subscription.js'
 export type { AnyLevel } from './storage/storage.js'

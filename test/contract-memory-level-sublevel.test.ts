@@ -1,6 +1,7 @@
 // The contract suite on memory-level (a sublevel).
 import t from 'tap'
 import { backends } from './helpers/backends.js'
+import { aggregateContract } from './contract/aggregates.js'
 import { appendContract } from './contract/append.js'
 import { idempotencyContract } from './contract/idempotency.js'
 import { readContract } from './contract/read.js'
@@ -13,3 +14,4 @@ t.test('read', async t => { readContract(t, backend) })
 t.test('idempotency', async t => { idempotencyContract(t, backend) })
 t.test('subscriptions', async t => { subscriptionContract(t, backend) })
 t.test('privacy', async t => { privacyContract(t, backend) })
+t.test('aggregates', async t => { aggregateContract(t, backend) })

@@ -45,6 +45,7 @@ for (const doc of docs) {
         if (m !== null) expected.set(i, m[2]!.trim())
         return line
           .replace(/from 'annals'/, `from '../../src/index.js'`)
+          .replace(/from 'annals\/testing'/, `from '../../src/testing.js'`)
           .replace(/console\.log\(/g, `__docLog(${i}, `)
       }).join('\n')
       const file = join(snippets, `snippet-${n++}.ts`)

@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import type { Annals, ExpectedRevision, RecordedEvent } from '../src/index.js'
 import { indexSettings } from '../src/log/stream-index.js'
 import { backends, collect, type Fixture } from './helpers/backends.js'
+import { ReopenCommand } from './helpers/commands.js'
 
 interface ModelEvent {
   stream: string
@@ -229,16 +230,6 @@ class RevisionCommand implements fc.AsyncCommand<Model, Real> {
   toString (): string { return `revision(${this.stream})` }
 }
 
-class ReopenCommand implements fc.AsyncCommand<Model, Real> {
-  check (): boolean { return true }
-  async run (_m: Model, r: Real): Promise<void> {
-    await r.db.close()
-    r.db = await r.fixture.open(OPTIONS)
-  }
-
-  toString (): string { return 'reopen' }
-}
-
 class ShredCommand implements fc.AsyncCommand<Model, Real> {
   constructor (readonly subject: string) {}
   check (): boolean { return true }
@@ -261,7 +252,7 @@ const commands = [
   fc.tuple(fc.constantFrom(...streams), rangeArb).map(([s, o]) => new ReadStreamCommand(s, o)),
   fc.tuple(rangeArb, fc.option(fc.subarray(['Added', 'Retitled', 'Deleted']), { nil: undefined })).map(([o, types]) => new ReadAllCommand({ ...o, ...(types === undefined ? {} : { types }) })),
   fc.constantFrom(...streams).map(s => new RevisionCommand(s)),
-  fc.constant(new ReopenCommand()),
+  fc.constant(new ReopenCommand<Model>(OPTIONS)),
   fc.constantFrom(...subjects).map(s => new ShredCommand(s))
 ]
 

@@ -9,6 +9,7 @@ import { decodeRecord } from './record.js'
 import type { AppendResult, ExpectedRevision } from './types.js'
 import type { AppendHook, EventTransform } from './hooks.js'
 import { StreamIndex } from './stream-index.js'
+import { positionAt } from './time.js'
 import type { PendingEvent } from './validate.js'
 import { Writer, type CommitListener, type LogHead, type WriterOptions } from './writer.js'
 
@@ -68,6 +69,16 @@ export class Log {
 
   async revision (stream: string): Promise<number> {
     return await this.#writer.revision(stream)
+  }
+
+  /** The last position committed at or before `time` (ms since the epoch), or -1: a binary search, no scan. */
+  async positionAt (time: number): Promise<number> {
+    return await positionAt(this.storage, this.#writer.head, time)
+  }
+
+  /** The last revision of `stream` at or before `position` in the log, or -1. */
+  async revisionAt (stream: string, position: number): Promise<number> {
+    return await this.#index.revisionAt(stream, position)
   }
 
   /** The whole log in chunks, as callers see it. */

@@ -265,7 +265,14 @@ class StreamChunks implements EventChunks {
   async #scan (p: Run): Promise<Array<Buffer | undefined>> {
     const it = this.#storage.values({ gte: logKey(p.position), lte: logKey(p.position + p.count - 1) })
     try {
-      return await it.nextv(p.count)
+      // one nextv may give fewer than asked: classic-level stops at 16 KiB (highWaterMarkBytes)
+      let values = await it.nextv(p.count)
+      while (values.length < p.count) {
+        const more = await it.nextv(p.count - values.length)
+        if (more.length === 0) break
+        values = values.concat(more)
+      }
+      return values
     } finally {
       await it.close()
     }

@@ -106,6 +106,21 @@ export async function indexedUpTo (storage: Storage): Promise<number> {
   return indexed
 }
 
+/** The last revision of `runs` (in revision order) at or before `position`; undefined when none is. */
+function lastAtOrBefore (runs: readonly Run[], position: number): number | undefined {
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const run = runs[i]!
+    if (run.position <= position) return run.revision + Math.min(run.count - 1, position - run.position)
+  }
+  return undefined
+}
+
+/** The last revision of a block. */
+function endOf (runs: readonly Run[]): number {
+  const last = runs.at(-1)!
+  return last.revision + last.count - 1
+}
+
 /** Adds a run to a list, joining it to the last run when it continues it. */
 function pushRun (runs: Run[], revision: number, position: number, count: number): void {
   const last = runs.at(-1)
@@ -148,6 +163,44 @@ export class StreamIndex {
     if (entry === undefined) return -1
     const last = decodeEntry(entry[0], entry[1], stream).at(-1)!
     return last.revision + last.count - 1
+  }
+
+  /**
+   * The last revision of `stream` at or before `position` in the log, or -1 when it has none
+   * there. From the tail when it holds one (it holds the newest events), else by binary search
+   * over the stream's blocks on disk: each probe is one seek and passes at least one block, so
+   * it never reads the stream.
+   */
+  async revisionAt (stream: string, position: number): Promise<number> {
+    const tail = this.#tail.get(stream)
+    const inTail = tail === undefined ? undefined : lastAtOrBefore(tail, position)
+    if (inTail !== undefined) return inTail
+    // every stream's first block starts at revision 0: a point lookup
+    const firstValue = await this.#storage.get(streamKey(stream, 0))
+    if (firstValue === undefined) return -1
+    let best = decodeEntry(streamKey(stream, 0), firstValue, stream)
+    if (best[0]!.position > position) return -1
+    const bounds = streamBounds(stream)
+    const blockAt = async (revision?: number): Promise<Run[]> => {
+      const entry = await this.#storage.firstEntry({ gte: bounds.gte, ...(revision === undefined ? { lt: bounds.lt } : { lte: streamKey(stream, revision) }), reverse: true })
+      return decodeEntry(entry![0], entry![1], stream)
+    }
+    const last = await blockAt()
+    if (last[0]!.position <= position) return lastAtOrBefore(last, position)!
+    // `best` is the last block known to start at or before `position`; a later such block
+    // starts within revisions low..high
+    let low = endOf(best) + 1
+    let high = last[0]!.revision - 1
+    while (low <= high) {
+      const block = await blockAt(low + Math.floor((high - low) / 2))
+      if (block[0]!.position <= position) {
+        best = block
+        low = endOf(block) + 1
+      } else {
+        high = block[0]!.revision - 1
+      }
+    }
+    return lastAtOrBefore(best, position)!
   }
 
   /** A copy of the runs of `stream` not yet on disk, oldest first. */

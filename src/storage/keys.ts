@@ -108,10 +108,18 @@ export function streamKey (stream: string, revision: number): Buffer {
 
 /** Bounds of one stream's index entries: `gte` its first possible key, `lt` past its last. */
 export function streamBounds (stream: string): { gte: Buffer, lt: Buffer } {
-  const length = Buffer.byteLength(stream)
+  return nameBounds(Space.streams, stream)
+}
+
+/**
+ * Bounds of the keys `tag` + name + 0x00 + anything: `gte` the first possible, `lt` past the
+ * last. The name must not contain NUL.
+ */
+export function nameBounds (tag: SpaceTag, name: string): { gte: Buffer, lt: Buffer } {
+  const length = Buffer.byteLength(name)
   const gte = Buffer.allocUnsafe(length + 2)
-  gte[0] = Space.streams
-  gte.write(stream, 1, 'utf8')
+  gte[0] = tag
+  gte.write(name, 1, 'utf8')
   gte[length + 1] = 0
   const lt = Buffer.from(gte)
   lt[length + 1] = 1

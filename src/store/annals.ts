@@ -1,6 +1,9 @@
 // The public database object. Each public method checks and normalises its arguments, then
 // hands over to the layer that does the work; failures of promise-returning methods are
 // rejections, never throws.
+import { Aggregates } from '../aggregates/aggregates.js'
+import { checkAggregate, type Aggregate } from '../aggregates/define.js'
+import { checkLoadOptions, type LoadOptions, type Loaded } from '../aggregates/target.js'
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import { EventIterator, type EventStream, type ReadRange } from '../log/reader.js'
@@ -33,6 +36,7 @@ export class Annals {
   readonly #privacy: Privacy
   /** the key store annals made, and closes */
   readonly #ownKeyStore: LevelKeyStore | undefined
+  readonly #aggregates: Aggregates
   readonly #subscriptions = new Set<Subscription>()
   readonly #durableNames = new Set<string>()
   #status: Status = 'open'
@@ -43,6 +47,7 @@ export class Annals {
     this.#log = log
     this.#privacy = privacy
     this.#ownKeyStore = ownKeyStore
+    this.#aggregates = new Aggregates(log)
   }
 
   /**
@@ -140,6 +145,50 @@ export class Annals {
   async revision (stream: string): Promise<number> {
     this.#assertOpen()
     return await this.#log.revision(checkStream(stream))
+  }
+
+  /**
+   * The state of an aggregate for one stream: now, or `at` a past revision of the stream, global
+   * position or moment. Resolves with the state and the revision and position of the last event
+   * folded into it; a stream without events (then) gives the initial state, revision -1 and
+   * position -1. Starts from the newest snapshot it can use and folds the events after it; with
+   * `snapshotEvery`, writes the snapshots it folds past, in the background.
+   *
+   * @example
+   * ```ts
+   * const { state, revision } = await db.load(Account, 'account-1')
+   * const lastWeek = await db.load(Account, 'account-1', { at: { time: Date.now() - 7 * 24 * 3600 * 1000 } })
+   * const tenth = await db.load(Account, 'account-1', { at: { revision: 9 } })
+   * ```
+   */
+  load<State> (aggregate: Aggregate<State>, stream: string, options?: LoadOptions): Promise<Loaded<State>> {
+    try {
+      this.#assertOpen()
+      const checked = checkAggregate(aggregate) as Aggregate<State>
+      return this.#aggregates.load(checked, checkStream(stream), checkLoadOptions(options))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * Deletes every snapshot that none of the aggregates in `keep` can use: those of older
+   * versions, of other code, of aggregates no longer defined. Snapshots are a cache, so this
+   * changes no answer; pass every aggregate you still load. Resolves with the number deleted.
+   *
+   * @example
+   * ```ts
+   * const deleted = await db.pruneSnapshots([Account, Album])
+   * ```
+   */
+  pruneSnapshots (keep: readonly Aggregate[]): Promise<number> {
+    try {
+      this.#assertOpen()
+      if (!Array.isArray(keep)) throw new TypeError('pruneSnapshots takes an array of the aggregates whose snapshots to keep')
+      return this.#aggregates.prune(keep.map(checkAggregate))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /**
@@ -247,6 +296,7 @@ export class Annals {
     try {
       await Promise.all([...this.#subscriptions].map(async s => await s.close()))
       await this.#log.close()
+      await this.#aggregates.close()
     } finally {
       await this.#log.storage.close()
       await this.#ownKeyStore?.close()

@@ -83,6 +83,22 @@ export function readContract (t: Test, backend: Backend): void {
     await db.close()
   })
 
+  t.test('a stream of long runs of large events reads whole (a range scan past 16 KiB)', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open()
+    const text = 'x'.repeat(500)
+    for (let i = 0; i < 4; i++) {
+      await db.append('runs', Array.from({ length: 300 }, (_, j) => ({ type: 'Big', data: { n: i * 300 + j, text } })))
+      await db.append('other', { type: 'Small' })
+    }
+    const events = await collect(db.readStream('runs'))
+    t.same(events.map(e => e.data.n), Array.from({ length: 1200 }, (_, i) => i))
+    t.same((await collect(db.readStream('runs', { from: 250, to: 950 }))).map(e => e.revision), Array.from({ length: 701 }, (_, i) => 250 + i))
+    t.same((await collect(db.readStream('runs', { backwards: true }))).map(e => e.revision), Array.from({ length: 1200 }, (_, i) => 1199 - i))
+    await db.close()
+  })
+
   t.test('leaving a read early releases it', async t => {
     const f = await backend.make()
     t.teardown(f.cleanup)

@@ -1,0 +1,132 @@
+// Loading aggregates: the state of a stream at a point of its history, folded from the newest
+// usable snapshot at or before that point (or from the initial state), with the events after
+// it. Every form of `at` comes down to a revision of the stream first: a time to a position by
+// binary search over the log, a position to a revision through the stream index. The answer is
+// then exactly the fold of the stream's events up to that revision; snapshots only shorten it.
+//
+// Snapshots are written by loads, in the background, for every multiple of `snapshotEvery` a
+// load folds past: appends never wait for them, and a stream nobody loads costs nothing.
+import { AnnalsError } from '../errors.js'
+import type { Log } from '../log/log.js'
+import type { RecordedEvent } from '../log/types.js'
+import type { StorageBatch } from '../storage/storage.js'
+import type { Aggregate } from './define.js'
+import { encodeSnapshot, keepsSnapshots } from './snapshot-codec.js'
+import { snapshotKey, snapshotPrefix } from './snapshot-keys.js'
+import { SnapshotStore } from './snapshot-store.js'
+import type { Loaded, Target } from './target.js'
+
+export class Aggregates {
+  readonly #log: Log
+  readonly #snapshots: SnapshotStore
+
+  constructor (log: Log) {
+    this.#log = log
+    this.#snapshots = new SnapshotStore(log.storage)
+  }
+
+  /** The state of `stream` at `target` (checked). */
+  async load<State> (aggregate: Aggregate<State>, stream: string, target: Target): Promise<Loaded<State>> {
+    return await this.#fold(aggregate, stream, await this.#revision(stream, target))
+  }
+
+  /** Deletes every snapshot no definition of `keep` uses; resolves with how many. */
+  async prune (keep: readonly Aggregate[]): Promise<number> {
+    return await this.#snapshots.prune(keep)
+  }
+
+  /**
+   * Deletes every snapshot of `stream`, of any aggregate (for crypto-shredding): into `batch`
+   * when given, else at once. Loads under way write no snapshot of it afterwards.
+   */
+  async deleteStream (stream: string, batch?: StorageBatch): Promise<number> {
+    return await this.#snapshots.deleteStream(stream, batch)
+  }
+
+  /** Resolves once the snapshots queued so far are written. */
+  async settled (): Promise<void> {
+    await this.#snapshots.settled()
+  }
+
+  /** Writes the snapshots queued, then writes no more. */
+  async close (): Promise<void> {
+    await this.#snapshots.close()
+  }
+
+  /**
+   * The revision a target comes to (-1: before the stream's first event). Now is the stream's
+   * last committed revision, known to the writer without a read for streams written lately:
+   * a bound for the read, and for the snapshot due last.
+   */
+  async #revision (stream: string, target: Target): Promise<number> {
+    if (target === undefined || ('revision' in target && target.revision === Infinity)) return await this.#log.revision(stream)
+    if ('revision' in target) return target.revision
+    const position = 'position' in target ? target.position : await this.#log.positionAt(target.time)
+    return position < 0 ? -1 : await this.#log.revisionAt(stream, position)
+  }
+
+  async #fold<State> (aggregate: Aggregate<State>, stream: string, target: number): Promise<Loaded<State>> {
+    const every = aggregate.snapshotEvery
+    const prefix = every === undefined ? undefined : snapshotPrefix(stream, aggregate)
+    const generation = this.#snapshots.generation
+    const snapshot = prefix === undefined ? undefined : await this.#snapshots.newest(prefix, target, every!)
+    let state = snapshot === undefined ? initial(aggregate, stream) : snapshot.state as State
+    let revision = snapshot?.revision ?? -1
+    let position = snapshot?.position ?? -1
+    if (revision >= target) return { state, revision, position }
+
+    const chunks = this.#log.streamChunks(stream, { from: revision + 1, to: target, backwards: false, limit: Infinity })
+    try {
+      for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
+        for (const event of chunk) {
+          state = evolve(aggregate, stream, state, event)
+          revision = event.revision
+          position = event.position
+          if (prefix !== undefined && (revision + 1) % every! === 0 && keepsSnapshots(aggregate)) {
+            // encoded now: evolve may change this very object on the next event
+            const bytes = encodeSnapshot(aggregate, position, state)
+            const full = bytes === undefined ? undefined : this.#snapshots.add(stream, generation, snapshotKey(prefix, revision), bytes)
+            if (full !== undefined) await full
+          }
+        }
+      }
+    } finally {
+      await chunks.close()
+    }
+    return { state, revision, position }
+  }
+}
+
+/** `initial()`; what it throws, or a promise it returns, is `ANNALS_AGGREGATE_FAILED`. */
+function initial<State> (aggregate: Aggregate<State>, stream: string): State {
+  let state: State
+  try {
+    state = aggregate.initial()
+  } catch (err) {
+    throw failed(aggregate, stream, undefined, 'threw', err)
+  }
+  return synchronous(aggregate, stream, undefined, state)
+}
+
+/** `evolve(state, event)`; what it throws, or a promise it returns, is `ANNALS_AGGREGATE_FAILED`. */
+function evolve<State> (aggregate: Aggregate<State>, stream: string, state: State, event: RecordedEvent): State {
+  let next: State
+  try {
+    next = aggregate.evolve(state, event)
+  } catch (err) {
+    throw failed(aggregate, stream, event, 'threw', err)
+  }
+  return synchronous(aggregate, stream, event, next)
+}
+
+function synchronous<State> (aggregate: Aggregate<State>, stream: string, event: RecordedEvent | undefined, state: State): State {
+  if (typeof (state as { then?: unknown } | null | undefined)?.then === 'function') {
+    throw failed(aggregate, stream, event, 'returned a promise; it must be synchronous')
+  }
+  return state
+}
+
+function failed (aggregate: { name: string }, stream: string, event: RecordedEvent | undefined, how: string, cause?: unknown): AnnalsError {
+  const what = event === undefined ? 'initial()' : `evolve() of revision ${event.revision} (${event.type})`
+  return new AnnalsError('ANNALS_AGGREGATE_FAILED', `Aggregate '${aggregate.name}' failed on stream '${stream}': ${what} ${how}`, cause === undefined ? undefined : { cause })
+}
