@@ -72,6 +72,10 @@ export function explain (err: unknown, dir?: string): CliError {
       return new CliError(`${err.message}: upgrade annals to read it.`, ExitCode.corrupt, { cause: err })
     case 'ANNALS_SEALED':
       return new CliError(err.message, ExitCode.userCode, { cause: err })
+    case 'ANNALS_AGGREGATE_FAILED': {
+      const cause = err.cause as Error | undefined
+      return new CliError(`${err.message}${cause?.message === undefined ? '' : `: ${cause.message}`}`, ExitCode.userCode, { cause: err })
+    }
     case 'ANNALS_INVALID_EVENT':
     case 'ANNALS_DUPLICATE_ID':
     case 'ANNALS_EVENT_TOO_LARGE':

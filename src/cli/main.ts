@@ -4,6 +4,7 @@
 // this one wires them together and turns every failure into a message and an exit code.
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
+import { register as at } from './at.js'
 import { register as bench } from './bench.js'
 import { ExitCode, explain } from './errors.js'
 import { register as exportCommand } from './export.js'
@@ -42,7 +43,7 @@ Exit codes:
 
 Documentation: docs/cli.md`)
 
-for (const command of [info, streams, read, replay, exportCommand, importCommand, verify, shred, bench]) command(program)
+for (const command of [info, streams, read, at, replay, exportCommand, importCommand, verify, shred, bench]) command(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -39,7 +39,7 @@ export async function loadExport<T> (spec: string, what: string, matches: (value
   const found = names.filter(n => matches(module[n]))
   if (found.length === 1) return { name: found[0]!, value: module[found[0]!] as T }
   throw new CliError(found.length === 0
-    ? `The module ${file} exports no ${what} (it exports ${list(names)})`
+    ? `The module ${file} exports nothing that is ${what} (it exports ${list(names)})`
     : `The module ${file} exports several: ${list(found)}; pick one with ${file}#${found[0]!}`, found.length === 0 ? ExitCode.notFound : ExitCode.usage)
 }
 
