@@ -6,7 +6,7 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
-import { LevelKeyStore, open, type Annals, type Subscription } from '../src/index.js'
+import { LevelKeyStore, defineAggregate, open, type Annals, type Subscription } from '../src/index.js'
 import { collect, tempDir } from './helpers/backends.js'
 import { scan } from './helpers/scan.js'
 
@@ -40,6 +40,13 @@ for (const where of ['flushed to table files', 'still in the memtable'] as const
       await s.db.append(id, { type: 'UserRegistered', data: { userId: id, email: m.email, name: m.name, address: { street: m.street, city: plain } } })
     }
     for (let i = 0; i < 50; i++) await s.db.append('user-gone', { type: 'PhotoAdded', data: { photoId: `p${i}`, title: plain } })
+    // a snapshot of an aggregate that copies the personal fields into its state
+    const Profile = defineAggregate({
+      name: 'profile', snapshotEvery: 10,
+      initial: () => ({ email: null as unknown, name: null as unknown, photos: 0 }),
+      evolve: (st, e) => e.type === 'UserRegistered' ? { ...st, email: e.data.email, name: e.data.name } : { ...st, photos: st.photos + 1 }
+    })
+    t.equal((await s.db.load(Profile, 'user-gone')).state.email, gone.email)
     if (where === 'flushed to table files') {
       // LevelDB turns its write-ahead log into a table file when it opens
       await stop(s)
@@ -72,6 +79,7 @@ for (const where of ['flushed to table files', 'still in the memtable'] as const
     t.ok(after.includes('key of user-kept'), 'the other key stays')
     const [first] = await collect(s.db.readStream('user-gone'))
     t.same(first!.data, { userId: 'user-gone', email: null, name: null, address: { street: null, city: plain } })
+    t.same((await s.db.load(Profile, 'user-gone')).state, { email: null, name: null, photos: 50 })
     await reading.return?.()
     await stop(s)
     const closed = scan(dir, needles()).map(f => f.needle)

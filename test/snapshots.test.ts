@@ -37,7 +37,7 @@ async function setup (t: Test): Promise<{ log: Log, aggregates: Aggregates, stor
   const level = new MemoryLevel()
   const storage = await Storage.openLevel(level as unknown as AnyLevel)
   const log = await Log.open(storage, { sync: false, maxEventSize: 1 << 20 })
-  const aggregates = new Aggregates(log)
+  const aggregates = new Aggregates(log, async value => value)
   t.teardown(async () => { await aggregates.close(); await log.close(); await storage.close(); await level.close() })
   const count = async (stream: string): Promise<number> => {
     const it = storage.keys(streamSnapshotBounds(stream))

@@ -6,8 +6,13 @@
 //
 // Snapshots are written by loads, in the background, for every multiple of `snapshotEvery` a
 // load folds past: appends never wait for them, and a stream nobody loads costs nothing.
+//
+// `evolve` folds events as records hold them: personal fields sealed (see privacy/sealed.ts),
+// so that snapshots store them sealed too, and a shred forgets them there as well. The state
+// is opened only on its way out of `load`.
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
+import { withExtensions } from '../log/record.js'
 import type { RecordedEvent } from '../log/types.js'
 import type { StorageBatch } from '../storage/storage.js'
 import type { Aggregate } from './define.js'
@@ -16,18 +21,25 @@ import { snapshotKey, snapshotPrefix } from './snapshot-keys.js'
 import { SnapshotStore } from './snapshot-store.js'
 import type { Loaded, Target } from './target.js'
 
+/** Opens the sealed parts of a derived value (privacy's openValue), or leaves it as it is. */
+export type OpenValue = <T>(value: T) => Promise<T>
+
 export class Aggregates {
   readonly #log: Log
   readonly #snapshots: SnapshotStore
+  readonly #open: OpenValue
 
-  constructor (log: Log) {
+  constructor (log: Log, open: OpenValue) {
     this.#log = log
     this.#snapshots = new SnapshotStore(log.storage)
+    this.#open = open
   }
 
-  /** The state of `stream` at `target` (checked). */
+  /** The state of `stream` at `target` (checked), personal fields opened. */
   async load<State> (aggregate: Aggregate<State>, stream: string, target: Target): Promise<Loaded<State>> {
-    return await this.#fold(aggregate, stream, await this.#revision(stream, target))
+    const { sealed, ...loaded } = await this.#fold(aggregate, stream, await this.#revision(stream, target))
+    // a fold that met no sealed field has none to open: no walk through the state
+    return sealed ? { ...loaded, state: await this.#open(loaded.state) } : loaded
   }
 
   /** Deletes every snapshot no definition of `keep` uses; resolves with how many. */
@@ -65,7 +77,7 @@ export class Aggregates {
     return position < 0 ? -1 : await this.#log.revisionAt(stream, position)
   }
 
-  async #fold<State> (aggregate: Aggregate<State>, stream: string, target: number): Promise<Loaded<State>> {
+  async #fold<State> (aggregate: Aggregate<State>, stream: string, target: number): Promise<Loaded<State> & { sealed: boolean }> {
     const every = aggregate.snapshotEvery
     const prefix = every === undefined ? undefined : snapshotPrefix(stream, aggregate)
     const generation = this.#snapshots.generation
@@ -73,13 +85,15 @@ export class Aggregates {
     let state = snapshot === undefined ? initial(aggregate, stream) : snapshot.state as State
     let revision = snapshot?.revision ?? -1
     let position = snapshot?.position ?? -1
-    if (revision >= target) return { state, revision, position }
+    let sealed = snapshot?.sealed ?? false
+    if (revision >= target) return { state, revision, position, sealed }
 
-    const chunks = this.#log.streamChunks(stream, { from: revision + 1, to: target, backwards: false, limit: Infinity })
+    const chunks = this.#log.streamChunks(stream, { from: revision + 1, to: target, backwards: false, limit: Infinity }, true)
     try {
       for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
         for (const event of chunk) {
           state = evolve(aggregate, stream, state, event)
+          sealed ||= withExtensions.has(event)
           revision = event.revision
           position = event.position
           if (prefix !== undefined && (revision + 1) % every! === 0 && keepsSnapshots(aggregate)) {
@@ -93,7 +107,7 @@ export class Aggregates {
     } finally {
       await chunks.close()
     }
-    return { state, revision, position }
+    return { state, revision, position, sealed }
   }
 }
 

@@ -7,7 +7,7 @@
 // A definition whose state fails is reported once, as a process warning, and keeps no
 // snapshots in this process from then on; its loads go on, from scratch or from older snapshots.
 import { isDeepStrictEqual } from 'node:util'
-import { decode, encode, UnencodableError } from '../storage/codec.js'
+import { decode, decodeWithExtensions, encode, UnencodableError } from '../storage/codec.js'
 import type { Aggregate } from './define.js'
 
 const FORMAT = 1
@@ -20,6 +20,8 @@ export interface Snapshot {
   revision: number
   position: number
   state: unknown
+  /** whether the state holds sealed personal fields */
+  sealed: boolean
 }
 
 /** Definitions whose state turned out not to survive encoding: they write no more snapshots. */
@@ -51,13 +53,14 @@ export function encodeSnapshot (aggregate: Aggregate, position: number, state: u
 /** A snapshot from its bytes; undefined when they are not one (a snapshot is a cache: it is then not used). */
 export function decodeSnapshot (revision: number, bytes: Uint8Array): Snapshot | undefined {
   let value: unknown
+  let sealed: boolean
   try {
-    value = decode(bytes)
+    [value, sealed] = decodeWithExtensions(bytes)
   } catch {
     return undefined
   }
   if (!Array.isArray(value) || value.length !== 3 || value[0] !== FORMAT || !Number.isSafeInteger(value[1]) || value[1] < 0) return undefined
-  return { revision, position: value[1] as number, state: value[2] }
+  return { revision, position: value[1] as number, state: value[2], sealed }
 }
 
 function report (aggregate: Aggregate, state: unknown, fallback: string): void {

@@ -81,14 +81,19 @@ export class Log {
     return await this.#index.revisionAt(stream, position)
   }
 
-  /** The whole log in chunks, as callers see it. */
-  chunks (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
-    return this.#opened(logChunks(this.storage, range, types))
+  /**
+   * The whole log in chunks, as callers see it; with `stored`, as records hold it (personal
+   * fields sealed), for layers that derive data to store (views, snapshots).
+   */
+  chunks (range: ReadRange, types?: ReadonlySet<string>, stored = false): EventChunks {
+    const source = logChunks(this.storage, range, types)
+    return stored ? source : this.#opened(source)
   }
 
-  /** One stream in chunks, as callers see it. */
-  streamChunks (stream: string, range: ReadRange): EventChunks {
-    return this.#opened(streamChunks(this.storage, this.#index, stream, range))
+  /** One stream in chunks, as callers see it, or with `stored` as records hold it. */
+  streamChunks (stream: string, range: ReadRange, stored = false): EventChunks {
+    const source = streamChunks(this.storage, this.#index, stream, range)
+    return stored ? source : this.#opened(source)
   }
 
   /** Sets the transform between events and records; every read and write goes through it. */

@@ -124,27 +124,42 @@ function malformed (): AnnalsError {
 registerExtension(Sealed, SEALED_TYPE, toBytes, fromBytes)
 
 /**
- * Replaces every sealed value inside `value` by what `open` returns for it, copying only the
- * objects and arrays on the way to one. Values without sealed parts come back as they are.
+ * Replaces every sealed value inside `value` by what `open` returns for it. Plain objects and
+ * arrays on the way to one are copied (the value given is left as it was), Maps and Sets are
+ * rebuilt, other objects (class instances) are changed in place; cycles are followed once.
+ * Values without sealed parts come back as they are.
  */
 export function mapSealed (value: unknown, open: (s: Sealed) => unknown): unknown {
+  return walk(value, open, new Map())
+}
+
+function walk (value: unknown, open: (s: Sealed) => unknown, seen: Map<object, unknown>): unknown {
   if (value instanceof Sealed) return open(value)
   if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Date) return value
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined
-    for (let i = 0; i < value.length; i++) {
-      const v = mapSealed(value[i], open)
-      if (v !== value[i]) (out ??= value.slice())[i] = v
+  if (seen.has(value)) return seen.get(value)
+  seen.set(value, value) // until we know better: a cycle back here sees the original
+  let result: unknown = value
+  if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => [walk(k, open, seen), walk(v, open, seen)] as const)
+    if (entries.some(([k, v], i) => { const [k0, v0] = [...value][i]!; return k !== k0 || v !== v0 })) result = new Map(entries)
+  } else if (value instanceof Set) {
+    const items = [...value].map(v => walk(v, open, seen))
+    if (items.some((v, i) => v !== [...value][i])) result = new Set(items)
+  } else {
+    const proto: unknown = Object.getPrototypeOf(value)
+    const plain = Array.isArray(value) || proto === Object.prototype || proto === null
+    let out: Record<string, unknown> | undefined
+    for (const key of Object.keys(value)) {
+      const before = (value as Record<string, unknown>)[key]
+      const after = walk(before, open, seen)
+      if (after === before) continue
+      if (!plain) (value as Record<string, unknown>)[key] = after // a class instance: in place
+      else (out ??= (Array.isArray(value) ? value.slice() : { ...value }) as Record<string, unknown>)[key] = after
     }
-    return out ?? value
+    result = out ?? value
   }
-  let out: Record<string, unknown> | undefined
-  for (const key of Object.keys(value)) {
-    const before = (value as Record<string, unknown>)[key]
-    const v = mapSealed(before, open)
-    if (v !== before) (out ??= { ...(value as Record<string, unknown>) })[key] = v
-  }
-  return out ?? value
+  seen.set(value, result)
+  return result
 }
 
 /** Calls `visit` for every sealed value inside `value`. */

@@ -47,7 +47,7 @@ export class Annals {
     this.#log = log
     this.#privacy = privacy
     this.#ownKeyStore = ownKeyStore
-    this.#aggregates = new Aggregates(log)
+    this.#aggregates = new Aggregates(log, async value => await privacy.openValue(value))
   }
 
   /**

@@ -1,7 +1,7 @@
 // Contract: personal data and crypto-shredding, as seen through the public API.
 import type { Test } from 'tap'
 import { MemoryLevel } from 'memory-level'
-import { Sealed, open } from '../../src/index.js'
+import { Sealed, defineAggregate, open } from '../../src/index.js'
 import { collect, type Backend } from '../helpers/backends.js'
 
 const registered = (n: number, extra: Record<string, unknown> = {}): { type: string, data: Record<string, unknown> } => ({
@@ -114,6 +114,34 @@ export function privacyContract (t: Test, backend: Backend): void {
     await t.rejects(db.shred('user-1'), { code: 'ANNALS_NO_KEY_STORE' })
     await db.append('s', { type: 'Plain' })
     t.equal((await collect(db.readAll())).length, 1, 'the rest works')
+    await db.close()
+  })
+
+  t.test('aggregates fold personal fields sealed: loads open them, snapshots keep them sealed, a shred forgets them', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open({ personalData: { UserRegistered: personal } })
+    const Profile = defineAggregate({
+      name: 'profile',
+      initial: () => ({ email: null as unknown, street: null as unknown, logins: 0 }),
+      evolve: (s, e) => e.type === 'UserRegistered'
+        ? { ...s, email: e.data.email, street: e.data.address.street }
+        : { ...s, logins: s.logins + 1 },
+      snapshotEvery: 2
+    })
+    await db.append('user-10', [registered(10), { type: 'LoggedIn' }, { type: 'LoggedIn' }, { type: 'LoggedIn' }])
+    t.same((await db.load(Profile, 'user-10')).state, { email: 'user10@example.com', street: '10 Main St', logins: 3 })
+    await db.close() // writes the snapshots the load queued
+    db = await f.open({ personalData: { UserRegistered: personal } })
+    t.same((await db.load(Profile, 'user-10')).state, { email: 'user10@example.com', street: '10 Main St', logins: 3 }, 'from a snapshot')
+    t.same((await db.load(Profile, 'user-10', { at: { revision: 0 } })).state, { email: 'user10@example.com', street: '10 Main St', logins: 0 })
+    await db.shred('user-10')
+    t.same((await db.load(Profile, 'user-10')).state, { email: null, street: null, logins: 3 }, 'from the snapshot, forgotten')
+    t.same((await db.load(Profile, 'user-10', { at: { revision: 0 } })).state, { email: null, street: null, logins: 0 }, 'from scratch, forgotten')
+    // evolve cannot compute on a sealed field
+    const Domain = defineAggregate({ name: 'domain', initial: () => '', evolve: (_s: string, e) => String(e.data.email).split('@')[1]! })
+    await db.append('user-11', registered(11))
+    await t.rejects(db.load(Domain, 'user-11'), { code: 'ANNALS_AGGREGATE_FAILED', cause: { code: 'ANNALS_SEALED' } })
     await db.close()
   })
 
