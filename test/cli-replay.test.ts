@@ -15,7 +15,7 @@ t.teardown(remove)
 const dir = join(root, 'db')
 
 t.before(async () => {
-  const db = await open(dir)
+  const db = await open(dir, { personalData: { UserRegistered: { subject: 'userId', fields: ['email'] } } })
   await db.append('account-1', [{ type: 'Opened', data: { owner: 'Ada' } }, { type: 'Deposited', data: { amount: 100 } }])
   await db.append('account-2', { type: 'Opened', data: { owner: 'Grace' } })
   await db.append('account-1', [
@@ -25,6 +25,7 @@ t.before(async () => {
     { type: 'Withdrawn', data: { amount: 100 } } // negative again: revision 5
   ])
   await db.append('broken', [{ type: 'Deposited', data: { amount: 1 } }, { type: 'Broken' }])
+  await db.append('user-1', [{ type: 'UserRegistered', data: { userId: 'user-1', email: 'ada@example.com' } }, { type: 'LoggedIn' }])
   await db.close()
 })
 
@@ -93,10 +94,22 @@ t.test('a TypeScript module', async t => {
   t.match(stdout, /\+ state\.history\["3"\]: -10/, 'a Map in the state is compared as an object')
 })
 
+t.test('personal fields: evolve gets them sealed, the replay shows them opened, or null once shredded', async t => {
+  const profile = join(fixtures, 'account-aggregate.mjs#Profile')
+  const { code, stdout } = await annals(['replay', dir, 'user-1', '--aggregate', profile, '--until', 'state.email === "ada@example.com"'])
+  t.equal(code, 0)
+  t.match(stdout, /~ state\.email: null → 'ada@example\.com'/)
+  t.match(stdout, /stopped: after revision 0/)
+  t.equal((await annals(['shred', dir, 'user-1', '--yes'])).code, 0)
+  const after = await annals(['replay', dir, 'user-1', '--aggregate', profile])
+  t.match(after.stdout, /data \{ userId: 'user-1', email: null \}\n {2}\(no change to the state\)/)
+  t.match(after.stdout, /~ state\.logins: 0 → 1/)
+})
+
 t.test('the user\'s module and code failing', async t => {
   const cases: Array<[string[], number, RegExp]> = [
     [['--aggregate', join(fixtures, 'nowhere.mjs')], 3, /There is no module .*nowhere\.mjs/],
-    [['--aggregate', join(fixtures, 'account-aggregate.mjs#Acount')], 3, /has no export 'Acount' \(it exports 'Account', 'notAnAggregate'\)/],
+    [['--aggregate', join(fixtures, 'account-aggregate.mjs#Acount')], 3, /has no export 'Acount' \(it exports 'Account', 'Profile', 'notAnAggregate'\)/],
     [['--aggregate', join(fixtures, 'account-aggregate.mjs#notAnAggregate')], 2, /The export 'notAnAggregate' of .* is not an aggregate definition/],
     [['--aggregate', join(fixtures, 'throws-on-load.mjs')], 7, /failed to load: the module is broken/],
     [[], 2, /required option '--aggregate <module>' not specified/]

@@ -7,7 +7,6 @@
 import { createWriteStream } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { logChunks } from '../log/reader.js'
 import type { RecordedEvent } from '../log/types.js'
 import { eachSealed, mapSealed } from '../privacy/sealed.js'
 import { internalsOf } from '../store/internals.js'
@@ -70,7 +69,7 @@ async function exportLog (db: Parameters<typeof internalsOf>[0], out: Lines, opt
   const to = Math.min(options.to ?? head, head)
   if (from > to) return 0
   const bar = showProgress ? progress('exporting', to - from + 1) : progress('', 0)
-  const chunks = logChunks(log.storage, { from, to, backwards: false, limit: Infinity })
+  const chunks = log.chunks({ from, to, backwards: false, limit: Infinity }, undefined, true)
   let n = 0
   try {
     for (let raw = await chunks.next(); raw.length > 0 && !out.closed; raw = await chunks.next()) {

@@ -1,8 +1,10 @@
 // Folding a stream step by step with an aggregate's `evolve`, keeping what each event changed:
-// the engine of `annals replay`. Memory holds the state and one event; stepping back folds
-// again from the start (a stream is read in chunks, so even a long one is quick).
+// the engine of `annals replay`. Memory holds the state and a chunk of events; stepping back
+// folds again from the start (a stream is read in chunks, so even a long one is quick).
+import type { EventChunks } from '../log/reader.js'
 import type { RecordedEvent } from '../log/types.js'
 import type { Annals } from '../store/annals.js'
+import { internalsOf, type Internals } from '../store/internals.js'
 import { CliError, ExitCode } from './errors.js'
 import { changes, plain, type Change } from './state-diff.js'
 
@@ -22,33 +24,44 @@ export function isFold (value: unknown): value is Fold {
 /** One event folded: the event, the state after it, and what it changed. */
 export interface Step {
   event: RecordedEvent
-  /** the state after the event, as evolve returned it */
+  /** the state after the event, personal fields opened (as evolve returned it, when not shown) */
   state: unknown
   changes: Change[]
 }
 
-/** A stream folded one event at a time, from its first revision. */
+/**
+ * A stream folded one event at a time, from its first revision, as `db.load` folds it: `evolve`
+ * gets the events as records hold them (personal fields sealed), and what is shown (events,
+ * states, changes) has them opened.
+ */
 export class Stepper {
-  readonly #db: Annals
+  readonly #log: Internals['log']
+  readonly #privacy: Internals['privacy']
   readonly #stream: string
   readonly #fold: Fold
   readonly #to: number | undefined
-  #events: AsyncIterator<RecordedEvent> | undefined
+  #chunks: EventChunks | undefined
+  #buffer: RecordedEvent[] = []
+  #next = 0
   #state: unknown
+  /** the state after the last event, opened and made plain; undefined until needed */
+  #shown: unknown
   #revision = -1
   #ended = false
 
   constructor (db: Annals, stream: string, fold: Fold, to?: number) {
-    this.#db = db
+    const { log, privacy } = internalsOf(db)
+    this.#log = log
+    this.#privacy = privacy
     this.#stream = stream
     this.#fold = fold
     this.#to = to
     this.#state = this.#initial()
   }
 
-  /** The state after the last event folded (the initial state before any). */
-  get state (): unknown {
-    return this.#state
+  /** The state after the last event folded (the initial state before any), opened. */
+  async state (): Promise<unknown> {
+    return await this.#privacy.openValue(this.#state)
   }
 
   /** The revision of the last event folded; -1 before any. */
@@ -56,28 +69,26 @@ export class Stepper {
     return this.#revision
   }
 
-  /** Whether the stream (or `to`) was reached. */
-  get ended (): boolean {
-    return this.#ended
-  }
-
   /** Folds the next event; undefined at the end of the stream (or past `to`). */
-  async next (keepChanges = true): Promise<Step | undefined> {
-    if (this.#ended) return undefined
-    this.#events ??= this.#db.readStream(this.#stream, { from: this.#revision + 1, to: this.#to })[Symbol.asyncIterator]()
-    const { value: event, done } = await this.#events.next()
-    if (done === true) {
+  async next (show = true): Promise<Step | undefined> {
+    const stored = this.#ended ? undefined : await this.#read()
+    if (stored === undefined) {
       this.#ended = true
       return undefined
     }
-    const before = keepChanges ? plain(this.#state) : undefined
+    const before = show ? this.#shown ?? plain(await this.state()) : undefined
     try {
-      this.#state = this.#fold.evolve(this.#state, event)
+      this.#state = this.#fold.evolve(this.#state, stored)
     } catch (err) {
-      throw new CliError(`evolve of ${this.#fold.name ?? 'the aggregate'} threw at revision ${event.revision} (position ${event.position}, ${event.type}): ${(err as Error)?.message ?? String(err)}`, ExitCode.userCode, { cause: err })
+      throw new CliError(`evolve of ${this.#fold.name ?? 'the aggregate'} threw at revision ${stored.revision} (position ${stored.position}, ${stored.type}): ${(err as Error)?.message ?? String(err)}`, ExitCode.userCode, { cause: err })
     }
-    this.#revision = event.revision
-    return { event, state: this.#state, changes: keepChanges ? changes(before, plain(this.#state)) : [] }
+    this.#revision = stored.revision
+    this.#shown = undefined
+    if (!show) return { event: stored, state: this.#state, changes: [] }
+    const [event] = await this.#privacy.open([stored])
+    const state = await this.state()
+    this.#shown = plain(state)
+    return { event: event!, state, changes: changes(before, this.#shown) }
   }
 
   /** Folds from the start up to `revision` - 1 silently, then `revision` (undefined past the end). */
@@ -90,13 +101,27 @@ export class Stepper {
   }
 
   async close (): Promise<void> {
-    await this.#events?.return?.()
-    this.#events = undefined
+    await this.#chunks?.close()
+    this.#chunks = undefined
+    this.#buffer = []
+    this.#next = 0
+  }
+
+  /** The next event of the stream, as stored. */
+  async #read (): Promise<RecordedEvent | undefined> {
+    if (this.#next === this.#buffer.length) {
+      this.#chunks ??= this.#log.streamChunks(this.#stream, { from: this.#revision + 1, to: this.#to, backwards: false, limit: Infinity }, true)
+      this.#buffer = await this.#chunks.next()
+      this.#next = 0
+      if (this.#buffer.length === 0) return undefined
+    }
+    return this.#buffer[this.#next++]
   }
 
   async #restart (): Promise<void> {
     await this.close()
     this.#state = this.#initial()
+    this.#shown = undefined
     this.#revision = -1
     this.#ended = false
   }

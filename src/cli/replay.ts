@@ -179,7 +179,7 @@ async function prompt (stepper: Stepper, out: Lines): Promise<void> {
       } else if ((command === 'j' || command === 'jump') && arg !== undefined && /^\d+$/.test(arg)) {
         step = await stepper.jump(Number(arg))
       } else if (command === 's' || command === 'state') {
-        await out.write(`${color.dim('state')} ${pretty(stepper.state, '      ')}`)
+        await out.write(`${color.dim('state')} ${pretty(await stepper.state(), '      ')}`)
         ask()
         continue
       } else {
