@@ -49,6 +49,12 @@ t.test('now, after a revision, at a position, at a moment', async t => {
   t.match((await annals(['at', dir, 'nobody', '--aggregate', balance])).stdout, /nobody now: no event yet: the initial state/)
 })
 
+t.test('loads keep the aggregate\'s snapshots, which info counts', async t => {
+  // Balance keeps a snapshot every 2 revisions: loads of the whole stream wrote those of 1 and 3
+  t.match(JSON.parse((await annals(['info', dir, '--json'])).stdout).snapshots, [{ aggregate: 'balance', version: 1, count: 2 }])
+  t.match((await annals(['info', dir])).stdout, /snapshots\s+2 \(balance v1: 2\)/)
+})
+
 t.test('a plain object, or a TypeScript module, is defined as an aggregate', async t => {
   const plain = await annals(['at', dir, 'account-1', '--aggregate', join(fixtures, 'account-aggregate.mjs#Account'), '--json', '--revision', '1'])
   t.match(JSON.parse(plain.stdout), { state: { balance: 70, owner: null } })

@@ -2,10 +2,10 @@
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
+import { parseSnapshotKey } from '../aggregates/snapshot-keys.js'
 import { listStreams } from '../log/stream-list.js'
-import { logKey } from '../storage/keys.js'
 import { decodeRecord } from '../log/record.js'
-import { Space, readU64, spaceEnd, spaceStart } from '../storage/keys.js'
+import { Space, logKey, readU64, spaceEnd, spaceStart } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { internalsOf } from '../store/internals.js'
 import type { Annals } from '../store/annals.js'
@@ -34,12 +34,14 @@ export interface Info {
   lastTime: number | null
   sizeBytes: number
   subscriptions: Checkpoint[]
+  /** snapshots by aggregate name and version */
+  snapshots: Array<{ aggregate: string, version: number, count: number }>
   shreddedSubjects: number
 }
 
 export function register (program: Command): void {
   databaseOptions(program.command('info')
-    .description('what a database holds: events, streams, first and last commit time, size on disk, durable subscriptions, shredded subjects')
+    .description('what a database holds: events, streams, first and last commit time, size on disk, durable subscriptions, snapshots, shredded subjects')
     .argument('<dir>', 'the database folder')
     .option('--json', 'one JSON object instead of the table')
     .addHelpText('after', '\nExample:\n  $ annals info ./demo-data\n  $ annals info ./demo-data --json | jq .events'))
@@ -61,6 +63,8 @@ export function register (program: Command): void {
       for (const s of info.subscriptions) {
         await out.write(`  ${s.name.padEnd(18)}at position ${count(s.position)}, ${s.lag === 0 ? color.green('up to date') : color.yellow(`${count(s.lag)} events behind`)}`)
       }
+      const total = info.snapshots.reduce((n, s) => n + s.count, 0)
+      await out.write(row('snapshots', total === 0 ? 'none' : `${count(total)} (${info.snapshots.map(s => `${s.aggregate} v${s.version}: ${count(s.count)}`).join(', ')})`))
       await out.write(row('shredded subjects', count(info.shreddedSubjects)))
     })
 }
@@ -78,6 +82,7 @@ async function gather (db: Annals, dir: string): Promise<Info> {
     lastTime: head < 0 ? null : log.head.time,
     sizeBytes: sizeOf(db.location!),
     subscriptions: await checkpoints(log.storage, head),
+    snapshots: await snapshots(log.storage),
     shreddedSubjects: await privacy.shreddedCount()
   }
 }
@@ -102,6 +107,27 @@ async function checkpoints (storage: Storage, head: number): Promise<Checkpoint[
     await it.close()
   }
   return out
+}
+
+/** How many snapshots each aggregate (name and version) keeps. */
+async function snapshots (storage: Storage): Promise<Info['snapshots']> {
+  const counts = new Map<string, Info['snapshots'][number]>()
+  const it = storage.keys({ gte: spaceStart(Space.snapshots), lt: spaceEnd(Space.snapshots) })
+  try {
+    for (let keys = await it.nextv(1024); keys.length > 0; keys = await it.nextv(1024)) {
+      for (const key of keys) {
+        const parsed = parseSnapshotKey(key)
+        if (parsed === undefined) continue
+        const id = `${parsed.name}\u0000${parsed.version}`
+        let entry = counts.get(id)
+        if (entry === undefined) counts.set(id, entry = { aggregate: parsed.name, version: parsed.version, count: 0 })
+        entry.count++
+      }
+    }
+  } finally {
+    await it.close()
+  }
+  return [...counts.values()].sort((a, b) => a.aggregate < b.aggregate ? -1 : a.aggregate > b.aggregate ? 1 : a.version - b.version)
 }
 
 /** Bytes of every file under a folder. */
