@@ -5,7 +5,8 @@ import t from 'tap'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
-import { open } from '../src/index.js'
+import { defineAggregate, open } from '../src/index.js'
+import { snapshotKey, snapshotPrefix } from '../src/aggregates/snapshot-keys.js'
 import { decodeRecord, encodeRecord } from '../src/log/record.js'
 import { encodeBlock } from '../src/log/stream-index.js'
 import { Space, logKey, namedKey, streamKey, u64 } from '../src/storage/keys.js'
@@ -15,11 +16,13 @@ import { annals } from './helpers/cli.js'
 const { dir: root, remove } = tempDir('annals-cli-verify-')
 t.teardown(remove)
 const healthy = join(root, 'healthy')
+const Count = defineAggregate({ name: 'count', snapshotEvery: 5, initial: () => 0, evolve: (n: number) => n + 1 })
 
 t.before(async () => {
   const db = await open(healthy)
   // streams a (positions 0, 2, 4, ...) and b (1, 3, 5, ...)
   for (let i = 0; i < 20; i++) await db.append(i % 2 === 0 ? 'a' : 'b', { type: 'T', data: i, ...(i === 6 ? { id: 'given-6' } : {}) })
+  await db.load(Count, 'a') // snapshots of revisions 4 and 9
   const sub = db.subscribe({ name: 'mailer' }, () => {})
   await sub.caughtUp()
   await sub.close()
@@ -44,6 +47,7 @@ t.test('a healthy database passes', async t => {
   t.match(stdout, /✓ the stream index agrees with the log: 2 streams/)
   t.match(stdout, /✓ 1 id index entry points at its event/)
   t.match(stdout, /✓ 1 subscription checkpoint, none past the end of the log/)
+  t.match(stdout, /✓ 2 snapshots, none past the end of its stream/)
   t.match(stdout, /ok: no problem found/)
   const json = JSON.parse((await annals(['verify', healthy, '--json'])).stdout)
   t.match(json, { ok: true, events: 20, streams: 2, indexedUpTo: 19, problems: [] })
@@ -71,7 +75,9 @@ t.test('damage is found, and named by position', async t => {
     ['an id index entry pointing elsewhere', async level => { await level.put(namedKey(Space.ids, 'given-6'), u64(9)) },
       [{ check: 'ids', position: 9, message: /The id index points 'given-6' at position 9, which holds the event/ }]],
     ['a checkpoint past the end of the log', async level => { await level.put(namedKey(Space.subscriptions, 'mailer'), u64(1000)) },
-      [{ check: 'checkpoints', position: 1000, message: /The checkpoint of subscription 'mailer' is at position 1000, past the end of the log \(20\)/ }]]
+      [{ check: 'checkpoints', position: 1000, message: /The checkpoint of subscription 'mailer' is at position 1000, past the end of the log \(20\)/ }]],
+    ['a snapshot past the end of its stream', async level => { await level.put(snapshotKey(snapshotPrefix('a', Count), 12), Buffer.from([0xc0])) },
+      [{ check: 'snapshots', message: /A snapshot of aggregate 'count' for stream 'a' is at revision 12, past the stream's last revision \(9\)/ }]]
   ]
   for (const [name, damage, problems] of cases) {
     const path = await damaged(name.replace(/ /g, '-'), damage)
@@ -79,7 +85,8 @@ t.test('damage is found, and named by position', async t => {
     t.equal(human.code, 1, `${name}: exit code 1`)
     for (const p of problems) t.match(human.stdout, p.message, name)
     const first = Math.min(...problems.map(p => p.position ?? Infinity))
-    t.match(human.stdout, new RegExp(`verify found ${problems.length} problems?, the first at position ${first}\n$`), name)
+    const where = first === Infinity ? '' : `, the first at position ${first}`
+    t.match(human.stdout, new RegExp(`verify found ${problems.length} problems?${where}\n$`), name)
     const json = JSON.parse((await annals(['verify', path, '--json'])).stdout)
     t.equal(json.ok, false)
     t.match(json.problems, problems.map(p => ({ check: p.check, position: p.position, message: p.message })), `${name}: the problems, as JSON`)

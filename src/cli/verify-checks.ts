@@ -3,7 +3,9 @@
 // decrease, the stream index and the log agree both ways, id index entries point at their
 // events, and no checkpoint is ahead of the log. Memory stays flat: one bit per indexed event
 // (to find events no stream's index covers), and the streams of the records after the index
-// marker (a few thousand events' worth at most).
+// marker (a few thousand events' worth at most). Snapshots are checked to be of revisions their
+// streams have; what they hold is a cache, which loads check as they use it.
+import { parseSnapshotKey } from '../aggregates/snapshot-keys.js'
 import { AnnalsError } from '../errors.js'
 import { decodeRecord } from '../log/record.js'
 import { INDEXED_KEY, decodeBlock } from '../log/stream-index.js'
@@ -21,7 +23,7 @@ export interface Problem {
   message: string
 }
 
-export type Check = 'format' | 'records' | 'times' | 'streams' | 'ids' | 'checkpoints'
+export type Check = 'format' | 'records' | 'times' | 'streams' | 'ids' | 'checkpoints' | 'snapshots'
 
 /** What verify found. */
 export interface Report {
@@ -32,6 +34,7 @@ export interface Report {
   indexedUpTo: number
   idEntries: number
   checkpoints: number
+  snapshots: number
   /** subjects whose shred was interrupted: the next open finishes it (not a problem) */
   pendingShreds: number
   problems: Problem[]
@@ -52,9 +55,11 @@ export async function verifyStorage (storage: Storage, onProgress: (done: number
 class Verifier {
   readonly #storage: Storage
   readonly #progress: (done: number, total: number) => void
-  readonly report: Report = { events: 0, streams: 0, indexedUpTo: -1, idEntries: 0, checkpoints: 0, pendingShreds: 0, problems: [], more: 0 }
+  readonly report: Report = { events: 0, streams: 0, indexedUpTo: -1, idEntries: 0, checkpoints: 0, snapshots: 0, pendingShreds: 0, problems: [], more: 0 }
   #head = -1
   #total = 0
+  /** streams of the events after the index marker: their next revision */
+  readonly #tail = new Map<string, number>()
 
   constructor (storage: Storage, onProgress: (done: number, total: number) => void) {
     this.#storage = storage
@@ -71,6 +76,7 @@ class Verifier {
     await this.#streams()
     await this.#ids()
     await this.#checkpoints()
+    await this.#snapshots()
     await this.#shreds()
     return this.report
   }
@@ -114,8 +120,7 @@ class Verifier {
   /** Every record in position order: decodes, no gaps, times never decrease; events after the marker continue their streams. */
   async #records (): Promise<void> {
     const indexed = this.report.indexedUpTo
-    // streams of the events after the marker: their next revision
-    const tail = new Map<string, number>()
+    const tail = this.#tail
     let newStreams = 0
     let expected = 0
     let time = -Infinity
@@ -310,6 +315,34 @@ class Verifier {
           if (next === undefined) this.#problem('checkpoints', `The checkpoint of subscription '${name}' is malformed`)
           else if (next > this.#head + 1) {
             this.#problem('checkpoints', `The checkpoint of subscription '${name}' is at position ${next}, past the end of the log (${this.#head + 1})`, next)
+          }
+        }
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
+  /** Snapshots: keys that parse, each at a revision its stream has. */
+  async #snapshots (): Promise<void> {
+    let stream: string | undefined
+    let last = -1
+    const it = this.#storage.keys({ gte: spaceStart(Space.snapshots), lt: spaceEnd(Space.snapshots) })
+    try {
+      for (let keys = await it.nextv(CHUNK); keys.length > 0; keys = await it.nextv(CHUNK)) {
+        for (const key of keys) {
+          this.report.snapshots++
+          const parsed = parseSnapshotKey(key)
+          if (parsed === undefined) {
+            this.#problem('snapshots', `A snapshot key is malformed (${key.toString('hex')})`)
+            continue
+          }
+          if (parsed.stream !== stream) {
+            stream = parsed.stream
+            last = (this.#tail.get(stream) ?? await this.#diskRevision(stream) + 1) - 1
+          }
+          if (parsed.revision > last) {
+            this.#problem('snapshots', `A snapshot of aggregate '${parsed.name}' for stream '${stream}' is at revision ${parsed.revision}, past the stream's last revision (${last})`)
           }
         }
       }

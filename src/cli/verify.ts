@@ -18,12 +18,13 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
   ['times', () => 'commit times never decrease'],
   ['streams', r => `the stream index agrees with the log: ${count(r.streams)} streams, indexed on disk up to position ${r.indexedUpTo}`],
   ['ids', r => r.idEntries === 1 ? '1 id index entry points at its event' : `${count(r.idEntries)} id index entries point at their events`],
-  ['checkpoints', r => `${count(r.checkpoints)} subscription checkpoint${r.checkpoints === 1 ? '' : 's'}, none past the end of the log`]
+  ['checkpoints', r => `${count(r.checkpoints)} subscription checkpoint${r.checkpoints === 1 ? '' : 's'}, none past the end of the log`],
+  ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`]
 ]
 
 export function register (program: Command): void {
   program.command('verify')
-    .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints not past its end')
+    .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints and snapshots not past its end')
     .argument('<dir>', 'the database folder')
     .option('--json', 'the report as one JSON object')
     .addHelpText('after', `
