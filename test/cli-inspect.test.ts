@@ -2,14 +2,16 @@
 // streams, read and shred, their human and JSON output, and the messages and exit codes of
 // what goes wrong (no database, bad options, a database open elsewhere, the master key).
 import t, { type Test } from 'tap'
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { open } from '../src/index.js'
 import { fromJsonValue } from '../src/cli/json-value.js'
 import { tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
-import { annals, jsonLines } from './helpers/cli.js'
+import { annals, cliMain, jsonLines } from './helpers/cli.js'
 
 const { dir: root, remove } = tempDir('annals-cli-')
 t.teardown(remove)
@@ -100,6 +102,12 @@ t.test('read: ranges, direction, limits and types', async t => {
   t.same(await positions('account-1', '--from', '2', '--backwards'), [3, 1, 0], 'a stream: --from is a revision')
   t.same(await positions('account-1', '--type', 'Deposited', '--limit', '1'), [1])
   t.match((await annals(['read', dir, 'nobody'])).stdout, /\(no events\)/)
+})
+
+t.test('a reader that goes away early is no failure', async t => {
+  const { stdout, stderr } = await promisify(execFile)('sh', ['-c', `"${process.execPath}" "${cliMain}" read "${dir}" --json | head -n 1; "${process.execPath}" "${cliMain}" --help | head -n 1`])
+  t.equal(stdout.split('\n').filter(Boolean).length, 2)
+  t.equal(stderr, '', 'no EPIPE trace')
 })
 
 t.test('bad usage: a message and exit code 2, no stack trace', async t => {

@@ -17,6 +17,11 @@ import { register as shred } from './shred.js'
 import { register as streams } from './streams.js'
 import { register as verify } from './verify.js'
 
+// a reader that went away (`annals read ... | head`) is no failure: what is left goes nowhere
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err
+})
+
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
 const program = new Command('annals')

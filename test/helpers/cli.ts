@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { assertBuilt } from './child.js'
 
-const main = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'cli', 'main.js')
+/** The built command's entry point. */
+export const cliMain = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'cli', 'main.js')
 
 export interface CliResult {
   code: number
@@ -21,7 +22,7 @@ export async function annals (args: string[], options: { env?: Record<string, st
     delete env.FORCE_COLOR
     delete env.ANNALS_MASTER_KEY
     Object.assign(env, options.env)
-    const child = execFile(process.execPath, [main, ...args], { env, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [cliMain, ...args], { env, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : (err as { code?: unknown }).code
       if (typeof code !== 'number') reject(err)
       else resolve({ code, stdout, stderr })
