@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { AnnalsError, open, type Annals, type RecordedEvent } from '../src/index.js'
 import { forgetUser, personalData } from './privacy.js'
+import { flakyClient } from './storage.js'
 import { timeTravel } from './time-travel.js'
 
 const DIR = join(process.cwd(), 'demo-data')
@@ -145,6 +146,8 @@ async function main (): Promise<void> {
     line(`  p${e.position} ${new Date(e.time).toISOString()} ${e.stream} ${e.type}`)
   }
 
+  line()
+  await flakyClient(db, `user-${USERS}`, line)
   line()
   await forgetUser(db, 'user-7', line)
 
