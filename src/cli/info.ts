@@ -52,7 +52,7 @@ export function register (program: Command): void {
         await out.write(JSON.stringify(info))
         return
       }
-      const row = (label: string, value: string): string => `${color.dim(label.padEnd(20))}${value}`
+      const row = (label: string, value: string): string => value === '' ? color.dim(label) : `${color.dim(label.padEnd(20))}${value}`
       await out.write(row('database', info.location))
       await out.write(row('events', info.events === 0 ? 'none' : `${count(info.events)} (positions 0 to ${count(info.events - 1)})`))
       await out.write(row('streams', count(info.streams)))

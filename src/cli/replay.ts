@@ -146,6 +146,7 @@ async function print (step: Step, json: boolean, out: Lines, stop = false): Prom
   const lines = [
     (stop ? color.red('▶ ') : '') + eventHeader(e),
     `  ${color.dim('data')} ${pretty(e.data, '       ')}`,
+    ...Object.keys(e.metadata).length === 0 ? [] : [`  ${color.dim('metadata')} ${pretty(e.metadata, '           ')}`],
     ...changeLines(step.changes).map(line => `  ${line}`)
   ]
   await out.write(lines.join('\n') + '\n')
