@@ -16,6 +16,7 @@ import { register as replay } from './replay.js'
 import { register as shred } from './shred.js'
 import { register as streams } from './streams.js'
 import { register as verify } from './verify.js'
+import { register as view } from './view.js'
 
 // a reader that went away (`annals read ... | head`) is no failure: what is left goes nowhere
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -48,7 +49,7 @@ Exit codes:
 
 Documentation: docs/cli.md`)
 
-for (const command of [info, streams, read, at, replay, exportCommand, importCommand, verify, shred, bench]) command(program)
+for (const command of [info, streams, read, at, view, replay, exportCommand, importCommand, verify, shred, bench]) command(program)
 
 try {
   await program.parseAsync(process.argv)

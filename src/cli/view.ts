@@ -1,0 +1,124 @@
+// `annals view <dir> <projection> [key] --module <file>`: a view's documents, now or as it was at
+// a position or a moment. Views are kept by their projection's name and definition, so the
+// command registers the projection with `db.project`, from the module of the application that
+// defines it, as the application does: the view resumes from where it stands.
+import type { Command } from 'commander'
+import type { Annals } from '../store/annals.js'
+import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
+import { CliError, ExitCode, usage } from './errors.js'
+import { toJsonValue } from './json-value.js'
+import { integer, moment } from './options.js'
+import { color, count, isoTime, Lines, pretty } from './output.js'
+import { loadExport } from './user-module.js'
+
+interface ViewOptions extends DatabaseOptions {
+  module: string
+  atPosition?: number
+  atTime?: number
+  prefix?: string
+  gte?: string
+  lt?: string
+  limit?: number
+  json?: boolean
+}
+
+/** What `view` needs of a projection definition: those of `defineProjection`. */
+interface Definition {
+  name: string
+  version?: number
+  handle: (...args: never[]) => unknown
+}
+
+/** A view, now or as it was. */
+interface ViewReader {
+  get (key: string): Promise<unknown>
+  query (options?: { gte?: string, lt?: string, limit?: number }): AsyncIterable<[string, unknown]>
+}
+
+/** What `db.project` returns, as far as `view` uses it. */
+interface Registered extends ViewReader {
+  caughtUp (): Promise<void>
+  status (): { position: number, lag: number, state: string }
+  at (options: { position: number } | { time: number }): Promise<ViewReader & { position: number }>
+}
+
+function isDefinition (value: unknown): value is Definition {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as Definition).name === 'string' && typeof (value as Definition).handle === 'function'
+}
+
+export function register (program: Command): void {
+  databaseOptions(program.command('view')
+    .description('a view\'s documents (one, by key, or a range), now or as it was at a position or a moment')
+    .argument('<dir>', 'the database folder')
+    .argument('<projection>', 'the projection\'s name')
+    .argument('[key]', 'one document\'s key; all of them without it')
+    .requiredOption('--module <file>', 'the JS or TS file of yours that exports the projection\'s definition (found by its name; file.js#Name to pick an export)')
+    .option('--at-position <p>', 'the view as it was after the event at this position', integer)
+    .option('--at-time <time>', 'the view as it was at this moment (ISO 8601, or ms since the epoch)', moment)
+    .option('--prefix <prefix>', 'only the keys that start with this')
+    .option('--gte <key>', 'only the keys from this one (UTF-8 byte order)')
+    .option('--lt <key>', 'only the keys before this one')
+    .option('--limit <n>', 'at most this many documents', integer)
+    .option('--json', 'JSON Lines: {"key","doc"} per document')
+    .addHelpText('after', `
+Examples:
+  $ annals view ./demo-data per-user user-300 --module dist/demo/views.js
+  $ annals view ./demo-data per-user --module dist/demo/views.js --at-time 2026-05-01T10:00:00Z --limit 5
+
+The projection is registered as the application registers it, so an async one catches up first,
+and one whose definition differs from the stored view's (another version, an edited handler) is
+rebuilt: point --module at the code the application runs.`))
+    .action(async (dir: string, name: string, key: string | undefined, options: ViewOptions) => {
+      if (options.atPosition !== undefined && options.atTime !== undefined) throw usage('Give --at-position or --at-time, not both')
+      const { value: definition } = await loadExport(options.module, `the definition of projection '${name}'`,
+        (v: unknown): v is Definition => isDefinition(v) && (options.module.includes('#') || v.name === name))
+      if (definition.name !== name) throw usage(`The export ${options.module} defines projection '${definition.name}', not '${name}'`)
+      await withDatabase(dir, options, async db => { await show(db, definition, key, options) })
+    })
+}
+
+async function show (db: Annals, definition: Definition, key: string | undefined, options: ViewOptions): Promise<void> {
+  const project = (db as unknown as { project?: (d: Definition) => Promise<Registered> }).project
+  if (typeof project !== 'function') throw new CliError('This version of annals keeps no views', ExitCode.failure)
+  const projection = await project.call(db, definition)
+  await projection.caughtUp()
+  const at = options.atPosition !== undefined ? { position: options.atPosition } : options.atTime !== undefined ? { time: options.atTime } : undefined
+  const past = at === undefined ? undefined : await projection.at(at)
+  const view: ViewReader = past ?? projection
+  const out = new Lines()
+  const json = options.json === true
+  if (!json) {
+    const when = options.atTime !== undefined ? `at ${isoTime(options.atTime)}` : `at position ${count(options.atPosition ?? 0)}`
+    await out.write(color.dim(past === undefined
+      ? `view ${definition.name} now (position ${count(projection.status().position)})`
+      : `view ${definition.name} as it was ${when} (after position ${count(past.position)})`))
+  }
+  if (key !== undefined) {
+    const doc = await view.get(key)
+    if (json) await out.write(JSON.stringify({ key, doc: doc === undefined ? null : toJsonValue(doc) }))
+    else await out.write(doc === undefined ? color.dim(`(no document at '${key}')`) : `${color.cyan(key)} ${pretty(doc, ' '.repeat(key.length + 1))}`)
+    return
+  }
+  const gte = options.gte ?? options.prefix
+  const lt = options.lt ?? (options.prefix === undefined ? undefined : prefixEnd(options.prefix))
+  let n = 0
+  for await (const [k, doc] of view.query({ gte, lt, limit: options.limit })) {
+    if (json) await out.write(JSON.stringify({ key: k, doc: toJsonValue(doc) }))
+    else await out.write(`${color.cyan(k)} ${pretty(doc, ' '.repeat(k.length + 1))}`)
+    n++
+    if (out.closed) break
+  }
+  if (!json) await out.write(color.dim(n === 0 ? '(no documents)' : `(${count(n)} document${n === 1 ? '' : 's'})`))
+}
+
+/** The first key after every key that starts with `prefix`, in UTF-8 byte order. */
+function prefixEnd (prefix: string): string | undefined {
+  // the last code point, plus one; past U+10FFFF there is no bound
+  const points = [...prefix]
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!
+    if (last < 0x10ffff) return points.join('') + String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1)
+  }
+  return undefined
+}
