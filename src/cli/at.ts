@@ -10,7 +10,7 @@ import { isFold } from './fold.js'
 import { toJsonValue } from './json-value.js'
 import { integer, moment } from './options.js'
 import { color, isoTime, Lines, pretty } from './output.js'
-import { loadExport } from './user-module.js'
+import { aggregateOption, loadExport } from './user-module.js'
 
 interface AtOptions extends DatabaseOptions {
   aggregate: string
@@ -25,7 +25,7 @@ export function register (program: Command): void {
     .description('an aggregate\'s state as it was: after a revision of the stream, at a position of the log, or at a moment (now without one)')
     .argument('<dir>', 'the database folder')
     .argument('<stream>', 'the stream the aggregate folds')
-    .requiredOption('--aggregate <module>', 'a JS or TS file exporting the aggregate definition: file.js, or file.js#Name to pick an export')
+    .requiredOption(...aggregateOption)
     .option('--revision <n>', 'after this revision of the stream', integer)
     .option('--position <p>', 'after the stream\'s events at or before this position of the log', integer)
     .option('--time <time>', 'after the events committed at or before this moment (ISO 8601, or ms since the epoch)', moment)

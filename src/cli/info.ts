@@ -11,6 +11,7 @@ import { internalsOf } from '../store/internals.js'
 import type { Annals } from '../store/annals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { bytes, color, count, isoTime, Lines } from './output.js'
+import { chunksOf } from './scan.js'
 
 interface InfoOptions extends DatabaseOptions {
   json?: boolean
@@ -95,16 +96,11 @@ async function timeAt (storage: Storage, position: number): Promise<number | nul
 /** The durable subscriptions' checkpoints. */
 async function checkpoints (storage: Storage, head: number): Promise<Checkpoint[]> {
   const out: Checkpoint[] = []
-  const it = storage.entries({ gte: spaceStart(Space.subscriptions), lt: spaceEnd(Space.subscriptions) })
-  try {
-    for (let entries = await it.nextv(256); entries.length > 0; entries = await it.nextv(256)) {
-      for (const [key, value] of entries) {
-        const position = value.length === 8 ? readU64(value, 0) ?? 0 : 0
-        out.push({ name: key.subarray(1).toString('utf8'), position, lag: Math.max(0, head + 1 - position) })
-      }
+  for await (const entries of chunksOf(storage.entries({ gte: spaceStart(Space.subscriptions), lt: spaceEnd(Space.subscriptions) }), 256)) {
+    for (const [key, value] of entries) {
+      const position = value.length === 8 ? readU64(value, 0) ?? 0 : 0
+      out.push({ name: key.subarray(1).toString('utf8'), position, lag: Math.max(0, head + 1 - position) })
     }
-  } finally {
-    await it.close()
   }
   return out
 }
@@ -112,20 +108,15 @@ async function checkpoints (storage: Storage, head: number): Promise<Checkpoint[
 /** How many snapshots each aggregate (name and version) keeps. */
 async function snapshots (storage: Storage): Promise<Info['snapshots']> {
   const counts = new Map<string, Info['snapshots'][number]>()
-  const it = storage.keys({ gte: spaceStart(Space.snapshots), lt: spaceEnd(Space.snapshots) })
-  try {
-    for (let keys = await it.nextv(1024); keys.length > 0; keys = await it.nextv(1024)) {
-      for (const key of keys) {
-        const parsed = parseSnapshotKey(key)
-        if (parsed === undefined) continue
-        const id = `${parsed.name}\u0000${parsed.version}`
-        let entry = counts.get(id)
-        if (entry === undefined) counts.set(id, entry = { aggregate: parsed.name, version: parsed.version, count: 0 })
-        entry.count++
-      }
+  for await (const keys of chunksOf(storage.keys({ gte: spaceStart(Space.snapshots), lt: spaceEnd(Space.snapshots) }))) {
+    for (const key of keys) {
+      const parsed = parseSnapshotKey(key)
+      if (parsed === undefined) continue
+      const id = `${parsed.name}\u0000${parsed.version}`
+      let entry = counts.get(id)
+      if (entry === undefined) counts.set(id, entry = { aggregate: parsed.name, version: parsed.version, count: 0 })
+      entry.count++
     }
-  } finally {
-    await it.close()
   }
   return [...counts.values()].sort((a, b) => a.aggregate < b.aggregate ? -1 : a.aggregate > b.aggregate ? 1 : a.version - b.version)
 }

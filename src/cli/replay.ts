@@ -12,7 +12,7 @@ import { toJsonValue } from './json-value.js'
 import { integer } from './options.js'
 import { color, count, eventHeader, eventJson, interactive, Lines, pretty } from './output.js'
 import { changeLines } from './state-diff.js'
-import { loadExport } from './user-module.js'
+import { aggregateOption, loadExport } from './user-module.js'
 
 interface ReplayOptions extends DatabaseOptions {
   aggregate: string
@@ -31,7 +31,7 @@ export function register (program: Command): void {
     .description('step through a stream, printing each event and what it changed in the aggregate\'s state; --until stops where an expression starts to hold')
     .argument('<dir>', 'the database folder')
     .argument('<stream>', 'the stream to replay')
-    .requiredOption('--aggregate <module>', 'a JS or TS file exporting the aggregate definition: file.js, or file.js#Name to pick an export')
+    .requiredOption(...aggregateOption)
     .option('--from <revision>', 'first revision to show (the ones before are folded silently)', integer)
     .option('--to <revision>', 'last revision to fold', integer)
     .option('--until <expression>', 'stop at the first event after which this JavaScript expression over `state` and `event` is true')

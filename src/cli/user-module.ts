@@ -10,6 +10,9 @@ import { CliError, ExitCode } from './errors.js'
 
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
 
+/** The option of `at` and `replay` that names the module exporting the aggregate definition. */
+export const aggregateOption = ['--aggregate <module>', 'a JS or TS file exporting the aggregate definition: file.js, or file.js#Name to pick an export'] as const
+
 /**
  * The export named by `spec` (`path#Name`, or `path` for the default or only matching export)
  * that passes `matches`; `what` names it in messages ("an aggregate definition").

@@ -15,6 +15,7 @@ import {
   Space, logKey, logKeyPosition, namedKey, parseStreamKey, readU64, spaceEnd, spaceStart, streamBounds
 } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
+import { chunksOf } from './scan.js'
 
 /** Something wrong, with the position it concerns where there is one. */
 export interface Problem {
@@ -124,47 +125,42 @@ class Verifier {
     let newStreams = 0
     let expected = 0
     let time = -Infinity
-    const it = this.#storage.entries({ gte: spaceStart(Space.log), lt: spaceEnd(Space.log) })
-    try {
-      for (let entries = await it.nextv(CHUNK); entries.length > 0; entries = await it.nextv(CHUNK)) {
-        for (const [key, value] of entries) {
-          const position = logKeyPosition(key)
-          if (position === undefined) {
-            this.#problem('records', `A key of the log is malformed (${key.toString('hex')})`)
-            continue
-          }
-          if (position !== expected) {
-            const missing = position - expected
-            this.#problem('records', `Position ${expected}${missing > 1 ? ` to ${position - 1}` : ''} ${missing > 1 ? 'are' : 'is'} missing: the log jumps to ${position}`, expected)
-          }
-          expected = position + 1
-          let event: RecordedEvent
-          try {
-            event = decodeRecord(position, value)
-          } catch (err) {
-            this.#problem('records', `The record at position ${position} does not decode${causeOf(err)}`, position)
-            continue
-          }
-          if (event.time < time) {
-            this.#problem('times', `The commit time goes back at position ${position}: ${new Date(event.time).toISOString()}, after ${new Date(time).toISOString()}`, position)
-          }
-          time = event.time
-          if (position > indexed) {
-            let next = tail.get(event.stream)
-            if (next === undefined) {
-              next = await this.#diskRevision(event.stream) + 1
-              if (next === 0) newStreams++
-            }
-            if (event.revision !== next) {
-              this.#problem('streams', `Position ${position} holds revision ${event.revision} of stream '${event.stream}', whose next revision is ${next}`, position)
-            }
-            tail.set(event.stream, event.revision + 1)
-          }
+    for await (const entries of chunksOf(this.#storage.entries({ gte: spaceStart(Space.log), lt: spaceEnd(Space.log) }), CHUNK)) {
+      for (const [key, value] of entries) {
+        const position = logKeyPosition(key)
+        if (position === undefined) {
+          this.#problem('records', `A key of the log is malformed (${key.toString('hex')})`)
+          continue
         }
-        this.#progress(Math.min(expected, this.#head + 1), this.#total)
+        if (position !== expected) {
+          const missing = position - expected
+          this.#problem('records', `Position ${expected}${missing > 1 ? ` to ${position - 1}` : ''} ${missing > 1 ? 'are' : 'is'} missing: the log jumps to ${position}`, expected)
+        }
+        expected = position + 1
+        let event: RecordedEvent
+        try {
+          event = decodeRecord(position, value)
+        } catch (err) {
+          this.#problem('records', `The record at position ${position} does not decode${causeOf(err)}`, position)
+          continue
+        }
+        if (event.time < time) {
+          this.#problem('times', `The commit time goes back at position ${position}: ${new Date(event.time).toISOString()}, after ${new Date(time).toISOString()}`, position)
+        }
+        time = event.time
+        if (position > indexed) {
+          let next = tail.get(event.stream)
+          if (next === undefined) {
+            next = await this.#diskRevision(event.stream) + 1
+            if (next === 0) newStreams++
+          }
+          if (event.revision !== next) {
+            this.#problem('streams', `Position ${position} holds revision ${event.revision} of stream '${event.stream}', whose next revision is ${next}`, position)
+          }
+          tail.set(event.stream, event.revision + 1)
+        }
       }
-    } finally {
-      await it.close()
+      this.#progress(Math.min(expected, this.#head + 1), this.#total)
     }
     this.report.events = this.#head + 1
     this.report.streams = newStreams
@@ -215,53 +211,48 @@ class Verifier {
       this.#progress(this.#head + 1 + done, this.#total)
       pending = []
     }
-    const it = this.#storage.entries({ gte: spaceStart(Space.streams), lt: spaceEnd(Space.streams) })
-    try {
-      for (let entries = await it.nextv(CHUNK); entries.length > 0; entries = await it.nextv(CHUNK)) {
-        for (const [key, value] of entries) {
-          const parsed = parseStreamKey(key)
-          if (parsed === undefined) {
-            this.#problem('streams', `A key of the stream index is malformed (${key.toString('hex')})`)
-            continue
-          }
-          const { stream, revision } = parsed
-          if (current?.stream !== stream) {
-            streams++
-            current = { stream, next: 0, position: -1 }
-          }
-          const runs = decodeBlock(revision, value)
-          if (runs === undefined) {
-            this.#problem('streams', `The index block of stream '${stream}' from revision ${revision} is malformed`)
-            continue
-          }
-          if (revision !== current.next) {
-            this.#problem('streams', `The index of stream '${stream}' has a block from revision ${revision} where revision ${current.next} was expected`, runs[0]!.position)
-          }
-          for (const run of runs) {
-            if (run.position <= current.position) {
-              this.#problem('streams', `The index of stream '${stream}' puts revision ${run.revision} at position ${run.position}, before revision ${run.revision - 1}`, run.position)
-            }
-            for (let i = 0; i < run.count; i++) {
-              const position = run.position + i
-              if (position > indexed) {
-                this.#problem('streams', `The index of stream '${stream}' covers position ${position}, past its marker (${indexed})`, position)
-                continue
-              }
-              const bit = 1 << (position & 7)
-              if ((covered[position >> 3]! & bit) !== 0) {
-                this.#problem('streams', `Position ${position} is in the index twice (again as revision ${run.revision + i} of '${stream}')`, position)
-              }
-              covered[position >> 3]! |= bit
-              pending.push({ stream, revision: run.revision + i, position })
-              if (pending.length >= CHUNK) await checkPending()
-            }
-            current.position = run.position + run.count - 1
-          }
-          current.next = revision + runs.reduce((n, run) => n + run.count, 0)
+    for await (const entries of chunksOf(this.#storage.entries({ gte: spaceStart(Space.streams), lt: spaceEnd(Space.streams) }), CHUNK)) {
+      for (const [key, value] of entries) {
+        const parsed = parseStreamKey(key)
+        if (parsed === undefined) {
+          this.#problem('streams', `A key of the stream index is malformed (${key.toString('hex')})`)
+          continue
         }
+        const { stream, revision } = parsed
+        if (current?.stream !== stream) {
+          streams++
+          current = { stream, next: 0, position: -1 }
+        }
+        const runs = decodeBlock(revision, value)
+        if (runs === undefined) {
+          this.#problem('streams', `The index block of stream '${stream}' from revision ${revision} is malformed`)
+          continue
+        }
+        if (revision !== current.next) {
+          this.#problem('streams', `The index of stream '${stream}' has a block from revision ${revision} where revision ${current.next} was expected`, runs[0]!.position)
+        }
+        for (const run of runs) {
+          if (run.position <= current.position) {
+            this.#problem('streams', `The index of stream '${stream}' puts revision ${run.revision} at position ${run.position}, before revision ${run.revision - 1}`, run.position)
+          }
+          for (let i = 0; i < run.count; i++) {
+            const position = run.position + i
+            if (position > indexed) {
+              this.#problem('streams', `The index of stream '${stream}' covers position ${position}, past its marker (${indexed})`, position)
+              continue
+            }
+            const bit = 1 << (position & 7)
+            if ((covered[position >> 3]! & bit) !== 0) {
+              this.#problem('streams', `Position ${position} is in the index twice (again as revision ${run.revision + i} of '${stream}')`, position)
+            }
+            covered[position >> 3]! |= bit
+            pending.push({ stream, revision: run.revision + i, position })
+            if (pending.length >= CHUNK) await checkPending()
+          }
+          current.position = run.position + run.count - 1
+        }
+        current.next = revision + runs.reduce((n, run) => n + run.count, 0)
       }
-    } finally {
-      await it.close()
     }
     await checkPending()
     for (let position = 0; position <= indexed; position++) {
@@ -275,51 +266,41 @@ class Verifier {
 
   /** Id index entries: each points at an event with that id. */
   async #ids (): Promise<void> {
-    const it = this.#storage.entries({ gte: spaceStart(Space.ids), lt: spaceEnd(Space.ids) })
-    try {
-      for (let entries = await it.nextv(CHUNK); entries.length > 0; entries = await it.nextv(CHUNK)) {
-        this.report.idEntries += entries.length
-        const targets = entries.map(([key, value]) => ({ id: key.subarray(1).toString('utf8'), position: value.length === 8 ? readU64(value, 0) : undefined }))
-        const records = await this.#storage.getMany(targets.map(t => logKey(t.position ?? 0)))
-        targets.forEach((t, i) => {
-          if (t.position === undefined) {
-            this.#problem('ids', `The id index entry of '${t.id}' is malformed`)
-            return
-          }
-          const bytes = records[i]
-          let id: string | undefined
-          try {
-            id = bytes === undefined ? undefined : decodeRecord(t.position, bytes).id
-          } catch {
-            return // reported by the record pass
-          }
-          if (id !== t.id) {
-            this.#problem('ids', `The id index points '${t.id}' at position ${t.position}, which ${id === undefined ? 'is missing' : `holds the event '${id}'`}`, t.position)
-          }
-        })
-      }
-    } finally {
-      await it.close()
+    for await (const entries of chunksOf(this.#storage.entries({ gte: spaceStart(Space.ids), lt: spaceEnd(Space.ids) }), CHUNK)) {
+      this.report.idEntries += entries.length
+      const targets = entries.map(([key, value]) => ({ id: key.subarray(1).toString('utf8'), position: value.length === 8 ? readU64(value, 0) : undefined }))
+      const records = await this.#storage.getMany(targets.map(t => logKey(t.position ?? 0)))
+      targets.forEach((t, i) => {
+        if (t.position === undefined) {
+          this.#problem('ids', `The id index entry of '${t.id}' is malformed`)
+          return
+        }
+        const bytes = records[i]
+        let id: string | undefined
+        try {
+          id = bytes === undefined ? undefined : decodeRecord(t.position, bytes).id
+        } catch {
+          return // reported by the record pass
+        }
+        if (id !== t.id) {
+          this.#problem('ids', `The id index points '${t.id}' at position ${t.position}, which ${id === undefined ? 'is missing' : `holds the event '${id}'`}`, t.position)
+        }
+      })
     }
   }
 
   /** Durable subscriptions' checkpoints (the next position each will handle) are not past the log. */
   async #checkpoints (): Promise<void> {
-    const it = this.#storage.entries({ gte: spaceStart(Space.subscriptions), lt: spaceEnd(Space.subscriptions) })
-    try {
-      for (let entries = await it.nextv(CHUNK); entries.length > 0; entries = await it.nextv(CHUNK)) {
-        for (const [key, value] of entries) {
-          this.report.checkpoints++
-          const name = key.subarray(1).toString('utf8')
-          const next = value.length === 8 ? readU64(value, 0) : undefined
-          if (next === undefined) this.#problem('checkpoints', `The checkpoint of subscription '${name}' is malformed`)
-          else if (next > this.#head + 1) {
-            this.#problem('checkpoints', `The checkpoint of subscription '${name}' is at position ${next}, past the end of the log (${this.#head + 1})`, next)
-          }
+    for await (const entries of chunksOf(this.#storage.entries({ gte: spaceStart(Space.subscriptions), lt: spaceEnd(Space.subscriptions) }), CHUNK)) {
+      for (const [key, value] of entries) {
+        this.report.checkpoints++
+        const name = key.subarray(1).toString('utf8')
+        const next = value.length === 8 ? readU64(value, 0) : undefined
+        if (next === undefined) this.#problem('checkpoints', `The checkpoint of subscription '${name}' is malformed`)
+        else if (next > this.#head + 1) {
+          this.#problem('checkpoints', `The checkpoint of subscription '${name}' is at position ${next}, past the end of the log (${this.#head + 1})`, next)
         }
       }
-    } finally {
-      await it.close()
     }
   }
 
@@ -327,27 +308,22 @@ class Verifier {
   async #snapshots (): Promise<void> {
     let stream: string | undefined
     let last = -1
-    const it = this.#storage.keys({ gte: spaceStart(Space.snapshots), lt: spaceEnd(Space.snapshots) })
-    try {
-      for (let keys = await it.nextv(CHUNK); keys.length > 0; keys = await it.nextv(CHUNK)) {
-        for (const key of keys) {
-          this.report.snapshots++
-          const parsed = parseSnapshotKey(key)
-          if (parsed === undefined) {
-            this.#problem('snapshots', `A snapshot key is malformed (${key.toString('hex')})`)
-            continue
-          }
-          if (parsed.stream !== stream) {
-            stream = parsed.stream
-            last = (this.#tail.get(stream) ?? await this.#diskRevision(stream) + 1) - 1
-          }
-          if (parsed.revision > last) {
-            this.#problem('snapshots', `A snapshot of aggregate '${parsed.name}' for stream '${stream}' is at revision ${parsed.revision}, past the stream's last revision (${last})`)
-          }
+    for await (const keys of chunksOf(this.#storage.keys({ gte: spaceStart(Space.snapshots), lt: spaceEnd(Space.snapshots) }), CHUNK)) {
+      for (const key of keys) {
+        this.report.snapshots++
+        const parsed = parseSnapshotKey(key)
+        if (parsed === undefined) {
+          this.#problem('snapshots', `A snapshot key is malformed (${key.toString('hex')})`)
+          continue
+        }
+        if (parsed.stream !== stream) {
+          stream = parsed.stream
+          last = (this.#tail.get(stream) ?? await this.#diskRevision(stream) + 1) - 1
+        }
+        if (parsed.revision > last) {
+          this.#problem('snapshots', `A snapshot of aggregate '${parsed.name}' for stream '${stream}' is at revision ${parsed.revision}, past the stream's last revision (${last})`)
         }
       }
-    } finally {
-      await it.close()
     }
   }
 
@@ -355,12 +331,7 @@ class Verifier {
     const prefix = namedKey(Space.privacy, 'intent/')
     const end = Buffer.from(prefix)
     end[end.length - 1]! += 1
-    const it = this.#storage.keys({ gte: prefix, lt: end })
-    try {
-      for (let keys = await it.nextv(CHUNK); keys.length > 0; keys = await it.nextv(CHUNK)) this.report.pendingShreds += keys.length
-    } finally {
-      await it.close()
-    }
+    for await (const keys of chunksOf(this.#storage.keys({ gte: prefix, lt: end }), CHUNK)) this.report.pendingShreds += keys.length
   }
 }
 
