@@ -34,6 +34,15 @@ export type AnnalsErrorCode =
   | 'ANNALS_ALREADY_SUBSCRIBED'
   /** The storage underneath failed (disk full, I/O error); the `cause` says how. */
   | 'ANNALS_STORAGE'
+  /**
+   * A projection's handler threw on an event; the `cause` is its error. An inline projection's
+   * append failed and wrote nothing; an async projection stopped at that event.
+   */
+  | 'ANNALS_PROJECTION_FAILED'
+  /** A projection of that name is already registered in this database, with another definition. */
+  | 'ANNALS_ALREADY_PROJECTED'
+  /** `at` on a projection that keeps no history (`history: false`). */
+  | 'ANNALS_HISTORY_UNAVAILABLE'
 
 /**
  * The error annals rejects with. Test `code`, never `message`.

@@ -10,3 +10,11 @@ export type {
 export { Subscription } from './subscriptions/subscription.js'
 export type { SubscribeOptions, EventHandler } from './subscriptions/subscription.js'
 export type { AnyLevel } from './storage/storage.js'
+export { defineProjection } from './projections/definition.js'
+export type {
+  ProjectionDefinition, ProjectionOptions, ProjectionHandler, ProjectionMode, ViewWriter
+} from './projections/definition.js'
+export { Projection } from './projections/handle.js'
+export type { AtOptions, ProjectionView } from './projections/handle.js'
+export type { ProjectionStatus } from './projections/projected.js'
+export type { QueryOptions } from './projections/view.js'

@@ -1,0 +1,86 @@
+// A member: one generation of one projection's view being built, event by event, by whoever
+// owns it at the moment: a train (catching up, or following the log for async projections),
+// the append hook (inline projections in the append path), or nobody (stopped: failed,
+// replaced, closed, or an old view frozen while a new one is rebuilt).
+import type { RecordedEvent } from '../log/types.js'
+import type { Storage, WriteOp } from '../storage/storage.js'
+import { Changes } from './changes.js'
+import { encodeRecord, type GenerationRecord } from './checkpoints.js'
+import type { ProjectionHandler } from './definition.js'
+import { recordKey } from './keys.js'
+import type { Projected } from './projected.js'
+
+/** Who moves a member on: see the file's comment. `ready`: caught up, waiting to join the append path. */
+export type Owner = 'train' | 'ready' | 'hook' | 'stopped'
+
+export class Member {
+  readonly projected: Projected
+  /** The generation as committed: `next` moves only once a batch holding its writes is written. */
+  record: GenerationRecord
+  /** Being rebuilt beside the active generation, which serves reads until the swap. */
+  building: boolean
+  owner: Owner = 'stopped'
+  /** The train that owns it, while one does. */
+  train: unknown
+  /** Settles when what is being handled and written for it is done. */
+  inflight: Promise<unknown> | undefined
+  readonly changes: Changes
+  readonly types: ReadonlySet<string> | undefined
+  readonly #handle: ProjectionHandler
+
+  constructor (projected: Projected, storage: Storage, record: GenerationRecord, building: boolean) {
+    this.projected = projected
+    this.record = record
+    this.building = building
+    this.changes = new Changes(storage, record.gen, record.history)
+    const types = projected.definition.types
+    this.types = types === undefined ? undefined : new Set(types)
+    this.#handle = projected.definition.handle
+  }
+
+  get inline (): boolean {
+    return this.projected.definition.mode === 'inline'
+  }
+
+  /** Whether this member handles events of `type`. */
+  wants (type: string): boolean {
+    return this.types === undefined || this.types.has(type)
+  }
+
+  /**
+   * Handles one event. Its writes join the pending ones if the handler succeeds; if it throws
+   * (synchronously, or by rejecting: the returned promise then rejects), they are dropped. A
+   * promise only when the handler returned one, to spare synchronous handlers a turn.
+   */
+  apply (event: RecordedEvent): Promise<void> | undefined {
+    const changes = this.changes
+    changes.begin(event.position)
+    let result: unknown
+    try {
+      result = this.#handle(event, changes.writer)
+    } catch (err) {
+      changes.discard()
+      throw err
+    }
+    if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
+      return (result as Promise<unknown>).then(() => { changes.commit() }, (err: unknown) => {
+        changes.discard()
+        throw err
+      })
+    }
+    changes.commit()
+    return undefined
+  }
+
+  /** The write of its record with `next`, under its key (active or building). */
+  checkpoint (next: number): WriteOp {
+    return { key: recordKey(this.projected.definition.name, this.building), value: encodeRecord({ ...this.record, next }) }
+  }
+
+  /** Waits until nothing is being handled or written for it. */
+  async quiet (): Promise<void> {
+    for (let seen = this.inflight; seen !== undefined; seen = this.inflight === seen ? undefined : this.inflight) {
+      await seen.catch(() => {})
+    }
+  }
+}
