@@ -5,9 +5,11 @@ import { appendContract } from './contract/append.js'
 import { idempotencyContract } from './contract/idempotency.js'
 import { readContract } from './contract/read.js'
 import { subscriptionContract } from './contract/subscriptions.js'
+import { projectionContract } from './contract/projections.js'
 
 const backend = backends.find(b => b.name === 'memory-level sublevel')!
 t.test('append', async t => { appendContract(t, backend) })
 t.test('read', async t => { readContract(t, backend) })
 t.test('idempotency', async t => { idempotencyContract(t, backend) })
 t.test('subscriptions', async t => { subscriptionContract(t, backend) })
+t.test('projections', async t => { projectionContract(t, backend) })
