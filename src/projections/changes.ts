@@ -90,6 +90,7 @@ export class Changes {
 
   /** Hands out the pending writes as batch operations: documents and history blocks. */
   emit (ops: WriteOp[]): void {
+    if (this.#pending.size === 0) return
     const gen = this.#gen
     for (const [key, value] of this.#pending) {
       ops.push({ key: viewKey(gen, key), value: value ?? undefined })

@@ -4,6 +4,7 @@
 import { AnnalsError } from '../errors.js'
 import { decode, encode } from '../storage/codec.js'
 import type { Storage } from '../storage/storage.js'
+import { writeU64 } from '../storage/keys.js'
 import { COUNTER_KEY, recordKey } from './keys.js'
 
 /** One generation of a view: where it is kept, what built it, how far it got. */
@@ -18,8 +19,24 @@ export interface GenerationRecord {
   next: number
 }
 
-export function encodeRecord (r: GenerationRecord): Buffer {
-  return encode([r.gen, r.version, r.fingerprint, r.history, r.next])
+const prefixes = new WeakMap<GenerationRecord, Buffer>()
+
+/** Encodes a record, with `next` in place of its own if given. */
+export function encodeRecord (r: GenerationRecord, next = r.next): Buffer {
+  // MessagePack: the fixed fields, then `next` as a uint 64 (0xcf and 8 bytes), which any
+  // MessagePack decoder reads as a number
+  let prefix = prefixes.get(r)
+  if (prefix === undefined) {
+    const whole = encode([r.gen, r.version, r.fingerprint, r.history, 0])
+    prefix = whole.subarray(0, whole.length - 1) // without the 0, a positive fixint
+    prefixes.set(r, Buffer.from(prefix))
+    prefix = prefixes.get(r)!
+  }
+  const out = Buffer.allocUnsafe(prefix.length + 9)
+  prefix.copy(out, 0)
+  out[prefix.length] = 0xcf
+  writeU64(out, next, prefix.length + 1)
+  return out
 }
 
 function decodeRecord (name: string, bytes: Buffer): GenerationRecord {

@@ -28,6 +28,8 @@ export interface HookHost {
 export class InlineHook implements AppendHook {
   readonly #host: HookHost
   #attached: Member[] = []
+  /** the members in the append path for the open batch */
+  #members: Member[] = []
   /** between the first append of a batch and its settle */
   #open = false
   #done: (() => void) | undefined
@@ -54,7 +56,7 @@ export class InlineHook implements AppendHook {
 
   async append (events: readonly RecordedEvent[]): Promise<WriteOp[]> {
     if (!this.#open) await this.#start(events[0]!.position)
-    const members = this.#attached.filter(m => m.owner === 'hook')
+    const members = this.#members
     if (members.length === 0 && this.#stash.length === 0) return []
     for (const event of events) {
       for (const m of members) {
@@ -74,9 +76,12 @@ export class InlineHook implements AppendHook {
     this.#stashNext.clear()
     const end = events[events.length - 1]!.position + 1
     for (const m of members) {
+      this.#emitted.set(m, end)
+      // an append that changed nothing in a view needs no checkpoint: after a restart its events
+      // are handled again on the very view they saw, so (handlers being deterministic) to no effect
+      if (!m.changes.dirty) continue
       m.changes.emit(ops)
       ops.push(m.checkpoint(end))
-      this.#emitted.set(m, end)
     }
     return ops
   }
@@ -112,6 +117,7 @@ export class InlineHook implements AppendHook {
       this.#touched.add(m)
       if (m.record.next < first) await this.#catchUp(m, first - 1)
     }
+    this.#members = this.#attached.filter(m => m.owner === 'hook')
   }
 
   /** Handles the events `m` missed, up to `last`; their writes wait in the stash. */

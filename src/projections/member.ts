@@ -74,8 +74,16 @@ export class Member {
 
   /** The write of its record with `next`, under its key (active or building). */
   checkpoint (next: number): WriteOp {
-    return { key: recordKey(this.projected.definition.name, this.building), value: encodeRecord({ ...this.record, next }) }
+    // inline projections write one per append: the key and the record's fixed part are reused
+    if (this.#key === undefined || this.#keyBuilding !== this.building) {
+      this.#key = recordKey(this.projected.definition.name, this.building)
+      this.#keyBuilding = this.building
+    }
+    return { key: this.#key, value: encodeRecord(this.record, next) }
   }
+
+  #key: Buffer | undefined
+  #keyBuilding = false
 
   /** Waits until nothing is being handled or written for it. */
   async quiet (): Promise<void> {
