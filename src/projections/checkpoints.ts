@@ -4,7 +4,6 @@
 import { AnnalsError } from '../errors.js'
 import { decode, encode } from '../storage/codec.js'
 import type { Storage } from '../storage/storage.js'
-import { writeU64 } from '../storage/keys.js'
 import { COUNTER_KEY, recordKey } from './keys.js'
 
 /** One generation of a view: where it is kept, what built it, how far it got. */
@@ -23,8 +22,8 @@ const prefixes = new WeakMap<GenerationRecord, Buffer>()
 
 /** Encodes a record, with `next` in place of its own if given. */
 export function encodeRecord (r: GenerationRecord, next = r.next): Buffer {
-  // MessagePack: the fixed fields, then `next` as a uint 64 (0xcf and 8 bytes), which any
-  // MessagePack decoder reads as a number
+  // MessagePack: the fixed fields, then `next` as a float 64 (0xcb and 8 bytes): exact for
+  // every position, and read back as a number (a uint 64 would come back as a bigint)
   let prefix = prefixes.get(r)
   if (prefix === undefined) {
     const whole = encode([r.gen, r.version, r.fingerprint, r.history, 0])
@@ -34,8 +33,8 @@ export function encodeRecord (r: GenerationRecord, next = r.next): Buffer {
   }
   const out = Buffer.allocUnsafe(prefix.length + 9)
   prefix.copy(out, 0)
-  out[prefix.length] = 0xcf
-  writeU64(out, next, prefix.length + 1)
+  out[prefix.length] = 0xcb
+  out.writeDoubleBE(next, prefix.length + 1)
   return out
 }
 
