@@ -5,9 +5,12 @@
 // its writes are added, for any projection. Writes of earlier appends of the same batch are
 // not in the database yet: members read them from their own layers until the batch settles.
 //
+// The view writes and checkpoints go into the batch once, at its end (`finish`): one document
+// and one history block per key changed, one checkpoint per projection.
+//
 // Members join at the start of a batch, never within one. One caught up by a train may have
-// missed the last few batches: it handles them first (read back from the log) and their writes
-// go with the batch's first successful append.
+// missed the last few batches: it handles them first (read back from the log), and their writes
+// join this batch.
 import { AnnalsError } from '../errors.js'
 import type { AppendHook } from '../log/hooks.js'
 import type { Log } from '../log/log.js'
@@ -33,20 +36,15 @@ export class InlineHook implements AppendHook {
   /** between the first append of a batch and its settle */
   #open = false
   #done: (() => void) | undefined
-  /** writes of catching up, waiting for the batch's first successful append, and their checkpoints */
-  #stash: WriteOp[] = []
-  #stashNext = new Map<Member, number>()
-  /** members whose checkpoint this batch writes, with the position it writes */
-  #emitted = new Map<Member, number>()
-  #touched = new Set<Member>()
+  /** members the open batch moves on, with their next position as it will write it */
+  #next = new Map<Member, number>()
   #afterSettle: Array<() => void> = []
+  /** Batches started so far. */
+  batches = 0
 
   constructor (host: HookHost) {
     this.#host = host
   }
-
-  /** Batches started so far. */
-  batches = 0
 
   /** Runs `fn` now if no batch is open, else once the open one settles. */
   whenIdle (fn: () => void): void {
@@ -57,7 +55,6 @@ export class InlineHook implements AppendHook {
   async append (events: readonly RecordedEvent[]): Promise<WriteOp[]> {
     if (!this.#open) await this.#start(events[0]!.position)
     const members = this.#members
-    if (members.length === 0 && this.#stash.length === 0) return []
     for (const event of events) {
       for (const m of members) {
         if (!m.wants(event.type)) continue
@@ -70,18 +67,23 @@ export class InlineHook implements AppendHook {
         }
       }
     }
-    const ops = this.#stash
-    this.#stash = []
-    for (const [m, next] of this.#stashNext) this.#emitted.set(m, next)
-    this.#stashNext.clear()
     const end = events[events.length - 1]!.position + 1
     for (const m of members) {
-      this.#emitted.set(m, end)
-      // an append that changed nothing in a view needs no checkpoint: after a restart its events
+      m.changes.accept()
+      this.#next.set(m, end)
+    }
+    // the view writes go once per batch, in finish
+    return NO_WRITES
+  }
+
+  finish (): WriteOp[] {
+    const ops: WriteOp[] = []
+    for (const [m, next] of this.#next) {
+      // a batch that changed nothing in a view needs no checkpoint: after a restart its events
       // are handled again on the very view they saw, so (handlers being deterministic) to no effect
       if (!m.changes.dirty) continue
       m.changes.emit(ops)
-      ops.push(m.checkpoint(end))
+      ops.push(m.checkpoint(next))
     }
     return ops
   }
@@ -89,13 +91,11 @@ export class InlineHook implements AppendHook {
   settle (written: boolean): void {
     if (!this.#open) return
     this.#open = false
-    for (const [m, next] of this.#emitted) if (written) m.record = { ...m.record, next }
-    for (const m of this.#touched) m.changes.reset()
-    const touched = [...this.#touched]
-    this.#emitted.clear()
-    this.#touched.clear()
-    this.#stash = []
-    this.#stashNext.clear()
+    if (written) for (const [m, next] of this.#next) m.record = { ...m.record, next }
+    const touched = [...new Set([...this.#members, ...this.#next.keys()])]
+    for (const m of touched) m.changes.reset(written)
+    this.#next.clear()
+    this.#members = []
     this.#attached = this.#attached.filter(m => m.owner === 'hook')
     this.#done?.()
     for (const fn of this.#afterSettle.splice(0)) fn()
@@ -111,16 +111,19 @@ export class InlineHook implements AppendHook {
       m.owner = 'hook'
       this.#attached.push(m)
     }
-    for (const m of this.#attached) {
-      if (m.owner !== 'hook') continue
+    const members = this.#attached.filter(m => m.owner === 'hook')
+    this.#members = members
+    for (const m of members) {
       m.inflight = done
-      this.#touched.add(m)
       if (m.record.next < first) await this.#catchUp(m, first - 1)
     }
-    this.#members = this.#attached.filter(m => m.owner === 'hook')
+    this.#members = members.filter(m => m.owner === 'hook')
   }
 
-  /** Handles the events `m` missed, up to `last`; their writes wait in the stash. */
+  /**
+   * Handles the events `m` missed, up to `last`. Their writes join the batch whatever becomes of
+   * its appends (if none joins, the batch writes nothing, and they are handled again next time).
+   */
   async #catchUp (m: Member, last: number): Promise<void> {
     let next = m.record.next
     let error: AnnalsError | undefined
@@ -142,15 +145,16 @@ export class InlineHook implements AppendHook {
       }
     } catch (err) {
       // reading the log failed: the member stops at its checkpoint; the append goes on
-      m.changes.dropPending()
+      m.changes.reset(false)
       m.projected.fail(m, m.record.next, err instanceof AnnalsError ? err : new AnnalsError('ANNALS_STORAGE', String(err), { cause: err }))
       return
     } finally {
       await chunks.close()
     }
-    m.changes.emit(this.#stash)
-    this.#stash.push(m.checkpoint(next))
-    this.#stashNext.set(m, next)
+    m.changes.accept()
+    this.#next.set(m, next)
     if (error !== undefined) m.projected.fail(m, next, error)
   }
 }
+
+const NO_WRITES: WriteOp[] = []

@@ -19,10 +19,18 @@ export const MAX_KEY_BYTES = 1024
 // in a `u` regex, pairs match as one code point: only lone halves match \p{Surrogate}
 const LONE_SURROGATE = /\p{Surrogate}/u
 
+function hasSurrogate (key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdfff) return true
+  }
+  return false
+}
+
 /** Checks a view key: a well-formed string of at most {@link MAX_KEY_BYTES} UTF-8 bytes. */
 export function checkKey (key: unknown): string {
   if (typeof key !== 'string') throw new TypeError('A view key must be a string')
-  if (LONE_SURROGATE.test(key)) throw new TypeError('A view key must be well-formed UTF-16 (no lone surrogates)')
+  if (hasSurrogate(key) && LONE_SURROGATE.test(key)) throw new TypeError('A view key must be well-formed UTF-16 (no lone surrogates)')
   if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw new TypeError(`A view key takes at most ${MAX_KEY_BYTES} UTF-8 bytes`)
   }

@@ -127,7 +127,7 @@ export class Train {
       const error = err instanceof AnnalsError ? err : new AnnalsError('ANNALS_STORAGE', String(err), { cause: err })
       const closing = this.#stopped && error.code === 'ANNALS_NOT_OPEN'
       for (const m of this.#members) {
-        m.changes.reset()
+        m.changes.reset(false)
         if (!closing) m.projected.fail(m, m.record.next, error)
       }
     } finally {
@@ -184,7 +184,7 @@ export class Train {
     })
     await this.#host.log.storage.write(ops, false)
     members.forEach((m, i) => {
-      m.changes.reset()
+      m.changes.reset(true)
       m.record = { ...m.record, next: nexts[i]! }
     })
     this.#next = end
