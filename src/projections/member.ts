@@ -48,28 +48,21 @@ export class Member {
   }
 
   /**
-   * Handles one event. Its writes join the pending ones if the handler succeeds; if it throws
-   * (synchronously, or by rejecting: the returned promise then rejects), they are dropped. A
-   * promise only when the handler returned one, to spare synchronous handlers a turn.
+   * Starts handling one event: calls the handler and returns what it returned (a promise, if it
+   * is async). The caller then calls {@link handled} once it has settled, or {@link failed} if
+   * it threw or rejected: the event's writes join the pending ones, or are dropped.
    */
-  apply (event: RecordedEvent): Promise<void> | undefined {
-    const changes = this.changes
-    changes.begin(event.position)
-    let result: unknown
-    try {
-      result = this.#handle(event, changes.writer)
-    } catch (err) {
-      changes.discard()
-      throw err
-    }
-    if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
-      return (result as Promise<unknown>).then(() => { changes.commit() }, (err: unknown) => {
-        changes.discard()
-        throw err
-      })
-    }
-    changes.commit()
-    return undefined
+  apply (event: RecordedEvent): unknown {
+    this.changes.begin(event.position)
+    return this.#handle(event, this.changes.writer)
+  }
+
+  handled (): void {
+    this.changes.commit()
+  }
+
+  failed (): void {
+    this.changes.discard()
   }
 
   /** The write of its record with `next`, under its key (active or building). */
@@ -91,4 +84,9 @@ export class Member {
       await seen.catch(() => {})
     }
   }
+}
+
+/** Whether a handler returned a promise (or any thenable) to wait for. */
+export function isPromise (value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
 }

@@ -13,7 +13,7 @@ import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import type { RecordedEvent } from '../log/types.js'
 import type { WriteOp } from '../storage/storage.js'
-import type { Member } from './member.js'
+import { isPromise, type Member } from './member.js'
 import { failedError } from './projected.js'
 
 export interface Failure { member: Member, position: number, error: AnnalsError }
@@ -159,9 +159,11 @@ export class Train {
         const m = live[i]!
         if (!m.wants(event.type)) continue
         try {
-          const pending = m.apply(event)
-          if (pending !== undefined) await pending
+          const result = m.apply(event)
+          if (isPromise(result)) await result
+          m.handled()
         } catch (err) {
+          m.failed()
           failures.push({ member: m, position: event.position, error: failedError(m.projected.name, event.position, err) })
           live = live.filter(x => x !== m)
           i--
