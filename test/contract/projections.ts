@@ -304,6 +304,49 @@ export function projectionContract (t: Test, backend: Backend): void {
     await db.close()
   })
 
+  t.test('a rebuild while appends flow, and a close during catch-up, lose and repeat nothing', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open()
+    const events: Ev[] = Array.from({ length: 3000 }, (_, i) => ({ stream: `s${i % 3}`, type: i % 11 === 0 ? 'Del' : 'Add', n: i % 37 }))
+    const inline = await db.project(sums('inline', 'inline'))
+    const async = await db.project(sums('async', 'async'))
+    const appending = (async () => { for (let i = 0; i < events.length; i += 100) await appendAll(db, events.slice(i, i + 100)) })()
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await Promise.all([inline.rebuild(), async.rebuild()])
+    await appending
+    await async.caughtUp()
+    const expected = sorted(fold(await collect(db.readAll())))
+    t.same(await collect(inline.query()), expected, 'inline, rebuilt while appends flowed')
+    t.same(await collect(async.query()), expected, 'async, rebuilt while appends flowed')
+    const late = await db.project(sums('late', 'async'))
+    await db.close() // in the middle of its catch-up, most likely
+    db = await f.open()
+    const again = await db.project(sums('late', 'async'))
+    await again.caughtUp()
+    t.same(await collect(again.query()), expected, 'resumed after close')
+    await db.close()
+  })
+
+  t.test('an inline projection whose catch-up fails is not registered', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open()
+    await db.append('s', [{ type: 'T', data: 1 }, { type: 'T', data: 2 }])
+    const Strict = defineProjection<number>({
+      name: 'strict',
+      mode: 'inline',
+      handle: (e, view) => {
+        if (e.data === 2) throw new Error('two')
+        view.put('n', e.data)
+      }
+    })
+    await t.rejects(db.project(Strict), { code: 'ANNALS_PROJECTION_FAILED' })
+    t.same(await db.append('s', { type: 'T', data: 2 }), { revision: 2, position: 2 }, 'appends do not go through it')
+    await t.rejects(db.project(Strict), { code: 'ANNALS_PROJECTION_FAILED' }, 'registering again retries, and fails again')
+    await db.close()
+  })
+
   t.test('arguments are checked', async t => {
     const f = await backend.make()
     t.teardown(f.cleanup)
