@@ -16,7 +16,7 @@ import type { AppendHook } from '../log/hooks.js'
 import type { Log } from '../log/log.js'
 import type { RecordedEvent } from '../log/types.js'
 import type { WriteOp } from '../storage/storage.js'
-import { isPromise, type Member } from './member.js'
+import type { Member } from './member.js'
 import { failedError } from './projected.js'
 
 /** What the hook needs from the registry. */
@@ -59,11 +59,9 @@ export class InlineHook implements AppendHook {
       for (const m of members) {
         if (!m.wants(event.type)) continue
         try {
-          const result = m.apply(event)
-          if (isPromise(result)) await result
-          m.handled()
+          const pending = m.handle(event)
+          if (pending !== undefined) await pending
         } catch (err) {
-          m.failed()
           for (const x of members) x.changes.dropPending()
           throw failedError(m.projected.name, event.position, err)
         }
@@ -135,11 +133,9 @@ export class InlineHook implements AppendHook {
         for (const event of chunk) {
           if (m.wants(event.type)) {
             try {
-              const result = m.apply(event)
-              if (isPromise(result)) await result
-              m.handled()
+              const pending = m.handle(event)
+              if (pending !== undefined) await pending
             } catch (err) {
-              m.failed()
               error = failedError(m.projected.name, event.position, err)
               break
             }

@@ -13,7 +13,7 @@ import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import type { RecordedEvent } from '../log/types.js'
 import type { WriteOp } from '../storage/storage.js'
-import { isPromise, type Member } from './member.js'
+import type { Member } from './member.js'
 import { failedError } from './projected.js'
 
 export interface Failure { member: Member, position: number, error: AnnalsError }
@@ -159,11 +159,9 @@ export class Train {
         const m = live[i]!
         if (!m.wants(event.type)) continue
         try {
-          const result = m.apply(event)
-          if (isPromise(result)) await result
-          m.handled()
+          const pending = m.handle(event)
+          if (pending !== undefined) await pending
         } catch (err) {
-          m.failed()
           failures.push({ member: m, position: event.position, error: failedError(m.projected.name, event.position, err) })
           live = live.filter(x => x !== m)
           i--
