@@ -8,7 +8,8 @@ import { historyGet, historyQuery } from './history.js'
 import { checkKey } from './keys.js'
 import type { Projected, ProjectionStatus } from './projected.js'
 import type { Projections } from './registry.js'
-import { checkBounds, lazyQuery, viewGet, viewQuery, type QueryOptions } from './view.js'
+import { decodeWithExtensions } from '../storage/codec.js'
+import { checkBounds, lazyQuery, viewGet, viewQuery, type DocReader, type QueryOptions } from './view.js'
 
 /**
  * Which past view `at` gives: as of a position of the log (inclusive), or a moment (the last
@@ -45,6 +46,8 @@ export interface HandleContext {
   readonly registry: Projections
   /** Throws when the database is closed. */
   readonly assertOpen: () => void
+  /** Opens the sealed personal fields of a document (privacy's openValue). */
+  readonly open: <T>(value: T) => Promise<T>
 }
 
 /**
@@ -60,11 +63,17 @@ export interface HandleContext {
 export class Projection<Doc = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   readonly #p: Projected
   readonly #context: HandleContext
+  /** documents as readers see them: personal fields opened, or null once shredded */
+  readonly #read: DocReader
 
   /** @internal Use `db.project`. */
   constructor (projected: Projected, context: HandleContext) {
     this.#p = projected
     this.#context = context
+    this.#read = bytes => {
+      const [doc, sealed] = decodeWithExtensions(bytes)
+      return sealed ? context.open(doc) : doc
+    }
   }
 
   /**
@@ -91,7 +100,7 @@ export class Projection<Doc = any> { // eslint-disable-line @typescript-eslint/n
     this.#context.assertOpen()
     checkKey(key)
     const active = this.#p.active
-    return active === undefined ? undefined : await viewGet(this.#storage, active.record.gen, key) as Doc | undefined
+    return active === undefined ? undefined : await viewGet(this.#storage, active.record.gen, key, this.#read) as Doc | undefined
   }
 
   /**
@@ -107,7 +116,7 @@ export class Projection<Doc = any> { // eslint-disable-line @typescript-eslint/n
       this.#context.assertOpen()
       const bounds = checkBounds(options)
       const active = this.#p.active
-      return viewQuery(this.#storage, active === undefined ? -1 : active.record.gen, bounds) as AsyncGenerator<[string, Doc]>
+      return viewQuery(this.#storage, active === undefined ? -1 : active.record.gen, bounds, this.#read) as AsyncGenerator<[string, Doc]>
     })
   }
 
@@ -181,11 +190,11 @@ export class Projection<Doc = any> { // eslint-disable-line @typescript-eslint/n
       position,
       get: async key => {
         checkKey(key)
-        return await historyGet(this.#storage, await current(), key, position) as Doc | undefined
+        return await historyGet(this.#storage, await current(), key, position, this.#read) as Doc | undefined
       },
       query: options => lazyQuery(async () => {
         const bounds = checkBounds(options)
-        return historyQuery(this.#storage, await current(), bounds, position) as AsyncGenerator<[string, Doc]>
+        return historyQuery(this.#storage, await current(), bounds, position, this.#read) as AsyncGenerator<[string, Doc]>
       })
     }
   }

@@ -11,7 +11,7 @@ import type { Storage } from '../storage/storage.js'
 import {
   historyKey, historyKeyBound, historyKeyFirst, historyKeyPart, historyPrefix, prefixRange, unescapeKey
 } from './keys.js'
-import type { KeyBounds } from './view.js'
+import { storedDoc, type DocReader, type KeyBounds } from './view.js'
 
 /** Encodes a block of changes: [position, bytes | null, ...] in position order. */
 export function encodeBlock (changes: ReadonlyArray<number | Buffer | null>): Buffer {
@@ -39,12 +39,12 @@ function valueAt (block: Buffer, position: number): Buffer | null | undefined {
 }
 
 /** The document at `key` as of `position`, from the history of generation `gen`. */
-export async function historyGet (storage: Storage, gen: number, key: string, position: number): Promise<unknown> {
+export async function historyGet (storage: Storage, gen: number, key: string, position: number, read: DocReader = storedDoc): Promise<unknown> {
   if (position < 0) return undefined
   const entry = await storage.firstEntry({ gte: historyKeyBound(gen, key, 0), lte: historyKey(gen, key, position), reverse: true })
   if (entry === undefined) return undefined
   const value = valueAt(entry[1], position)
-  return value === undefined || value === null ? undefined : decode(value)
+  return value === undefined || value === null ? undefined : await read(value)
 }
 
 /**
@@ -52,7 +52,7 @@ export async function historyGet (storage: Storage, gen: number, key: string, po
  * those keys, in key order (or reverse), deciding each key by its last block at or before
  * `position`.
  */
-export async function * historyQuery (storage: Storage, gen: number, bounds: KeyBounds, position: number): AsyncGenerator<[string, unknown]> {
+export async function * historyQuery (storage: Storage, gen: number, bounds: KeyBounds, position: number, read: DocReader = storedDoc): AsyncGenerator<[string, unknown]> {
   if (position < 0 || bounds.limit === 0) return
   const range = prefixRange(historyPrefix(gen))
   const lower = bounds.gte !== undefined ? historyKeyBound(gen, bounds.gte, 0) : bounds.gt !== undefined ? historyKeyBound(gen, bounds.gt, 1) : range.gte
@@ -62,17 +62,17 @@ export async function * historyQuery (storage: Storage, gen: number, bounds: Key
   let left = bounds.limit
   let part: Buffer | undefined // the escaped view key being decided
   let candidate: Buffer | undefined // its block that answers, so far
-  const decide = (): [string, unknown] | undefined => {
+  const decide = async (): Promise<[string, unknown] | undefined> => {
     if (part === undefined || candidate === undefined) return undefined
     const value = valueAt(candidate, position)
-    return value === undefined || value === null ? undefined : [unescapeKey(part), decode(value)]
+    return value === undefined || value === null ? undefined : [unescapeKey(part), await read(value)]
   }
   try {
     for (let entries = await it.nextv(256); entries.length > 0; entries = await it.nextv(1024)) {
       for (const [key, block] of entries) {
         const p = historyKeyPart(key)
         if (part === undefined || !p.equals(part)) {
-          const done = decide()
+          const done = await decide()
           if (done !== undefined) {
             yield done
             if (--left === 0) return
@@ -85,7 +85,7 @@ export async function * historyQuery (storage: Storage, gen: number, bounds: Key
         if (historyKeyFirst(key) <= position && (!bounds.reverse || candidate === undefined)) candidate = block
       }
     }
-    const done = decide()
+    const done = await decide()
     if (done !== undefined) yield done
   } finally {
     await it.close()

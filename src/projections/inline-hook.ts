@@ -127,7 +127,7 @@ export class InlineHook implements AppendHook {
   async #catchUp (m: Member, last: number): Promise<void> {
     let next = m.record.next
     let error: AnnalsError | undefined
-    const chunks = this.#host.log.chunks({ from: next, to: last, backwards: false, limit: Infinity })
+    const chunks = this.#host.log.chunks({ from: next, to: last, backwards: false, limit: Infinity }, undefined, true)
     try {
       for (let chunk = await chunks.next(); chunk.length > 0 && error === undefined; chunk = await chunks.next()) {
         for (const event of chunk) {

@@ -137,7 +137,7 @@ export class Train {
 
   /** Handles the log from the train's position up to `head`. */
   async #pass (head: number): Promise<void> {
-    const chunks = this.#host.log.chunks({ from: this.#next, to: head, backwards: false, limit: Infinity })
+    const chunks = this.#host.log.chunks({ from: this.#next, to: head, backwards: false, limit: Infinity }, undefined, true)
     try {
       for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
         const members = this.#members.slice()

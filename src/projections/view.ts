@@ -48,14 +48,23 @@ export function checkBounds (options: unknown): KeyBounds {
   return { gt: o.gt, gte: o.gte, lt: o.lt, lte: o.lte, limit: o.limit ?? Infinity, reverse: o.reverse ?? false }
 }
 
+/**
+ * Turns a stored document into what readers see: decoded, and for readers outside handlers,
+ * with its sealed personal fields opened (see privacy/sealed.ts).
+ */
+export type DocReader = (bytes: Buffer) => unknown
+
+/** Decodes a document as handlers see it: personal fields sealed. */
+export const storedDoc: DocReader = bytes => decode(bytes)
+
 /** The document at `key` in generation `gen`, or undefined. */
-export async function viewGet (storage: Storage, gen: number, key: string): Promise<unknown> {
+export async function viewGet (storage: Storage, gen: number, key: string, read: DocReader = storedDoc): Promise<unknown> {
   const value = await storage.get(viewKey(gen, key))
-  return value === undefined ? undefined : decode(value)
+  return value === undefined ? undefined : await read(value)
 }
 
 /** Documents of generation `gen` in `bounds`, by key. */
-export async function * viewQuery (storage: Storage, gen: number, bounds: KeyBounds): AsyncGenerator<[string, unknown]> {
+export async function * viewQuery (storage: Storage, gen: number, bounds: KeyBounds, read: DocReader = storedDoc): AsyncGenerator<[string, unknown]> {
   if (bounds.limit === 0) return
   const all = prefixRange(viewPrefix(gen))
   const it = storage.entries({
@@ -66,7 +75,7 @@ export async function * viewQuery (storage: Storage, gen: number, bounds: KeyBou
   })
   try {
     for (let entries = await it.nextv(64); entries.length > 0; entries = await it.nextv(1024)) {
-      for (const [key, value] of entries) yield [viewKeyName(key), decode(value)]
+      for (const [key, value] of entries) yield [viewKeyName(key), await read(value)]
     }
   } finally {
     await it.close()

@@ -303,7 +303,7 @@ export class Annals {
     const def = checkDefinition(definition)
     const registry = this.#registry()
     const projected = await registry.register(def)
-    return new Projection<Doc>(projected, { log: this.#log, registry, assertOpen: this.#assertOpen })
+    return new Projection<Doc>(projected, { log: this.#log, registry, assertOpen: this.#assertOpen, open: async value => await this.#privacy.openValue(value) })
   }
 
   /**
