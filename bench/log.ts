@@ -42,7 +42,8 @@ async function annalsDb (name: string, sync = false): Promise<Annals> {
   return await open(freshDir(name), { sync })
 }
 
-function rawValue (i: number, streams: number, position: number): Buffer {
+/** An event as the raw baseline stores it: a msgpack map. */
+export function rawValue (i: number, streams: number, position: number): Buffer {
   const e = sampleEvent(i, streams)
   return pack({ stream: e.stream, type: e.type, data: e.data, position, time: Date.now() })
 }

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import { aggregateWorkloads } from './aggregates.js'
 import { appendWorkloads, readWorkloads, type Sizes, type Timing, type Workload } from './log.js'
 import { BENCH_DIR, median } from './lib.js'
+import { atLatency, projectionWorkloads, type ProjectionSizes } from './projections.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -25,6 +26,11 @@ const sizes: Sizes = args.tiny
   : args.quick
     ? { events: 20_000, streams: 200, awaited: 2000, syncAwaited: 200, streamEvents: 2000 }
     : { events: 100_000, streams: 1000, awaited: 20_000, syncAwaited: 1000, streamEvents: 10_000 }
+const projectionSizes: ProjectionSizes = args.tiny
+  ? { catchUp: 2000, appends: 2000, changes: 2000 }
+  : args.quick
+    ? { catchUp: 200_000, appends: 20_000, changes: 100_000 }
+    : { catchUp: 1_000_000, appends: 100_000, changes: 100_000 }
 const runs = Number(args.runs ?? (args.tiny ? 1 : args.quick ? 3 : 5))
 const memoryEvents = Number(args['memory-events'] ?? (args.tiny ? 5000 : args.quick ? 100_000 : 1_000_000))
 
@@ -114,6 +120,12 @@ const aggregates = await aggregateWorkloads(args.tiny ? 'tiny' : args.quick ? 'q
 try {
   for (const w of aggregates.workloads) rows.push(await measure(w))
 } finally { await aggregates.close() }
+const projections = await projectionWorkloads(projectionSizes)
+try {
+  for (const w of projections.workloads) rows.push(await measure(w))
+} finally { await projections.close() }
+const at = await atLatency(projectionSizes.changes, args.tiny ? 20 : 200)
+process.stderr.write(`  at({ position }).get: median ${at.annalsMs.toFixed(2)} ms\n`)
 process.stderr.write(`  replaying ${memoryEvents} events for peak memory...\n`)
 const memory = memoryRun()
 process.stderr.write(`  replay of ${memory.annals.events} events: ${fmt(memory.annals.events / memory.annals.ms * 1000)} ev/s, peak RSS ${memory.annals.peakRssMB.toFixed(0)} MB (raw ${memory.raw.peakRssMB.toFixed(0)} MB)\n`)
@@ -124,6 +136,7 @@ const table = [
   '| --- | ---: | --- | ---: | ---: | --- | ---: | --- |',
   ...rows.map(r => `| ${r.name} | ${fmt(r.annalsRate)} | ${r.raw} | ${fmt(r.rawRate)} | ${r.ratio.toFixed(2)} | ${r.spread[0].toFixed(2)}–${r.spread[1].toFixed(2)} | ${targetCell(r)} |`),
   `| replay ${fmt(memory.annals.events)} events: peak RSS | ${memory.annals.peakRssMB.toFixed(0)} MB | same replay | ${memory.raw.peakRssMB.toFixed(0)} MB | | | < 150 MB | ${memory.annals.peakRssMB < 150 ? 'met' : 'MISSED'} |`,
+  `| at({ position }).get on a view with ${fmt(projectionSizes.changes)} changes: median | ${at.annalsMs.toFixed(2)} ms | a get | ${at.rawMs.toFixed(3)} ms | | | < 5 ms | ${at.annalsMs < 5 ? 'met' : 'MISSED'} |`,
   `| replay ${fmt(memory.annals.events)} events: peak anonymous memory | ${memory.annals.peakAnonMB.toFixed(0)} MB | same replay | ${memory.raw.peakAnonMB.toFixed(0)} MB | | | | |`
 ].join('\n')
 process.stdout.write('\n' + table + '\n')

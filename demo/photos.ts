@@ -7,6 +7,7 @@ import { AnnalsError, open, type Annals, type RecordedEvent } from '../src/index
 import { forgetUser, personalData } from './privacy.js'
 import { flakyClient } from './storage.js'
 import { timeTravel } from './time-travel.js'
+import { keepViews, printViews } from './views.js'
 
 const DIR = join(process.cwd(), 'demo-data')
 const USERS = 300
@@ -54,15 +55,17 @@ async function act (db: Annals, user: string, n: number): Promise<'ok' | 'confli
   const album = await loadAlbum(db, user)
   const photos = [...album.photos.keys()]
   const roll = rand()
-  let event
+  let event: { type: string, data: Record<string, unknown>, metadata?: Record<string, unknown> }
   if (photos.length === 0 || roll < 0.55) {
     event = { type: 'PhotoAdded', data: { photoId: `${user}-p${n}`, title: `The ${pick(places)}`, camera: pick(cameras), size: 1_000_000 + Math.floor(rand() * 4_000_000) } }
   } else if (roll < 0.75) {
     event = { type: 'PhotoRetitled', data: { photoId: pick(photos), title: `The ${pick(places)} at dusk` } }
   } else if (roll < 0.88) {
-    event = { type: 'PhotoReplaced', data: { photoId: pick(photos), size: 1_000_000 + Math.floor(rand() * 4_000_000) } }
+    const photoId = pick(photos)
+    event = { type: 'PhotoReplaced', data: { photoId, size: 1_000_000 + Math.floor(rand() * 4_000_000) }, metadata: { previousSize: album.photos.get(photoId)!.size } }
   } else {
-    event = { type: 'PhotoDeleted', data: { photoId: pick(photos) } }
+    const photoId = pick(photos)
+    event = { type: 'PhotoDeleted', data: { photoId }, metadata: { previousSize: album.photos.get(photoId)!.size } }
   }
   try {
     await db.append(user, event, { expectedRevision: album.revision })
@@ -86,6 +89,7 @@ async function main (): Promise<void> {
 
   // a durable subscription, as a notification service would keep: it sees every upload, live
   let uploads = 0
+  const views = await keepViews(db) // before the appends: inline views see every one
   const notifier = db.subscribe({ name: 'upload-notifier', types: ['PhotoAdded'] }, () => { uploads++ })
 
   let start = performance.now()
@@ -146,6 +150,8 @@ async function main (): Promise<void> {
     line(`  p${e.position} ${new Date(e.time).toISOString()} ${e.stream} ${e.type}`)
   }
 
+  line()
+  await printViews(views, Math.floor(total / 2), line)
   line()
   await flakyClient(db, `user-${USERS}`, line)
   line()

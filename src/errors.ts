@@ -45,6 +45,15 @@ export type AnnalsErrorCode =
    * promise, while loading a stream. The message names the stream and revision.
    */
   | 'ANNALS_AGGREGATE_FAILED'
+  /**
+   * A projection's handler threw on an event; the `cause` is its error. An inline projection's
+   * append failed and wrote nothing; an async projection stopped at that event.
+   */
+  | 'ANNALS_PROJECTION_FAILED'
+  /** A projection of that name is already registered in this database, with another definition. */
+  | 'ANNALS_ALREADY_PROJECTED'
+  /** `at` on a projection that keeps no history (`history: false`). */
+  | 'ANNALS_HISTORY_UNAVAILABLE'
 
 /**
  * The error annals rejects with. Test `code`, never `message`.

@@ -20,3 +20,11 @@ export { LevelKeyStore } from './privacy/level-key-store.js'
 export type { LevelKeyStoreOptions } from './privacy/level-key-store.js'
 export type { PersonalData } from './privacy/declarations.js'
 export { Sealed } from './privacy/sealed.js'
+export { defineProjection } from './projections/definition.js'
+export type {
+  ProjectionDefinition, ProjectionOptions, ProjectionHandler, ProjectionMode, ViewWriter
+} from './projections/definition.js'
+export { Projection } from './projections/handle.js'
+export type { AtOptions, ProjectionView } from './projections/handle.js'
+export type { ProjectionStatus } from './projections/projected.js'
+export type { QueryOptions } from './projections/view.js'

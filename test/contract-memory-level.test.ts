@@ -7,6 +7,7 @@ import { idempotencyContract } from './contract/idempotency.js'
 import { readContract } from './contract/read.js'
 import { privacyContract } from './contract/privacy.js'
 import { subscriptionContract } from './contract/subscriptions.js'
+import { projectionContract } from './contract/projections.js'
 
 const backend = backends.find(b => b.name === 'memory-level')!
 t.test('append', async t => { appendContract(t, backend) })
@@ -15,3 +16,4 @@ t.test('idempotency', async t => { idempotencyContract(t, backend) })
 t.test('subscriptions', async t => { subscriptionContract(t, backend) })
 t.test('privacy', async t => { privacyContract(t, backend) })
 t.test('aggregates', async t => { aggregateContract(t, backend) })
+t.test('projections', async t => { projectionContract(t, backend) })

@@ -88,3 +88,42 @@ t.test('a hook adds writes to an append, or fails it alone', async t => {
   t.same(keys, ['Xseen-0', 'Xseen-1'], 'its writes joined the batch; the failed append left none')
   t.same((await collect(all(log))).map(e => e.type), ['Good', 'Fine'])
 })
+
+t.test('a hook may add writes once per batch, before it is written; if that throws, the batch fails whole', async t => {
+  const { log, level, done } = await openLog()
+  t.teardown(done)
+  let batches = 0
+  let refuse = false
+  const settled: boolean[] = []
+  const hook: AppendHook = {
+    append: events => events.some(e => e.type === 'Bad') ? Promise.reject(new Error('refused')) : [],
+    finish () {
+      if (refuse) throw new Error('cannot finish')
+      return [{ key: Buffer.from(`Xbatch-${batches++}`), value: Buffer.from('ok') }]
+    },
+    settle (written) { settled.push(written) }
+  }
+  log.setHook(hook)
+  const first = await Promise.allSettled([
+    log.append('a', checkEvents({ type: 'Good' }), 'any', false),
+    log.append('a', checkEvents({ type: 'Bad' }), 'any', false),
+    log.append('b', checkEvents({ type: 'Good' }), 'any', false)
+  ])
+  t.same(first.map(r => r.status), ['fulfilled', 'rejected', 'fulfilled'])
+  // a batch where no append joins has nothing to finish
+  await t.rejects(log.append('a', checkEvents({ type: 'Bad' }), 'any', false), { message: 'refused' })
+  refuse = true
+  const second = await Promise.allSettled([
+    log.append('a', checkEvents({ type: 'Good' }), 'any', false),
+    log.append('c', checkEvents({ type: 'Good' }), 'any', false)
+  ])
+  t.same(second.map(r => r.status), ['rejected', 'rejected'])
+  t.match((second[0] as PromiseRejectedResult).reason, { message: 'cannot finish' })
+  t.same(settled, [true, true, false])
+  const keys = (await level.keys({ keyEncoding: 'utf8' }).all()).filter(k => k.startsWith('X'))
+  t.same(keys, ['Xbatch-0'], 'one write for the first batch, none for the others')
+  t.same((await collect(all(log))).map(e => e.stream), ['a', 'b'], 'nothing of the failed batch was written')
+  t.equal(log.head.position, 1)
+  refuse = false
+  t.same(await log.append('c', checkEvents({ type: 'Good' }), 'any', false), { revision: 0, position: 2 }, 'the log goes on')
+})

@@ -6,7 +6,7 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
-import { LevelKeyStore, defineAggregate, open, type Annals, type Subscription } from '../src/index.js'
+import { LevelKeyStore, defineAggregate, defineProjection, open, type Annals, type Subscription } from '../src/index.js'
 import { collect, tempDir } from './helpers/backends.js'
 import { scan } from './helpers/scan.js'
 
@@ -15,10 +15,17 @@ const marker = (label: string): string => `${label}-${randomBytes(8).toString('h
 
 interface Setup { db: Annals, level: ClassicLevel, keyStore: LevelKeyStore }
 
+// a view that copies the personal fields, with its history (for time travel)
+const Contacts = defineProjection<{ email: unknown, name: unknown }>({
+  name: 'contacts', mode: 'inline', types: ['UserRegistered'],
+  handle (event, view) { view.put(event.data.userId, { email: event.data.email, name: event.data.name }) }
+})
+
 async function start (dir: string, masterKey?: Buffer): Promise<Setup> {
   const level = new ClassicLevel(join(dir, 'events'), { compression: false })
   const keyStore = new LevelKeyStore(join(dir, 'keys'), masterKey === undefined ? {} : { masterKey })
   const db = await open({ level }, { keyStore, personalData: personal })
+  await db.project(Contacts)
   return { db, level, keyStore }
 }
 
@@ -80,6 +87,10 @@ for (const where of ['flushed to table files', 'still in the memtable'] as const
     const [first] = await collect(s.db.readStream('user-gone'))
     t.same(first!.data, { userId: 'user-gone', email: null, name: null, address: { street: null, city: plain } })
     t.same((await s.db.load(Profile, 'user-gone')).state, { email: null, name: null, photos: 50 })
+    const contacts = await s.db.project(Contacts)
+    t.same(await contacts.get('user-gone'), { email: null, name: null })
+    t.same(await (await contacts.at({ position: 0 })).get('user-gone'), { email: null, name: null })
+    t.same(await contacts.get('user-kept'), { email: kept.email, name: kept.name })
     await reading.return?.()
     await stop(s)
     const closed = scan(dir, needles()).map(f => f.needle)

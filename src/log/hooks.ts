@@ -35,6 +35,13 @@ export interface EventTransform {
  */
 export interface AppendHook {
   append (events: readonly RecordedEvent[]): WriteOp[] | Promise<WriteOp[]>
+  /**
+   * Optional: once every append of a batch has been through {@link append} and at least one
+   * joined it, the writes returned join the batch too, once per batch (writes that need not be
+   * repeated per append, such as a checkpoint). If it throws, the whole batch fails with that
+   * error and nothing of it is written.
+   */
+  finish? (): WriteOp[]
   /** The batch holding the appends since the last call was written (`true`) or failed. */
   settle (written: boolean): void
 }

@@ -221,15 +221,27 @@ export class Writer {
       for (const { request, result } of done) request.resolve(result)
       return
     }
-    const indexed = this.#index.stage(batch, allRuns, position - 1)
-    try {
-      await batch.write(sync)
-    } catch (err) {
+    const fail = (err: unknown): void => {
       hook?.settle(false)
       for (const { request, result, written } of done) {
         if (written) request.reject(err)
         else request.resolve(result)
       }
+    }
+    if (hook?.finish !== undefined) {
+      try {
+        for (const op of hook.finish()) putOp(batch, op)
+      } catch (err) {
+        await batch.close()
+        fail(err)
+        return
+      }
+    }
+    const indexed = this.#index.stage(batch, allRuns, position - 1)
+    try {
+      await batch.write(sync)
+    } catch (err) {
+      fail(err)
       return
     }
     hook?.settle(true)

@@ -17,6 +17,9 @@ import type { Privacy } from '../privacy/privacy.js'
 import {
   Subscription, checkSubscribeOptions, type EventHandler, type SubscribeOptions
 } from '../subscriptions/subscription.js'
+import { checkDefinition, type ProjectionDefinition } from '../projections/definition.js'
+import { Projection } from '../projections/handle.js'
+import { Projections } from '../projections/registry.js'
 
 type Status = 'open' | 'closing' | 'closed'
 
@@ -39,6 +42,7 @@ export class Annals {
   readonly #aggregates: Aggregates
   readonly #subscriptions = new Set<Subscription>()
   readonly #durableNames = new Set<string>()
+  #projections: Projections | undefined
   #status: Status = 'open'
   #closing: Promise<void> | undefined
 
@@ -278,6 +282,42 @@ export class Annals {
 
   /**
    * Closes the database: stops subscriptions, writes the appends already accepted, closes
+   * Registers a projection and returns its handle. The view resumes from its checkpoint; a new
+   * version (or an edited handler) rebuilds it beside the stored one. An async projection
+   * resolves at once and catches up in the background; an inline one resolves once current.
+   *
+   * @example
+   * ```ts
+   * const PhotosPerUser = defineProjection<number>({
+   *   name: 'photos-per-user',
+   *   types: ['PhotoAdded'],
+   *   async handle (event, view) { view.put(event.stream, (await view.get(event.stream) ?? 0) + 1) }
+   * })
+   * const photos = await db.project(PhotosPerUser)
+   * await photos.caughtUp()
+   * console.log(await photos.get('user-7'))
+   * ```
+   */
+  async project<Doc = any> (definition: ProjectionDefinition<Doc>): Promise<Projection<Doc>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    this.#assertOpen()
+    const def = checkDefinition(definition)
+    const registry = this.#registry()
+    const projected = await registry.register(def)
+    return new Projection<Doc>(projected, { log: this.#log, registry, assertOpen: this.#assertOpen, open: async value => await this.#privacy.openValue(value) })
+  }
+
+  /**
+   * The projections of this database, started on first use. Crypto-shredding purges views
+   * through it: `rebuild(projected, true)` for registered ones, `forget(name)` for the others
+   * (`storedNames()` lists them all).
+   */
+  #registry (): Projections {
+    this.#projections ??= new Projections(this.#log)
+    return this.#projections
+  }
+
+  /**
+   * Closes the database: stops subscriptions and projections, writes the appends already accepted, closes
    * iterators, and closes the LevelDB it opened (a database passed as `level` stays open).
    * Idempotent.
    *
@@ -294,9 +334,14 @@ export class Annals {
   async #close (): Promise<void> {
     this.#status = 'closing'
     try {
-      await Promise.all([...this.#subscriptions].map(async s => await s.close()))
+      await Promise.all([
+        ...[...this.#subscriptions].map(async s => await s.close()),
+        this.#projections?.stop()
+      ])
+      // inline projections stay in the append path until the appends already accepted are written
       await this.#log.close()
       await this.#aggregates.close()
+      this.#projections?.detach()
     } finally {
       await this.#log.storage.close()
       await this.#ownKeyStore?.close()

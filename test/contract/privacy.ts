@@ -1,7 +1,7 @@
 // Contract: personal data and crypto-shredding, as seen through the public API.
 import type { Test } from 'tap'
 import { MemoryLevel } from 'memory-level'
-import { Sealed, defineAggregate, open } from '../../src/index.js'
+import { Sealed, defineAggregate, defineProjection, open } from '../../src/index.js'
 import { collect, type Backend } from '../helpers/backends.js'
 
 const registered = (n: number, extra: Record<string, unknown> = {}): { type: string, data: Record<string, unknown> } => ({
@@ -142,6 +142,43 @@ export function privacyContract (t: Test, backend: Backend): void {
     const Domain = defineAggregate({ name: 'domain', initial: () => '', evolve: (_s: string, e) => String(e.data.email).split('@')[1]! })
     await db.append('user-11', registered(11))
     await t.rejects(db.load(Domain, 'user-11'), { code: 'ANNALS_AGGREGATE_FAILED', cause: { code: 'ANNALS_SEALED' } })
+    await db.close()
+  })
+
+  t.test('views keep personal fields sealed: reads open them, now and as of the past; a shred forgets them', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open({ personalData: { UserRegistered: personal } })
+    const contacts = (mode: 'inline' | 'async') => defineProjection<{ email: unknown, street: unknown }>({
+      name: `contacts-${mode}`, mode, types: ['UserRegistered'],
+      handle (event, view) { view.put(event.data.userId, { email: event.data.email, street: event.data.address.street }) }
+    })
+    const inline = await db.project(contacts('inline'))
+    const async = await db.project(contacts('async'))
+    await db.append('user-12', registered(12))
+    const { position } = await db.append('user-13', registered(13))
+    await async.caughtUp()
+    for (const view of [inline, async]) {
+      t.same(await view.get('user-12'), { email: 'user12@example.com', street: '12 Main St' })
+      t.same(await (await view.at({ position })).get('user-12'), { email: 'user12@example.com', street: '12 Main St' })
+    }
+    await db.shred('user-12')
+    for (const view of [inline, async]) {
+      t.same(await view.get('user-12'), { email: null, street: null }, `${view.name}: forgotten`)
+      t.same(await (await view.at({ position })).get('user-12'), { email: null, street: null }, `${view.name}: forgotten in the past too`)
+      t.same((await collect(view.query())).map(([k, d]) => [k, d.email]), [['user-12', null], ['user-13', 'user13@example.com']])
+    }
+    // a handler cannot compute on a sealed field: registering fails on the events it catches up
+    // with, and an append it would handle fails alone
+    const domains = (types: string[]) => defineProjection({
+      name: `domains-${types[0]!}`, mode: 'inline', types,
+      handle (event, view) { view.put(event.data.userId, String(event.data.email).split('@')[1]) }
+    })
+    await t.rejects(db.project(domains(['UserRegistered'])), { code: 'ANNALS_PROJECTION_FAILED', cause: { code: 'ANNALS_SEALED' } })
+    db.definePersonalData('EmailChanged', personal)
+    await db.project(domains(['EmailChanged']))
+    await t.rejects(db.append('user-13', { type: 'EmailChanged', data: { userId: 'user-13', email: 'new@example.com' } }), { code: 'ANNALS_PROJECTION_FAILED', cause: { code: 'ANNALS_SEALED' } })
+    t.equal(await db.revision('user-13'), 0, 'nothing of it was written')
     await db.close()
   })
 

@@ -1,0 +1,94 @@
+// Checkpoints: the record of one generation of a view, written in the same batch as the view
+// changes it accounts for. `next` is the first position the generation has not handled, so
+// after any crash the view holds exactly the effects of the events before `next`.
+import { AnnalsError } from '../errors.js'
+import { decode, encode } from '../storage/codec.js'
+import type { Storage } from '../storage/storage.js'
+import { COUNTER_KEY, recordKey } from './keys.js'
+
+/** One generation of a view: where it is kept, what built it, how far it got. */
+export interface GenerationRecord {
+  /** the number of its key spaces (views and history) */
+  gen: number
+  version: number
+  fingerprint: string
+  /** whether it keeps the history of its changes */
+  history: boolean
+  /** the next position to handle */
+  next: number
+}
+
+const prefixes = new WeakMap<GenerationRecord, Buffer>()
+
+/** Encodes a record, with `next` in place of its own if given. */
+export function encodeRecord (r: GenerationRecord, next = r.next): Buffer {
+  // MessagePack: the fixed fields, then `next` as a float 64 (0xcb and 8 bytes): exact for
+  // every position, and read back as a number (a uint 64 would come back as a bigint)
+  let prefix = prefixes.get(r)
+  if (prefix === undefined) {
+    const whole = encode([r.gen, r.version, r.fingerprint, r.history, 0])
+    prefix = whole.subarray(0, whole.length - 1) // without the 0, a positive fixint
+    prefixes.set(r, Buffer.from(prefix))
+    prefix = prefixes.get(r)!
+  }
+  const out = Buffer.allocUnsafe(prefix.length + 9)
+  prefix.copy(out, 0)
+  out[prefix.length] = 0xcb
+  out.writeDoubleBE(next, prefix.length + 1)
+  return out
+}
+
+function decodeRecord (name: string, bytes: Buffer): GenerationRecord {
+  let r: unknown
+  try {
+    r = decode(bytes)
+  } catch (err) {
+    throw corrupt(name, err)
+  }
+  if (!Array.isArray(r) || r.length !== 5 || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1]) ||
+      typeof r[2] !== 'string' || typeof r[3] !== 'boolean' || !Number.isSafeInteger(r[4])) {
+    throw corrupt(name)
+  }
+  return { gen: r[0], version: r[1], fingerprint: r[2], history: r[3], next: r[4] }
+}
+
+function corrupt (name: string, cause?: unknown): AnnalsError {
+  return new AnnalsError('ANNALS_CORRUPT', `The checkpoint of projection '${name}' does not decode`, { cause })
+}
+
+/** The stored records of a projection: the active generation and one being rebuilt, if any. */
+export async function readRecords (storage: Storage, name: string): Promise<{ active: GenerationRecord | undefined, building: GenerationRecord | undefined }> {
+  const [active, building] = await storage.getMany([recordKey(name, false), recordKey(name, true)])
+  return {
+    active: active === undefined ? undefined : decodeRecord(name, active),
+    building: building === undefined ? undefined : decodeRecord(name, building)
+  }
+}
+
+/** Whether a stored generation was built by this definition. */
+export function sameDefinition (r: GenerationRecord, def: { version: number, fingerprint: string, history: boolean }): boolean {
+  return r.version === def.version && r.fingerprint === def.fingerprint && r.history === def.history
+}
+
+/** Hands out generation numbers; each is written with the first record that uses it. */
+export class Generations {
+  #next: number
+
+  private constructor (next: number) {
+    this.#next = next
+  }
+
+  static async open (storage: Storage): Promise<Generations> {
+    const stored = await storage.get(COUNTER_KEY)
+    if (stored !== undefined && stored.length !== 4) throw new AnnalsError('ANNALS_CORRUPT', 'The projection generation counter is malformed')
+    return new Generations(stored === undefined ? 0 : stored.readUInt32BE(0))
+  }
+
+  /** A new generation number and the write that keeps it taken. */
+  take (): { gen: number, op: { key: Buffer, value: Buffer } } {
+    const gen = this.#next++
+    const value = Buffer.allocUnsafe(4)
+    value.writeUInt32BE(this.#next, 0)
+    return { gen, op: { key: COUNTER_KEY, value } }
+  }
+}

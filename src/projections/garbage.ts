@@ -1,0 +1,43 @@
+// Old generations are deleted behind: a swap or a purge marks the generation it retires
+// (`P x gen`, in the same batch), and this deletes its documents and history by range, a
+// thousand keys per batch, then the mark. A crash half-way leaves the mark, and the next
+// registry to start finishes the job.
+import type { KeyRange, Storage } from '../storage/storage.js'
+import { GARBAGE_RANGE, garbageGen, historyPrefix, prefixRange, viewPrefix } from './keys.js'
+
+const KEYS_PER_BATCH = 1024
+
+/** Deletes every marked generation; stops early (leaving marks) once `stopped()` says so. */
+export async function collectGarbage (storage: Storage, stopped: () => boolean): Promise<void> {
+  for (const mark of await allKeys(storage, GARBAGE_RANGE)) {
+    const gen = garbageGen(mark)
+    for (const prefix of [viewPrefix(gen), historyPrefix(gen)]) {
+      const range = prefixRange(prefix)
+      for (;;) {
+        if (stopped()) return
+        const it = storage.keys({ ...range, limit: KEYS_PER_BATCH })
+        let batch: Buffer[]
+        try {
+          batch = await it.nextv(KEYS_PER_BATCH)
+        } finally {
+          await it.close()
+        }
+        if (batch.length === 0) break
+        await storage.write(batch.map(key => ({ key })), false)
+      }
+    }
+    await storage.write([{ key: mark }], false)
+  }
+}
+
+/** Every key of a small range (such as the projections' records or marks). */
+export async function allKeys (storage: Storage, range: KeyRange): Promise<Buffer[]> {
+  const it = storage.keys(range)
+  const out: Buffer[] = []
+  try {
+    for (let keys = await it.nextv(KEYS_PER_BATCH); keys.length > 0; keys = await it.nextv(KEYS_PER_BATCH)) out.push(...keys)
+  } finally {
+    await it.close()
+  }
+  return out
+}

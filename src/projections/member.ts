@@ -1,0 +1,106 @@
+// A member: one generation of one projection's view being built, event by event, by whoever
+// owns it at the moment: a train (catching up, or following the log for async projections),
+// the append hook (inline projections in the append path), or nobody (stopped: failed,
+// replaced, closed, or an old view frozen while a new one is rebuilt).
+import type { RecordedEvent } from '../log/types.js'
+import type { Storage, WriteOp } from '../storage/storage.js'
+import { Changes } from './changes.js'
+import { encodeRecord, type GenerationRecord } from './checkpoints.js'
+import type { ProjectionHandler } from './definition.js'
+import { recordKey } from './keys.js'
+import type { Projected } from './projected.js'
+
+/** Who moves a member on: see the file's comment. `ready`: caught up, waiting to join the append path. */
+export type Owner = 'train' | 'ready' | 'hook' | 'stopped'
+
+export class Member {
+  readonly projected: Projected
+  /** The generation as committed: `next` moves only once a batch holding its writes is written. */
+  record: GenerationRecord
+  /** Being rebuilt beside the active generation, which serves reads until the swap. */
+  building: boolean
+  owner: Owner = 'stopped'
+  /** The train that owns it, while one does. */
+  train: unknown
+  /** Settles when what is being handled and written for it is done. */
+  inflight: Promise<unknown> | undefined
+  readonly changes: Changes
+  readonly types: ReadonlySet<string> | undefined
+  readonly #handle: ProjectionHandler
+
+  constructor (projected: Projected, storage: Storage, record: GenerationRecord, building: boolean) {
+    this.projected = projected
+    this.record = record
+    this.building = building
+    this.changes = new Changes(storage, record.gen, record.history)
+    const types = projected.definition.types
+    this.types = types === undefined ? undefined : new Set(types)
+    this.#handle = projected.definition.handle
+  }
+
+  get inline (): boolean {
+    return this.projected.definition.mode === 'inline'
+  }
+
+  /** Whether this member handles events of `type`. */
+  wants (type: string): boolean {
+    return this.types === undefined || this.types.has(type)
+  }
+
+  /**
+   * Handles one event: its writes join the pending ones, or are dropped if the handler throws
+   * (or rejects: the returned promise then rejects). A promise only when the handler returned
+   * one, to spare synchronous handlers a turn.
+   */
+  handle (event: RecordedEvent): Promise<void> | undefined {
+    const changes = this.changes
+    changes.begin(event.position)
+    let result: unknown
+    try {
+      result = this.#handle(event, changes.writer)
+    } catch (err) {
+      changes.discard()
+      throw err
+    }
+    if (!isPromise(result)) {
+      changes.commit()
+      return undefined
+    }
+    return this.#settle(result)
+  }
+
+  async #settle (result: PromiseLike<unknown>): Promise<void> {
+    try {
+      await result
+    } catch (err) {
+      this.changes.discard()
+      throw err
+    }
+    this.changes.commit()
+  }
+
+  /** The write of its record with `next`, under its key (active or building). */
+  checkpoint (next: number): WriteOp {
+    // inline projections write one per append: the key and the record's fixed part are reused
+    if (this.#key === undefined || this.#keyBuilding !== this.building) {
+      this.#key = recordKey(this.projected.definition.name, this.building)
+      this.#keyBuilding = this.building
+    }
+    return { key: this.#key, value: encodeRecord(this.record, next) }
+  }
+
+  #key: Buffer | undefined
+  #keyBuilding = false
+
+  /** Waits until nothing is being handled or written for it. */
+  async quiet (): Promise<void> {
+    for (let seen = this.inflight; seen !== undefined; seen = this.inflight === seen ? undefined : this.inflight) {
+      await seen.catch(() => {})
+    }
+  }
+}
+
+/** Whether a handler returned a promise (or any thenable) to wait for. */
+function isPromise (value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
+}

@@ -1,0 +1,341 @@
+// The registry of a database's projections: registers them (resuming, or rebuilding when the
+// definition changed), runs their trains and the append hook, rebuilds and swaps, deletes old
+// generations, and stops it all on close.
+//
+// An inline projection is caught up by a train like an async one, then handed over to the
+// append hook once it is within one chunk of the head; the hook takes it at the start of the
+// next batch, after handling what it missed. If no batch comes, it goes back to a train.
+import { AnnalsError } from '../errors.js'
+import type { Log } from '../log/log.js'
+import { Space, namedKey } from '../storage/keys.js'
+import type { Storage, WriteOp } from '../storage/storage.js'
+import { Generations, encodeRecord, readRecords, sameDefinition, type GenerationRecord } from './checkpoints.js'
+import type { ProjectionDefinition } from './definition.js'
+import { allKeys, collectGarbage } from './garbage.js'
+import { InlineHook, type HookHost } from './inline-hook.js'
+import { garbageKey, recordKey } from './keys.js'
+import { Member } from './member.js'
+import { Projected } from './projected.js'
+import { Train, type Failure, type TrainHost } from './train.js'
+
+/** An inline projection joins the append path once at most this many events behind. */
+const HAND_OVER_LAG = 1024
+const EMPTY = Buffer.alloc(0)
+
+export class Projections implements TrainHost, HookHost {
+  readonly log: Log
+  readonly #storage: Storage
+  readonly #hook: InlineHook
+  #hookSet = false
+  #generations: Promise<Generations> | undefined
+  readonly #registering = new Map<string, { definition: ProjectionDefinition, done: Promise<Projected> }>()
+  readonly #registered = new Map<string, Projected>()
+  readonly #rebuilds = new Map<Projected, Promise<unknown>>()
+  readonly #trains = new Set<Train>()
+  /** members waiting for the hook, with the hook's batch count when last looked at */
+  readonly #ready = new Map<Member, number>()
+  #checking = false
+  #stopCommits: (() => void) | undefined
+  #gc: Promise<void> | undefined
+  #gcAgain = false
+  #closed = false
+
+  constructor (log: Log) {
+    this.log = log
+    this.#storage = log.storage
+    this.#hook = new InlineHook(this)
+  }
+
+  /**
+   * Registers a projection: resumes its view from its checkpoint, or rebuilds it beside the
+   * stored one when the definition changed. Async ones resolve at once; inline ones once current.
+   */
+  async register (definition: ProjectionDefinition): Promise<Projected> {
+    if (this.#closed) throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
+    const name = definition.name
+    const known = this.#registering.get(name)
+    if (known !== undefined) {
+      if (known.definition.fingerprint === definition.fingerprint && known.definition.mode === definition.mode) return await known.done
+      throw new AnnalsError('ANNALS_ALREADY_PROJECTED', `A projection named '${name}' is already registered, with another definition`)
+    }
+    const p = new Projected(definition, this.log)
+    const done = this.#register(p)
+    this.#registering.set(name, { definition, done })
+    return await done
+  }
+
+  async #register (p: Projected): Promise<Projected> {
+    try {
+      await this.#load(p, await this.#open())
+      this.#registered.set(p.name, p)
+      if (p.definition.mode === 'inline') await p.caughtUp()
+      return p
+    } catch (err) {
+      for (const m of [p.active, p.building]) if (m !== undefined) this.#stop(m)
+      this.#registered.delete(p.name)
+      this.#registering.delete(p.name)
+      this.#updateHook()
+      throw err
+    }
+  }
+
+  async #load (p: Projected, generations: Generations): Promise<void> {
+    const def = p.definition
+    const stored = await readRecords(this.#storage, p.name)
+    const ops: WriteOp[] = []
+    const fresh = (): GenerationRecord => {
+      const { gen, op } = generations.take()
+      ops.push(op)
+      return { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, next: 0 }
+    }
+    let active = stored.active
+    let building = stored.building !== undefined && sameDefinition(stored.building, def) ? stored.building : undefined
+    if (active === undefined) {
+      active = fresh()
+      building = undefined
+      ops.push({ key: recordKey(p.name, false), value: encodeRecord(active) })
+    } else if (!sameDefinition(active, def) && building === undefined) {
+      // a new definition: build its view beside the stored one, which serves reads meanwhile
+      building = fresh()
+      ops.push({ key: recordKey(p.name, true), value: encodeRecord(building) })
+    }
+    if (stored.building !== undefined && stored.building !== building) {
+      ops.push({ key: recordKey(p.name, true) }, { key: garbageKey(stored.building.gen), value: EMPTY })
+    }
+    if (ops.length > 0) await this.#storage.write(ops, false)
+    p.active = new Member(p, this.#storage, active, false)
+    if (building !== undefined) p.building = new Member(p, this.#storage, building, true)
+    if (def.mode === 'inline') this.#updateHook(true)
+    this.#start(p.building ?? p.active)
+    if (stored.building !== undefined && stored.building !== building) this.#collect()
+  }
+
+  /**
+   * Rebuilds a projection from the start of the log into a new generation. The current view
+   * serves reads until the new one is caught up and swapped in, unless `purge`: then the current
+   * view and its history are dropped at once (for crypto-shredding) and reads see the new view
+   * as it is rebuilt. Resolves once the rebuilt view is swapped in and current.
+   */
+  async rebuild (p: Projected, purge: boolean): Promise<void> {
+    const start = (this.#rebuilds.get(p) ?? Promise.resolve()).then(async () => { await this.#restart(p, purge) })
+    this.#rebuilds.set(p, start.catch(() => {}))
+    await start
+    await p.caughtUp()
+  }
+
+  async #restart (p: Projected, purge: boolean): Promise<void> {
+    if (this.#closed) throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
+    const generations = await this.#open()
+    const old = [p.active, p.building].filter(m => m !== undefined)
+    for (const m of old) this.#stop(m)
+    await Promise.all(old.map(async m => { await m.quiet() }))
+    const { gen, op } = generations.take()
+    const def = p.definition
+    const record: GenerationRecord = { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, next: 0 }
+    const building = !purge && p.active !== undefined
+    const retired = building ? [p.building] : old
+    const ops: WriteOp[] = [op, { key: recordKey(p.name, building), value: encodeRecord(record) }]
+    if (!building) ops.push({ key: recordKey(p.name, true) })
+    for (const m of retired) if (m !== undefined) ops.push({ key: garbageKey(m.record.gen), value: EMPTY })
+    await this.#storage.write(ops, false)
+    const m = new Member(p, this.#storage, record, building)
+    if (building) {
+      p.building = m
+    } else {
+      p.active = m
+      p.building = undefined
+    }
+    p.failure = undefined
+    this.#start(m)
+    this.#collect()
+  }
+
+  /** Names of the projections stored in the database, registered or not. */
+  async storedNames (): Promise<string[]> {
+    const keys = await allKeys(this.#storage, { gte: namedKey(Space.projections, 'a'), lt: namedKey(Space.projections, 'b') })
+    return keys.map(key => key.toString('utf8', 2))
+  }
+
+  /** The registered projection of that name, if any. */
+  registered (name: string): Projected | undefined {
+    return this.#registered.get(name)
+  }
+
+  /** Deletes a projection that is not registered: its records now, its views and history behind. */
+  async forget (name: string): Promise<void> {
+    if (this.#registering.has(name)) throw new AnnalsError('ANNALS_ALREADY_PROJECTED', `The projection '${name}' is registered; rebuild it instead`)
+    await this.#open()
+    const { active, building } = await readRecords(this.#storage, name)
+    const ops: WriteOp[] = [{ key: recordKey(name, false) }, { key: recordKey(name, true) }]
+    for (const r of [active, building]) if (r !== undefined) ops.push({ key: garbageKey(r.gen), value: EMPTY })
+    await this.#storage.write(ops, false)
+    this.#collect()
+  }
+
+  /** Stops the trains and the deleting of old generations; the hook stays for queued appends. */
+  async stop (): Promise<void> {
+    this.#closed = true
+    this.#stopCommits?.()
+    for (const t of this.#trains) t.stop()
+    await Promise.all([...this.#trains].map(async t => { await t.done }))
+    await this.#gc
+    for (const p of this.#registered.values()) p.close()
+  }
+
+  /** Leaves the append path; call once the log has written every queued append. */
+  detach (): void {
+    if (this.#hookSet) this.log.setHook(undefined)
+    this.#hookSet = false
+  }
+
+  // --- for trains and the hook
+
+  swap (member: Member, next: number, ops: WriteOp[]): void {
+    const p = member.projected
+    ops.push({ key: recordKey(p.name, true) }, { key: recordKey(p.name, false), value: encodeRecord({ ...member.record, next }) })
+    if (p.active !== undefined) ops.push({ key: garbageKey(p.active.record.gen), value: EMPTY })
+  }
+
+  written (members: Member[], swapped: Member[], failures: Failure[]): void {
+    for (const f of failures) f.member.projected.fail(f.member, f.position, f.error)
+    for (const m of swapped) {
+      const p = m.projected
+      if (p.active !== undefined) p.active.owner = 'stopped'
+      m.building = false
+      p.active = m
+      p.building = undefined
+    }
+    if (swapped.length > 0) this.#collect()
+    this.#handOver(members)
+    this.settled(members)
+  }
+
+  idle (train: Train): void {
+    this.#handOver(train.members)
+    for (const other of this.#trains) {
+      if (other !== train && other.idle && other.next === train.next) train.absorb(other)
+    }
+  }
+
+  ended (train: Train): void {
+    this.#trains.delete(train)
+  }
+
+  takeReady (): Member[] {
+    const ready = [...this.#ready.keys()]
+    this.#ready.clear()
+    return ready
+  }
+
+  settled (members: Member[]): void {
+    for (const p of new Set(members.map(m => m.projected))) p.notify()
+  }
+
+  // ---
+
+  /** Starts the registry on first use: generation numbers, commit wake-ups, leftover deletes. */
+  async #open (): Promise<Generations> {
+    this.#generations ??= Generations.open(this.#storage).then(generations => {
+      this.#stopCommits = this.log.onCommit(this.#onCommit)
+      this.#collect()
+      return generations
+    }, (err: unknown) => {
+      this.#generations = undefined
+      throw err
+    })
+    return await this.#generations
+  }
+
+  readonly #onCommit = (): void => {
+    for (const t of this.#trains) if (t.idle) t.wake()
+    if (this.#ready.size > 0) this.#checkReady()
+  }
+
+  /** Puts a member in a train: an idle one at its position, or a new one. */
+  #start (m: Member): void {
+    if (this.#closed) return
+    for (const t of this.#trains) {
+      if (t.idle && t.next === m.record.next) {
+        t.add([m])
+        return
+      }
+    }
+    this.#trains.add(new Train(this, [m], m.record.next))
+  }
+
+  /** Inline members near enough the head wait for the hook to take them. */
+  #handOver (members: readonly Member[]): void {
+    for (const m of members) {
+      if (m.owner === 'train' && m.inline && !m.building && this.log.head.position - m.record.next < HAND_OVER_LAG) {
+        m.owner = 'ready'
+        m.train = undefined
+        this.#ready.set(m, -1)
+        this.#checkReady()
+      }
+    }
+  }
+
+  #stop (m: Member): void {
+    m.owner = 'stopped'
+    this.#ready.delete(m)
+  }
+
+  /**
+   * Soon after a hand-over or a commit: members still waiting for the hook and behind the head
+   * go back to a train if no batch has started since the last look (none may come to take
+   * them); those that are current may be waited for.
+   */
+  #checkReady (): void {
+    if (this.#checking) return
+    this.#checking = true
+    setImmediate(() => {
+      this.#hook.whenIdle(() => {
+        this.#checking = false
+        let again = false
+        for (const [m, seen] of this.#ready) {
+          if (m.owner !== 'ready') {
+            this.#ready.delete(m)
+          } else if (m.record.next <= this.log.head.position) {
+            if (seen === this.#hook.batches) {
+              this.#ready.delete(m)
+              this.#start(m)
+            } else {
+              this.#ready.set(m, this.#hook.batches)
+              again = true
+            }
+          } else {
+            m.projected.notify()
+          }
+        }
+        if (again) this.#checkReady()
+      })
+    })
+  }
+
+  /** The hook is in the append path while an inline projection is registered, and only then. */
+  #updateHook (wanted = [...this.#registering.values()].some(r => r.definition.mode === 'inline')): void {
+    if (wanted && !this.#hookSet) {
+      this.log.setHook(this.#hook)
+      this.#hookSet = true
+    } else if (!wanted && this.#hookSet) {
+      this.#hookSet = false
+      // never in the middle of a batch: the writer builds an append's events only for a hook
+      this.#hook.whenIdle(() => { if (!this.#hookSet) this.log.setHook(undefined) })
+    }
+  }
+
+  /** Deletes retired generations, behind; errors leave the marks for the next try. */
+  #collect (): void {
+    if (this.#closed) return
+    if (this.#gc !== undefined) {
+      this.#gcAgain = true
+      return
+    }
+    this.#gc = (async () => {
+      do {
+        this.#gcAgain = false
+        await collectGarbage(this.#storage, () => this.#closed)
+      } while (this.#gcAgain && !this.#closed)
+    })().catch(() => {}).finally(() => { this.#gc = undefined })
+  }
+}

@@ -1,0 +1,57 @@
+// Crash safety of projections: a process catching up an async projection (rebuilt from scratch
+// each time, under a new version) while appending through an inline one is killed with SIGKILL
+// at random moments. After each kill, the inline view must equal the fold of the whole log as
+// it is, before anything catches up, and the async view, once caught up, too: no event applied
+// twice, none lost.
+import t from 'tap'
+import { join } from 'node:path'
+import { defineProjection, open, type RecordedEvent } from '../src/index.js'
+import { collect, tempDir } from './helpers/backends.js'
+import { kill, startChild } from './helpers/child.js'
+
+const KILLS = 12
+
+// the child's handler, the very function: its source is part of the projection's fingerprint
+const fixture: string = './fixtures/projection-sums.mjs'
+const { handle } = await import(fixture) as { handle: (event: RecordedEvent, view: unknown) => Promise<void> }
+
+function fold (events: RecordedEvent[]): Array<[string, number]> {
+  const view = new Map<string, number>()
+  for (const e of events) {
+    view.set(e.stream, (view.get(e.stream) ?? 0) + (e.data as { n: number }).n)
+    view.set('count', (view.get('count') ?? 0) + 1)
+  }
+  return [...view].sort(([a], [b]) => a < b ? -1 : 1)
+}
+
+t.test(`projections survive ${KILLS} kills -9 during catch-up`, async t => {
+  const { dir, remove } = tempDir()
+  t.teardown(remove)
+  const path = join(dir, 'db')
+  // a log to catch up on from the start
+  const db = await open(path)
+  for (let i = 0; i < 40; i++) {
+    await Promise.all(Array.from({ length: 500 }, async (_, k) => await db.append(`s${k % 7}`, { type: 'Added', data: { n: k } })))
+  }
+  await db.close()
+  let caughtMidway = 0
+  for (let cycle = 1; cycle <= KILLS; cycle++) {
+    const child = await startChild('projection-child.mjs', [path, String(cycle)])
+    await new Promise(resolve => setTimeout(resolve, 5 + Math.random() * 120))
+    await kill(child)
+
+    const db = await open(path)
+    const expected = fold(await collect(db.readAll()))
+    const inline = await db.project(defineProjection({ name: 'inline-sums', mode: 'inline', handle }))
+    const status = inline.status()
+    const inlineNow = await collect(inline.query())
+    const sums = await db.project(defineProjection({ name: 'sums', version: cycle, handle }))
+    const state = sums.status()
+    if (state.position >= 0) caughtMidway++
+    await sums.caughtUp()
+    t.same(inlineNow, expected, `kill ${cycle}: the inline view equals the fold (it was at ${status.position})`)
+    t.same(await collect(sums.query()), expected, `kill ${cycle}: the async view, killed ${state.state} at ${state.position} of ${expected.at(0)?.[1] ?? 0}, equals the fold once caught up`)
+    await db.close()
+  }
+  t.ok(caughtMidway >= KILLS / 2, `${caughtMidway} of the kills came in the middle of a catch-up, which the next open resumed`)
+})
