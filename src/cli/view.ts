@@ -3,9 +3,11 @@
 // command registers the projection with `db.project`, from the module of the application that
 // defines it, as the application does: the view resumes from where it stands.
 import type { Command } from 'commander'
+import type { ProjectionDefinition } from '../projections/definition.js'
+import type { ProjectionView } from '../projections/handle.js'
 import type { Annals } from '../store/annals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
-import { CliError, ExitCode, usage } from './errors.js'
+import { usage } from './errors.js'
 import { toJsonValue } from './json-value.js'
 import { integer, moment } from './options.js'
 import { color, count, isoTime, Lines, pretty } from './output.js'
@@ -22,29 +24,10 @@ interface ViewOptions extends DatabaseOptions {
   json?: boolean
 }
 
-/** What `view` needs of a projection definition: those of `defineProjection`. */
-interface Definition {
-  name: string
-  version?: number
-  handle: (...args: never[]) => unknown
-}
-
-/** A view, now or as it was. */
-interface ViewReader {
-  get (key: string): Promise<unknown>
-  query (options?: { gte?: string, lt?: string, limit?: number }): AsyncIterable<[string, unknown]>
-}
-
-/** What `db.project` returns, as far as `view` uses it. */
-interface Registered extends ViewReader {
-  caughtUp (): Promise<void>
-  status (): { position: number, lag: number, state: string }
-  at (options: { position: number } | { time: number }): Promise<ViewReader & { position: number }>
-}
-
-function isDefinition (value: unknown): value is Definition {
+/** Whether `value` looks like a projection definition (checked again by `db.project`). */
+function isDefinition (value: unknown): value is ProjectionDefinition {
   return typeof value === 'object' && value !== null &&
-    typeof (value as Definition).name === 'string' && typeof (value as Definition).handle === 'function'
+    typeof (value as ProjectionDefinition).name === 'string' && typeof (value as ProjectionDefinition).handle === 'function'
 }
 
 export function register (program: Command): void {
@@ -72,26 +55,24 @@ rebuilt: point --module at the code the application runs.`))
     .action(async (dir: string, name: string, key: string | undefined, options: ViewOptions) => {
       if (options.atPosition !== undefined && options.atTime !== undefined) throw usage('Give --at-position or --at-time, not both')
       const { value: definition } = await loadExport(options.module, `the definition of projection '${name}'`,
-        (v: unknown): v is Definition => isDefinition(v) && (options.module.includes('#') || v.name === name))
+        (v: unknown): v is ProjectionDefinition => isDefinition(v) && (options.module.includes('#') || v.name === name))
       if (definition.name !== name) throw usage(`The export ${options.module} defines projection '${definition.name}', not '${name}'`)
       await withDatabase(dir, options, async db => { await show(db, definition, key, options) })
     })
 }
 
-async function show (db: Annals, definition: Definition, key: string | undefined, options: ViewOptions): Promise<void> {
-  const project = (db as unknown as { project?: (d: Definition) => Promise<Registered> }).project
-  if (typeof project !== 'function') throw new CliError('This version of annals keeps no views', ExitCode.failure)
-  const projection = await project.call(db, definition)
+async function show (db: Annals, definition: ProjectionDefinition, key: string | undefined, options: ViewOptions): Promise<void> {
+  const projection = await db.project(definition)
   await projection.caughtUp()
   const at = options.atPosition !== undefined ? { position: options.atPosition } : options.atTime !== undefined ? { time: options.atTime } : undefined
   const past = at === undefined ? undefined : await projection.at(at)
-  const view: ViewReader = past ?? projection
+  const view: Pick<ProjectionView, 'get' | 'query'> = past ?? projection
   const out = new Lines()
   const json = options.json === true
   if (!json) {
     const when = options.atTime !== undefined ? `at ${isoTime(options.atTime)}` : `at position ${count(options.atPosition ?? 0)}`
     await out.write(color.dim(past === undefined
-      ? `view ${definition.name} now (position ${count(projection.status().position)})`
+      ? `view ${definition.name} now (after position ${count(projection.status().position)})`
       : `view ${definition.name} as it was ${when} (after position ${count(past.position)})`))
   }
   if (key !== undefined) {
