@@ -11,6 +11,7 @@ import { internalsOf } from '../store/internals.js'
 import type { Annals } from '../store/annals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { bytes, color, count, isoTime, Lines } from './output.js'
+import { storedProjections } from './projection-records.js'
 import { chunksOf } from './scan.js'
 
 interface InfoOptions extends DatabaseOptions {
@@ -20,7 +21,7 @@ interface InfoOptions extends DatabaseOptions {
 /** A durable subscription's checkpoint. */
 interface Checkpoint {
   name: string
-  /** the next position it will handle */
+  /** the last position it handled (-1 for none), as status() says */
   position: number
   /** events committed that it has not handled */
   lag: number
@@ -35,6 +36,8 @@ export interface Info {
   lastTime: number | null
   sizeBytes: number
   subscriptions: Checkpoint[]
+  /** projections as stored: the last position each handled (as status() says), its lag, whether it is being rebuilt */
+  projections: Array<{ name: string, version: number, position: number, lag: number, state: 'up to date' | 'behind' | 'rebuilding' }>
   /** snapshots by aggregate name and version */
   snapshots: Array<{ aggregate: string, version: number, count: number }>
   shreddedSubjects: number
@@ -42,7 +45,7 @@ export interface Info {
 
 export function register (program: Command): void {
   databaseOptions(program.command('info')
-    .description('what a database holds: events, streams, first and last commit time, size on disk, durable subscriptions, snapshots, shredded subjects')
+    .description('what a database holds: events, streams, first and last commit time, size on disk, durable subscriptions, projections, snapshots, shredded subjects')
     .argument('<dir>', 'the database folder')
     .option('--json', 'one JSON object instead of the table')
     .addHelpText('after', '\nExample:\n  $ annals info ./demo-data\n  $ annals info ./demo-data --json | jq .events'))
@@ -62,7 +65,12 @@ export function register (program: Command): void {
       await out.write(row('size on disk', bytes(info.sizeBytes)))
       await out.write(row('subscriptions', info.subscriptions.length === 0 ? 'none' : ''))
       for (const s of info.subscriptions) {
-        await out.write(`  ${s.name.padEnd(18)}at position ${count(s.position)}, ${s.lag === 0 ? color.green('up to date') : color.yellow(`${count(s.lag)} events behind`)}`)
+        await out.write(`  ${s.name.padEnd(18)}handled up to position ${count(s.position)}, ${s.lag === 0 ? color.green('up to date') : color.yellow(`${count(s.lag)} events behind`)}`)
+      }
+      await out.write(row('projections', info.projections.length === 0 ? 'none' : ''))
+      for (const p of info.projections) {
+        const state = p.state === 'up to date' ? color.green('up to date') : p.state === 'rebuilding' ? color.yellow('being rebuilt') : color.yellow(`${count(p.lag)} events behind`)
+        await out.write(`  ${`${p.name} v${p.version}`.padEnd(18)}handled up to position ${count(p.position)}, ${state}`)
       }
       const total = info.snapshots.reduce((n, s) => n + s.count, 0)
       await out.write(row('snapshots', total === 0 ? 'none' : `${count(total)} (${info.snapshots.map(s => `${s.aggregate} v${s.version}: ${count(s.count)}`).join(', ')})`))
@@ -83,6 +91,7 @@ async function gather (db: Annals, dir: string): Promise<Info> {
     lastTime: head < 0 ? null : log.head.time,
     sizeBytes: sizeOf(db.location!),
     subscriptions: await checkpoints(log.storage, head),
+    projections: await projections(log.storage, head),
     snapshots: await snapshots(log.storage),
     shreddedSubjects: await privacy.shreddedCount()
   }
@@ -98,9 +107,20 @@ async function checkpoints (storage: Storage, head: number): Promise<Checkpoint[
   const out: Checkpoint[] = []
   for await (const entries of chunksOf(storage.entries({ gte: spaceStart(Space.subscriptions), lt: spaceEnd(Space.subscriptions) }), 256)) {
     for (const [key, value] of entries) {
-      const position = value.length === 8 ? readU64(value, 0) ?? 0 : 0
-      out.push({ name: key.subarray(1).toString('utf8'), position, lag: Math.max(0, head + 1 - position) })
+      const next = value.length === 8 ? readU64(value, 0) ?? 0 : 0
+      out.push({ name: key.subarray(1).toString('utf8'), position: next - 1, lag: Math.max(0, head + 1 - next) })
     }
+  }
+  return out
+}
+
+/** The projections' stored records: where each stands. */
+async function projections (storage: Storage, head: number): Promise<Info['projections']> {
+  const out: Info['projections'] = []
+  for await (const { name, active, building } of storedProjections(storage)) {
+    const record = active ?? building!
+    const lag = Math.max(0, head + 1 - record.next)
+    out.push({ name, version: record.version, position: record.next - 1, lag, state: building !== undefined ? 'rebuilding' : lag === 0 ? 'up to date' : 'behind' })
   }
   return out
 }

@@ -15,6 +15,7 @@ import {
   Space, logKey, logKeyPosition, namedKey, parseStreamKey, readU64, spaceEnd, spaceStart, streamBounds
 } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
+import { storedProjections } from './projection-records.js'
 import { chunksOf } from './scan.js'
 
 /** Something wrong, with the position it concerns where there is one. */
@@ -77,6 +78,7 @@ class Verifier {
     await this.#streams()
     await this.#ids()
     await this.#checkpoints()
+    await this.#projections()
     await this.#snapshots()
     await this.#shreds()
     return this.report
@@ -299,6 +301,21 @@ class Verifier {
         if (next === undefined) this.#problem('checkpoints', `The checkpoint of subscription '${name}' is malformed`)
         else if (next > this.#head + 1) {
           this.#problem('checkpoints', `The checkpoint of subscription '${name}' is at position ${next}, past the end of the log (${this.#head + 1})`, next)
+        }
+      }
+    }
+  }
+
+  /** Projections' checkpoints (the next position each will handle) decode and are not past the log. */
+  async #projections (): Promise<void> {
+    const end = this.#head + 1
+    const records = storedProjections(this.#storage, (_, err) => { this.#problem('checkpoints', (err as Error).message) })
+    for await (const { name, active, building } of records) {
+      for (const record of [active, building]) {
+        if (record === undefined) continue
+        this.report.checkpoints++
+        if (record.next > end) {
+          this.#problem('checkpoints', `The checkpoint of projection '${name}'${record === building ? ' (being rebuilt)' : ''} is at position ${record.next}, past the end of the log (${end})`, record.next)
         }
       }
     }

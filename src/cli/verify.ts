@@ -18,7 +18,7 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
   ['times', () => 'commit times never decrease'],
   ['streams', r => `the stream index agrees with the log: ${count(r.streams)} streams, indexed on disk up to position ${r.indexedUpTo}`],
   ['ids', r => r.idEntries === 1 ? '1 id index entry points at its event' : `${count(r.idEntries)} id index entries point at their events`],
-  ['checkpoints', r => `${count(r.checkpoints)} subscription checkpoint${r.checkpoints === 1 ? '' : 's'}, none past the end of the log`],
+  ['checkpoints', r => `${count(r.checkpoints)} checkpoint${r.checkpoints === 1 ? '' : 's'} of subscriptions and projections, none past the end of the log`],
   ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`]
 ]
 
