@@ -46,7 +46,7 @@ t.test('a healthy database passes', async t => {
   t.match(stdout, /✓ 20 records decode, at positions 0 to 19 without gaps/)
   t.match(stdout, /✓ the stream index agrees with the log: 2 streams/)
   t.match(stdout, /✓ 1 id index entry points at its event/)
-  t.match(stdout, /✓ 1 subscription checkpoint, none past the end of the log/)
+  t.match(stdout, /✓ 1 checkpoint of subscriptions and projections, none past the end of the log/)
   t.match(stdout, /✓ 2 snapshots, none past the end of its stream/)
   t.match(stdout, /ok: no problem found/)
   const json = JSON.parse((await annals(['verify', healthy, '--json'])).stdout)
