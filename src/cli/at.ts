@@ -20,6 +20,14 @@ interface AtOptions extends DatabaseOptions {
   json?: boolean
 }
 
+/**
+ * Adds the `at` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals at ./demo-data user-300 --aggregate dist/demo/storage.js#Storage --revision 2
+ * ```
+ */
 export function register (program: Command): void {
   databaseOptions(program.command('at')
     .description('an aggregate\'s state as it was: after a revision of the stream, at a position of the log, or at a moment (now without one)')

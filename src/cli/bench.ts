@@ -13,6 +13,14 @@ interface BenchOptions {
   memoryEvents?: number
 }
 
+/**
+ * Adds the `bench` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals bench --quick
+ * ```
+ */
 export function register (program: Command): void {
   program.command('bench')
     .description('run the benchmarks: every workload of annals beside raw classic-level doing the same I/O, in ./bench-data')

@@ -21,6 +21,14 @@ interface ExportOptions extends DatabaseOptions {
   redact?: boolean
 }
 
+/**
+ * Adds the `export` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals export ./data --out backup.jsonl
+ * ```
+ */
 export function register (program: Command): void {
   databaseOptions(program.command('export')
     .description('the log as JSON Lines (one event per line, the field names of RecordedEvent), streamed; personal fields readable unless --redact')

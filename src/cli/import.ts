@@ -31,6 +31,14 @@ const BATCH = 1000
 const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
 const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'data', 'metadata', 'time', 'redacted', 'personal'])
 
+/**
+ * Adds the `import` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals import ./restored backup.jsonl
+ * ```
+ */
 export function register (program: Command): void {
   databaseOptions(program.command('import')
     .description('read an export (JSON Lines) into an empty database, keeping ids, streams, revisions, positions, times and metadata')

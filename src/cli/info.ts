@@ -43,6 +43,14 @@ export interface Info {
   shreddedSubjects: number
 }
 
+/**
+ * Adds the `info` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals info ./demo-data
+ * ```
+ */
 export function register (program: Command): void {
   databaseOptions(program.command('info')
     .description('what a database holds: events, streams, first and last commit time, size on disk, durable subscriptions, projections, snapshots, shredded subjects')

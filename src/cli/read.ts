@@ -14,6 +14,14 @@ interface ReadOptions extends DatabaseOptions {
   json?: boolean
 }
 
+/**
+ * Adds the `read` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals read ./demo-data user-7
+ * ```
+ */
 export function register (program: Command): void {
   databaseOptions(program.command('read')
     .description('events of one stream (by revision) or of the whole log (by position), one block per event, or JSON Lines with --json')

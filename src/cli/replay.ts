@@ -26,6 +26,14 @@ interface ReplayOptions extends DatabaseOptions {
 
 type Condition = (state: unknown, event: RecordedEvent) => unknown
 
+/**
+ * Adds the `replay` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals replay ./demo-data user-300 --aggregate dist/demo/storage.js#Storage --until 'state.bytes < 0'
+ * ```
+ */
 export function register (program: Command): void {
   databaseOptions(program.command('replay')
     .description('step through a stream, printing each event and what it changed in the aggregate\'s state; --until stops where an expression starts to hold')

@@ -9,6 +9,14 @@ interface ShredOptions extends DatabaseOptions {
   yes?: boolean
 }
 
+/**
+ * Adds the `shred` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals shred ./data user-7 --yes
+ * ```
+ */
 export function register (program: Command): void {
   databaseOptions(program.command('shred')
     .description('forget data subjects: erase their keys, so that their personal fields read as null everywhere, for good')

@@ -19,6 +19,14 @@ interface StreamsOptions extends DatabaseOptions {
 /** Streams whose last event is read in one round trip. */
 const CHUNK = 256
 
+/**
+ * Adds the `streams` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals streams ./demo-data --prefix user-
+ * ```
+ */
 export function register (program: Command): void {
   databaseOptions(program.command('streams')
     .description('the streams, in the byte order of their names, with their last revision and last commit time')

@@ -25,6 +25,7 @@ export interface Problem {
   message: string
 }
 
+/** The checks of a report, each problem named by one. */
 export type Check = 'format' | 'records' | 'times' | 'streams' | 'ids' | 'checkpoints' | 'snapshots'
 
 /** What verify found. */

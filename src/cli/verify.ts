@@ -22,6 +22,14 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
   ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`]
 ]
 
+/**
+ * Adds the `verify` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals verify ./demo-data
+ * ```
+ */
 export function register (program: Command): void {
   program.command('verify')
     .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints and snapshots not past its end')

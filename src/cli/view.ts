@@ -30,6 +30,14 @@ function isDefinition (value: unknown): value is ProjectionDefinition {
     typeof (value as ProjectionDefinition).name === 'string' && typeof (value as ProjectionDefinition).handle === 'function'
 }
 
+/**
+ * Adds the `view` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals view ./demo-data per-user user-300 --module dist/demo/views.js
+ * ```
+ */
 export function register (program: Command): void {
   databaseOptions(program.command('view')
     .description('a view\'s documents (one, by key, or a range), now or as it was at a position or a moment')
