@@ -1,6 +1,6 @@
 // Workloads of crypto-shredding: the cost of sealing personal fields on append, and how long a
 // shred takes as the database grows.
-import { open, type Annals } from '../src/index.js'
+import { defineAggregate, defineProjection, open, type Annals } from '../src/index.js'
 import { concurrently, freshDir, median, sampleEvent } from './lib.js'
 import type { Sizes, Timing, Workload } from './log.js'
 
@@ -41,13 +41,28 @@ export function privacyWorkloads (s: Sizes): Workload[] {
   }]
 }
 
+/** A view that copies personal fields, as an address book would. */
+const Contacts = defineProjection<{ email: unknown }>({
+  name: 'contacts', mode: 'inline', types: ['UserRegistered'],
+  handle (event, view) { view.put(String(event.data.userId), { email: event.data.email }) }
+})
+
+/** An aggregate whose state copies personal fields, with snapshots. */
+const Profile = defineAggregate({
+  name: 'profile', snapshotEvery: 100,
+  initial: () => ({ events: 0, email: null as unknown }),
+  evolve: (s, e) => ({ events: s.events + 1, email: e.type === 'UserRegistered' ? e.data.email : s.email })
+})
+
 /**
  * The median time of shredding one subject in a database of `events` events, every tenth a
- * registration with personal fields of one of `events / 10` subjects.
+ * registration with personal fields of one of `events / 10` subjects, with a view that copies
+ * them (inline, with history) and snapshots of every stream.
  */
 export async function shredTime (events: number, shreds: number): Promise<number> {
   const db = await open(freshDir(`shred-${events}`), { personalData })
   try {
+    await db.project(Contacts)
     for (let i = 0; i < events; i += 1000) {
       const appends: Array<Promise<unknown>> = []
       for (let j = i; j < Math.min(i + 1000, events); j += 100) {
@@ -60,6 +75,7 @@ export async function shredTime (events: number, shreds: number): Promise<number
       }
       await Promise.all(appends)
     }
+    for (let u = 0; u < 1000; u++) await db.load(Profile, `user-${u}`)
     const times: number[] = []
     for (let n = 0; n < shreds; n++) {
       const start = performance.now()

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { aggregateWorkloads } from './aggregates.js'
+import { privacyWorkloads, shredTime } from './privacy.js'
 import { appendWorkloads, readWorkloads, type Sizes, type Timing, type Workload } from './log.js'
 import { BENCH_DIR, median } from './lib.js'
 import { atLatency, projectionWorkloads, type ProjectionSizes } from './projections.js'
@@ -124,6 +125,14 @@ const projections = await projectionWorkloads(projectionSizes)
 try {
   for (const w of projections.workloads) rows.push(await measure(w))
 } finally { await projections.close() }
+for (const w of privacyWorkloads(sizes)) rows.push(await measure(w))
+// shred: how its time grows with the database
+const shredSizes = args.tiny ? [2000] : args.quick ? [10_000, 100_000] : [100_000, 1_000_000]
+const shreds: Array<{ events: number, ms: number }> = []
+for (const events of shredSizes) {
+  shreds.push({ events, ms: await shredTime(events, args.tiny ? 3 : 9) })
+  process.stderr.write(`  shred one subject in ${fmt(events)} events: median ${shreds.at(-1)!.ms.toFixed(1)} ms\n`)
+}
 const at = await atLatency(projectionSizes.changes, args.tiny ? 20 : 200)
 process.stderr.write(`  at({ position }).get: median ${at.annalsMs.toFixed(2)} ms\n`)
 process.stderr.write(`  replaying ${memoryEvents} events for peak memory...\n`)
@@ -137,7 +146,8 @@ const table = [
   ...rows.map(r => `| ${r.name} | ${fmt(r.annalsRate)} | ${r.raw} | ${fmt(r.rawRate)} | ${r.ratio.toFixed(2)} | ${r.spread[0].toFixed(2)}–${r.spread[1].toFixed(2)} | ${targetCell(r)} |`),
   `| replay ${fmt(memory.annals.events)} events: peak RSS | ${memory.annals.peakRssMB.toFixed(0)} MB | same replay | ${memory.raw.peakRssMB.toFixed(0)} MB | | | < 150 MB | ${memory.annals.peakRssMB < 150 ? 'met' : 'MISSED'} |`,
   `| at({ position }).get on a view with ${fmt(projectionSizes.changes)} changes: median | ${at.annalsMs.toFixed(2)} ms | a get | ${at.rawMs.toFixed(3)} ms | | | < 5 ms | ${at.annalsMs < 5 ? 'met' : 'MISSED'} |`,
-  `| replay ${fmt(memory.annals.events)} events: peak anonymous memory | ${memory.annals.peakAnonMB.toFixed(0)} MB | same replay | ${memory.raw.peakAnonMB.toFixed(0)} MB | | | | |`
+  `| replay ${fmt(memory.annals.events)} events: peak anonymous memory | ${memory.annals.peakAnonMB.toFixed(0)} MB | same replay | ${memory.raw.peakAnonMB.toFixed(0)} MB | | | | |`,
+  ...shreds.map(x => `| shred one subject in ${fmt(x.events)} events (with a view and snapshots): median | ${x.ms.toFixed(1)} ms | | | | | | |`)
 ].join('\n')
 process.stdout.write('\n' + table + '\n')
 

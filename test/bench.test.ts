@@ -15,7 +15,7 @@ t.test('npm run bench -- --tiny completes and prints every workload', async t =>
   const { dir, remove } = tempDir('annals-bench-')
   t.teardown(remove)
   const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'dist', 'bench', 'run.js'), '--tiny', '--no-write'], { cwd: dir })
-  for (const workload of ['awaited one at a time', '64 concurrent callers', '100 events per call', 'sync', 'replay the whole log', 'read one stream', 'load a stream of', 'flat in history', 'time travel to a random past revision', 'load-then-append commands', 'catch up a counter projection', 'with an inline projection', 'at({ position }).get', 'peak RSS']) {
+  for (const workload of ['awaited one at a time', '64 concurrent callers', '100 events per call', 'sync', 'replay the whole log', 'read one stream', 'load a stream of', 'flat in history', 'time travel to a random past revision', 'load-then-append commands', 'catch up a counter projection', 'with an inline projection', 'at({ position }).get', '2 personal fields', 'shred one subject', 'peak RSS']) {
     t.match(stdout, workload)
   }
   t.notMatch(stdout, /NaN|undefined/)
