@@ -67,6 +67,17 @@ t.test('a view as it was', async t => {
   t.match(human.stdout, new RegExp(`^view balances as it was at ${new Date(between).toISOString().replace(/\./g, '\\.')} \\(after position 1\\)\naccount-1 100\n$`))
 })
 
+t.test('another definition than the view\'s: refused, unless --rebuild', async t => {
+  const edited = fileURLToPath(new URL('fixtures/views-edited.mjs', import.meta.url))
+  const refused = await annals(['view', dir, 'balances', '--module', edited])
+  t.match(refused, { code: 2, stderr: /The definition of 'balances' in .*views-edited\.mjs is not the one that built the stored view \(its handler differs\)[^]*--rebuild/ })
+  t.same(await json('balances', 'account-1'), [{ key: 'account-1', doc: 70 }], 'the view is as it was')
+  const copy = join(root, 'rebuilt')
+  cpSync(dir, copy, { recursive: true })
+  const rebuilt = await annals(['view', copy, 'balances', 'account-1', '--module', edited, '--rebuild', '--json'])
+  t.same(jsonLines(rebuilt.stdout), [{ key: 'account-1', doc: 0 }], 'rebuilt with the edited handler')
+})
+
 t.test('mistakes', async t => {
   t.match(await annals(['view', dir, 'nope', '--module', module]), { code: 3, stderr: /exports nothing that is the definition of projection 'nope' \(it exports 'Balances', 'Types'\)/ })
   t.match(await annals(['view', dir, 'balances', '--module', `${module}#Types`]), { code: 2, stderr: /defines projection 'types', not 'balances'/ })

@@ -3,9 +3,11 @@
 // command registers the projection with `db.project`, from the module of the application that
 // defines it, as the application does: the view resumes from where it stands.
 import type { Command } from 'commander'
-import type { ProjectionDefinition } from '../projections/definition.js'
+import { readRecords, sameDefinition } from '../projections/checkpoints.js'
+import { checkDefinition, type ProjectionDefinition } from '../projections/definition.js'
 import type { ProjectionView } from '../projections/handle.js'
 import type { Annals } from '../store/annals.js'
+import { internalsOf } from '../store/internals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { usage } from './errors.js'
 import { toJsonValue } from './json-value.js'
@@ -22,6 +24,7 @@ interface ViewOptions extends DatabaseOptions {
   lt?: string
   limit?: number
   json?: boolean
+  rebuild?: boolean
 }
 
 /** Whether `value` looks like a projection definition (checked again by `db.project`). */
@@ -52,14 +55,15 @@ export function register (program: Command): void {
     .option('--lt <key>', 'only the keys before this one')
     .option('--limit <n>', 'at most this many documents', integer)
     .option('--json', 'JSON Lines: {"key","doc"} per document')
+    .option('--rebuild', 'let the view be rebuilt when the definition is not the one that built it')
     .addHelpText('after', `
 Examples:
   $ annals view ./demo-data per-user user-300 --module dist/demo/views.js
   $ annals view ./demo-data per-user --module dist/demo/views.js --at-time 2026-05-01T10:00:00Z --limit 5
 
-The projection is registered as the application registers it, so an async one catches up first,
-and one whose definition differs from the stored view's (another version, an edited handler) is
-rebuilt: point --module at the code the application runs.`))
+The projection is registered as the application registers it, so an async one catches up first.
+A definition other than the one that built the stored view (another version, an edited handler)
+would rebuild it: view refuses, unless --rebuild. Point --module at the code the application runs.`))
     .action(async (dir: string, name: string, key: string | undefined, options: ViewOptions) => {
       if (options.atPosition !== undefined && options.atTime !== undefined) throw usage('Give --at-position or --at-time, not both')
       const { value: definition } = await loadExport(options.module, `the definition of projection '${name}'`,
@@ -70,7 +74,14 @@ rebuilt: point --module at the code the application runs.`))
 }
 
 async function show (db: Annals, definition: ProjectionDefinition, key: string | undefined, options: ViewOptions): Promise<void> {
-  const projection = await db.project(definition)
+  const checked = checkDefinition(definition)
+  const { active } = await readRecords(internalsOf(db).log.storage, checked.name)
+  if (active !== undefined && !sameDefinition(active, checked) && options.rebuild !== true) {
+    throw usage(`The definition of '${checked.name}' in ${options.module} is not the one that built the stored view ` +
+      `(${active.version === checked.version ? 'its handler differs' : `version ${checked.version}, the view's is ${active.version}`}): ` +
+      'showing it would rebuild the view. Point --module at the code the application runs, or add --rebuild.')
+  }
+  const projection = await db.project(checked)
   await projection.caughtUp()
   const at = options.atPosition !== undefined ? { position: options.atPosition } : options.atTime !== undefined ? { time: options.atTime } : undefined
   const past = at === undefined ? undefined : await projection.at(at)
