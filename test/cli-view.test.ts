@@ -83,6 +83,12 @@ t.test('mistakes', async t => {
   t.match(await annals(['view', dir, 'balances', '--module', `${module}#Types`]), { code: 2, stderr: /defines projection 'types', not 'balances'/ })
   t.match(await annals(['view', dir, 'balances', '--module', module, '--at-position', '1', '--at-time', '0']), { code: 2, stderr: /not both/ })
   t.match(await annals(['view', dir, 'balances']), { code: 2, stderr: /required option '--module <file>'/ })
+  const fresh = join(root, 'fresh')
+  cpSync(dir, fresh, { recursive: true })
+  const edited = fileURLToPath(new URL('fixtures/views-edited.mjs', import.meta.url))
+  const other = await annals(['view', fresh, 'other', '--module', `${edited}#Other`, '--json'])
+  t.match(other, { code: 0, stderr: /no view 'other' was kept in this database: it is built from the log now/ })
+  t.same(jsonLines(other.stdout), [{ key: 'Opened', doc: 1 }], 'built from the whole log')
 })
 
 t.test('info and verify know the projections\' checkpoints', async t => {

@@ -81,6 +81,7 @@ async function show (db: Annals, definition: ProjectionDefinition, key: string |
       `(${active.version === checked.version ? 'its handler differs' : `version ${checked.version}, the view's is ${active.version}`}): ` +
       'showing it would rebuild the view. Point --module at the code the application runs, or add --rebuild.')
   }
+  if (active === undefined) process.stderr.write(`(no view '${checked.name}' was kept in this database: it is built from the log now)\n`)
   const projection = await db.project(checked)
   await projection.caughtUp()
   const at = options.atPosition !== undefined ? { position: options.atPosition } : options.atTime !== undefined ? { time: options.atTime } : undefined
