@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { AnnalsError, open, type Annals, type RecordedEvent } from '../src/index.js'
 import { forgetUser, personalData } from './privacy.js'
+import { flakyClient } from './storage.js'
 import { timeTravel } from './time-travel.js'
 import { keepViews, printViews } from './views.js'
 
@@ -151,6 +152,8 @@ async function main (): Promise<void> {
 
   line()
   await printViews(views, Math.floor(total / 2), line)
+  line()
+  await flakyClient(db, `user-${USERS}`, line)
   line()
   await forgetUser(db, 'user-7', line)
 

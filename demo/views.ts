@@ -6,7 +6,7 @@ import { defineProjection, type Annals, type Projection, type RecordedEvent } fr
 interface PhotoData { photoId: string, camera?: string, size?: number }
 
 /** photoId -> [user, camera, size]: what later events need to know about a photo. */
-const Photos = defineProjection<[string, string, number]>({
+export const Photos = defineProjection<[string, string, number]>({
   name: 'photos',
   mode: 'inline',
   types: ['PhotoAdded', 'PhotoReplaced', 'PhotoDeleted'],
@@ -22,7 +22,7 @@ const Photos = defineProjection<[string, string, number]>({
 })
 
 /** user -> { photos, bytes }. */
-const PerUser = defineProjection<{ photos: number, bytes: number }>({
+export const PerUser = defineProjection<{ photos: number, bytes: number }>({
   name: 'per-user',
   mode: 'inline',
   types: ['PhotoAdded', 'PhotoReplaced', 'PhotoDeleted'],
@@ -41,7 +41,7 @@ function sizeChange (event: RecordedEvent, d: PhotoData): number {
 }
 
 /** camera -> photos added with it. */
-const PerCamera = defineProjection<number>({
+export const PerCamera = defineProjection<number>({
   name: 'per-camera',
   types: ['PhotoAdded'],
   async handle (event, view) {

@@ -34,7 +34,8 @@ export interface StreamRun extends Run {
  * and more records to read again at open after a crash. Tests lower it to exercise flushes.
  */
 export const indexSettings = { flushEvents: 8192 }
-const INDEXED_KEY = namedKey(Space.meta, 'indexed')
+/** The marker: the last position the index on disk covers. */
+export const INDEXED_KEY = namedKey(Space.meta, 'indexed')
 
 function writeVarint (out: number[], n: number): void {
   while (n >= 0x80) {
@@ -93,6 +94,18 @@ export function decodeEntry (key: Buffer, value: Buffer, stream: string): Run[] 
   return runs
 }
 
+/**
+ * The last position the stream index on disk covers (its marker), or -1 when it covers none;
+ * the events after it are in the log only, until the next flush. `ANNALS_CORRUPT` when the
+ * marker is malformed.
+ */
+export async function indexedUpTo (storage: Storage): Promise<number> {
+  const marker = await storage.get(INDEXED_KEY)
+  const indexed = marker === undefined ? -1 : marker.length === 8 ? readU64(marker, 0) : undefined
+  if (indexed === undefined) throw new AnnalsError('ANNALS_CORRUPT', 'The stream index marker is malformed')
+  return indexed
+}
+
 /** The last revision of `runs` (in revision order) at or before `position`; undefined when none is. */
 function lastAtOrBefore (runs: readonly Run[], position: number): number | undefined {
   for (let i = runs.length - 1; i >= 0; i--) {
@@ -131,9 +144,7 @@ export class StreamIndex {
    */
   static async open (storage: Storage, replay: (from: number, add: (stream: string, revision: number, position: number) => void) => Promise<void>): Promise<StreamIndex> {
     const index = new StreamIndex(storage)
-    const marker = await storage.get(INDEXED_KEY)
-    const indexed = marker === undefined ? -1 : marker.length === 8 ? readU64(marker, 0) : undefined
-    if (indexed === undefined) throw new AnnalsError('ANNALS_CORRUPT', 'The stream index marker is malformed')
+    const indexed = await indexedUpTo(storage)
     await replay(indexed + 1, (stream, revision, position) => index.#add(stream, revision, position, 1))
     return index
   }

@@ -10,7 +10,7 @@ import { Space, namedKey, spaceEnd, u64 } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { open as openSealed, seal, type SubjectKey } from './cipher.js'
 import { at, checkDeclaration, withValues, type Declaration, type PersonalData } from './declarations.js'
-import { wipe, type KeyStore } from './key-store.js'
+import { newKey, wipe, type KeyStore } from './key-store.js'
 import { Sealed, eachSealed, mapSealed } from './sealed.js'
 
 /** Subjects whose keys are kept in memory. */
@@ -87,6 +87,41 @@ export class Privacy implements EventTransform {
     if (subjects.size === 0) return value
     await this.#load(subjects)
     return mapSealed(value, s => this.#unseal(s)) as T
+  }
+
+  /**
+   * For an import (`annals import`): the data to store for events that were exported with their
+   * personal fields readable, given as dotted path -> subject. Those fields are sealed again
+   * under the subjects' current keys (made if need be), except the paths in `redacted`, which
+   * read as null where they came from: they are sealed under a key thrown away at once, so they
+   * read as null here too, as a shredded field does.
+   */
+  async reseal (events: ReadonlyArray<{ event: RecordedEvent, personal: Readonly<Record<string, string>>, redacted: readonly string[] }>): Promise<unknown[]> {
+    const store = this.#requireStore()
+    const subjects = new Set<string>()
+    for (const { personal, redacted } of events) {
+      for (const [path, subject] of Object.entries(personal)) {
+        if (!redacted.includes(path) && (this.#keys.get(subject) ?? null) === null) subjects.add(subject)
+      }
+    }
+    const keys = new Map<string, SubjectKey>()
+    await Promise.all([...subjects].map(async s => { keys.set(s, await store.getOrCreate(s)) }))
+    for (const [subject, key] of keys) this.#remember(subject, key)
+    return events.map(({ event, personal, redacted }) => {
+      const changes: Array<[readonly string[], unknown]> = Object.entries(personal).map(([path, subject]) => {
+        const segments = path.split('.')
+        if (redacted.includes(path)) {
+          const lost = newKey()
+          const sealed = seal(null, lost, subject, event.id, path)
+          wipe(lost)
+          return [segments, sealed]
+        }
+        const key = keys.get(subject) ?? this.#keys.get(subject)
+        if (key === undefined || key === null) throw new AnnalsError('ANNALS_STORAGE', `No key was made ready for subject ${subject}`)
+        return [segments, seal(at(event.data, segments), key, subject, event.id, path)]
+      })
+      return changes.length === 0 ? event.data : withValues(event.data, changes)
+    })
   }
 
   /**

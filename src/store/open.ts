@@ -8,6 +8,7 @@ import { LevelKeyStore } from '../privacy/level-key-store.js'
 import { Privacy } from '../privacy/privacy.js'
 import { Storage, type AnyLevel } from '../storage/storage.js'
 import { Annals } from './annals.js'
+import { setInternals } from './internals.js'
 
 /**
  * Options of {@link open}.
@@ -87,7 +88,9 @@ export async function open (location: Location, options?: OpenOptions): Promise<
     log.setTransform(privacy)
     await privacy.recover()
     for (const [type, spec] of Object.entries(o.personalData ?? {})) privacy.declare(type, spec)
-    return new Annals(log, privacy, ownStore)
+    const db = new Annals(log, privacy, ownStore)
+    setInternals(db, { log, privacy })
+    return db
   } catch (err) {
     await ownStore?.close()
     await storage.close()

@@ -1,0 +1,51 @@
+// Loading the user's module that exports an aggregate or projection definition: `file.js` (its
+// default export, or its only export of that kind) or `file.js#Name`. JavaScript is imported as
+// it is; TypeScript (.ts, .mts, .cts) through jiti, which compiles it in memory, so that
+// `annals at ./src/account.ts#Account` works without a build step.
+import { existsSync } from 'node:fs'
+import { extname, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { createJiti } from 'jiti'
+import { CliError, ExitCode } from './errors.js'
+
+const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
+
+/** The option of `at` and `replay` that names the module exporting the aggregate definition. */
+export const aggregateOption = ['--aggregate <module>', 'a JS or TS file exporting the aggregate definition: file.js, or file.js#Name to pick an export'] as const
+
+/**
+ * The export named by `spec` (`path#Name`, or `path` for the default or only matching export)
+ * that passes `matches`; `what` names it in messages ("an aggregate definition").
+ */
+export async function loadExport<T> (spec: string, what: string, matches: (value: unknown) => value is T): Promise<{ name: string, value: T }> {
+  const hash = spec.lastIndexOf('#')
+  const file = hash < 0 ? spec : spec.slice(0, hash)
+  const wanted = hash < 0 ? undefined : spec.slice(hash + 1)
+  const path = resolve(file)
+  if (!existsSync(path)) throw new CliError(`There is no module ${file} (looked for ${path})`, ExitCode.notFound)
+  let module: Record<string, unknown>
+  try {
+    module = TYPESCRIPT.has(extname(path))
+      ? await createJiti(import.meta.url).import(path) as Record<string, unknown>
+      : await import(pathToFileURL(path).href) as Record<string, unknown>
+  } catch (err) {
+    throw new CliError(`The module ${file} failed to load: ${(err as Error)?.message ?? String(err)}`, ExitCode.userCode, { cause: err })
+  }
+  const names = Object.keys(module)
+  if (wanted !== undefined) {
+    if (!(wanted in module)) throw new CliError(`The module ${file} has no export '${wanted}' (it exports ${list(names)})`, ExitCode.notFound)
+    const value = module[wanted]
+    if (!matches(value)) throw new CliError(`The export '${wanted}' of ${file} is not ${what}`, ExitCode.usage)
+    return { name: wanted, value }
+  }
+  if (matches(module.default)) return { name: 'default', value: module.default }
+  const found = names.filter(n => matches(module[n]))
+  if (found.length === 1) return { name: found[0]!, value: module[found[0]!] as T }
+  throw new CliError(found.length === 0
+    ? `The module ${file} exports nothing that is ${what} (it exports ${list(names)})`
+    : `The module ${file} exports several: ${list(found)}; pick one with ${file}#${found[0]!}`, found.length === 0 ? ExitCode.notFound : ExitCode.usage)
+}
+
+function list (names: string[]): string {
+  return names.length === 0 ? 'nothing' : names.map(n => `'${n}'`).join(', ')
+}

@@ -1,0 +1,94 @@
+// `annals verify <dir>`: reads everything and checks that the log and its indexes are whole and
+// agree. Prints a report; exits with 1 on any problem, naming the position.
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { Storage } from '../storage/storage.js'
+import { assertDatabase } from './database.js'
+import { ExitCode, explain } from './errors.js'
+import { color, count, Lines, progress, type Progress } from './output.js'
+import { verifyStorage, type Check, type Report } from './verify-checks.js'
+
+interface VerifyOptions {
+  json?: boolean
+}
+
+const CHECKS: Array<[Check, (r: Report) => string]> = [
+  ['format', () => 'format marker'],
+  ['records', r => `${count(r.events)} records decode, at positions 0 to ${count(Math.max(r.events - 1, 0))} without gaps`],
+  ['times', () => 'commit times never decrease'],
+  ['streams', r => `the stream index agrees with the log: ${count(r.streams)} streams, indexed on disk up to position ${r.indexedUpTo}`],
+  ['ids', r => r.idEntries === 1 ? '1 id index entry points at its event' : `${count(r.idEntries)} id index entries point at their events`],
+  ['checkpoints', r => `${count(r.checkpoints)} checkpoint${r.checkpoints === 1 ? '' : 's'} of subscriptions and projections, none past the end of the log`],
+  ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`]
+]
+
+/**
+ * Adds the `verify` command to the program (see docs/cli.md).
+ *
+ * @example
+ * ```sh
+ * annals verify ./demo-data
+ * ```
+ */
+export function register (program: Command): void {
+  program.command('verify')
+    .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints and snapshots not past its end')
+    .argument('<dir>', 'the database folder')
+    .option('--json', 'the report as one JSON object')
+    .addHelpText('after', `
+Example:
+  $ annals verify ./demo-data
+
+Exits with 0 when all is well, 1 when a problem was found (each is listed, with its position).
+Reads only: works without the master key, and on a database too damaged to open.`)
+    .action(async (dir: string, options: VerifyOptions) => {
+      assertDatabase(resolve(dir))
+      let storage: Storage
+      try {
+        storage = await Storage.openPath(resolve(dir))
+      } catch (err) {
+        throw explain(err, dir)
+      }
+      let report: Report
+      let bar: Progress | undefined
+      try {
+        report = await verifyStorage(storage, (done, total) => {
+          bar ??= progress('verifying', total, 'steps')
+          bar.update(done)
+        })
+      } catch (err) {
+        throw explain(err, dir)
+      } finally {
+        bar?.stop()
+        await storage.close()
+      }
+      const problems = report.problems.length + report.more
+      process.exitCode = problems === 0 ? ExitCode.ok : ExitCode.problem
+      const out = new Lines()
+      if (options.json === true) {
+        await out.write(JSON.stringify({ ok: problems === 0, location: dir, ...report }))
+        return
+      }
+      await out.write(`verifying ${dir}`)
+      for (const [check, describe] of CHECKS) {
+        const found = report.problems.filter(p => p.check === check)
+        if (found.length === 0) {
+          await out.write(`${color.green('✓')} ${describe(report)}`)
+          continue
+        }
+        await out.write(`${color.red('✗')} ${check}: ${found.length} problem${found.length === 1 ? '' : 's'}`)
+        for (const p of found) await out.write(`    ${p.message}`)
+      }
+      if (report.more > 0) await out.write(`    ... and ${count(report.more)} more problems`)
+      if (report.pendingShreds > 0) {
+        await out.write(color.yellow(`! ${count(report.pendingShreds)} shred${report.pendingShreds === 1 ? ' was' : 's were'} interrupted; the next open of the database finishes ${report.pendingShreds === 1 ? 'it' : 'them'}`))
+      }
+      if (problems === 0) {
+        await out.write(color.green('ok: no problem found'))
+      } else {
+        const positions = report.problems.flatMap(p => p.position === undefined ? [] : [p.position])
+        const first = positions.length === 0 ? '' : `, the first at position ${Math.min(...positions)}`
+        await out.write(color.red(`verify found ${count(problems)} problem${problems === 1 ? '' : 's'}${first}`))
+      }
+    })
+}

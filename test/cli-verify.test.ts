@@ -1,0 +1,104 @@
+// `annals verify`, run as a child process: a healthy database passes; one whose files were
+// damaged while it was closed (bytes written with classic-level underneath annals) fails with
+// exit code 1 and names the position of each problem.
+import t from 'tap'
+import { cpSync } from 'node:fs'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
+import { defineAggregate, open } from '../src/index.js'
+import { snapshotKey, snapshotPrefix } from '../src/aggregates/snapshot-keys.js'
+import { decodeRecord, encodeRecord } from '../src/log/record.js'
+import { encodeBlock } from '../src/log/stream-index.js'
+import { Space, logKey, namedKey, streamKey, u64 } from '../src/storage/keys.js'
+import { tempDir } from './helpers/backends.js'
+import { annals } from './helpers/cli.js'
+
+const { dir: root, remove } = tempDir('annals-cli-verify-')
+t.teardown(remove)
+const healthy = join(root, 'healthy')
+const Count = defineAggregate({ name: 'count', snapshotEvery: 5, initial: () => 0, evolve: (n: number) => n + 1 })
+
+t.before(async () => {
+  const db = await open(healthy)
+  // streams a (positions 0, 2, 4, ...) and b (1, 3, 5, ...)
+  for (let i = 0; i < 20; i++) await db.append(i % 2 === 0 ? 'a' : 'b', { type: 'T', data: i, ...(i === 6 ? { id: 'given-6' } : {}) })
+  await db.load(Count, 'a') // snapshots of revisions 4 and 9
+  const sub = db.subscribe({ name: 'mailer' }, () => {})
+  await sub.caughtUp()
+  await sub.close()
+  await db.close()
+})
+
+/** A copy of the healthy database, damaged by `damage` on the raw LevelDB. */
+async function damaged (name: string, damage: (level: ClassicLevel<Buffer, Buffer>) => Promise<void>): Promise<string> {
+  const path = join(root, name)
+  cpSync(healthy, path, { recursive: true })
+  const level = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  await level.open()
+  await damage(level)
+  await level.close()
+  return path
+}
+
+t.test('a healthy database passes', async t => {
+  const { code, stdout } = await annals(['verify', healthy])
+  t.equal(code, 0)
+  t.match(stdout, /✓ 20 records decode, at positions 0 to 19 without gaps/)
+  t.match(stdout, /✓ the stream index agrees with the log: 2 streams/)
+  t.match(stdout, /✓ 1 id index entry points at its event/)
+  t.match(stdout, /✓ 1 checkpoint of subscriptions and projections, none past the end of the log/)
+  t.match(stdout, /✓ 2 snapshots, none past the end of its stream/)
+  t.match(stdout, /ok: no problem found/)
+  const json = JSON.parse((await annals(['verify', healthy, '--json'])).stdout)
+  t.match(json, { ok: true, events: 20, streams: 2, indexedUpTo: 19, problems: [] })
+})
+
+t.test('damage is found, and named by position', async t => {
+  const cases: Array<[string, (level: ClassicLevel<Buffer, Buffer>) => Promise<void>, Array<{ check: string, position?: number, message: RegExp }>]> = [
+    ['a record that does not decode', async level => { await level.put(logKey(2), Buffer.from([0xc1, 0xff, 0x00])) },
+      [{ check: 'records', position: 2, message: /The record at position 2 does not decode/ }]],
+    ['a missing record', async level => { await level.del(logKey(5)) }, [
+      { check: 'records', position: 5, message: /Position 5 is missing: the log jumps to 6/ },
+      { check: 'streams', position: 5, message: /The index of stream 'b' puts revision 2 at position 5, which is missing/ }
+    ]],
+    ['a commit time going back', async level => {
+      await level.put(logKey(7), encodeRecord({ id: 7, stream: 'b', revision: 3, type: 'T', time: 1000, data: 7, metadata: undefined }))
+    }, [{ check: 'times', position: 7, message: /The commit time goes back at position 7/ }]],
+    ['a record of another stream', async level => {
+      const { time } = decodeRecord(8, (await level.get(logKey(8)))!)
+      await level.put(logKey(8), encodeRecord({ id: 8, stream: 'c', revision: 0, type: 'T', time, data: 8, metadata: undefined }))
+    }, [{ check: 'streams', position: 8, message: /The index of stream 'a' puts revision 4 at position 8, which holds revision 0 of 'c'/ }]],
+    ['an index block that lost an event', async level => {
+      // stream b: revisions 0..9 at positions 1, 3, ..., 19; the block now says 0..8
+      await level.put(streamKey('b', 0), encodeBlock(Array.from({ length: 9 }, (_, i) => ({ revision: i, position: 2 * i + 1, count: 1 }))))
+    }, [{ check: 'streams', position: 19, message: /Position 19 is in no stream's index/ }]],
+    ['an id index entry pointing elsewhere', async level => { await level.put(namedKey(Space.ids, 'given-6'), u64(9)) },
+      [{ check: 'ids', position: 9, message: /The id index points 'given-6' at position 9, which holds the event/ }]],
+    ['a checkpoint past the end of the log', async level => { await level.put(namedKey(Space.subscriptions, 'mailer'), u64(1000)) },
+      [{ check: 'checkpoints', position: 1000, message: /The checkpoint of subscription 'mailer' is at position 1000, past the end of the log \(20\)/ }]],
+    ['a snapshot past the end of its stream', async level => { await level.put(snapshotKey(snapshotPrefix('a', Count), 12), Buffer.from([0xc0])) },
+      [{ check: 'snapshots', message: /A snapshot of aggregate 'count' for stream 'a' is at revision 12, past the stream's last revision \(9\)/ }]]
+  ]
+  for (const [name, damage, problems] of cases) {
+    const path = await damaged(name.replace(/ /g, '-'), damage)
+    const human = await annals(['verify', path])
+    t.equal(human.code, 1, `${name}: exit code 1`)
+    for (const p of problems) t.match(human.stdout, p.message, name)
+    const first = Math.min(...problems.map(p => p.position ?? Infinity))
+    const where = first === Infinity ? '' : `, the first at position ${first}`
+    t.match(human.stdout, new RegExp(`verify found ${problems.length} problems?${where}\n$`), name)
+    const json = JSON.parse((await annals(['verify', path, '--json'])).stdout)
+    t.equal(json.ok, false)
+    t.match(json.problems, problems.map(p => ({ check: p.check, position: p.position, message: p.message })), `${name}: the problems, as JSON`)
+    t.equal(json.problems.length, problems.length, `${name}: no other problem`)
+  }
+})
+
+t.test('a database too damaged to open is still verified', async t => {
+  // the last record is read at open (for its commit time): a damaged one stops open, not verify
+  const path = await damaged('last-record', async level => { await level.put(logKey(19), Buffer.from('garbage')) })
+  t.match(await annals(['read', path]), { code: 6, stderr: /is damaged: The record at position 19 does not decode/ })
+  const { code, stdout } = await annals(['verify', path])
+  t.equal(code, 1)
+  t.match(stdout, /The record at position 19 does not decode/)
+})
