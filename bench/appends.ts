@@ -1,6 +1,7 @@
 // Append workloads, each beside raw classic-level doing the same I/O in the same run: 8-byte
 // big-endian keys, msgpackr values, the same events. Appends 64 concurrent and 100 per call are
 // on the scale curve (a fresh log of each size); the others (awaited, and with sync) are not.
+import { rmSync } from 'node:fs'
 import { pack } from 'msgpackr'
 import type { ClassicLevel } from 'classic-level'
 import { open, type Annals } from '../src/index.js'
@@ -21,23 +22,30 @@ async function timed (events: number, fn: () => Promise<void>): Promise<Timing> 
   return { events, ms: performance.now() - start }
 }
 
-/** A measurement of `events` events written by `body` on a fresh annals database. */
+/** A measurement of `events` events written by `body` on a fresh annals database, removed after. */
 function onAnnals (name: string, events: number, sync: boolean, body: (db: Annals) => Promise<void>): () => Promise<Timing> {
   return async () => {
-    const db = await open(freshDir(name), { sync })
+    const dir = freshDir(name)
+    const db = await open(dir, { sync })
     try {
       return await timed(events, async () => { await body(db) })
-    } finally { await db.close() }
+    } finally {
+      await db.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   }
 }
 
-/** A measurement of `events` events written by `body` on a fresh raw classic-level database. */
+/** A measurement of `events` events written by `body` on a fresh raw classic-level database, removed after. */
 function onRaw (name: string, events: number, body: (raw: Raw) => Promise<void>): () => Promise<Timing> {
   return async () => {
     const raw = await rawLevel(name)
     try {
       return await timed(events, async () => { await body(raw) })
-    } finally { await raw.close() }
+    } finally {
+      await raw.close()
+      rmSync(raw.location, { recursive: true, force: true })
+    }
   }
 }
 

@@ -69,7 +69,7 @@ function panel (p: Panel, x0: number, y0: number): string {
   const x = (events: number): number => x0 + PAD.left + (Math.log10(events) - lo) / (hi - lo) * plotW
   const y = (v: number): number => y0 + PAD.top + plotH - v / yMax * plotH
   const out: string[] = [`<g class="panel" data-series="${escape(p.series)}">`]
-  out.push(`<text class="title" x="${x0 + PAD.left}" y="${y0 + 18}" font-weight="600">${escape(p.title)}</text>`)
+  out.push(`<text class="title" x="${x0 + 16}" y="${y0 + 18}" font-weight="600">${escape(p.title)}</text>`)
   // axes: ticks, labels and faint grid lines
   out.push('<g class="axis y">')
   for (const t of yTicks) {
