@@ -46,6 +46,13 @@ async function timed (events: number, fn: () => Promise<number>): Promise<Timing
   return { events, ms }
 }
 
+/** Reads all the events of a read, and says how many there were. */
+async function counted (events: AsyncIterable<RecordedEvent>): Promise<number> {
+  let n = 0
+  for await (const e of events) if (e.position >= 0) n++
+  return n
+}
+
 const countAll = async (_: RecordedEvent, view: ViewWriter<number>): Promise<void> => {
   view.put('count', (await view.get('count') ?? 0) + 1)
 }
@@ -90,22 +97,14 @@ export async function readWorkloads (_: Config, events: number): Promise<{ workl
         target: 0.7,
         // the memory target: a replay of 1,000,000 events in under 150 MB
         maxRssMB: events >= 1_000_000 ? 150 : undefined,
-        annals: onAnnals(events, async db => {
-          let n = 0
-          for await (const e of db.readAll()) if (e.position >= 0) n++
-          return n
-        })
+        annals: onAnnals(events, async db => await counted(db.readAll()))
       },
       {
         ...common,
         name: 'read one stream (a tenth of the log)',
         series: 'read-stream',
         target: 0.5,
-        annals: onAnnals(big, async db => {
-          let n = 0
-          for await (const e of db.readStream('big')) if (e.revision >= 0) n++
-          return n
-        })
+        annals: onAnnals(big, async db => await counted(db.readStream('big')))
       },
       {
         ...common,
