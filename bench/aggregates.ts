@@ -1,14 +1,14 @@
 // Workloads of aggregates. Loads and time travel are measured beside raw classic-level doing
 // the same I/O in the same run: a reverse seek to the newest snapshot at or before the target,
-// then a range read of the events after it, decoded and folded. Figures are per load, at the
-// median of each run. The cost of snapshots on appends is measured annals against annals: the
-// same command loop (load, then append at the loaded revision) with snapshots on and off.
+// then a range read of the events after it, decoded and folded (without snapshots: the whole
+// stream). Figures are per load, at the median of each run. The cost of snapshots on appends is
+// measured annals against annals: the same command loop (load, then append at the loaded
+// revision) with snapshots on and off.
 import { pack, unpack } from 'msgpackr'
 import { defineAggregate, open, type Annals } from '../src/index.js'
-import { concurrently, freshDir, median, rawLevel, sampleEvent } from './lib.js'
-import type { Timing, Workload } from './log.js'
-
-export type AggregateSize = 'tiny' | 'quick' | 'full'
+import type { Config } from './options.js'
+import { concurrently, eventMaker, freshDir, median, rawLevel, seeded, type SampleEvent } from './lib.js'
+import type { Timing, Workload } from './measure.js'
 
 interface Album { photos: number, bytes: number, title: string }
 const initial = (): Album => ({ photos: 0, bytes: 0, title: '' })
@@ -17,14 +17,6 @@ const EVERY = 100
 const Album = defineAggregate<Album>({ name: 'album', initial, evolve, snapshotEvery: EVERY })
 const AlbumWithout = defineAggregate<Album>({ name: 'album', initial, evolve })
 
-// Each stream goes half an interval past its last snapshot, as a stream does on average: a
-// load reads a snapshot and folds 50 events. (At an exact multiple of 100 it folds none.)
-const settings = {
-  tiny: { short: 150, long: 2050, loads: 20, commands: 2000 },
-  quick: { short: 1050, long: 100_050, loads: 300, commands: 20_000 },
-  full: { short: 1050, long: 100_050, loads: 1000, commands: 100_000 }
-}
-
 /** A key of the raw side: tag, stream, 0x00, revision as 8 bytes. */
 function rawKey (tag: string, stream: string, revision: number): Buffer {
   const key = Buffer.alloc(tag.length + Buffer.byteLength(stream) + 9)
@@ -32,11 +24,6 @@ function rawKey (tag: string, stream: string, revision: number): Buffer {
   key[at] = 0
   key.writeBigUInt64BE(BigInt(revision), at + 1)
   return key
-}
-
-/** A seeded sequence, so that annals and raw travel to the same revisions. */
-function seeded (seed: number): () => number {
-  return () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
 }
 
 async function timedLoads (count: number, load: (i: number) => Promise<unknown>): Promise<Timing> {
@@ -51,15 +38,16 @@ async function timedLoads (count: number, load: (i: number) => Promise<unknown>)
 }
 
 /** The load and time-travel workloads, on one annals database and one raw one holding the same streams. */
-export async function aggregateWorkloads (size: AggregateSize): Promise<{ workloads: Workload[], close: () => Promise<void> }> {
-  const s = settings[size]
+export async function aggregateWorkloads (config: Config): Promise<{ workloads: Workload[], close: () => Promise<void> }> {
+  const s = config.sizes
+  const event = eventMaker(config.shape)
   const dir = freshDir('g-annals')
   let db = await open(dir)
   const raw = await rawLevel('g-raw')
   for (const [stream, length] of [['short', s.short], ['long', s.long]] as const) {
     let state = initial()
     for (let i = 0; i < length; i += 100) {
-      const events = Array.from({ length: Math.min(100, length - i) }, (_, j) => sampleEvent(i + j, 1000))
+      const events = Array.from({ length: Math.min(100, length - i) }, (_, j) => event(i + j))
       await db.append(stream, events.map(e => ({ type: e.type, data: e.data })))
       const batch = raw.batch()
       events.forEach((e, j) => {
@@ -77,11 +65,15 @@ export async function aggregateWorkloads (size: AggregateSize): Promise<{ worklo
   await db.close()
   db = await open(dir)
 
-  const rawLoad = async (stream: string, target: number): Promise<Album> => {
-    const snapshots = raw.iterator({ gte: rawKey('N', stream, 0), lte: rawKey('N', stream, target), reverse: true, limit: 1 })
-    const [found] = await snapshots.nextv(1)
-    await snapshots.close()
-    const snapshot = found === undefined ? undefined : unpack(found[1]) as { position: number, state: Album }
+  /** The raw side of a load: the newest snapshot at or before `target` (if `snapshots`), then the events after it. */
+  const rawLoad = async (stream: string, target: number, snapshots = true): Promise<Album> => {
+    let snapshot: { position: number, state: Album } | undefined
+    if (snapshots) {
+      const it = raw.iterator({ gte: rawKey('N', stream, 0), lte: rawKey('N', stream, target), reverse: true, limit: 1 })
+      const [found] = await it.nextv(1)
+      await it.close()
+      if (found !== undefined) snapshot = unpack(found[1])
+    }
     let state = snapshot?.state ?? initial()
     const events = raw.iterator({ gte: rawKey('E', stream, snapshot === undefined ? 0 : snapshot.position + 1), lte: rawKey('E', stream, target) })
     try {
@@ -91,13 +83,13 @@ export async function aggregateWorkloads (size: AggregateSize): Promise<{ worklo
     } finally { await events.close() }
     return state
   }
-  const annalsLoads = (stream: string, length: number) => async () => await timedLoads(s.loads, async () => {
-    const { revision } = await db.load(Album, stream)
-    if (revision !== length - 1) throw new Error(`loaded revision ${revision} of ${stream}`)
+  const loads = (count: number, stream: string, length: number, load: () => Promise<{ photos: number }>) => async () => await timedLoads(count, async () => {
+    if ((await load()).photos !== length) throw new Error(`a load of ${stream} is wrong`)
   })
-  const rawLoads = (stream: string, length: number) => async () => await timedLoads(s.loads, async () => {
-    if ((await rawLoad(stream, length - 1)).photos !== length) throw new Error(`raw load of ${stream} is wrong`)
-  })
+  const annalsLoads = (stream: string, length: number, aggregate = Album, count = s.loads) =>
+    loads(count, stream, length, async () => (await db.load(aggregate, stream)).state)
+  const rawLoads = (stream: string, length: number, snapshots = true, count = s.loads) =>
+    loads(count, stream, length, async () => await rawLoad(stream, length - 1, snapshots))
   const travel = (load: (revision: number) => Promise<number>) => async () => {
     const next = seeded(7)
     return await timedLoads(s.loads, async () => {
@@ -106,35 +98,51 @@ export async function aggregateWorkloads (size: AggregateSize): Promise<{ worklo
     })
   }
   const n = (x: number): string => x.toLocaleString('en-US')
+  const perLoad = { unit: 'ops' as const, raw: 'seek snapshot, read the rest' }
   return {
     workloads: [
       {
-        name: `load a stream of ${n(s.short)} events (snapshotEvery ${EVERY}), per load`,
-        raw: 'seek snapshot, read the rest',
+        ...perLoad,
+        name: `load a stream of ${n(s.short)} events (snapshotEvery ${EVERY})`,
         annals: annalsLoads('short', s.short),
         baseline: rawLoads('short', s.short)
       },
       {
-        name: `load a stream of ${n(s.long)} events (snapshotEvery ${EVERY}), per load`,
-        raw: 'seek snapshot, read the rest',
+        ...perLoad,
+        name: `load a stream of ${n(s.long)} events (snapshotEvery ${EVERY})`,
         annals: annalsLoads('long', s.long),
         baseline: rawLoads('long', s.long)
       },
       {
-        name: `load ${n(s.long)} events against ${n(s.short)}: flat in history (median times)`,
+        unit: 'ops',
+        name: `load ${n(s.long)} events against ${n(s.short)}: flat in history`,
         raw: `annals, ${n(s.short)}-event stream`,
         target: 1 / 1.5,
         annals: annalsLoads('long', s.long),
         baseline: annalsLoads('short', s.short)
       },
       {
-        name: `time travel to a random past revision of ${n(s.long)} events, per load`,
-        raw: 'seek snapshot, read the rest',
+        unit: 'ops',
+        name: `load a stream of ${n(s.short)} events without snapshots`,
+        raw: 'read the stream, fold',
+        annals: annalsLoads('short', s.short, AlbumWithout, s.loadsWithout),
+        baseline: rawLoads('short', s.short, false, s.loadsWithout)
+      },
+      {
+        unit: 'ops',
+        name: `load a stream of ${n(s.long)} events without snapshots`,
+        raw: 'read the stream, fold',
+        annals: annalsLoads('long', s.long, AlbumWithout, s.longLoadsWithout),
+        baseline: rawLoads('long', s.long, false, s.longLoadsWithout)
+      },
+      {
+        ...perLoad,
+        name: `time travel to a random past revision of ${n(s.long)} events`,
         maxMs: 2,
         annals: travel(async revision => (await db.load(Album, 'long', { at: { revision } })).state.photos),
         baseline: travel(async revision => (await rawLoad('long', revision)).photos)
       },
-      commandLoop(s.commands)
+      commandLoop(s.commands, event)
     ],
     close: async () => { await db.close(); await raw.close() }
   }
@@ -147,7 +155,7 @@ export async function aggregateWorkloads (size: AggregateSize): Promise<{ worklo
  * comparison shows what snapshots cost (a seek per load, a snapshot written every 100
  * events) more than what they save.
  */
-function commandLoop (commands: number): Workload {
+function commandLoop (commands: number, event: (i: number) => SampleEvent): Workload {
   const clients = 64
   const streams = Math.max(clients, Math.round(commands / 150 / clients) * clients)
   const run = (withSnapshots: boolean) => async (): Promise<Timing> => {
@@ -161,7 +169,7 @@ function commandLoop (commands: number): Workload {
           const i = next++
           const stream = `album-${client + clients * (k % (streams / clients))}`
           const { revision } = await db.load(aggregate, stream)
-          const e = sampleEvent(i, 1000)
+          const e = event(i)
           await db.append(stream, { type: e.type, data: e.data }, { expectedRevision: revision })
         }
       })
@@ -170,6 +178,7 @@ function commandLoop (commands: number): Workload {
   }
   return {
     name: `append through load-then-append commands, snapshots on (${streams} streams)`,
+    unit: 'events',
     raw: 'annals, snapshots off',
     target: 0.9,
     annals: run(true),

@@ -2,8 +2,21 @@
 import { rmSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
+import { pack } from 'msgpackr'
 
 export const BENCH_DIR = join(process.cwd(), 'bench-data')
+
+/** The user's shape of data: how many streams, how large an event, how many personal fields. */
+export interface Shape {
+  streams: number
+  /** bytes of an event's data, msgpack-encoded (about: numbers vary by a byte or two) */
+  eventSize: number
+  /** personal fields of each event of the personal-data workloads */
+  personalFields: number
+}
+
+/** The shape the targets of the issues are stated for: events of about 250 bytes over 1,000 streams. */
+export const defaultShape: Shape = { streams: 1000, eventSize: 250, personalFields: 2 }
 
 /** A fresh empty folder for one database of one run. */
 export function freshDir (name: string): string {
@@ -14,8 +27,8 @@ export function freshDir (name: string): string {
 }
 
 /** A raw classic-level database with buffer keys and values: the baseline. */
-export async function rawLevel (name: string): Promise<ClassicLevel<Buffer, Buffer>> {
-  const db = new ClassicLevel<Buffer, Buffer>(freshDir(name), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+export async function rawLevel (name: string, fresh = true): Promise<ClassicLevel<Buffer, Buffer>> {
+  const db = new ClassicLevel<Buffer, Buffer>(fresh ? freshDir(name) : join(BENCH_DIR, name), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   await db.open()
   return db
 }
@@ -28,24 +41,55 @@ export function key8 (n: number): Buffer {
   return key
 }
 
-/** A photo-service event of about 250 bytes encoded, for user `i % streams`. */
-export function sampleEvent (i: number, streams: number): { stream: string, type: string, data: Record<string, unknown> } {
-  const user = i % streams
-  return {
-    stream: `user-${user}`,
-    type: 'PhotoAdded',
-    data: {
-      photoId: `photo-${i}`,
-      userId: `user-${user}`,
-      title: `Sunset over the dunes, take ${i % 97}`,
-      camera: 'Fujifilm X-T4',
-      size: 2_400_000 + i % 100_000,
-      width: 6240,
-      height: 4160,
-      takenAt: 1_700_000_000_000 + i * 1000,
-      tags: ['travel', 'desert', 'sunset'],
-      url: `https://photos.example.com/u/${user}/p/${i}.jpg`
-    }
+export interface SampleEvent { stream: string, type: string, data: Record<string, unknown> }
+
+/**
+ * A photo upload's fields, most telling first: events smaller than all of them keep the first
+ * ones. Numbers in strings are padded, so that every event is about the same size.
+ */
+function photoFields (i: number, user: number): Array<[string, unknown]> {
+  const n = String(i).padStart(9, '0')
+  return [
+    ['size', 2_400_000 + i % 100_000],
+    ['title', `Sunset over the dunes, take ${String(i % 97).padStart(2, '0')}`],
+    ['photoId', `photo-${n}`],
+    ['userId', `user-${user}`],
+    ['camera', 'Fujifilm X-T4'],
+    ['width', 6240],
+    ['height', 4160],
+    ['takenAt', 1_700_000_000_000 + i * 1000],
+    ['tags', ['travel', 'desert', 'sunset']],
+    ['url', `https://photos.example.com/u/${user}/p/${n}.jpg`]
+  ]
+}
+
+/**
+ * The events of a shape: a photo upload of user `i % streams` whose data encodes to about
+ * `eventSize` bytes (fields are left out of smaller events; larger ones carry a `note` to fill).
+ * The layout is settled once, on a typical event, so every event has the same fields.
+ */
+export function eventMaker (shape: Shape): (i: number) => SampleEvent {
+  const probe = photoFields(123_456, shape.streams - 1)
+  const fields: string[] = []
+  for (const [name] of probe) {
+    const data = Object.fromEntries(probe.filter(([n]) => fields.includes(n) || n === name))
+    if (pack(data).length > shape.eventSize && fields.length > 0) break
+    fields.push(name)
+  }
+  const base = Object.fromEntries(probe.filter(([n]) => fields.includes(n)))
+  // the note's length: its key and header take a few bytes, found by trying
+  let note = 0
+  for (let k = 0; k < 3; k++) {
+    const size = pack(note > 0 ? { ...base, note: 'x'.repeat(note) } : base).length
+    note = Math.max(0, note + shape.eventSize - size)
+  }
+  const filler = 'x'.repeat(note)
+  return i => {
+    const user = i % shape.streams
+    const data: Record<string, unknown> = {}
+    for (const [name, value] of photoFields(i, user)) if (fields.includes(name)) data[name] = value
+    if (note > 0) data.note = filler
+    return { stream: `user-${user}`, type: 'PhotoAdded', data }
   }
 }
 
@@ -60,6 +104,11 @@ export function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** A seeded sequence in [0, 1), so that annals and raw visit the same places. */
+export function seeded (seed: number): () => number {
+  return () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
 }
 
 /** Runs `count` calls of `fn(i)` with `concurrency` of them in flight at once. */
