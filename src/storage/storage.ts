@@ -45,6 +45,67 @@ export interface StorageBatch {
   close (): Promise<void>
 }
 
+class Batch implements StorageBatch {
+  readonly #db: AnyLevel
+  readonly #options: typeof BUFFERS | undefined
+  readonly #keys: Buffer[] = []
+  /** undefined for a delete */
+  readonly #values: Array<Buffer | undefined> = []
+
+  constructor (db: AnyLevel, options: typeof BUFFERS | undefined) {
+    this.#db = db
+    this.#options = options
+  }
+
+  put (key: Buffer, value: Buffer): void {
+    this.#keys.push(key)
+    this.#values.push(value)
+  }
+
+  del (key: Buffer): void {
+    this.#keys.push(key)
+    this.#values.push(undefined)
+  }
+
+  get length (): number {
+    return this.#keys.length
+  }
+
+  async write (sync: boolean): Promise<void> {
+    const keys = this.#keys
+    const values = this.#values
+    if (keys.length === 0) return
+    const options = this.#options
+    try {
+      if (keys.length === 1 && values[0] !== undefined) {
+        const putOptions = sync ? { ...options, sync: true } : options
+        await (putOptions === undefined ? this.#db.put(keys[0]!, values[0]) : this.#db.put(keys[0]!, values[0], putOptions))
+        return
+      }
+      const batch = this.#db.batch()
+      for (let i = 0; i < keys.length; i++) {
+        const value = values[i]
+        if (value === undefined) {
+          if (options === undefined) batch.del(keys[i]!)
+          else batch.del(keys[i]!, options)
+        } else if (options === undefined) {
+          batch.put(keys[i]!, value)
+        } else {
+          batch.put(keys[i]!, value, options)
+        }
+      }
+      await (sync ? batch.write({ sync: true }) : batch.write())
+    } catch (err) {
+      throw storageError(err)
+    }
+  }
+
+  async close (): Promise<void> {
+    this.#keys.length = 0
+    this.#values.length = 0
+  }
+}
+
 /** A range scan that hands out entries in chunks (one native call per chunk). */
 export interface ChunkIterator<T> {
   /** The next `size` entries at most; an empty array at the end. */
@@ -193,40 +254,14 @@ export class Storage {
   }
 
   /**
-   * A chained batch: operations go straight to the database's native batch as they are added,
-   * and {@link StorageBatch.write} applies them atomically.
+   * A batch of writes, applied atomically by {@link StorageBatch.write}: one `put` alone (an
+   * awaited single append) as a plain put, anything more as one chained batch. Measured on
+   * classic-level: an awaited put takes about 34 µs where a chained batch of one takes 40, and a
+   * chained batch applies write options once, where an array batch copies them into every
+   * operation (about 2x slower).
    */
   batch (): StorageBatch {
-    let batch: ReturnType<AnyLevel['batch']>
-    try {
-      batch = this.db.batch()
-    } catch (err) {
-      throw storageError(err)
-    }
-    const options = this.#options
-    return {
-      put: options === undefined
-        ? (key, value) => { batch.put(key, value) }
-        : (key, value) => { batch.put(key, value, options) },
-      del: options === undefined
-        ? key => { batch.del(key) }
-        : key => { batch.del(key, options) },
-      get length () {
-        return batch.length
-      },
-      async write (sync: boolean) {
-        try {
-          // the chained batch applies write options once, where an array batch copies them
-          // into every operation (about 2x slower on classic-level)
-          await (sync ? batch.write({ sync: true }) : batch.write())
-        } catch (err) {
-          throw storageError(err)
-        }
-      },
-      async close () {
-        await batch.close()
-      }
-    }
+    return new Batch(this.db, this.#options)
   }
 
   /** Entries `[key, value]` of a range, in chunks. */
