@@ -75,14 +75,13 @@ const bytesOf = new WeakMap<Sealed, Buffer>()
  * whenever it is encoded (into its event's record, or a view or snapshot it is copied into).
  */
 export function sealedValue (subject: string, keyId: Uint8Array, eventId: string, path: string, iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array): Sealed {
-  const lengths = [Buffer.byteLength(subject), Buffer.byteLength(eventId), Buffer.byteLength(path)]
-  const bytes = Buffer.allocUnsafe(6 + lengths[0]! + lengths[1]! + lengths[2]! + 8 + 12 + ciphertext.length + tag.length)
-  let i = 0
-  for (const [k, text] of [subject, eventId, path].entries()) {
-    bytes.writeUInt16BE(lengths[k]!, i)
-    bytes.write(text, i + 2, 'utf8')
-    i += 2 + lengths[k]!
-  }
+  const a = Buffer.byteLength(subject)
+  const b = Buffer.byteLength(eventId)
+  const c = Buffer.byteLength(path)
+  const bytes = Buffer.allocUnsafe(6 + a + b + c + 8 + 12 + ciphertext.length + tag.length)
+  let i = writeText(bytes, 0, subject, a)
+  i = writeText(bytes, i, eventId, b)
+  i = writeText(bytes, i, path, c)
   bytes.set(keyId, i)
   bytes.set(iv, i + 8)
   bytes.set(ciphertext, i + 20)
@@ -90,6 +89,13 @@ export function sealedValue (subject: string, keyId: Uint8Array, eventId: string
   const s = new Sealed(subject, bytes.subarray(i, i + 8), eventId, path, bytes.subarray(i + 8, i + 20), bytes.subarray(i + 20))
   bytesOf.set(s, bytes)
   return s
+}
+
+/** Writes `text` (of `length` UTF-8 bytes) at `i` after its u16 length; returns where it ends. */
+function writeText (bytes: Buffer, i: number, text: string, length: number): number {
+  bytes.writeUInt16BE(length, i)
+  bytes.write(text, i + 2, 'utf8')
+  return i + 2 + length
 }
 
 function toBytes (s: Sealed): Buffer {
