@@ -3,23 +3,14 @@
 // on the scale curve (a fresh log of each size); the others (awaited, and with sync) are not.
 import { rmSync } from 'node:fs'
 import { pack } from 'msgpackr'
-import type { ClassicLevel } from 'classic-level'
 import { open, type Annals } from '../src/index.js'
 import type { Config } from './options.js'
-import { concurrently, eventMaker, freshDir, key8, rawLevel, type SampleEvent } from './lib.js'
+import { concurrently, eventMaker, freshDir, inBatches, key8, onRaw, timed, type Raw, type SampleEvent } from './lib.js'
 import type { Timing, Workload } from './measure.js'
-
-type Raw = ClassicLevel<Buffer, Buffer>
 
 /** An event as the raw baseline stores it: a msgpack map. */
 export function rawValue (e: SampleEvent, position: number): Buffer {
   return pack({ stream: e.stream, type: e.type, data: e.data, position, time: Date.now() })
-}
-
-async function timed (events: number, fn: () => Promise<void>): Promise<Timing> {
-  const start = performance.now()
-  await fn()
-  return { events, ms: performance.now() - start }
 }
 
 /** A measurement of `events` events written by `body` on a fresh annals database, removed after. */
@@ -32,19 +23,6 @@ function onAnnals (name: string, events: number, sync: boolean, body: (db: Annal
     } finally {
       await db.close()
       rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
-
-/** A measurement of `events` events written by `body` on a fresh raw classic-level database, removed after. */
-function onRaw (name: string, events: number, body: (raw: Raw) => Promise<void>): () => Promise<Timing> {
-  return async () => {
-    const raw = await rawLevel(name)
-    try {
-      return await timed(events, async () => { await body(raw) })
-    } finally {
-      await raw.close()
-      rmSync(raw.location, { recursive: true, force: true })
     }
   }
 }
@@ -76,11 +54,7 @@ function appenders (event: (i: number) => SampleEvent) {
       for (let i = 0; i < n; i++) await raw.put(key8(i), rawValue(event(i), i), { sync })
     },
     rawBatches: (n: number, sync: boolean) => async (raw: Raw) => {
-      for (let i = 0; i < n; i += 100) {
-        const batch = raw.batch()
-        for (let j = i; j < Math.min(i + 100, n); j++) batch.put(key8(j), rawValue(event(j), j))
-        await batch.write({ sync })
-      }
+      await inBatches(raw, n, 100, (batch, j) => batch.put(key8(j), rawValue(event(j), j)), sync)
     }
   }
 }

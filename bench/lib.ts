@@ -1,8 +1,9 @@
 // Small helpers for the benchmarks: timing, medians, fresh databases, the events they write.
 import { rmSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { ClassicLevel } from 'classic-level'
+import { ClassicLevel, type ChainedBatch } from 'classic-level'
 import { pack } from 'msgpackr'
+import type { Timing } from './measure.js'
 
 export const BENCH_DIR = join(process.cwd(), 'bench-data')
 
@@ -25,6 +26,9 @@ export function freshDir (name: string): string {
   mkdirSync(BENCH_DIR, { recursive: true })
   return dir
 }
+
+export type Raw = ClassicLevel<Buffer, Buffer>
+export type RawBatch = ChainedBatch<Raw, Buffer, Buffer>
 
 /** A raw classic-level database with buffer keys and values: the baseline. */
 export async function rawLevel (name: string, fresh = true): Promise<ClassicLevel<Buffer, Buffer>> {
@@ -118,4 +122,31 @@ export async function concurrently (count: number, concurrency: number, fn: (i: 
     while (next < count) await fn(next++)
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
+}
+
+/** How long `fn` took to handle `events` events. */
+export async function timed (events: number, fn: () => Promise<void>): Promise<Timing> {
+  return { events, ms: await time(fn) }
+}
+
+/** A measurement of `events` events written by `body` on a fresh raw classic-level database, removed after. */
+export function onRaw (name: string, events: number, body: (raw: Raw) => Promise<void>): () => Promise<Timing> {
+  return async () => {
+    const raw = await rawLevel(name)
+    try {
+      return await timed(events, async () => { await body(raw) })
+    } finally {
+      await raw.close()
+      rmSync(raw.location, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Writes events 0 to `events` - 1 in chained batches of `size`, `put` adding each event's writes. */
+export async function inBatches (raw: Raw, events: number, size: number, put: (batch: RawBatch, i: number) => void, sync = false): Promise<void> {
+  for (let i = 0; i < events; i += size) {
+    const batch = raw.batch()
+    for (let j = i; j < Math.min(i + size, events); j++) put(batch, j)
+    await batch.write({ sync })
+  }
 }

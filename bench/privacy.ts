@@ -6,7 +6,7 @@ import { defineAggregate, defineProjection, open, type Annals } from '../src/ind
 import type { Config } from './options.js'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { BENCH_DIR, concurrently, eventMaker, freshDir, key8, median, rawLevel, type SampleEvent, type Shape } from './lib.js'
+import { BENCH_DIR, concurrently, eventMaker, freshDir, inBatches, key8, median, onRaw, type SampleEvent, type Shape } from './lib.js'
 import type { Timing, Workload } from './measure.js'
 import { rawValue } from './appends.js'
 import { createCipheriv, randomBytes, randomFillSync } from 'node:crypto'
@@ -57,34 +57,22 @@ export function privacyWorkloads (config: Config): Workload[] {
   // IVs from a pool filled in one call, as annals does (a random fill per field costs more than the cipher)
   const ivs = randomFillSync(Buffer.allocUnsafe(12 * 4096))
   let iv = ivs.length
-  const rawBatches = (sealed: boolean) => async (): Promise<Timing> => {
-    const level = await rawLevel(sealed ? 'v-raw-sealed' : 'v-raw-plain')
-    try {
-      const start = performance.now()
-      for (let i = 0; i < appends; i += 64) {
-        const batch = level.batch()
-        for (let j = i; j < Math.min(i + 64, appends); j++) {
-          const e = registration(j)
-          if (sealed) {
-            for (const field of fields) {
-              if (iv === ivs.length) { randomFillSync(ivs); iv = 0 }
-              const cipher = createCipheriv('aes-256-gcm', key, ivs.subarray(iv, iv += 12))
-              cipher.setAAD(Buffer.from(`${j}\u0000${field}\u0000${String(e.data.userId)}`))
-              const box = cipher.update(pack(e.data[field]))
-              cipher.final()
-              e.data[field] = Buffer.concat([ivs.subarray(iv - 12, iv), box, cipher.getAuthTag()])
-            }
-          }
-          batch.put(key8(j), rawValue(e, j))
+  const rawBatches = (sealed: boolean) => onRaw(sealed ? 'v-raw-sealed' : 'v-raw-plain', appends, async raw => {
+    await inBatches(raw, appends, 64, (batch, j) => {
+      const e = registration(j)
+      if (sealed) {
+        for (const field of fields) {
+          if (iv === ivs.length) { randomFillSync(ivs); iv = 0 }
+          const cipher = createCipheriv('aes-256-gcm', key, ivs.subarray(iv, iv += 12))
+          cipher.setAAD(Buffer.from(`${j}\u0000${field}\u0000${String(e.data.userId)}`))
+          const box = cipher.update(pack(e.data[field]))
+          cipher.final()
+          e.data[field] = Buffer.concat([ivs.subarray(iv - 12, iv), box, cipher.getAuthTag()])
         }
-        await batch.write()
       }
-      return { events: appends, ms: performance.now() - start }
-    } finally {
-      await level.close()
-      rmSync(level.location, { recursive: true, force: true })
-    }
-  }
+      batch.put(key8(j), rawValue(e, j))
+    })
+  })
   const n = config.shape.personalFields
   return [{
     name: `append 1 event with ${n} personal field${n === 1 ? '' : 's'}, 64 concurrent`,

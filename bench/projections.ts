@@ -3,11 +3,10 @@
 // of a past position, beside a raw classic-level get.
 import { defineProjection, open, type Annals, type RecordedEvent, type ViewWriter } from '../src/index.js'
 import type { Config } from './options.js'
-import { concurrently, eventMaker, freshDir, key8, median, rawLevel, seeded } from './lib.js'
+import { concurrently, eventMaker, freshDir, inBatches, key8, median, onRaw, rawLevel, seeded } from './lib.js'
 import type { Timing, Workload } from './measure.js'
 import { rawValue } from './appends.js'
 import { pack } from 'msgpackr'
-import { rmSync } from 'node:fs'
 
 /** Photos per user: one document per stream, as the demo keeps. */
 const perUser = async (event: RecordedEvent, view: ViewWriter<number>): Promise<void> => {
@@ -35,31 +34,18 @@ export async function projectionWorkloads (config: Config): Promise<{ workloads:
 
   // What an inline view's writes cost LevelDB itself: raw batches of 64 records (as 64 concurrent
   // appends make), with and without a document and a history key per event, as the counter writes.
-  const rawBatches = (view: boolean) => async (): Promise<Timing> => {
-    const level = await rawLevel(view ? 'p-raw-view' : 'p-raw-plain')
+  const rawBatches = (view: boolean) => onRaw(view ? 'p-raw-view' : 'p-raw-plain', appends, async raw => {
     const counts = new Map<string, number>()
-    try {
-      const start = performance.now()
-      for (let i = 0; i < appends; i += 64) {
-        const batch = level.batch()
-        for (let j = i; j < Math.min(i + 64, appends); j++) {
-          const e = event(j)
-          batch.put(key8(j), rawValue(e, j))
-          if (!view) continue
-          const count = (counts.get(e.stream) ?? 0) + 1
-          counts.set(e.stream, count)
-          const doc = Buffer.from(`Vphotos-per-user\u0000${e.stream}`)
-          batch.put(doc, pack(count))
-          batch.put(Buffer.concat([Buffer.from(`Hphotos-per-user\u0000${e.stream}\u0000`), key8(j)]), pack(count))
-        }
-        await batch.write()
-      }
-      return { events: appends, ms: performance.now() - start }
-    } finally {
-      await level.close()
-      rmSync(level.location, { recursive: true, force: true })
-    }
-  }
+    await inBatches(raw, appends, 64, (batch, j) => {
+      const e = event(j)
+      batch.put(key8(j), rawValue(e, j))
+      if (!view) return
+      const count = (counts.get(e.stream) ?? 0) + 1
+      counts.set(e.stream, count)
+      batch.put(Buffer.from(`Vphotos-per-user\u0000${e.stream}`), pack(count))
+      batch.put(Buffer.concat([Buffer.from(`Hphotos-per-user\u0000${e.stream}\u0000`), key8(j)]), pack(count))
+    })
+  })
 
   // a view of 1,000 documents (photos per user) changed `viewChanges` times, and raw keys to get
   const db: Annals = await open(freshDir('p-at'))
