@@ -216,8 +216,9 @@ export class Writer {
     }
 
     if (allRuns.length === 0) {
+      // nothing joins this batch, so nothing the hook staged for it (a catch-up's writes) is written
       await batch.close()
-      hook?.settle(true)
+      hook?.settle(false)
       for (const { request, result } of done) request.resolve(result)
       return
     }

@@ -373,4 +373,40 @@ export function projectionContract (t: Test, backend: Backend): void {
     await t.rejects(p.get('k'), { code: 'ANNALS_NOT_OPEN' })
     await t.rejects(db.project(defineProjection(good)), { code: 'ANNALS_NOT_OPEN' })
   })
+
+  t.test('an inline projection handed over behind keeps the events it caught up on, even when the batch it joins writes nothing', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open()
+    await db.append('x', { type: 'A' })
+    let release!: () => void
+    const held = new Promise<void>(resolve => { release = resolve })
+    let holding = true
+    const P = defineProjection<number>({
+      name: 'p',
+      mode: 'inline',
+      async handle (e, view) {
+        if (e.type === 'Bad') throw new Error('bad')
+        if (holding && e.position === 0) await held
+        view.put(`k${e.position}`, e.position)
+      }
+    })
+    const registering = db.project(P)
+    await new Promise(resolve => setTimeout(resolve, 20)) // its first build waits in the handler of position 0
+    for (let i = 0; i < 3; i++) await db.append('y', { type: 'A' }) // positions 1 to 3, while it builds
+    holding = false
+    release()
+    // built up to position 0, it is handed over to the append path, behind: the next batch catches it up
+    const view = await registering
+    // the only append of that batch fails in the handler: the batch writes nothing
+    await t.rejects(db.append('z', { type: 'Bad' }), { code: 'ANNALS_PROJECTION_FAILED' })
+    await db.append('z', { type: 'A' })
+    await view.caughtUp()
+    const docs = async (v: Projection<number>): Promise<unknown[]> => await Promise.all([0, 1, 2, 3, 4].map(async p => await v.get(`k${p}`)))
+    t.same(await docs(view), [0, 1, 2, 3, 4])
+    await db.close()
+    db = await f.open()
+    t.same(await docs(await db.project(P)), [0, 1, 2, 3, 4], 'and after reopen')
+    await db.close()
+  })
 }
