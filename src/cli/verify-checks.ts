@@ -12,7 +12,7 @@ import { INDEXED_KEY, decodeBlock } from '../log/stream-index.js'
 import type { RecordedEvent } from '../log/types.js'
 import { decode } from '../storage/codec.js'
 import {
-  Space, logKey, logKeyPosition, namedKey, parseStreamKey, readU64, spaceEnd, spaceStart, streamBounds
+  Space, logKey, logKeyPosition, namedKey, prefixRange, parseStreamKey, readU64, spaceEnd, spaceStart, streamBounds
 } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { storedProjections } from './projection-records.js'
@@ -346,10 +346,7 @@ class Verifier {
   }
 
   async #shreds (): Promise<void> {
-    const prefix = namedKey(Space.privacy, 'intent/')
-    const end = Buffer.from(prefix)
-    end[end.length - 1]! += 1
-    for await (const keys of chunksOf(this.#storage.keys({ gte: prefix, lt: end }), CHUNK)) this.report.pendingShreds += keys.length
+    for await (const keys of chunksOf(this.#storage.keys(prefixRange(namedKey(Space.privacy, 'intent/'))), CHUNK)) this.report.pendingShreds += keys.length
   }
 }
 

@@ -3,7 +3,7 @@
 // events after the marker are in the log only (their index waits in memory, see
 // stream-index.ts), so the listing merges the blocks with those records, read again here.
 import { AnnalsError } from '../errors.js'
-import { Space, parseStreamKey, spaceEnd } from '../storage/keys.js'
+import { Space, namedKey, parseStreamKey, prefixRange } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { logChunks } from './reader.js'
 import { decodeEntry, indexedUpTo } from './stream-index.js'
@@ -25,10 +25,7 @@ const CHUNK = 256
  */
 export async function * listStreams (storage: Storage, prefix = ''): AsyncGenerator<StreamSummary> {
   const tail = await tailStreams(storage, prefix)
-  const start = Buffer.concat([Buffer.from([Space.streams]), Buffer.from(prefix, 'utf8')])
-  // UTF-8 never holds 0xff, so the key past every name with this prefix is the prefix's last byte + 1
-  const end = prefix === '' ? spaceEnd(Space.streams) : Buffer.from(start)
-  if (prefix !== '') end[end.length - 1]! += 1
+  const { gte: start, lt: end } = prefixRange(namedKey(Space.streams, prefix))
   let t = 0
   // the newest block of the stream being read
   let current: { name: Buffer, key: Buffer, value: Buffer } | undefined

@@ -6,7 +6,7 @@ import { AnnalsError } from '../errors.js'
 import type { EventTransform } from '../log/hooks.js'
 import { withExtensions } from '../log/record.js'
 import type { RecordedEvent } from '../log/types.js'
-import { Space, namedKey, spaceEnd, u64 } from '../storage/keys.js'
+import { Space, namedKey, prefixRange, u64 } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { open as openSealed, seal, type SubjectKey } from './cipher.js'
 import { at, checkDeclaration, withValues, type Declaration, type PersonalData } from './declarations.js'
@@ -139,25 +139,15 @@ export class Privacy implements EventTransform {
   /** Finishes shreds a crash interrupted. */
   async recover (): Promise<void> {
     const prefix = namedKey(Space.privacy, INTENTS)
-    const it = this.#storage.keys({ gte: prefix, lt: spaceEnd(Space.privacy) })
-    const subjects: string[] = []
-    try {
-      for (let keys = await it.nextv(256); keys.length > 0; keys = await it.nextv(256)) {
-        for (const key of keys) {
-          if (!key.subarray(0, prefix.length).equals(prefix)) break
-          subjects.push(key.subarray(prefix.length).toString('utf8'))
-        }
-      }
-    } finally {
-      await it.close()
-    }
+    // the pending intents only: the records of finished shreds, which sort after them, can be many
+    const keys = await this.#storage.allKeys(prefixRange(prefix))
+    const subjects = keys.map(key => key.subarray(prefix.length).toString('utf8'))
     if (subjects.length > 0) await this.#finish(this.#requireStore(), subjects)
   }
 
   /** How many subjects have been shredded. */
   async shreddedCount (): Promise<number> {
-    const prefix = namedKey(Space.privacy, SHREDDED)
-    const it = this.#storage.keys({ gte: prefix, lt: Buffer.concat([prefix.subarray(0, -1), Buffer.from([prefix.at(-1)! + 1])]) })
+    const it = this.#storage.keys(prefixRange(namedKey(Space.privacy, SHREDDED)))
     let n = 0
     try {
       for (let keys = await it.nextv(1024); keys.length > 0; keys = await it.nextv(1024)) n += keys.length

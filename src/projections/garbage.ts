@@ -2,14 +2,15 @@
 // (`P x gen`, in the same batch), and this deletes its documents and history by range, a
 // thousand keys per batch, then the mark. A crash half-way leaves the mark, and the next
 // registry to start finishes the job.
-import type { KeyRange, Storage } from '../storage/storage.js'
-import { GARBAGE_RANGE, garbageGen, historyPrefix, prefixRange, viewPrefix } from './keys.js'
+import { prefixRange } from '../storage/keys.js'
+import type { Storage } from '../storage/storage.js'
+import { GARBAGE_RANGE, garbageGen, historyPrefix, viewPrefix } from './keys.js'
 
 const KEYS_PER_BATCH = 1024
 
 /** Deletes every marked generation; stops early (leaving marks) once `stopped()` says so. */
 export async function collectGarbage (storage: Storage, stopped: () => boolean): Promise<void> {
-  for (const mark of await allKeys(storage, GARBAGE_RANGE)) {
+  for (const mark of await storage.allKeys(GARBAGE_RANGE)) {
     const gen = garbageGen(mark)
     for (const prefix of [viewPrefix(gen), historyPrefix(gen)]) {
       const range = prefixRange(prefix)
@@ -28,16 +29,4 @@ export async function collectGarbage (storage: Storage, stopped: () => boolean):
     }
     await storage.write([{ key: mark }], false)
   }
-}
-
-/** Every key of a small range (such as the projections' records or marks). */
-export async function allKeys (storage: Storage, range: KeyRange): Promise<Buffer[]> {
-  const it = storage.keys(range)
-  const out: Buffer[] = []
-  try {
-    for (let keys = await it.nextv(KEYS_PER_BATCH); keys.length > 0; keys = await it.nextv(KEYS_PER_BATCH)) out.push(...keys)
-  } finally {
-    await it.close()
-  }
-  return out
 }

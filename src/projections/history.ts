@@ -7,9 +7,10 @@
 // look through one block.
 import { AnnalsError } from '../errors.js'
 import { decode, encode } from '../storage/codec.js'
+import { prefixRange } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import {
-  historyKey, historyKeyBound, historyKeyFirst, historyKeyPart, historyPrefix, prefixRange, unescapeKey
+  historyKey, historyKeyBound, historyKeyFirst, historyKeyPart, historyPrefix, unescapeKey
 } from './keys.js'
 import { storedDoc, type DocReader, type KeyBounds } from './view.js'
 

@@ -88,15 +88,6 @@ export function historyPrefix (gen: number): Buffer {
   return tagged(Space.history, undefined, gen, 0)
 }
 
-/** All keys starting with `prefix`. */
-export function prefixRange (prefix: Buffer): { gte: Buffer, lt: Buffer } {
-  const lt = Buffer.from(prefix)
-  let i = lt.length - 1
-  while (lt[i] === 0xff) lt[i--] = 0 // never the case for our prefixes (tag bytes are < 0xff)
-  lt[i]!++
-  return { gte: prefix, lt }
-}
-
 function escapedLength (bytes: Buffer): number {
   let n = bytes.length
   for (const b of bytes) if (b < 2) n++

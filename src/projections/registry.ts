@@ -11,7 +11,7 @@ import { Space, namedKey } from '../storage/keys.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
 import { Generations, encodeRecord, readRecords, sameDefinition, type GenerationRecord } from './checkpoints.js'
 import type { ProjectionDefinition } from './definition.js'
-import { allKeys, collectGarbage } from './garbage.js'
+import { collectGarbage } from './garbage.js'
 import { InlineHook, type HookHost } from './inline-hook.js'
 import { garbageKey, recordKey } from './keys.js'
 import { Member } from './member.js'
@@ -152,7 +152,7 @@ export class Projections implements TrainHost, HookHost {
 
   /** Names of the projections stored in the database, registered or not. */
   async storedNames (): Promise<string[]> {
-    const keys = await allKeys(this.#storage, { gte: namedKey(Space.projections, 'a'), lt: namedKey(Space.projections, 'b') })
+    const keys = await this.#storage.allKeys({ gte: namedKey(Space.projections, 'a'), lt: namedKey(Space.projections, 'b') })
     return keys.map(key => key.toString('utf8', 2))
   }
 

@@ -2,7 +2,8 @@
 // from the documents of one generation (the present) or from its history (a past position).
 import { decode } from '../storage/codec.js'
 import type { Storage } from '../storage/storage.js'
-import { checkKey, prefixRange, viewKey, viewKeyName, viewPrefix } from './keys.js'
+import { prefixRange } from '../storage/keys.js'
+import { checkKey, viewKey, viewKeyName, viewPrefix } from './keys.js'
 
 /**
  * Bounds of a view query: keys compared by their UTF-8 bytes; `limit` counts documents returned.

@@ -111,6 +111,15 @@ export function streamBounds (stream: string): { gte: Buffer, lt: Buffer } {
   return nameBounds(Space.streams, stream)
 }
 
+/** Bounds of all keys that start with `prefix` (past the last: the prefix with its last byte below 0xff raised). */
+export function prefixRange (prefix: Buffer): { gte: Buffer, lt: Buffer } {
+  let end = prefix.length
+  while (end > 0 && prefix[end - 1] === 0xff) end-- // never the case for our prefixes (UTF-8 and tags never hold 0xff)
+  const lt = Buffer.from(prefix.subarray(0, end))
+  lt[end - 1]!++
+  return { gte: prefix, lt }
+}
+
 /**
  * Bounds of the keys `tag` + name + 0x00 + anything: `gte` the first possible, `lt` past the
  * last. The name must not contain NUL.

@@ -274,6 +274,18 @@ export class Storage {
     return this.#track(() => this.db.keys({ ...range, ...BUFFERS }) as LevelIterator<Buffer>)
   }
 
+  /** Every key of a small range (the projections' records, pending shreds…), read in chunks. */
+  async allKeys (range: KeyRange): Promise<Buffer[]> {
+    const it = this.keys(range)
+    const out: Buffer[] = []
+    try {
+      for (let keys = await it.nextv(1024); keys.length > 0; keys = await it.nextv(1024)) out.push(...keys)
+    } finally {
+      await it.close()
+    }
+    return out
+  }
+
   /** Values of a range, in chunks. */
   values (range: KeyRange): ChunkIterator<Buffer> {
     return this.#track(() => this.db.values({ ...range, ...BUFFERS }) as LevelIterator<Buffer>)
