@@ -267,7 +267,8 @@ export class Writer {
       const e = r.events[i]!
       const id = e.id ?? randomIdBits()
       let data = e.data
-      if (events !== undefined || transform?.seals(e.type) === true) {
+      const seals = transform?.seals(e.type) === true
+      if (events !== undefined || seals) {
         const event: RecordedEvent = {
           id: typeof id === 'string' ? id : formatEventId(time, position + i, id),
           stream: r.stream,
@@ -278,7 +279,7 @@ export class Writer {
           metadata: e.metadata ?? {},
           time
         }
-        if (transform?.seals(e.type) === true) event.data = data = transform.seal(event)
+        if (seals) event.data = data = transform!.seal(event)
         if (events !== undefined) events[i] = event
       }
       let record: Buffer

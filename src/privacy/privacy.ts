@@ -186,7 +186,7 @@ export class Privacy implements EventTransform {
   /** The plain value, or null when the subject's key (of that generation) is gone. */
   #unseal (s: Sealed): unknown {
     const key = this.#keys.get(s.subject)
-    if (key === undefined || key === null || !Buffer.from(key.id).equals(s.keyId)) return null
+    if (key === undefined || key === null || Buffer.compare(key.id, s.keyId) !== 0) return null
     return openSealed(s, key)
   }
 

@@ -146,11 +146,22 @@ function walk (value: unknown, open: (s: Sealed) => unknown, seen: Map<object, u
   seen.set(value, value) // until we know better: a cycle back here sees the original
   let result: unknown = value
   if (value instanceof Map) {
-    const entries = [...value].map(([k, v]) => [walk(k, open, seen), walk(v, open, seen)] as const)
-    if (entries.some(([k, v], i) => { const [k0, v0] = [...value][i]!; return k !== k0 || v !== v0 })) result = new Map(entries)
+    let changed = false
+    const entries = [...value].map(([k0, v0]) => {
+      const k = walk(k0, open, seen)
+      const v = walk(v0, open, seen)
+      changed ||= k !== k0 || v !== v0
+      return [k, v] as const
+    })
+    if (changed) result = new Map(entries)
   } else if (value instanceof Set) {
-    const items = [...value].map(v => walk(v, open, seen))
-    if (items.some((v, i) => v !== [...value][i])) result = new Set(items)
+    let changed = false
+    const items = [...value].map(v0 => {
+      const v = walk(v0, open, seen)
+      changed ||= v !== v0
+      return v
+    })
+    if (changed) result = new Set(items)
   } else {
     const proto: unknown = Object.getPrototypeOf(value)
     const plain = Array.isArray(value) || proto === Object.prototype || proto === null
