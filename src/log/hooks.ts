@@ -42,6 +42,6 @@ export interface AppendHook {
    * error and nothing of it is written.
    */
   finish? (): WriteOp[]
-  /** The batch holding the appends since the last call was written (`true`) or failed. */
+  /** The batch holding the appends since the last call was written (`true`), or failed or had nothing to write (`false`). */
   settle (written: boolean): void
 }
