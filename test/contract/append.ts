@@ -6,6 +6,21 @@ import { collect, type Backend } from '../helpers/backends.js'
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 export function appendContract (t: Test, backend: Backend): void {
+  t.test('with sync, on the database or per append, appends are written the same', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open({ sync: true })
+    await db.append('s', { type: 'One' })
+    await db.append('s', [{ type: 'Two' }, { type: 'Three' }])
+    await Promise.all([db.append('t', { type: 'Four' }), db.append('u', { type: 'Five' }, { sync: false })])
+    await db.close()
+    db = await f.open()
+    await db.append('s', { type: 'Six' }, { sync: true })
+    t.same((await collect(db.readAll())).map(e => [e.stream, e.type]),
+      [['s', 'One'], ['s', 'Two'], ['s', 'Three'], ['t', 'Four'], ['u', 'Five'], ['s', 'Six']])
+    await db.close()
+  })
+
   t.test('an empty database', async t => {
     const f = await backend.make()
     t.teardown(f.cleanup)

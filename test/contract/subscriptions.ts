@@ -39,6 +39,7 @@ export function subscriptionContract (t: Test, backend: Backend): void {
     t.equal(sub.position, 604)
     await sub.close()
     await appendMany(db, 5, 605)
+    await new Promise(resolve => setTimeout(resolve, 20)) // time enough to deliver, were it still open
     t.equal(seen.length, 605, 'nothing after close')
     await db.close()
   })
