@@ -28,6 +28,11 @@ export type AnnalsErrorCode =
   | 'ANNALS_DUPLICATE_ID'
   /** Stored bytes do not decode, or the log and its indexes disagree. */
   | 'ANNALS_CORRUPT'
+  /**
+   * The folder (or abstract-level database) holds something that is not an annals database: a
+   * regular file, files of another program, or another program's LevelDB. Nothing was changed.
+   */
+  | 'ANNALS_NOT_A_DATABASE'
   /** The database was written by a newer, incompatible version of annals. */
   | 'ANNALS_UNSUPPORTED_FORMAT'
   /** A durable subscription with that name is already running in this database. */

@@ -7,7 +7,7 @@ import { deepStrictEqual } from 'node:assert/strict'
 import t from 'tap'
 import fc from 'fast-check'
 import { defineAggregate, type Aggregate, type Annals, type RecordedEvent } from '../src/index.js'
-import { indexSettings } from '../src/log/stream-index.js'
+import { indexSettings } from '../src/backend/level/stream-index.js'
 import { backends, collect, type Fixture } from './helpers/backends.js'
 import { ReopenCommand } from './helpers/commands.js'
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { open } from '../src/index.js'
 import { encodeRecord, readRecords } from '../src/projections/checkpoints.js'
 import { recordKey } from '../src/projections/keys.js'
-import { Storage } from '../src/storage/storage.js'
+import { LevelDoor } from '../src/backend/level/door.js'
 import { tempDir } from './helpers/backends.js'
 import { annals, jsonLines } from './helpers/cli.js'
 // @ts-expect-error: a JavaScript module of the user's, without types
@@ -102,7 +102,7 @@ t.test('info and verify know the projections\' checkpoints', async t => {
   // a checkpoint past the end of the log
   const damaged = join(root, 'damaged')
   cpSync(dir, damaged, { recursive: true })
-  const storage = await Storage.openPath(damaged)
+  const storage = await LevelDoor.openPath(damaged)
   const { active } = await readRecords(storage, 'balances')
   await storage.write([{ key: recordKey('balances', false), value: encodeRecord(active!, 100) }], true)
   await storage.close()

@@ -1,15 +1,22 @@
-// Properties of the key codecs and generated ids: round trips, and byte order that matches
-// the order the log needs.
+// Properties of the key codecs, the record codecs and generated ids: round trips, checksums
+// that catch any flipped byte, and byte order that matches the order the log needs.
 import t from 'tap'
 import fc from 'fast-check'
-import { formatEventId, positionInEventId, randomIdBits } from '../src/log/event-id.js'
-
-const generateEventId = (time: number, position: number): string => formatEventId(time, position, randomIdBits())
-import { decodeBlock, encodeBlock, type Run } from '../src/log/stream-index.js'
-import { logKey, logKeyPosition, parseStreamKey, readU64, streamKey, u64 } from '../src/storage/keys.js'
+import type { ReadyEvent } from '../src/backend/backend.js'
+import { Writer } from '../src/backend/level/bytes.js'
+import { ChunkBuilder, logKey, logKeyPosition, parseChunk } from '../src/backend/level/chunk.js'
+import { eventSize, readEvent, writeEvent } from '../src/backend/level/event-record.js'
+import { decodeIdEntry, encodeIdEntry } from '../src/backend/level/ids.js'
+import { encodeBlock, parseBlock } from '../src/backend/level/stream-block.js'
+import { decodeSummary, encodeSummary } from '../src/backend/level/stream-index.js'
+import { newEventId } from '../src/log/event-id.js'
+import { encode } from '../src/storage/codec.js'
+import { parseStreamKey, readU64, streamKey, u64 } from '../src/storage/keys.js'
+import { formatUuid, parseUuid } from '../src/storage/uuid.js'
 
 const position = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })
 const stream = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).filter(s => !s.includes('\u0000'))
+const name = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 })
 
 t.test('u64 round-trips and sorts like the numbers', async t => {
   fc.assert(fc.property(position, position, (a, b) => {
@@ -32,42 +39,94 @@ t.test('stream keys group by stream and sort by revision', async () => {
   }))
 })
 
-t.test('stream index blocks round-trip', async t => {
-  // runs at increasing positions with gaps, revisions consecutive from the block's first
-  const runs = fc.tuple(fc.integer({ min: 0, max: 2 ** 40 }), fc.array(fc.tuple(fc.integer({ min: 1, max: 2 ** 20 }), fc.integer({ min: 1, max: 5000 })), { minLength: 1, maxLength: 50 }))
-    .map(([start, parts]) => {
-      const out: Run[] = []
-      let position = start
-      let revision = 7
-      for (const [gap, count] of parts) {
-        out.push({ revision, position, count })
-        revision += count
-        position += count + gap
-      }
-      return out
-    })
-  fc.assert(fc.property(runs, list => JSON.stringify(decodeBlock(7, encodeBlock(list))) === JSON.stringify(list)))
-  t.same(decodeBlock(3, encodeBlock([{ revision: 3, position: 2 ** 53 - 10, count: 9 }])), [{ revision: 3, position: 2 ** 53 - 10, count: 9 }])
-  for (const bad of [[], [0x80], [5, 0], [5], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1]]) {
-    t.equal(decodeBlock(0, Buffer.from(bad)), undefined, `malformed ${JSON.stringify(bad)}`)
-  }
+const readyEvent = fc.record({
+  id: fc.oneof(name, fc.constant(undefined)),
+  type: name,
+  version: fc.integer({ min: 1, max: 1000 }),
+  tags: fc.oneof(fc.constant(undefined), fc.array(name, { maxLength: 4 })),
+  data: fc.jsonValue(),
+  metadata: fc.oneof(fc.constant(undefined), fc.dictionary(name, fc.jsonValue(), { minKeys: 1 })),
+  sealed: fc.boolean(),
+  indexed: fc.boolean()
+}).map(r => ({
+  id: r.id ?? newEventId(),
+  indexed: r.indexed,
+  type: r.type,
+  version: r.version,
+  tags: r.tags,
+  data: encode(r.data),
+  metadata: r.metadata === undefined ? undefined : encode(r.metadata),
+  sealed: r.sealed,
+  digest: undefined,
+  value: { data: r.data, metadata: r.metadata ?? {} }
+}) satisfies ReadyEvent)
+
+t.test('an event\'s bytes round-trip, and a chunk of them too; any flipped byte is caught', async t => {
+  fc.assert(fc.property(stream, fc.integer({ min: 0, max: 2 ** 40 }), fc.array(readyEvent, { minLength: 1, maxLength: 5 }), fc.integer({ min: 0, max: 2 ** 45 }), (s, first, events, time) => {
+    const chunk = new ChunkBuilder(first, time)
+    for (const [i, e] of events.entries()) {
+      const w = new Writer(eventSize(s, e))
+      writeEvent(w, s, 10 + i, e)
+      chunk.add(w.done())
+    }
+    const { key, value } = chunk.finish()
+    const parsed = parseChunk(key, value)
+    if (parsed.first !== first || parsed.count !== events.length || parsed.time !== time) return false
+    for (const [i, e] of events.entries()) {
+      const back = readEvent(parsed.buffer, parsed.spans[2 * i]!, parsed.spans[2 * i + 1]!, first + i, time)!
+      const expected = { id: e.id, stream: s, revision: 10 + i, position: first + i, type: e.type, data: e.value.data, metadata: e.value.metadata, time }
+      if (JSON.stringify(back) !== JSON.stringify(expected)) return false
+    }
+    // one flipped bit anywhere: the chunk is refused
+    const flipped = Buffer.from(value)
+    const at = (first * 7 + time) % flipped.length
+    flipped[at] = flipped[at]! ^ 1
+    try {
+      parseChunk(key, flipped)
+      return false
+    } catch (err) {
+      return (err as { code?: string }).code === 'ANNALS_CORRUPT'
+    }
+  }))
+  t.throws(() => parseChunk(logKey(5), new ChunkBuilder(4, 0).finish().value), { code: 'ANNALS_CORRUPT' }, 'a chunk under another key')
 })
 
-t.test('generated ids carry their position and sort by time, then position', async t => {
-  const time = fc.integer({ min: 0, max: 2 ** 48 - 1 })
-  fc.assert(fc.property(time, position, time, position, (t1, p1, t2, p2) => {
-    const [a, b] = [generateEventId(t1, p1), generateEventId(t2, p2)]
-    if (positionInEventId(a) !== p1 || !/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(a)) return false
-    if (t1 !== t2 || p1 !== p2) {
-      const order = t1 !== t2 ? Math.sign(t1 - t2) : Math.sign(p1 - p2)
-      return Math.sign(a < b ? -1 : a > b ? 1 : 0) === order
-    }
-    return true
+t.test('blocks, summaries and id entries round-trip and carry checksums', async t => {
+  fc.assert(fc.property(stream, fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: 5000 }), fc.uint8Array({ maxLength: 40 })), { minLength: 1, maxLength: 30 }), (s, parts) => {
+    let position = 0
+    let time = 1_700_000_000_000
+    const events = parts.map(([gap, dt, bytes], i) => ({ revision: 7 + i, position: position += gap, time: time += dt, bytes: Buffer.from(bytes) }))
+    const block = parseBlock(s, streamKey(s, 7), encodeBlock(events))
+    return block.first === 7 && block.count === events.length &&
+      events.every((e, i) => block.positions[i] === e.position && block.times[i] === e.time &&
+        block.buffer.subarray(block.spans[2 * i]!, block.spans[2 * i + 1]!).equals(e.bytes))
   }))
-  // 21 random bits tell apart ids of two databases that wrote the same position in the same ms
-  const ids = new Set(Array.from({ length: 1000 }, () => generateEventId(1, 1)))
-  t.ok(ids.size > 990, `${ids.size} of 1000 ids with the same time and position are distinct`)
-  for (const other of ['', 'cmd-1', '0190a6b2-1234-4abc-8def-0123456789ab', '0190A6B2-1234-7ABC-8DEF-0123456789AB']) {
-    t.equal(positionInEventId(other), undefined, other)
+  const summary = { revision: 41, position: 2 ** 50, time: Date.now() }
+  t.same(decodeSummary('s', encodeSummary(summary)), summary)
+  const entry = { position: 12, revision: 3, digest: Buffer.alloc(16, 7) }
+  t.same(decodeIdEntry('x', encodeIdEntry(entry)), entry)
+  for (const damaged of [encodeSummary(summary), encodeIdEntry(entry), encodeBlock([{ revision: 0, position: 0, time: 0, bytes: Buffer.from('abc') }])]) {
+    damaged[damaged.length - 1] = damaged[damaged.length - 1]! ^ 0x10
+  }
+  const bad = encodeSummary(summary)
+  bad[5] = bad[5]! ^ 1
+  t.throws(() => decodeSummary('s', bad), { code: 'ANNALS_CORRUPT' })
+  const badEntry = encodeIdEntry(entry)
+  badEntry[4] = badEntry[4]! ^ 1
+  t.throws(() => decodeIdEntry('x', badEntry), { code: 'ANNALS_CORRUPT' })
+})
+
+t.test('generated ids are UUIDv7: canonical, unique, in time order', async t => {
+  const time = fc.integer({ min: 0, max: 2 ** 48 - 1 })
+  fc.assert(fc.property(time, time, (t1, t2) => {
+    const [a, b] = [newEventId(t1), newEventId(t2)]
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(a)) return false
+    if (formatUuid(parseUuid(a)!) !== a) return false
+    return t1 === t2 || Math.sign(a < b ? -1 : 1) === Math.sign(t1 - t2)
+  }))
+  const ids = new Set(Array.from({ length: 10000 }, () => newEventId(1)))
+  t.equal(ids.size, 10000, 'ids made in the same millisecond differ')
+  for (const other of ['', 'cmd-1', '0190A6B2-1234-7ABC-8DEF-0123456789AB', '0190a6b2-1234-7abc-8def-0123456789ab-']) {
+    t.equal(parseUuid(other), undefined, other)
   }
 })

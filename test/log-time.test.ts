@@ -5,11 +5,11 @@ import t from 'tap'
 import fc from 'fast-check'
 import { MemoryLevel } from 'memory-level'
 import { Log } from '../src/log/log.js'
-import { indexSettings } from '../src/log/stream-index.js'
+import { indexSettings } from '../src/backend/level/stream-index.js'
 import type { RecordedEvent } from '../src/log/types.js'
 import { checkEvents } from '../src/log/validate.js'
 import { EventIterator } from '../src/log/reader.js'
-import { Storage, type AnyLevel } from '../src/storage/storage.js'
+import { openLog as openTestLog } from './helpers/log.js'
 import { collect } from './helpers/backends.js'
 
 const realNow = Date.now
@@ -18,9 +18,8 @@ const defaultFlush = indexSettings.flushEvents
 t.teardown(() => { indexSettings.flushEvents = defaultFlush })
 
 async function openLog (level: MemoryLevel): Promise<{ log: Log, close: () => Promise<void> }> {
-  const storage = await Storage.openLevel(level as unknown as AnyLevel)
-  const log = await Log.open(storage, { sync: false, maxEventSize: 1 << 20 })
-  return { log, close: async () => { await log.close(); await storage.close() } }
+  const { log } = await openTestLog(level)
+  return { log, close: async () => { await log.close() } }
 }
 
 async function readAll (log: Log): Promise<RecordedEvent[]> {

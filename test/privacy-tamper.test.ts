@@ -5,11 +5,9 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { MemoryLevel } from 'memory-level'
 import { MemoryKeyStore, Sealed, open } from '../src/index.js'
-import { decode, encode } from '../src/storage/codec.js'
 import { collect, tempDir } from './helpers/backends.js'
+import { rewriteData } from './helpers/records.js'
 
-const BUFFERS = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
-const logKey = (p: number): Buffer => { const b = Buffer.alloc(9); b[0] = 0x4c; b.writeBigUInt64BE(BigInt(p), 1); return b }
 const personal = { UserRegistered: { subject: 'userId', fields: ['email'] } }
 
 async function twoUsers (): Promise<{ level: MemoryLevel, keyStore: MemoryKeyStore }> {
@@ -22,15 +20,17 @@ async function twoUsers (): Promise<{ level: MemoryLevel, keyStore: MemoryKeySto
   return { level, keyStore }
 }
 
-async function rewrite (level: MemoryLevel, position: number, change: (record: unknown[]) => void): Promise<void> {
-  const record = decode(await level.get(logKey(position) as never, BUFFERS) as unknown as Buffer) as unknown[]
-  change(record)
-  await level.put(logKey(position) as never, encode(record) as never, BUFFERS)
+/** Changes the data of the event at `position` (one event a chunk here), as an attacker with write access would. */
+async function rewrite (level: MemoryLevel, position: number, change: (data: { email: Sealed }) => void): Promise<void> {
+  await rewriteData(level as never, position, data => {
+    change(data)
+    return data
+  })
 }
 
 t.test('an altered ciphertext', async t => {
   const { level, keyStore } = await twoUsers()
-  await rewrite(level, 0, r => { (r[6] as { email: Sealed }).email.box[0]! ^= 1 })
+  await rewrite(level, 0, d => { d.email.box[0]! ^= 1 })
   const db = await open({ level }, { keyStore })
   await t.rejects(collect(db.readAll()), { code: 'ANNALS_CORRUPT' })
   t.same((await collect(db.readAll({ from: 1 })))[0]!.data.email, 'b@example.com', 'the others still open')
@@ -43,15 +43,15 @@ t.test('a ciphertext moved to another event, as it is or relabelled', async t =>
   const ids = (await collect(db.readAll())).map(e => e.id)
   await db.close()
   let moved: Sealed | undefined
-  await rewrite(level, 0, r => { moved = (r[6] as { email: Sealed }).email })
-  await rewrite(level, 1, r => { (r[6] as { email: Sealed }).email = moved! })
+  await rewrite(level, 0, d => { moved = d.email })
+  await rewrite(level, 1, d => { d.email = moved! })
   db = await open({ level }, { keyStore })
   await t.rejects(collect(db.readAll({ from: 1 })), { code: 'ANNALS_CORRUPT', message: /another place/ })
   t.equal((await collect(db.readAll({ to: 0 })))[0]!.data.email, 'a@example.com', 'the original still opens')
   await db.close()
   // relabelled as if sealed for the second event: the cipher's bound data no longer matches
   const relabelled = new Sealed(moved!.subject, moved!.keyId, ids[1]!, 'email', moved!.iv, moved!.box)
-  await rewrite(level, 1, r => { (r[6] as { email: Sealed }).email = relabelled })
+  await rewrite(level, 1, d => { d.email = relabelled })
   db = await open({ level }, { keyStore })
   await t.rejects(collect(db.readAll({ from: 1 })), { code: 'ANNALS_CORRUPT', message: /altered/ })
   await db.close()

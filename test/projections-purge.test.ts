@@ -3,12 +3,11 @@
 // forgotten, documents, history and all.
 import t from 'tap'
 import { MemoryLevel } from 'memory-level'
-import { Log } from '../src/log/log.js'
 import { checkEvents } from '../src/log/validate.js'
 import { defineProjection } from '../src/projections/definition.js'
 import { Projections } from '../src/projections/registry.js'
 import { Space } from '../src/storage/keys.js'
-import { Storage, type AnyLevel } from '../src/storage/storage.js'
+import { openLog as openTestLog } from './helpers/log.js'
 
 /** Keys and values of a key space, as text. */
 async function keysOf (level: MemoryLevel, tag: number): Promise<string[]> {
@@ -18,10 +17,9 @@ async function keysOf (level: MemoryLevel, tag: number): Promise<string[]> {
 
 t.test('a purge drops the old view and its history at once; forget drops a projection no one registers', async t => {
   const level = new MemoryLevel()
-  const storage = await Storage.openLevel(level as unknown as AnyLevel)
-  const log = await Log.open(storage, { sync: false, maxEventSize: 1 << 20 })
+  const { log } = await openTestLog(level)
   const registry = new Projections(log)
-  t.teardown(async () => { await log.close(); await storage.close(); await level.close() })
+  t.teardown(async () => { await log.close(); await level.close() })
   let secret = 'plaintext'
   const Emails = defineProjection<string>({ name: 'emails', mode: 'inline', handle: (e, view) => { view.put(e.stream, secret) } })
   const Other = defineProjection<number>({ name: 'other', handle: (e, view) => { view.put('n', e.position) } })

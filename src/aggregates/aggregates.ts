@@ -14,7 +14,6 @@ import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import { withExtensions } from '../log/record.js'
 import type { RecordedEvent } from '../log/types.js'
-import type { StorageBatch } from '../storage/storage.js'
 import type { Aggregate } from './define.js'
 import { encodeSnapshot, keepsSnapshots } from './snapshot-codec.js'
 import { snapshotKey, snapshotPrefix } from './snapshot-keys.js'
@@ -51,8 +50,8 @@ export class Aggregates {
    * Deletes every snapshot of `stream`, of any aggregate (for crypto-shredding): into `batch`
    * when given, else at once. Loads under way write no snapshot of it afterwards.
    */
-  async deleteStream (stream: string, batch?: StorageBatch): Promise<number> {
-    return await this.#snapshots.deleteStream(stream, batch)
+  async deleteStream (stream: string): Promise<number> {
+    return await this.#snapshots.deleteStream(stream)
   }
 
   /** Resolves once the snapshots queued so far are written. */

@@ -6,7 +6,7 @@
 // snapshots and returns; one write at a time takes everything queued, as one batch. A load that
 // queues faster than they are written waits for room, so memory stays bounded.
 import { readU64, spaceEnd, spaceStart, Space } from '../storage/keys.js'
-import type { Storage, StorageBatch, WriteOp } from '../storage/storage.js'
+import type { Storage, WriteOp } from '../storage/storage.js'
 import type { Aggregate } from './define.js'
 import { decodeSnapshot, type Snapshot } from './snapshot-codec.js'
 import { parseSnapshotKey, snapshotKey, streamSnapshotBounds } from './snapshot-keys.js'
@@ -98,12 +98,12 @@ export class SnapshotStore {
    * writes it), else at once. Snapshots of the stream that loads under way would write later
    * are dropped. Resolves with the number of snapshots deleted.
    */
-  async deleteStream (stream: string, batch?: StorageBatch): Promise<number> {
+  async deleteStream (stream: string): Promise<number> {
     this.#generation++
     this.#queue = this.#queue.filter(q => q.stream !== stream)
     // a write already under way may hold some: it lands before the deletes
     await this.settled()
-    return await deleteStreamSnapshots(this.#storage, stream, batch)
+    return await deleteStreamSnapshots(this.#storage, stream)
   }
 
   /**
@@ -150,20 +150,19 @@ export class SnapshotStore {
  * Prefer {@link SnapshotStore.deleteStream} on an open database: it also stops loads under way
  * from writing snapshots of the stream afterwards.
  */
-export async function deleteStreamSnapshots (storage: Storage, stream: string, batch?: StorageBatch): Promise<number> {
-  return await deleteKeys(storage, streamSnapshotBounds(stream), () => true, batch)
+export async function deleteStreamSnapshots (storage: Storage, stream: string): Promise<number> {
+  return await deleteKeys(storage, streamSnapshotBounds(stream), () => true)
 }
 
 /** Deletes the keys of a range that `doomed` picks, a chunk at a time. */
-async function deleteKeys (storage: Storage, range: { gte: Buffer, lt: Buffer }, doomed: (key: Buffer) => boolean, batch?: StorageBatch): Promise<number> {
+async function deleteKeys (storage: Storage, range: { gte: Buffer, lt: Buffer }, doomed: (key: Buffer) => boolean): Promise<number> {
   const it = storage.keys(range)
   let deleted = 0
   try {
     for (let keys = await it.nextv(SCAN_CHUNK); keys.length > 0; keys = await it.nextv(SCAN_CHUNK)) {
       const ops: WriteOp[] = keys.filter(doomed).map(key => ({ key }))
       deleted += ops.length
-      if (batch !== undefined) for (const op of ops) batch.del(op.key)
-      else if (ops.length > 0) await storage.write(ops, false)
+      if (ops.length > 0) await storage.write(ops, false)
     }
   } finally {
     await it.close()

@@ -81,17 +81,18 @@ async function importInto (db: Annals, dir: string, file: string, maxEventSize: 
   if (log.head.position >= 0) {
     throw usage(`The database at ${dir} already has ${count(log.head.position + 1)} events: import into a new folder`)
   }
-  const importer = await Importer.start(log.storage, maxEventSize)
+  const importer = await Importer.start(log, maxEventSize)
   const input = file === '-' ? process.stdin : createReadStream(file)
   const bar = file === '-' ? progress('', 0) : progress('importing', statSync(file).size, 'bytes')
   let batch: Line[] = []
   const write = async (): Promise<void> => {
     const sealed = batch.filter(l => l.personal !== undefined)
+    const stored = new Map<Line, { data: unknown, stable: unknown }>()
     if (sealed.length > 0) {
       const data = await privacy.reseal(sealed.map(l => ({ event: l.event, personal: l.personal!, redacted: l.redacted })))
-      sealed.forEach((l, i) => { l.event.data = data[i] })
+      sealed.forEach((l, i) => { stored.set(l, { data: data[i], stable: privacy.stable(l.event.type, data[i]) }) })
     }
-    await importer.add(batch.map(l => l.event))
+    await importer.add(batch.map(l => ({ event: l.event, stored: stored.get(l) })))
     batch = []
   }
   try {

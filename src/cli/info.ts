@@ -3,9 +3,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { parseSnapshotKey } from '../aggregates/snapshot-keys.js'
-import { listStreams } from '../log/stream-list.js'
-import { decodeRecord } from '../log/record.js'
-import { Space, logKey, readU64, spaceEnd, spaceStart } from '../storage/keys.js'
+import { Space, readU64, spaceEnd, spaceStart } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { internalsOf } from '../store/internals.js'
 import type { Annals } from '../store/annals.js'
@@ -90,12 +88,12 @@ async function gather (db: Annals, dir: string): Promise<Info> {
   const { log, privacy } = internalsOf(db)
   const head = log.head.position
   let streams = 0
-  for await (const _ of listStreams(log.storage)) streams++
+  for await (const _ of log.backend.streams({ prefix: '', after: undefined, limit: Infinity })) streams++
   return {
     location: dir,
     events: head + 1,
     streams,
-    firstTime: head < 0 ? null : await timeAt(log.storage, 0),
+    firstTime: head < 0 ? null : (await db.readAll({ limit: 1 }).toArray())[0]?.time ?? null,
     lastTime: head < 0 ? null : log.head.time,
     sizeBytes: sizeOf(db.location!),
     subscriptions: await checkpoints(log.storage, head),
@@ -103,11 +101,6 @@ async function gather (db: Annals, dir: string): Promise<Info> {
     snapshots: await snapshots(log.storage),
     shreddedSubjects: await privacy.shreddedCount()
   }
-}
-
-async function timeAt (storage: Storage, position: number): Promise<number | null> {
-  const bytes = await storage.get(logKey(position))
-  return bytes === undefined ? null : decodeRecord(position, bytes).time
 }
 
 /** The durable subscriptions' checkpoints. */

@@ -2,7 +2,7 @@
 // agree. Prints a report; exits with 1 on any problem, naming the position.
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { Storage } from '../storage/storage.js'
+import { LevelDoor } from '../backend/level/door.js'
 import { assertDatabase } from './database.js'
 import { ExitCode, explain } from './errors.js'
 import { color, count, Lines, progress, type Progress } from './output.js'
@@ -14,10 +14,10 @@ interface VerifyOptions {
 
 const CHECKS: Array<[Check, (r: Report) => string]> = [
   ['format', () => 'format marker'],
-  ['records', r => `${count(r.events)} records decode, at positions 0 to ${count(Math.max(r.events - 1, 0))} without gaps`],
+  ['records', r => `${count(r.events)} events decode and match their checksums, at positions 0 to ${count(Math.max(r.events - 1, 0))} without gaps`],
   ['times', () => 'commit times never decrease'],
-  ['streams', r => `the stream index agrees with the log: ${count(r.streams)} streams, indexed on disk up to position ${r.indexedUpTo}`],
-  ['ids', r => r.idEntries === 1 ? '1 id index entry points at its event' : `${count(r.idEntries)} id index entries point at their events`],
+  ['streams', r => `the streams' blocks hold the log's events: ${count(r.streams)} streams, in blocks up to position ${r.indexedUpTo}`],
+  ['ids', r => r.idEntries === 1 ? '1 id index entry agrees with its event' : `${count(r.idEntries)} id index entries agree with their events`],
   ['checkpoints', r => `${count(r.checkpoints)} checkpoint${r.checkpoints === 1 ? '' : 's'} of subscriptions and projections, none past the end of the log`],
   ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`]
 ]
@@ -43,9 +43,9 @@ Exits with 0 when all is well, 1 when a problem was found (each is listed, with 
 Reads only: works without the master key, and on a database too damaged to open.`)
     .action(async (dir: string, options: VerifyOptions) => {
       assertDatabase(resolve(dir))
-      let storage: Storage
+      let storage: LevelDoor
       try {
-        storage = await Storage.openPath(resolve(dir))
+        storage = await LevelDoor.openPath(resolve(dir))
       } catch (err) {
         throw explain(err, dir)
       }

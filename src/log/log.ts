@@ -1,84 +1,117 @@
-// The log: one writer, readers, and where the log stands. Checked input goes in (see
-// validate.ts); events come out.
-import { AnnalsError } from '../errors.js'
-import { decode, encode } from '../storage/codec.js'
-import { Space, logKey, namedKey, readU64, spaceEnd } from '../storage/keys.js'
+// The log: checked events in, events out, over a backend. On the way in it gives events their
+// ids, seals their personal fields (the event transform) and encodes them; on the way out it
+// opens them again, in the one mapping step every read path shares. Storing, ordering and
+// checking appends is the backend's (backend/backend.ts).
+import type { AppendHook, Backend, CommitListener, EventChunks, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
 import type { Storage } from '../storage/storage.js'
-import { logChunks, streamChunks, type EventChunks, type ReadRange } from './reader.js'
-import { decodeRecord } from './record.js'
+import { newEventId } from './event-id.js'
+import { readyEvent } from './ready.js'
+import type { EventTransform } from './hooks.js'
 import type { AppendResult, ExpectedRevision } from './types.js'
-import type { AppendHook, EventTransform } from './hooks.js'
-import { StreamIndex } from './stream-index.js'
-import { positionAt } from './time.js'
 import type { PendingEvent } from './validate.js'
-import { Writer, type CommitListener, type LogHead, type WriterOptions } from './writer.js'
 
-/** The on-disk layout this code reads and writes. */
-export const FORMAT_VERSION = 1
-const FORMAT_KEY = namedKey(Space.meta, 'format')
+export type { EventChunks, ReadRange, LogHead, CommitListener }
+
+/** Options of the log. */
+export interface LogOptions {
+  /** Largest encoded event, in bytes. */
+  maxEventSize: number
+}
 
 export class Log {
-  readonly storage: Storage
-  readonly #index: StreamIndex
-  readonly #writer: Writer
+  readonly backend: Backend
+  readonly #maxEventSize: number
   #transform: EventTransform | undefined
+  /** appends waiting to be handed to the backend in order, and the last one's hand-over */
+  #ordering = 0
+  #handedOver: Promise<void> = Promise.resolve()
 
-  private constructor (storage: Storage, index: StreamIndex, writer: Writer) {
-    this.storage = storage
-    this.#index = index
-    this.#writer = writer
+  constructor (backend: Backend, options: LogOptions) {
+    this.backend = backend
+    this.#maxEventSize = options.maxEventSize
   }
 
-  /** Opens the log on `storage`: checks the format, finds the head. */
-  static async open (storage: Storage, options: WriterOptions): Promise<Log> {
-    const stored = await storage.get(FORMAT_KEY)
-    const head = await readHead(storage)
-    if (stored === undefined) {
-      if (head.position >= 0) throw new AnnalsError('ANNALS_CORRUPT', 'The database has events but no format marker')
-      await storage.write([{ key: FORMAT_KEY, value: encode(FORMAT_VERSION) }], false)
-    } else {
-      let format: unknown
-      try {
-        format = decode(stored)
-      } catch (err) {
-        throw new AnnalsError('ANNALS_CORRUPT', 'The format marker does not decode', { cause: err })
-      }
-      if (format !== FORMAT_VERSION) {
-        throw new AnnalsError('ANNALS_UNSUPPORTED_FORMAT', `The database has format ${String(format)}; this annals reads format ${FORMAT_VERSION}`)
-      }
-    }
-    // events after the stream index's marker are known from their records alone
-    const index = await StreamIndex.open(storage, async (from, add) => {
-      if (from > head.position) return
-      const chunks = logChunks(storage, { from, to: head.position, backwards: false, limit: Infinity })
-      for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
-        for (const e of chunk) add(e.stream, e.revision, e.position)
-      }
-    })
-    return new Log(storage, index, new Writer(storage, index, head, options))
+  /** The key spaces of the layers above. */
+  get storage (): Storage {
+    return this.backend.storage
   }
 
   /** The last committed position (-1 when the log is empty) and its commit time. */
   get head (): LogHead {
-    return this.#writer.head
+    return this.backend.head
   }
 
+  /**
+   * Appends checked events: ids given (or generated here), personal fields sealed, data
+   * encoded, then handed to the backend.
+   */
   append (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined): Promise<AppendResult> {
-    return this.#writer.append(stream, events, expected, sync)
+    const transform = this.#transform
+    const sealing = transform !== undefined && events.some(e => transform.seals(e.type))
+    if (!sealing && this.#ordering === 0) {
+      try {
+        return this.backend.append({ stream, events: this.#ready(stream, events, undefined), expected, sync: sync ?? false })
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
+    return this.#appendInOrder(stream, events, expected, sync, sealing ? transform : undefined)
+  }
+
+  /**
+   * An append that must wait before it is handed to the backend (its keys are made ready), and
+   * every append after it until it is handed over: appends reach the backend in the order they
+   * were called, however long each waits.
+   */
+  async #appendInOrder (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined, transform: EventTransform | undefined): Promise<AppendResult> {
+    this.#ordering++
+    const before = this.#handedOver
+    let handOver!: () => void
+    this.#handedOver = new Promise<void>(resolve => { handOver = resolve })
+    let committed: Promise<AppendResult>
+    try {
+      const ready = transform?.prepare(events.filter(e => transform.seals(e.type)).map(e => ({ stream, type: e.type, data: e.data })))
+      ready?.catch(() => {}) // awaited below, after the appends before this one
+      await before
+      await ready
+      committed = this.backend.append({ stream, events: this.#ready(stream, events, transform), expected, sync: sync ?? false })
+    } finally {
+      this.#ordering--
+      handOver()
+    }
+    return await committed
+  }
+
+  /**
+   * Every id goes into the id index, generated or given: a retry with the ids an append
+   * returned, or from a process that lost its connection, is answered as the first time.
+   */
+  #ready (stream: string, events: PendingEvent[], transform: EventTransform | undefined): ReadyEvent[] {
+    const now = Date.now()
+    const maxEventSize = this.#maxEventSize
+    return events.map((e, i) => {
+      const id = e.id ?? newEventId(now)
+      let stored: { data: unknown, stable: unknown } | undefined
+      if (transform?.seals(e.type) === true) {
+        const data = transform.seal({ id, type: e.type, data: e.data })
+        stored = { data, stable: transform.stable(e.type, data) }
+      }
+      return readyEvent(stream, { ...e, id }, i, { id, indexed: true, stored, maxEventSize })
+    })
   }
 
   async revision (stream: string): Promise<number> {
-    return await this.#writer.revision(stream)
+    return await this.backend.revision(stream)
   }
 
-  /** The last position committed at or before `time` (ms since the epoch), or -1: a binary search, no scan. */
+  /** The last position committed at or before `time` (ms since the epoch), or -1. */
   async positionAt (time: number): Promise<number> {
-    return await positionAt(this.storage, this.#writer.head, time)
+    return await this.backend.positionAt(time)
   }
 
   /** The last revision of `stream` at or before `position` in the log, or -1. */
   async revisionAt (stream: string, position: number): Promise<number> {
-    return await this.#index.revisionAt(stream, position)
+    return await this.backend.revisionAt(stream, position)
   }
 
   /**
@@ -86,25 +119,24 @@ export class Log {
    * fields sealed), for layers that derive data to store (views, snapshots).
    */
   chunks (range: ReadRange, types?: ReadonlySet<string>, stored = false): EventChunks {
-    const source = logChunks(this.storage, range, types)
+    const source = this.backend.readLog(range, types)
     return stored ? source : this.#opened(source)
   }
 
   /** One stream in chunks, as callers see it, or with `stored` as records hold it. */
   streamChunks (stream: string, range: ReadRange, stored = false): EventChunks {
-    const source = streamChunks(this.storage, this.#index, stream, range)
+    const source = this.backend.readStream(stream, range)
     return stored ? source : this.#opened(source)
   }
 
   /** Sets the transform between events and records; every read and write goes through it. */
   setTransform (transform: EventTransform | undefined): void {
     this.#transform = transform
-    this.#writer.setTransform(transform)
   }
 
   /** Sets the hook every append goes through as it joins a batch. */
   setHook (hook: AppendHook | undefined): void {
-    this.#writer.setHook(hook)
+    this.backend.setHook(hook)
   }
 
   /** The one mapping step every read path shares. */
@@ -121,19 +153,11 @@ export class Log {
   }
 
   onCommit (listener: CommitListener): () => void {
-    return this.#writer.onCommit(listener)
+    return this.backend.onCommit(listener)
   }
 
-  /** Waits for queued appends to be written, then writes the stream index's waiting part. */
+  /** Writes what is accepted and waiting, then closes the backend. */
   async close (): Promise<void> {
-    await this.#writer.flushIndex()
+    await this.backend.close()
   }
-}
-
-async function readHead (storage: Storage): Promise<LogHead> {
-  const last = await storage.firstEntry({ gte: logKey(0), lt: spaceEnd(Space.log), reverse: true })
-  if (last === undefined) return { position: -1, time: 0 }
-  const position = readU64(last[0], 1)
-  if (position === undefined) throw new AnnalsError('ANNALS_CORRUPT', 'The last log key is malformed')
-  return { position, time: decodeRecord(position, last[1]).time }
 }

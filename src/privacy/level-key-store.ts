@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import { AnnalsError } from '../errors.js'
 import { decode, encode } from '../storage/codec.js'
-import { storageError } from '../storage/storage.js'
+import { storageError } from '../backend/level/door.js'
 import { unwrapKey, wrapKey, type SubjectKey } from './cipher.js'
 import { newKey, wipe, type KeyStore } from './key-store.js'
 

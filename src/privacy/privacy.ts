@@ -69,6 +69,16 @@ export class Privacy implements EventTransform {
     return changes.length === 0 ? event.data : withValues(event.data, changes)
   }
 
+  stable (type: string, sealed: unknown): unknown {
+    const declaration = this.#declarations.get(type)
+    if (declaration === undefined) return mapSealed(sealed, s => `personal:${s.path}`)
+    const changes: Array<[readonly string[], unknown]> = []
+    declaration.fields.forEach((path, i) => {
+      if (at(sealed, path) !== undefined) changes.push([path, `personal:${declaration.paths[i]!}`])
+    })
+    return changes.length === 0 ? sealed : withValues(sealed, changes)
+  }
+
   async open (events: RecordedEvent[]): Promise<RecordedEvent[]> {
     const subjects = new Set<string>()
     for (const e of events) if (withExtensions.has(e)) eachSealed(e.data, s => subjects.add(s.subject))

@@ -11,14 +11,11 @@
 export const Space = {
   /** database metadata: format version, creation time */
   meta: 0x4d, // 'M'
-  /** the log: position (u64) -> record */
+  /** the log: first position (u64) -> a chunk of events (see backend/level/chunk.ts) */
   log: 0x4c, // 'L'
-  /**
-   * stream index: stream name, 0x00, first revision (u64) -> a block of the positions of that
-   * revision and the next ones (see log/stream-index.ts)
-   */
+  /** streams' copies: stream name, 0x00, first revision (u64) -> a block of the stream's events (see backend/level/stream-block.ts) */
   streams: 0x53, // 'S'
-  /** id index: event id -> position (u64); only for ids that do not carry their position */
+  /** id index: event id -> its position, revision and content digest (see backend/level/ids.ts) */
   ids: 0x49, // 'I'
   /** durable subscription checkpoints: name -> next position (u64) */
   subscriptions: 0x43, // 'C'
@@ -33,8 +30,8 @@ export const Space = {
   history: 0x48, // 'H'
   /** personal data: shred records and intents (subjects' keys live in a key store) */
   privacy: 0x4b, // 'K'
-  /** reserved for a time index, should binary search over the log not do */
-  time: 0x54 // 'T'
+  /** stream summaries: stream name -> its last revision and position on disk (see backend/level/stream-index.ts) */
+  summaries: 0x52 // 'R'
 } as const
 
 export type SpaceTag = typeof Space[keyof typeof Space]

@@ -75,7 +75,7 @@ export class Annals {
    * ```
    */
   get location (): string | undefined {
-    return this.#log.storage.location
+    return this.#log.backend.location
   }
 
   /**
@@ -338,12 +338,11 @@ export class Annals {
         ...[...this.#subscriptions].map(async s => await s.close()),
         this.#projections?.stop()
       ])
+      await this.#aggregates.close()
+    } finally {
       // inline projections stay in the append path until the appends already accepted are written
       await this.#log.close()
-      await this.#aggregates.close()
       this.#projections?.detach()
-    } finally {
-      await this.#log.storage.close()
       await this.#ownKeyStore?.close()
       this.#status = 'closed'
     }

@@ -1,12 +1,13 @@
 // open(): composes storage, log, privacy and subscriptions into the public database object.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { LevelBackend } from '../backend/level/level-backend.js'
+import type { AnyLevel } from '../backend/level/door.js'
 import { Log } from '../log/log.js'
 import type { PersonalData } from '../privacy/declarations.js'
 import type { KeyStore } from '../privacy/key-store.js'
 import { LevelKeyStore } from '../privacy/level-key-store.js'
 import { Privacy } from '../privacy/privacy.js'
-import { Storage, type AnyLevel } from '../storage/storage.js'
 import { Annals } from './annals.js'
 import { setInternals } from './internals.js'
 
@@ -74,7 +75,8 @@ export async function open (location: Location, options?: OpenOptions): Promise<
   if (o.masterKey !== undefined && (level !== undefined || o.keyStore !== undefined)) {
     throw new TypeError('masterKey is for the key store annals keeps in a database folder; give your own key store its master key')
   }
-  const storage = level === undefined ? await Storage.openPath(location as string) : await Storage.openLevel(level)
+  const levelOptions = { sync: o.sync ?? false }
+  const backend = level === undefined ? await LevelBackend.openPath(location as string, levelOptions) : await LevelBackend.openLevel(level, levelOptions)
   // a key store of our own, in the folder: opened (and the master key checked) now if it exists
   // or a master key is given, else on first use, so that databases without personal data
   // never grow a keys folder
@@ -83,8 +85,8 @@ export async function open (location: Location, options?: OpenOptions): Promise<
     : undefined
   try {
     if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
-    const log = await Log.open(storage, { sync: o.sync ?? false, maxEventSize: o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE })
-    const privacy = new Privacy(storage, ownStore ?? o.keyStore)
+    const log = new Log(backend, { maxEventSize: o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE })
+    const privacy = new Privacy(backend.storage, ownStore ?? o.keyStore)
     log.setTransform(privacy)
     await privacy.recover()
     for (const [type, spec] of Object.entries(o.personalData ?? {})) privacy.declare(type, spec)
@@ -93,7 +95,7 @@ export async function open (location: Location, options?: OpenOptions): Promise<
     return db
   } catch (err) {
     await ownStore?.close()
-    await storage.close()
+    await backend.close()
     throw err
   }
 }

@@ -1,0 +1,141 @@
+// Importing a log into an empty level backend: events written as they were in the database
+// they came from, at their positions, with their revisions, commit times and ids, rather than
+// as new appends (`annals import`). The events must make a log: positions from 0 without gaps,
+// revisions from 0 without gaps in each stream, times that never decrease, ids used once. They
+// are written as the writer writes them: chunks (one per run of events with one commit time),
+// id index entries, and the streams' blocks. Everything written can be undone.
+import { AnnalsError } from '../../errors.js'
+import { Space, spaceEnd, spaceStart } from '../../storage/keys.js'
+import type { WriteOp } from '../../storage/storage.js'
+import type { LogImporter, PlacedEvent } from '../backend.js'
+import { Writer as Bytes } from './bytes.js'
+import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder } from './chunk.js'
+import type { LevelDoor } from './door.js'
+import { eventSize, writeEvent } from './event-record.js'
+import { decodeIdEntry, encodeIdEntry, idKey } from './ids.js'
+import { RevisionCache } from './revision-cache.js'
+import type { BlockEvent } from './stream-block.js'
+import { INDEXED_KEY, StreamIndex } from './stream-index.js'
+
+/** Streams whose revision is kept in memory during an import. */
+const REVISION_CACHE_SIZE = 65536
+/** The key spaces an import writes. */
+const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids]
+
+export class LevelImporter implements LogImporter {
+  readonly #door: LevelDoor
+  readonly #index: StreamIndex
+  readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
+  /** the next position expected, and the time of the last event */
+  #next = 0
+  #time = 0
+
+  private constructor (door: LevelDoor, index: StreamIndex) {
+    this.#door = door
+    this.#index = index
+  }
+
+  /** An importer into `door`, whose log must be empty (a `TypeError` otherwise). */
+  static async start (door: LevelDoor, index: StreamIndex): Promise<LevelImporter> {
+    for (const space of SPACES) {
+      if (await door.firstKey({ gte: spaceStart(space), lt: spaceEnd(space) }) !== undefined) {
+        throw new TypeError('An import needs a database without events')
+      }
+    }
+    return new LevelImporter(door, index)
+  }
+
+  get count (): number {
+    return this.#next
+  }
+
+  async add (events: readonly PlacedEvent[]): Promise<void> {
+    if (events.length === 0) return
+    const ops: WriteOp[] = []
+    const added = new Map<string, BlockEvent[]>()
+    const revisions = new Map<string, number>()
+    const ids = new Map<string, number>()
+    const chunks: ChunkBuilder[] = []
+    const placed: BlockEvent[] = []
+    let position = this.#next
+    let time = this.#time
+    for (const p of events) {
+      const at = `The event at position ${p.position}`
+      if (p.position !== position) {
+        throw invalid(`${at} comes where position ${position} was expected: an import holds a whole log, from position 0, in order, without gaps`)
+      }
+      if (!Number.isSafeInteger(p.time) || p.time < time) {
+        throw invalid(`${at} has time ${p.time}: times are milliseconds since the epoch and never decrease (the event before has ${time})`)
+      }
+      const current = revisions.get(p.stream) ?? this.#revisions.get(p.stream) ?? await this.#index.revision(p.stream)
+      if (p.revision !== current + 1) {
+        throw invalid(`${at} has revision ${p.revision} of stream '${p.stream}', whose next revision is ${current + 1}`)
+      }
+      const id = p.event.id
+      if (ids.has(id)) throw new AnnalsError('ANNALS_DUPLICATE_ID', `${at} has the id '${id}' of the event at position ${ids.get(id)!}`)
+      ids.set(id, position)
+      const w = new Bytes(eventSize(p.stream, p.event))
+      writeEvent(w, p.stream, p.revision, p.event)
+      const bytes = w.done()
+      let chunk = chunks[chunks.length - 1]
+      if (chunk === undefined || chunk.time !== p.time || chunk.count >= CHUNK_EVENTS || chunk.bytes >= CHUNK_BYTES) {
+        chunks.push(chunk = new ChunkBuilder(position, p.time))
+      }
+      chunk.add(bytes)
+      const e: BlockEvent = { revision: p.revision, position, time: p.time, bytes }
+      placed.push(e)
+      let list = added.get(p.stream)
+      if (list === undefined) added.set(p.stream, list = [])
+      list.push(e)
+      ops.push({ key: idKey(id), value: encodeIdEntry({ position, revision: p.revision, digest: p.event.digest ?? Buffer.alloc(0) }) })
+      revisions.set(p.stream, p.revision)
+      time = p.time
+      position++
+    }
+    const stored = await this.#door.getMany([...ids.keys()].map(idKey))
+    ;[...ids.keys()].forEach((id, i) => {
+      const value = stored[i]
+      if (value !== undefined) throw new AnnalsError('ANNALS_DUPLICATE_ID', `The event at position ${ids.get(id)!} has the id '${id}' of the event at position ${decodeIdEntry(id, value).position}`)
+    })
+    let k = 0
+    for (const chunk of chunks) {
+      const { key, value, events: views } = chunk.finish()
+      ops.push({ key, value })
+      for (const bytes of views) placed[k++]!.bytes = bytes
+    }
+    const staged = this.#index.stage(ops, added, position - 1)
+    await this.#door.write(ops, false)
+    staged()
+    for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
+    this.#next = position
+    this.#time = time
+  }
+
+  async finish (): Promise<{ position: number, time: number }> {
+    if (this.#next > 0) {
+      const ops: WriteOp[] = []
+      const staged = this.#index.stage(ops, new Map(), this.#next - 1, true)
+      await this.#door.write(ops, true)
+      staged()
+    }
+    return { position: this.#next - 1, time: this.#time }
+  }
+
+  async abort (): Promise<void> {
+    for (const space of SPACES) {
+      const it = this.#door.keys({ gte: spaceStart(space), lt: spaceEnd(space) })
+      try {
+        for (let keys = await it.nextv(1024); keys.length > 0; keys = await it.nextv(1024)) {
+          await this.#door.write(keys.map(key => ({ key })), false)
+        }
+      } finally {
+        await it.close()
+      }
+    }
+    await this.#door.write([{ key: INDEXED_KEY }], true)
+  }
+}
+
+function invalid (message: string): AnnalsError {
+  return new AnnalsError('ANNALS_INVALID_EVENT', message)
+}

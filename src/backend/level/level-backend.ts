@@ -1,0 +1,191 @@
+// The level backend: the log and the key spaces in one abstract-level database (LevelDB
+// through classic-level for a folder). Composes the door (door.ts), the writer (writer.ts),
+// the streams' blocks (stream-index.ts) and the readers (readers.ts).
+import { AnnalsError } from '../../errors.js'
+import { decode, encode } from '../../storage/codec.js'
+import { Space, spaceEnd } from '../../storage/keys.js'
+import type {
+  AppendHook, AppendRequest, Backend, CommitListener, EventChunks, LogHead, LogImporter, ReadRange, StreamListOptions, StreamSummary
+} from '../backend.js'
+import type { AppendResult } from '../../log/types.js'
+import { logKey, parseChunk } from './chunk.js'
+import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
+import { LevelDoor, type AnyLevel } from './door.js'
+import { LevelImporter } from './import.js'
+import { peekEvent } from './event-record.js'
+import { logChunks, streamChunks } from './readers.js'
+import { listStreams } from './stream-list.js'
+import { StreamIndex } from './stream-index.js'
+import { positionAt } from './time.js'
+import { LevelWriter } from './writer.js'
+
+
+/** Options of the level backend. */
+export interface LevelOptions {
+  /** Default `sync` for appends that do not say. */
+  sync: boolean
+}
+
+export class LevelBackend implements Backend {
+  readonly storage: LevelDoor
+  readonly #index: StreamIndex
+  readonly #writer: LevelWriter
+
+  private constructor (door: LevelDoor, index: StreamIndex, writer: LevelWriter) {
+    this.storage = door
+    this.#index = index
+    this.#writer = writer
+  }
+
+  /** Opens classic-level in a folder (created if need be). */
+  static async openPath (location: string, options: LevelOptions): Promise<LevelBackend> {
+    return await LevelBackend.#open(await LevelDoor.openPath(location), options)
+  }
+
+  /** Opens on an abstract-level database the caller owns. */
+  static async openLevel (db: AnyLevel, options: LevelOptions): Promise<LevelBackend> {
+    return await LevelBackend.#open(await LevelDoor.openLevel(db), options)
+  }
+
+  static async #open (door: LevelDoor, options: LevelOptions): Promise<LevelBackend> {
+    try {
+      await checkFormat(door)
+      const head = await readHead(door)
+      // events after the blocks' marker are known from their chunks alone
+      const index = await StreamIndex.open(door, async (from, add) => {
+        if (from > head.position) return
+        const it = door.entries({ gte: (await door.firstKey({ lte: logKey(from), gte: logKey(0), reverse: true })) ?? logKey(0), lt: spaceEnd(Space.log) })
+        try {
+          for (let entries = await it.nextv(64); entries.length > 0; entries = await it.nextv(64)) {
+            for (const [key, value] of entries) {
+              const chunk = parseChunk(key, value)
+              for (let i = 0; i < chunk.count; i++) {
+                const position = chunk.first + i
+                const start = chunk.spans[2 * i]!
+                const end = chunk.spans[2 * i + 1]!
+                if (position < from || start === end) continue
+                const h = peekEvent(chunk.buffer, start, end)
+                add(h.stream, { revision: h.revision, position, time: chunk.time, bytes: chunk.buffer.subarray(start, end) })
+              }
+            }
+          }
+        } finally {
+          await it.close()
+        }
+      })
+      return new LevelBackend(door, index, new LevelWriter(door, index, head, options.sync))
+    } catch (err) {
+      await door.close()
+      throw err
+    }
+  }
+
+  get location (): string | undefined {
+    return this.storage.location
+  }
+
+  get head (): LogHead {
+    return this.#writer.head
+  }
+
+  append (request: AppendRequest): Promise<AppendResult> {
+    return this.#writer.append(request)
+  }
+
+  readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
+    return logChunks(this.storage, range, () => this.#writer.head.position, types)
+  }
+
+  readStream (stream: string, range: ReadRange): EventChunks {
+    return streamChunks(this.storage, this.#index, stream, range)
+  }
+
+  async revision (stream: string): Promise<number> {
+    return await this.#writer.revision(stream)
+  }
+
+  async revisionAt (stream: string, position: number): Promise<number> {
+    return await this.#index.revisionAt(stream, position)
+  }
+
+  async positionAt (time: number): Promise<number> {
+    return await positionAt(this.storage, this.#writer.head, time)
+  }
+
+  streams (options: StreamListOptions): AsyncIterable<StreamSummary> {
+    return listStreams(this.storage, this.#index, options)
+  }
+
+  onCommit (listener: CommitListener): () => void {
+    return this.#writer.onCommit(listener)
+  }
+
+  setHook (hook: AppendHook | undefined): void {
+    this.#writer.setHook(hook)
+  }
+
+  async importer (): Promise<LogImporter> {
+    if (this.#writer.head.position >= 0) throw new TypeError('An import needs a database without events')
+    const importer = await LevelImporter.start(this.storage, this.#index)
+    const writer = this.#writer
+    const index = this.#index
+    return {
+      get count () { return importer.count },
+      add: async events => { await importer.add(events) },
+      async finish () {
+        const head = await importer.finish()
+        writer.imported(head)
+        return head
+      },
+      async abort () {
+        await importer.abort()
+        index.clear()
+      }
+    }
+  }
+
+  /** Writes the appends accepted and the streams' blocks still in memory, then closes the database (if annals opened it). */
+  async close (): Promise<void> {
+    try {
+      await this.#writer.flush()
+    } finally {
+      await this.storage.close()
+    }
+  }
+}
+
+/**
+ * Checks the format marker, or writes it in a new database. A database with keys but no marker
+ * is not an annals database (`ANNALS_NOT_A_DATABASE`); one of another format is
+ * `ANNALS_UNSUPPORTED_FORMAT`.
+ */
+async function checkFormat (door: LevelDoor): Promise<void> {
+  const stored = await door.get(FORMAT_KEY)
+  if (stored === undefined) {
+    if (await door.firstKey({}) !== undefined) {
+      // a log whose last record holds: an annals database that lost its marker
+      const head = await readHead(door).catch(() => undefined)
+      if (head !== undefined && head.position >= 0) throw new AnnalsError('ANNALS_CORRUPT', 'The database has events but no format marker')
+      throw new AnnalsError('ANNALS_NOT_A_DATABASE', 'The database holds data but no annals format marker: it is not an annals database')
+    }
+    await door.write([{ key: FORMAT_KEY, value: encode(FORMAT_VERSION) }], true)
+    return
+  }
+  let format: unknown
+  try {
+    format = decode(stored)
+  } catch (err) {
+    throw new AnnalsError('ANNALS_CORRUPT', 'The format marker does not decode', { cause: err })
+  }
+  if (format !== FORMAT_VERSION) {
+    throw new AnnalsError('ANNALS_UNSUPPORTED_FORMAT', `The database has format ${String(format)}; this annals reads format ${FORMAT_VERSION}`)
+  }
+}
+
+/** The last committed position and its time, from the last chunk. */
+async function readHead (door: LevelDoor): Promise<LogHead> {
+  const last = await door.firstEntry({ gte: logKey(0), lt: spaceEnd(Space.log), reverse: true })
+  if (last === undefined) return { position: -1, time: 0 }
+  const chunk = parseChunk(last[0], last[1])
+  return { position: chunk.first + chunk.count - 1, time: chunk.time }
+}

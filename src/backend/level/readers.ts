@@ -1,0 +1,262 @@
+// Reading the level backend: the log in position order from its chunks, one stream in revision
+// order from its blocks and the tail, streamed from LevelDB a few records at a time, so memory
+// stays flat however long the log. Every record's checksum is verified, and every position
+// (every revision of a stream) between the bounds must be there: a missing one is
+// ANNALS_CORRUPT naming it, never a silent gap.
+import { AnnalsError } from '../../errors.js'
+import type { RecordedEvent } from '../../log/types.js'
+import { Space, nameBounds, streamKey } from '../../storage/keys.js'
+import type { ChunkIterator, Storage } from '../../storage/storage.js'
+import type { EventChunks, ReadRange } from '../backend.js'
+import { MalformedError } from './bytes.js'
+import { corruptChunk, logKey, parseChunk } from './chunk.js'
+import { readEvent } from './event-record.js'
+import { corruptBlock, parseBlock, type BlockEvent } from './stream-block.js'
+import type { StreamIndex } from './stream-index.js'
+
+/** Records read per native call: a chunk holds up to 128 events, a block up to 1,024. */
+const CHUNKS_PER_READ = 8
+const BLOCKS_PER_READ = 4
+
+/** Decodes an event, naming where it is when it does not decode. */
+function decodeAt (buffer: Buffer, start: number, end: number, position: number, time: number, types: ReadonlySet<string> | undefined, where: () => AnnalsError): RecordedEvent | undefined {
+  try {
+    return readEvent(buffer, start, end, position, time, types)
+  } catch (err) {
+    if (err instanceof MalformedError || !(err instanceof AnnalsError)) throw where()
+    throw err
+  }
+}
+
+/** The log between two positions, in chunks of events. */
+class LogChunks implements EventChunks {
+  readonly #storage: Storage
+  readonly #range: ReadRange
+  readonly #types: ReadonlySet<string> | undefined
+  readonly #head: () => number
+  #it: ChunkIterator<[Buffer, Buffer]> | undefined
+  #low = 0
+  #high = -1
+  /** the next position expected, in reading order */
+  #expected = 0
+  #left: number
+  #done = false
+
+  constructor (storage: Storage, range: ReadRange, head: () => number, types: ReadonlySet<string> | undefined) {
+    this.#storage = storage
+    this.#range = range
+    this.#head = head
+    this.#types = types
+    this.#left = range.limit
+  }
+
+  async #open (): Promise<void> {
+    const { from, to, backwards } = this.#range
+    const head = this.#head()
+    this.#low = (backwards ? to : from) ?? 0
+    this.#high = Math.min((backwards ? from : to) ?? head, head)
+    this.#expected = backwards ? this.#high : this.#low
+    if (this.#low > this.#high) return
+    // the chunk holding the lowest position wanted may start before it
+    const start = await this.#storage.firstKey({ gte: logKey(0), lte: logKey(this.#low), reverse: true }) ?? logKey(0)
+    this.#it = this.#storage.entries({ gte: start, lte: logKey(this.#high), reverse: backwards })
+  }
+
+  async next (): Promise<RecordedEvent[]> {
+    if (this.#done) return []
+    if (this.#it === undefined) {
+      await this.#open()
+      if (this.#it === undefined) return await this.#end()
+    }
+    const backwards = this.#range.backwards
+    const types = this.#types
+    for (;;) {
+      if (this.#left <= 0) return await this.#end()
+      const entries = await this.#it.nextv(CHUNKS_PER_READ)
+      if (entries.length === 0) {
+        const missing = backwards ? this.#expected >= this.#low : this.#expected <= this.#high
+        if (missing) throw corruptChunk(this.#expected, 'it is missing')
+        return await this.#end()
+      }
+      const events: RecordedEvent[] = []
+      for (const [key, value] of entries) {
+        const chunk = parseChunk(key, value)
+        const last = chunk.first + chunk.count - 1
+        // the chunk must hold the position expected next: else positions are missing
+        if (chunk.first > this.#expected || last < this.#expected) throw corruptChunk(this.#expected, 'it is missing')
+        const from = backwards ? Math.min(last, this.#high) : Math.max(chunk.first, this.#low)
+        const to = backwards ? Math.max(chunk.first, this.#low) : Math.min(last, this.#high)
+        const step = backwards ? -1 : 1
+        for (let p = from; backwards ? p >= to : p <= to; p += step) {
+          const i = p - chunk.first
+          const start = chunk.spans[2 * i]!
+          const end = chunk.spans[2 * i + 1]!
+          if (start === end) continue // removed
+          const event = decodeAt(chunk.buffer, start, end, p, chunk.time, types, () => corruptChunk(p, 'its event does not decode'))
+          if (event === undefined) continue
+          events.push(event)
+          if (--this.#left === 0) break
+        }
+        this.#expected = backwards ? to - 1 : to + 1
+        if (this.#left === 0) break
+      }
+      if (events.length > 0) return events
+    }
+  }
+
+  async #end (): Promise<RecordedEvent[]> {
+    await this.close()
+    return []
+  }
+
+  async close (): Promise<void> {
+    this.#done = true
+    await this.#it?.close()
+  }
+}
+
+/** Events of the whole log in chunks. */
+export function logChunks (storage: Storage, range: ReadRange, head: () => number, types?: ReadonlySet<string>): EventChunks {
+  return new LogChunks(storage, range, head, types)
+}
+
+/**
+ * One stream's events: its blocks on disk, then its tail (backwards: the tail first), each
+ * revision checked to follow the one before. A flush between the copy of the tail and the
+ * opening of the disk iterator puts some events in both: those already read are passed over.
+ */
+class StreamChunks implements EventChunks {
+  readonly #storage: Storage
+  readonly #index: StreamIndex
+  readonly #stream: string
+  readonly #range: ReadRange
+  #it: ChunkIterator<[Buffer, Buffer]> | undefined
+  #tail: BlockEvent[] = []
+  #tailDone = false
+  #diskDone = false
+  #low = 0
+  #high = -1
+  #expected = 0
+  #left: number
+  #opened = false
+  #done = false
+
+  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange) {
+    this.#storage = storage
+    this.#index = index
+    this.#stream = stream
+    this.#range = range
+    this.#left = range.limit
+  }
+
+  async #open (): Promise<void> {
+    this.#opened = true
+    const { from, to, backwards } = this.#range
+    const summary = await this.#index.summary(this.#stream)
+    const bounds = nameBounds(Space.streams, this.#stream)
+    // the start of the disk read: the block holding the lowest revision wanted
+    const low = (backwards ? to : from) ?? 0
+    const start = low === 0 ? bounds.gte : await this.#storage.firstKey({ gte: bounds.gte, lte: streamKey(this.#stream, low), reverse: true }) ?? bounds.gte
+    // the tail is copied, then the disk iterator opened, in one step: every committed event is
+    // in one or the other (or both, just after a flush)
+    this.#tail = this.#index.tail(this.#stream)
+    const last = this.#tail.length > 0 ? this.#tail[this.#tail.length - 1]!.revision : summary?.revision ?? -1
+    this.#low = low
+    this.#high = Math.min((backwards ? from : to) ?? last, last)
+    this.#expected = backwards ? this.#high : this.#low
+    if (this.#low > this.#high) {
+      this.#done = true
+      return
+    }
+    this.#it = this.#storage.entries({ gte: start, lte: streamKey(this.#stream, this.#high), reverse: backwards })
+    if (backwards) this.#tail.reverse()
+  }
+
+  async next (): Promise<RecordedEvent[]> {
+    if (!this.#opened) await this.#open()
+    const backwards = this.#range.backwards
+    while (!this.#done && this.#left > 0) {
+      let events: RecordedEvent[]
+      if (backwards && !this.#tailDone) {
+        events = this.#fromTail()
+        this.#tailDone = true
+      } else if (!this.#diskDone) {
+        const entries = await this.#it!.nextv(BLOCKS_PER_READ)
+        if (entries.length === 0) {
+          this.#diskDone = true
+          continue
+        }
+        events = []
+        for (const [key, value] of entries) this.#fromBlock(parseBlock(this.#stream, key, value), events)
+      } else if (!backwards && !this.#tailDone) {
+        events = this.#fromTail()
+        this.#tailDone = true
+      } else {
+        const missing = backwards ? this.#expected >= this.#low : this.#expected <= this.#high
+        if (missing) throw this.#missing()
+        break
+      }
+      if (events.length > 0) return events
+    }
+    await this.close()
+    return []
+  }
+
+  /** Takes the event at `revision` if it is the one expected next; false once past the bounds. */
+  #take (revision: number): boolean {
+    const backwards = this.#range.backwards
+    if (backwards ? revision > this.#expected : revision < this.#expected) return false // read already
+    if (revision !== this.#expected) throw this.#missing()
+    this.#expected += backwards ? -1 : 1
+    return true
+  }
+
+  #fromBlock (block: ReturnType<typeof parseBlock>, out: RecordedEvent[]): void {
+    const backwards = this.#range.backwards
+    for (let j = 0; j < block.count && this.#left > 0; j++) {
+      const i = backwards ? block.count - 1 - j : j
+      const revision = block.first + i
+      if (revision < this.#low || revision > this.#high) continue
+      if (!this.#take(revision)) continue
+      const start = block.spans[2 * i]!
+      const end = block.spans[2 * i + 1]!
+      if (start === end) continue // removed
+      out.push(this.#decode(block.buffer, start, end, block.positions[i]!, block.times[i]!, revision))
+    }
+  }
+
+  #fromTail (): RecordedEvent[] {
+    const out: RecordedEvent[] = []
+    for (const e of this.#tail) {
+      if (this.#left <= 0) break
+      if (e.revision < this.#low || e.revision > this.#high) continue
+      if (!this.#take(e.revision)) continue
+      out.push(this.#decode(e.bytes, 0, e.bytes.length, e.position, e.time, e.revision))
+    }
+    return out
+  }
+
+  #decode (buffer: Buffer, start: number, end: number, position: number, time: number, revision: number): RecordedEvent {
+    const event = decodeAt(buffer, start, end, position, time, undefined, () => corruptBlock(this.#stream, `revision ${revision} does not decode`))!
+    if (event.stream !== this.#stream || event.revision !== revision) {
+      throw corruptBlock(this.#stream, `revision ${revision} holds another event (${event.stream}@${event.revision})`)
+    }
+    this.#left--
+    return event
+  }
+
+  #missing (): AnnalsError {
+    return corruptBlock(this.#stream, `revision ${this.#expected} is missing`)
+  }
+
+  async close (): Promise<void> {
+    this.#done = true
+    this.#left = 0
+    await this.#it?.close()
+  }
+}
+
+/** One stream's events in chunks. */
+export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange): EventChunks {
+  return new StreamChunks(storage, index, stream, range)
+}

@@ -1,0 +1,333 @@
+// The level backend's half of `annals verify`, on the raw door (not through open(), which a
+// damaged log can stop): every chunk's checksum and events, positions from 0 without gaps,
+// commit times that never decrease; every stream's blocks whole, in order, and the same events
+// as the log's (each position up to the marker in exactly one block); summaries that agree
+// with the blocks; id index entries that agree with the events they name. Memory stays flat:
+// one bit per position up to the marker, and the streams of the events after it.
+import { crc32 } from 'node:zlib'
+import { decode } from '../../storage/codec.js'
+import { Space, parseStreamKey, spaceEnd, spaceStart } from '../../storage/keys.js'
+import type { Storage } from '../../storage/storage.js'
+import { parseChunk } from './chunk.js'
+import { peekEvent, readEvent } from './event-record.js'
+import { decodeIdEntry } from './ids.js'
+import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
+import { parseBlock } from './stream-block.js'
+import { decodeSummary, indexedUpTo } from './stream-index.js'
+
+/** What a check found wrong, with the position it concerns where there is one. */
+export interface Problem {
+  check: 'format' | 'records' | 'times' | 'streams' | 'ids'
+  position?: number
+  message: string
+}
+
+/** What the log's checks found. */
+export interface LogReport {
+  /** positions 0 to events - 1 */
+  events: number
+  streams: number
+  /** the last position the streams' blocks cover */
+  indexedUpTo: number
+  idEntries: number
+  /** the last revision of each stream, for the checks of the layers above (snapshots) */
+  lastRevision: (stream: string) => Promise<number>
+}
+
+const CHUNK = 64
+
+export async function verifyLevel (storage: Storage, problem: (p: Problem) => void, progress: (done: number, total: number) => void): Promise<LogReport> {
+  return await new Verifier(storage, problem, progress).run()
+}
+
+/** An event's fingerprint, folded (XOR) over the log and over the blocks: equal when they hold the same events. */
+function fingerprint (stream: string, revision: number, position: number, time: number, bytes: Buffer): number {
+  return crc32(bytes, crc32(`${stream}\u0000${revision}\u0000${position}\u0000${time}`))
+}
+
+class Verifier {
+  readonly #storage: Storage
+  readonly #problem: (p: Problem) => void
+  readonly #progress: (done: number, total: number) => void
+  #head = -1
+  #indexed = -1
+  /** streams of the events after the marker: their next revision */
+  readonly #tail = new Map<string, number>()
+  #fromLog = 0
+  #fromBlocks = 0
+  #idsFromLog = 0
+  #idsFromIndex = 0
+  #idCount = 0
+  #streams = 0
+  #newStreams = 0
+  /** whether the log itself has problems: then the blocks are not compared with it as a whole */
+  #logDamaged = false
+
+  constructor (storage: Storage, problem: (p: Problem) => void, progress: (done: number, total: number) => void) {
+    this.#storage = storage
+    this.#problem = problem
+    this.#progress = progress
+  }
+
+  async run (): Promise<LogReport> {
+    await this.#format()
+    await this.#marker()
+    await this.#chunks()
+    await this.#blocks()
+    await this.#ids()
+    return {
+      events: this.#head + 1,
+      streams: this.#streams + this.#newStreams,
+      indexedUpTo: this.#indexed,
+      idEntries: this.#idCount,
+      lastRevision: async stream => this.#tail.has(stream) ? this.#tail.get(stream)! - 1 : await this.#diskRevision(stream)
+    }
+  }
+
+  async #format (): Promise<void> {
+    const stored = await this.#storage.get(FORMAT_KEY)
+    const last = await this.#storage.firstEntry({ gte: spaceStart(Space.log), lt: spaceEnd(Space.log), reverse: true })
+    if (last !== undefined) {
+      try {
+        const chunk = parseChunk(last[0], last[1])
+        this.#head = chunk.first + chunk.count - 1
+      } catch {
+        this.#head = -1 // the chunk pass reports it, and finds the head
+      }
+    }
+    if (stored === undefined) {
+      if (last !== undefined) this.#problem({ check: 'format', message: 'The database has events but no format marker' })
+      return
+    }
+    let format: unknown
+    try {
+      format = decode(stored)
+    } catch {}
+    if (format !== FORMAT_VERSION) this.#problem({ check: 'format', message: `The format marker says ${String(format)}; this annals reads format ${FORMAT_VERSION}` })
+  }
+
+  async #marker (): Promise<void> {
+    try {
+      this.#indexed = await indexedUpTo(this.#storage)
+    } catch (err) {
+      this.#problem({ check: 'streams', message: (err as Error).message })
+    }
+  }
+
+  /** Every chunk in position order: checksum, events decode, no gaps, times never decrease. */
+  #logProblem (p: Problem): void {
+    this.#logDamaged = true
+    this.#problem(p)
+  }
+
+  async #chunks (): Promise<void> {
+    let expected = 0
+    let time = -Infinity
+    // after a damaged chunk, where the next begins is not known: no gap is reported there
+    let afterDamage = false
+    const it = this.#storage.entries({ gte: spaceStart(Space.log), lt: spaceEnd(Space.log) })
+    try {
+      for (let entries = await it.nextv(CHUNK); entries.length > 0; entries = await it.nextv(CHUNK)) {
+        for (const [key, value] of entries) {
+          let chunk
+          try {
+            chunk = parseChunk(key, value)
+          } catch (err) {
+            this.#logProblem({ check: 'records', message: (err as Error).message, position: key.length === 9 ? key.readUIntBE(3, 6) : expected })
+            afterDamage = true
+            continue
+          }
+          if (chunk.first !== expected && !afterDamage) {
+            const missing = chunk.first - expected
+            if (missing > 0) this.#logProblem({ check: 'records', position: expected, message: `Position ${expected}${missing > 1 ? ` to ${chunk.first - 1}` : ''} ${missing > 1 ? 'are' : 'is'} missing: the log jumps to ${chunk.first}` })
+            else this.#logProblem({ check: 'records', position: chunk.first, message: `Positions ${chunk.first} to ${expected - 1} are in two records` })
+          }
+          afterDamage = false
+          expected = chunk.first + chunk.count
+          this.#head = Math.max(this.#head, expected - 1)
+          if (chunk.time < time) {
+            this.#logProblem({ check: 'times', position: chunk.first, message: `The commit time goes back at position ${chunk.first}: ${new Date(chunk.time).toISOString()}, after ${new Date(time).toISOString()}` })
+          }
+          time = chunk.time
+          for (let i = 0; i < chunk.count; i++) await this.#event(chunk, i)
+        }
+        this.#progress(expected, 2 * (this.#head + 1))
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
+  async #event (chunk: ReturnType<typeof parseChunk>, i: number): Promise<void> {
+    const position = chunk.first + i
+    const start = chunk.spans[2 * i]!
+    const end = chunk.spans[2 * i + 1]!
+    if (start === end) return // removed
+    let header
+    try {
+      readEvent(chunk.buffer, start, end, position, chunk.time)
+      header = peekEvent(chunk.buffer, start, end)
+    } catch (err) {
+      this.#logProblem({ check: 'records', position, message: `The event at position ${position} does not decode (${(err as Error).message})` })
+      return
+    }
+    if (header.indexed) this.#idsFromLog ^= crc32(`${header.id}\u0000${position}\u0000${header.revision}`)
+    if (position <= this.#indexed) {
+      this.#fromLog ^= fingerprint(header.stream, header.revision, position, chunk.time, chunk.buffer.subarray(start, end))
+      return
+    }
+    let next = this.#tail.get(header.stream)
+    if (next === undefined) {
+      next = await this.#diskRevision(header.stream) + 1
+      if (next === 0) this.#newStreams++
+    }
+    if (header.revision !== next) {
+      this.#problem({ check: 'streams', position, message: `Position ${position} holds revision ${header.revision} of stream '${header.stream}', whose next revision is ${next}` })
+    }
+    this.#tail.set(header.stream, header.revision + 1)
+  }
+
+  /** The last revision of a stream in its summary on disk, or -1. */
+  async #diskRevision (stream: string): Promise<number> {
+    const value = await this.#storage.get(Buffer.concat([Buffer.from([Space.summaries]), Buffer.from(stream, 'utf8')]))
+    if (value === undefined) return -1
+    try {
+      return decodeSummary(stream, value).revision
+    } catch {
+      return -1 // reported by the block pass
+    }
+  }
+
+  /**
+   * The streams' blocks: checksums, revisions from 0 without gaps at increasing positions, each
+   * position up to the marker in exactly one block, the same events as the log's, and each
+   * stream's summary that of its last block.
+   */
+  async #blocks (): Promise<void> {
+    const indexed = this.#indexed
+    const covered = new Uint8Array(Math.ceil((indexed + 1) / 8))
+    const summaries = this.#storage.entries({ gte: spaceStart(Space.summaries), lt: spaceEnd(Space.summaries) })
+    let summary: [Buffer, Buffer] | undefined
+    let summariesDone = false
+    const nextSummary = async (): Promise<void> => {
+      if (summariesDone) return
+      summary = (await summaries.nextv(1))[0]
+      if (summary === undefined) summariesDone = true
+    }
+    await nextSummary()
+    let current: { stream: string, next: number, position: number, time: number } | undefined
+    let done = 0
+    const finish = async (): Promise<void> => {
+      if (current === undefined) return
+      const name = Buffer.from(current.stream, 'utf8')
+      // summaries of streams without blocks, before this one
+      while (summary !== undefined && Buffer.compare(summary[0].subarray(1), name) < 0) {
+        this.#problem({ check: 'streams', message: `Stream '${summary[0].subarray(1).toString('utf8')}' has a summary but no blocks` })
+        await nextSummary()
+      }
+      if (summary === undefined || !summary[0].subarray(1).equals(name)) {
+        this.#problem({ check: 'streams', message: `Stream '${current.stream}' has blocks but no summary` })
+        return
+      }
+      try {
+        const s = decodeSummary(current.stream, summary[1])
+        if (s.revision !== current.next - 1 || s.position !== current.position || s.time !== current.time) {
+          this.#problem({ check: 'streams', position: current.position, message: `The summary of stream '${current.stream}' says revision ${s.revision} at position ${s.position}; its blocks end at revision ${current.next - 1}, position ${current.position}` })
+        }
+      } catch (err) {
+        this.#problem({ check: 'streams', message: (err as Error).message })
+      }
+      await nextSummary()
+    }
+    const it = this.#storage.entries({ gte: spaceStart(Space.streams), lt: spaceEnd(Space.streams) })
+    try {
+      for (let entries = await it.nextv(CHUNK); entries.length > 0; entries = await it.nextv(CHUNK)) {
+        for (const [key, value] of entries) {
+          const parsed = parseStreamKey(key)
+          if (parsed === undefined) {
+            this.#problem({ check: 'streams', message: `A key of the streams' blocks is malformed (${key.toString('hex')})` })
+            continue
+          }
+          const { stream, revision } = parsed
+          if (current?.stream !== stream) {
+            await finish()
+            this.#streams++
+            current = { stream, next: 0, position: -1, time: 0 }
+          }
+          let block
+          try {
+            block = parseBlock(stream, key, value)
+          } catch (err) {
+            this.#problem({ check: 'streams', message: (err as Error).message })
+            continue
+          }
+          if (revision !== current.next) {
+            this.#problem({ check: 'streams', position: block.positions[0], message: `Stream '${stream}' has a block from revision ${revision} where revision ${current.next} was expected` })
+          }
+          for (let i = 0; i < block.count; i++) {
+            const position = block.positions[i]!
+            if (position <= current.position) {
+              this.#problem({ check: 'streams', position, message: `Stream '${stream}' has revision ${revision + i} at position ${position}, before its revision before` })
+            }
+            if (position > indexed) {
+              this.#problem({ check: 'streams', position, message: `Stream '${stream}' has a block covering position ${position}, past the marker (${indexed})` })
+            } else {
+              const bit = 1 << (position & 7)
+              if ((covered[position >> 3]! & bit) !== 0) this.#problem({ check: 'streams', position, message: `Position ${position} is in two blocks (again as revision ${revision + i} of '${stream}')` })
+              covered[position >> 3]! |= bit
+            }
+            const start = block.spans[2 * i]!
+            const end = block.spans[2 * i + 1]!
+            if (start !== end) this.#fromBlocks ^= fingerprint(stream, revision + i, position, block.times[i]!, block.buffer.subarray(start, end))
+            current.position = position
+            current.time = block.times[i]!
+          }
+          current.next = revision + block.count
+          done += block.count
+        }
+        this.#progress(this.#head + 1 + done, 2 * (this.#head + 1))
+      }
+      await finish()
+      while (summary !== undefined) {
+        this.#problem({ check: 'streams', message: `Stream '${summary[0].subarray(1).toString('utf8')}' has a summary but no blocks` })
+        await nextSummary()
+      }
+    } finally {
+      await it.close()
+      await summaries.close()
+    }
+    let uncovered = 0
+    for (let position = 0; position <= indexed; position++) {
+      if ((covered[position >> 3]! & 1 << (position & 7)) === 0 && uncovered++ < 10) {
+        this.#problem({ check: 'streams', position, message: `Position ${position} is in no stream's blocks` })
+      }
+    }
+    if (uncovered === 0 && !this.#logDamaged && this.#fromBlocks !== this.#fromLog) {
+      this.#problem({ check: 'streams', message: 'The streams\' blocks do not hold the same events as the log' })
+    }
+  }
+
+  /** Id index entries: each names an event with that id, at that position and revision. */
+  async #ids (): Promise<void> {
+    const it = this.#storage.entries({ gte: spaceStart(Space.ids), lt: spaceEnd(Space.ids) })
+    try {
+      for (let entries = await it.nextv(1024); entries.length > 0; entries = await it.nextv(1024)) {
+        for (const [key, value] of entries) {
+          this.#idCount++
+          const id = key.subarray(1).toString('utf8')
+          try {
+            const entry = decodeIdEntry(id, value)
+            this.#idsFromIndex ^= crc32(`${id}\u0000${entry.position}\u0000${entry.revision}`)
+          } catch (err) {
+            this.#problem({ check: 'ids', message: (err as Error).message })
+          }
+        }
+      }
+    } finally {
+      await it.close()
+    }
+    if (!this.#logDamaged && this.#idsFromIndex !== this.#idsFromLog) {
+      this.#problem({ check: 'ids', message: 'The id index does not agree with the ids of the events it names' })
+    }
+  }
+}
