@@ -36,7 +36,7 @@ t.before(async () => {
 
 /** A one-event chunk at `position` of an event of `stream` at `revision`, with `bytes` in place of the event's when given. */
 function chunk (position: number, time: number, stream: string, revision: number, bytes?: Buffer): Buffer {
-  const e: ReadyEvent = { id: `e${position}`, indexed: false, type: 'T', version: 1, tags: undefined, data: encode(position), metadata: undefined, sealed: false, digest: undefined }
+  const e: ReadyEvent = { id: `e${position}`, indexed: false, fresh: true, type: 'T', version: 1, tags: undefined, data: encode(position), metadata: undefined, sealed: false, digest: undefined }
   const w = new Writer(eventSize(stream, e))
   writeEvent(w, stream, revision, e)
   const builder = new ChunkBuilder(position, time)

@@ -51,6 +51,7 @@ const readyEvent = fc.record({
 }).map(r => ({
   id: r.id ?? newEventId(),
   indexed: r.indexed,
+  fresh: false,
   type: r.type,
   version: r.version,
   tags: r.tags,

@@ -21,7 +21,7 @@ async function read (chunks: { next: () => Promise<Array<{ revision: number }>> 
 }
 
 function ready (i: number): ReadyEvent {
-  return { id: `e${i}`, indexed: false, type: 'T', version: 1, tags: undefined, data: encode(i), metadata: undefined, sealed: false, digest: undefined }
+  return { id: `e${i}`, indexed: false, fresh: true, type: 'T', version: 1, tags: undefined, data: encode(i), metadata: undefined, sealed: false, digest: undefined }
 }
 
 /** Writes event `i` of `stream` at `revision` as a one-event chunk; returns the tail's entry of it. */

@@ -10,6 +10,11 @@ let poolOffset = pool.length
 
 /** A new UUIDv7, for an event appended now. */
 export function newEventId (now = Date.now()): string {
+  return formatUuid(newEventIdBytes(now))
+}
+
+/** The 16 bytes of a new UUIDv7 (a view into a pool: copy them to keep them). */
+export function newEventIdBytes (now = Date.now()): Buffer {
   if (poolOffset === pool.length) {
     randomFillSync(pool)
     poolOffset = 0
@@ -26,5 +31,5 @@ export function newEventId (now = Date.now()): string {
   b[5] = low & 0xff
   b[6] = 0x70 | b[6]! & 0x0f // version 7
   b[8] = 0x80 | b[8]! & 0x3f // variant 10
-  return formatUuid(b)
+  return b
 }

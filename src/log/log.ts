@@ -4,7 +4,8 @@
 // checking appends is the backend's (backend/backend.ts).
 import type { AppendHook, Backend, CommitListener, EventChunks, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
 import type { Storage } from '../storage/storage.js'
-import { newEventId } from './event-id.js'
+import { newEventIdBytes } from './event-id.js'
+import { formatUuid } from '../storage/uuid.js'
 import { readyEvent } from './ready.js'
 import type { EventTransform } from './hooks.js'
 import type { AppendResult, ExpectedRevision } from './types.js'
@@ -90,13 +91,16 @@ export class Log {
     const now = Date.now()
     const maxEventSize = this.#maxEventSize
     return events.map((e, i) => {
-      const id = e.id ?? newEventId(now)
+      const idBytes = e.id === undefined ? Buffer.from(newEventIdBytes(now)) : undefined
+      const id = e.id ?? formatUuid(idBytes!)
       let stored: { data: unknown, stable: unknown } | undefined
       if (transform?.seals(e.type) === true) {
         const data = transform.seal({ id, type: e.type, data: e.data })
         stored = { data, stable: transform.stable(e.type, data) }
       }
-      return readyEvent(stream, { ...e, id }, i, { id, indexed: true, stored, maxEventSize })
+      const ready = readyEvent(stream, e, i, { id, indexed: true, fresh: e.id === undefined, stored, maxEventSize })
+      if (idBytes !== undefined) ready.idBytes = idBytes
+      return ready
     })
   }
 

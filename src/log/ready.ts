@@ -11,6 +11,8 @@ export interface ReadyOptions {
   id: string
   /** whether the id goes into the id index (see ReadyEvent.indexed) */
   indexed: boolean
+  /** whether the id was generated for this append (see ReadyEvent.fresh) */
+  fresh: boolean
   /**
    * the data to store when it differs from the event's (sealed personal fields), and the same
    * with its sealed values replaced by placeholders, for the digest
@@ -42,6 +44,7 @@ export function readyEvent (stream: string, e: PendingEvent, index: number, o: R
   return {
     id: o.id,
     indexed: o.indexed,
+    fresh: o.fresh,
     type: e.type,
     version: 1,
     tags: undefined,

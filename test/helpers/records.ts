@@ -28,7 +28,7 @@ export async function rewriteChunk (level: RawLevel, position: number, change: (
   const builder = new ChunkBuilder(chunk.first, chunk.time)
   for (let i = 0; i < chunk.count; i++) {
     const p = eventParts(chunk.buffer, chunk.spans[2 * i]!, chunk.spans[2 * i + 1]!)
-    const e: ReadyEvent = { id: p.id, indexed: p.indexed, type: p.type, version: p.version, tags: p.tags, data: p.data, metadata: p.metadata, sealed: p.sealed, digest: undefined }
+    const e: ReadyEvent = { id: p.id, indexed: p.indexed, fresh: false, type: p.type, version: p.version, tags: p.tags, data: p.data, metadata: p.metadata, sealed: p.sealed, digest: undefined }
     const next = chunk.first + i === position ? change(p.stream, p.revision, e, chunk.first + i) : e
     const w = new Writer(eventSize(p.stream, next))
     writeEvent(w, p.stream, p.revision, next)

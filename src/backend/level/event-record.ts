@@ -28,7 +28,7 @@ const KNOWN = UUID | SEALED | METADATA | VERSION | TAGS | INDEXED
 
 /** Writes the bytes of an event of `stream` at `revision`. */
 export function writeEvent (w: Writer, stream: string, revision: number, e: ReadyEvent): void {
-  const uuid = parseUuid(e.id)
+  const uuid = e.idBytes ?? parseUuid(e.id)
   const flags = (uuid === undefined ? 0 : UUID) | (e.sealed ? SEALED : 0) | (e.metadata === undefined ? 0 : METADATA) |
     (e.version === 1 ? 0 : VERSION) | (e.tags === undefined || e.tags.length === 0 ? 0 : TAGS) | (e.indexed ? INDEXED : 0)
   w.byte(flags)
@@ -46,10 +46,10 @@ export function writeEvent (w: Writer, stream: string, revision: number, e: Read
   if (e.metadata !== undefined) w.bytes(e.metadata)
 }
 
-/** The bytes {@link writeEvent} would write, for their size. */
-export function eventSize (stream: string, e: ReadyEvent): number {
-  let n = 1 + 16 + 9 + 5 + Buffer.byteLength(stream) + 5 + Buffer.byteLength(e.type) + 5 + 5 + e.data.length + (e.metadata?.length ?? 0)
-  if (parseUuid(e.id) === undefined) n += Buffer.byteLength(e.id)
+/** At least the bytes {@link writeEvent} writes, for a buffer's size; `stream` as its UTF-8 length, or itself. */
+export function eventSize (stream: string | number, e: ReadyEvent): number {
+  let n = 1 + 16 + 9 + 5 + (typeof stream === 'number' ? stream : Buffer.byteLength(stream)) + 5 + 3 * e.type.length + 5 + 5 + e.data.length + (e.metadata?.length ?? 0)
+  if (e.idBytes === undefined) n += 3 * e.id.length
   for (const tag of e.tags ?? []) n += 5 + Buffer.byteLength(tag)
   return n
 }

@@ -24,7 +24,9 @@ const REVISION_CACHE_SIZE = 65536
 /** A write that makes what came before it durable, when a batch has nothing else to write. */
 const SYNC_KEY = namedKey(Space.meta, 'synced')
 
-interface Request extends Queued<AppendResult>, AppendRequest {}
+interface Request extends Queued<AppendResult> {
+  append: AppendRequest
+}
 
 /** An event with an indexed id, placed in the batch being built, or stored before. */
 interface Placed extends IdEntry {
@@ -41,6 +43,7 @@ interface Known {
 }
 
 const NOTHING_KNOWN: Known = { revisions: new Map(), ids: new Map() }
+const EMPTY = Buffer.alloc(0)
 
 export class LevelWriter {
   readonly #door: LevelDoor
@@ -66,7 +69,7 @@ export class LevelWriter {
 
   append (request: AppendRequest): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ ...request, size: request.events.length, resolve, reject })
+      this.#queue.push({ append: request, size: request.events.length, resolve, reject })
     })
   }
 
@@ -121,18 +124,20 @@ export class LevelWriter {
     let sync = false
     let syncRetried = false
 
-    for (const r of group) {
+    for (const q of group) {
+      const r = q.append
       try {
         const again = retried(r.stream, r.events, known.ids, placedIds)
         if (again !== undefined) {
-          done.push({ request: r, result: again.result, written: again.pending })
+          done.push({ request: q, result: again.result, written: again.pending })
           syncRetried ||= r.sync
           continue
         }
         const current = revisions.get(r.stream) ?? known.revisions.get(r.stream) ?? this.#revisions.get(r.stream)!
         checkExpected(r.stream, r.expected, current)
+        const streamBytes = Buffer.byteLength(r.stream)
         const bytes = r.events.map((e, i) => {
-          const w = new Bytes(eventSize(r.stream, e))
+          const w = new Bytes(eventSize(streamBytes, e))
           writeEvent(w, r.stream, current + 1 + i, e)
           return w.done()
         })
@@ -141,26 +146,28 @@ export class LevelWriter {
         // the append passed every check: it joins the batch
         let list = added.get(r.stream)
         if (list === undefined) added.set(r.stream, list = [])
-        r.events.forEach((e, i) => {
+        for (let i = 0; i < bytes.length; i++) {
+          const e = r.events[i]!
           let chunk = chunks[chunks.length - 1]
           if (chunk === undefined || chunk.count >= CHUNK_EVENTS || chunk.bytes >= CHUNK_BYTES) chunks.push(chunk = new ChunkBuilder(position + i, time))
           chunk.add(bytes[i]!)
           const event: BlockEvent = { revision: current + 1 + i, position: position + i, time, bytes: bytes[i]! }
           placed.push(event)
-          list!.push(event)
+          list.push(event)
           if (e.indexed) {
-            const entry: IdEntry = { position: position + i, revision: current + 1 + i, digest: e.digest ?? Buffer.alloc(0) }
+            const entry: IdEntry = { position: position + i, revision: current + 1 + i, digest: e.digest ?? EMPTY }
             ops.push({ key: idKey(e.id), value: encodeIdEntry(entry) })
-            placedIds.set(e.id, { ...entry, stream: r.stream, type: e.type, data: e.data, metadata: e.metadata })
+            // a fresh id cannot come again in this batch: only given ones are looked for
+            if (!e.fresh) placedIds.set(e.id, { ...entry, stream: r.stream, type: e.type, data: e.data, metadata: e.metadata })
           }
-        })
+        }
         if (extra !== undefined) ops.push(...extra)
         position += r.events.length
         revisions.set(r.stream, current + r.events.length)
         sync ||= r.sync
-        done.push({ request: r, result: { revision: current + r.events.length, position: position - 1 }, written: true })
+        done.push({ request: q, result: { revision: current + r.events.length, position: position - 1 }, written: true })
       } catch (err) {
-        r.reject(err)
+        q.reject(err)
       }
     }
 
@@ -220,11 +227,11 @@ export class LevelWriter {
     }
   }
 
-  /** Whether the checks of this group need reads: a stream not in the cache, or an indexed id. */
+  /** Whether the checks of this group need reads: a stream not in the cache, or an id that may be stored. */
   #mustRead (group: Request[]): boolean {
-    for (const r of group) {
+    for (const { append: r } of group) {
       if (this.#revisions.get(r.stream) === undefined) return true
-      for (const e of r.events) if (e.indexed) return true
+      for (const e of r.events) if (e.indexed && !e.fresh) return true
     }
     return false
   }
@@ -233,9 +240,9 @@ export class LevelWriter {
   async #prefetch (group: Request[]): Promise<Known> {
     const streams = new Set<string>()
     const ids: string[] = []
-    for (const r of group) {
+    for (const { append: r } of group) {
       if (this.#revisions.get(r.stream) === undefined) streams.add(r.stream)
-      for (const e of r.events) if (e.indexed) ids.push(e.id)
+      for (const e of r.events) if (e.indexed && !e.fresh) ids.push(e.id)
     }
     const revisions = new Map<string, number>()
     const found = new Map<string, Placed>()
@@ -288,7 +295,7 @@ function retried (stream: string, events: readonly ReadyEvent[], found: Readonly
   let matches = 0
   let seen: Set<string> | undefined
   for (const e of events) {
-    if (!e.indexed) continue
+    if (!e.indexed || e.fresh) continue
     seen ??= new Set()
     if (seen.has(e.id)) throw duplicate(`The id '${e.id}' appears twice in one append`)
     seen.add(e.id)
