@@ -8,7 +8,8 @@
 import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkReopened, FaultChild, filesOf, mountTmpfs, needsTmpfs, type Sizes } from './helpers/faults.js'
+import { checkReopened, FaultChild, type Sizes } from './helpers/fault-child.js'
+import { filesOf, mountTmpfs, needsTmpfs } from './helpers/faults.js'
 
 const MiB = 1024 * 1024
 const SIZE = 2000

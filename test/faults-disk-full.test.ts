@@ -5,7 +5,8 @@
 // process every acknowledged append is there and no failed one. Needs root (mount).
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { checkReopened, FaultChild, mountTmpfs, needsTmpfs, type Appended, type Sizes } from './helpers/faults.js'
+import { checkReopened, FaultChild, type Appended, type Sizes } from './helpers/fault-child.js'
+import { mountTmpfs, needsTmpfs } from './helpers/faults.js'
 
 interface Scenario {
   concurrency: number

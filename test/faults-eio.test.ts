@@ -7,7 +7,8 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { tempDir } from './helpers/backends.js'
-import { checkReopened, FaultChild, IoFaults, needsShim, type Appended, type IoFault, type Sizes } from './helpers/faults.js'
+import { checkReopened, FaultChild, type Appended, type Sizes } from './helpers/fault-child.js'
+import { IoFaults, needsShim, type IoFault } from './helpers/faults.js'
 
 const SIZE = 300
 

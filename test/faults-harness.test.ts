@@ -5,10 +5,8 @@ import t from 'tap'
 import { cpSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
-import {
-  checkReopened, damageBlock, digestOf, FaultChild, filesOf, flipByte, IoFaults, LOG_BLOCK, mountTmpfs, needsShim,
-  needsTmpfs, random
-} from './helpers/faults.js'
+import { checkReopened, FaultChild } from './helpers/fault-child.js'
+import { damageBlock, digestOf, filesOf, flipByte, IoFaults, LOG_BLOCK, mountTmpfs, needsShim, needsTmpfs, random } from './helpers/faults.js'
 import { tempDir } from './helpers/backends.js'
 
 t.test('the shim fails classic-level\'s writes, syncs and reads, and only while told', { skip: needsShim() }, async t => {

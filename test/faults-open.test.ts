@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { open } from '../src/index.js'
 import { tempDir } from './helpers/backends.js'
-import { digestOf, FaultChild, IoFaults, needsRoot, needsShim, random } from './helpers/faults.js'
+import { FaultChild } from './helpers/fault-child.js'
+import { digestOf, IoFaults, needsRoot, needsShim, random } from './helpers/faults.js'
 
 /** A closed annals database with a few events, at `<dir>/db`. */
 async function database (dir: string): Promise<string> {
