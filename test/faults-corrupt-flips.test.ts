@@ -3,7 +3,8 @@
 // Every read (readAll both ways, readStream of every stream, load of an aggregate folding each
 // stream) must return exactly the original events, or a correct prefix and then reject with
 // ANNALS_CORRUPT; open may reject with ANNALS_CORRUPT. `annals verify` must report every flip
-// that changed data (as LevelDB reads it back). Seeded: FAULTS_SEED=<seed> replays a run.
+// that changed data (as LevelDB reads it back). Seeded: FAULTS_SEED=<seed> replays a run's
+// damage spots; FAULTS_KEEP=<folder> keeps the damaged copies of failing trials.
 import t from 'tap'
 import { basename, join } from 'node:path'
 import { tempDir } from './helpers/backends.js'
@@ -40,7 +41,7 @@ t.test(`${FLIPS} single-byte flips in table files and the write-ahead log`, asyn
     const target = targets.find(f => offset < f.size || (offset -= f.size, false))!
     const name = basename(target.path)
     let flip = { before: 0, after: 0 }
-    const result = await trial(source, digest, originals, join(dir, `trial-${i}`), copy => { flip = flipByte(join(copy, name), offset, rng) })
+    const result = await trial(source, digest, originals, join(dir, `trial-${i}`), `flip-${runSeed}-${i + 1}`, copy => { flip = flipByte(join(copy, name), offset, rng) })
     return { result, where: `byte ${offset} of ${name} ${flip.before} -> ${flip.after}` }
   })
   trials.forEach(({ result, where }, i) => {

@@ -4,7 +4,8 @@
 // Every read (readAll both ways, readStream of every stream, load of an aggregate folding each
 // stream) must return exactly the original events, or a correct prefix and then reject with
 // ANNALS_CORRUPT; open may reject with ANNALS_CORRUPT. `annals verify` must report each.
-// Seeded: FAULTS_SEED=<seed> replays a run.
+// Seeded: FAULTS_SEED=<seed> replays a run's damage spots; FAULTS_KEEP=<folder> keeps the
+// damaged copies of failing trials.
 import t from 'tap'
 import { basename, join } from 'node:path'
 import { tempDir } from './helpers/backends.js'
@@ -35,7 +36,7 @@ t.test(`${BLOCKS} damaged blocks of the write-ahead log`, async t => {
   const trials = await inTurn(BLOCKS, 3, async i => {
     const rng = random(runSeed + i)
     const block = below(rng, candidates)
-    return { block, result: await trial(source, digest, originals, join(dir, `trial-${i}`), copy => { damageBlock(join(copy, basename(log.path)), block, rng) }) }
+    return { block, result: await trial(source, digest, originals, join(dir, `trial-${i}`), `block-${runSeed}-${i + 1}`, copy => { damageBlock(join(copy, basename(log.path)), block, rng) }) }
   })
   trials.forEach(({ block, result }, i) => {
     t.ok(result.changed, `damage ${i + 1}: block ${block} of ${blocks} (seed ${runSeed}): LevelDB lost data`)

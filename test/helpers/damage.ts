@@ -197,16 +197,21 @@ export interface Trial {
  * changed the data (LevelDB's keys and values against the source's `digest`, see faults.ts
  * digestOf), and if it did, `annals verify`. (The digest opens the second copy first, which
  * recovers LevelDB's log just as verify's own open would: the same data, and the same damage.)
- * Removes the copies.
+ * Removes the copies; with FAULTS_KEEP=<folder>, a failing trial's damaged copy, as it was
+ * before anything opened it, is kept there as `<name>` (a seed replays the same damage spots,
+ * but not the same bytes: commit times differ from run to run).
  */
-export async function trial (source: string, digest: string, originals: RecordedEvent[], work: string, damage: (copy: string) => void): Promise<Trial> {
+export async function trial (source: string, digest: string, originals: RecordedEvent[], work: string, name: string, damage: (copy: string) => void): Promise<Trial> {
   mkdirSync(work, { recursive: true })
   const copy = join(work, 'db')
   const second = join(work, 'verify')
+  const pristine = join(work, 'pristine')
+  const keep = process.env.FAULTS_KEEP
   try {
     cpSync(source, copy, { recursive: true })
     damage(copy)
     cpSync(copy, second, { recursive: true })
+    if (keep !== undefined && keep !== '') cpSync(copy, pristine, { recursive: true })
     const verifying = (async () => {
       const changed = await digestOf(second) !== digest
       return { changed, verify: changed ? await annals(['verify', second]) : undefined }
@@ -215,6 +220,11 @@ export async function trial (source: string, digest: string, originals: Recorded
     const problems = [...reads.problems]
     if (verify !== undefined && verify.code !== 1 && verify.code !== 6) {
       problems.push(`the data changed, but annals verify exited with ${verify.code} (not 1, found problems, or 6, damaged): ${(verify.stdout + verify.stderr).trim().split('\n').slice(-3).join(' | ')}`)
+    }
+    if (problems.length > 0 && keep !== undefined && keep !== '') {
+      mkdirSync(keep, { recursive: true })
+      cpSync(pristine, join(keep, name), { recursive: true })
+      problems.push(`(the damaged database is kept in ${join(keep, name)})`)
     }
     return { problems, changed, verify: verify?.code, detected: reads.corrupt }
   } finally {
