@@ -4,7 +4,6 @@
 // LevelDB are ANNALS_NOT_A_DATABASE, and are left as they were (not adopted). An empty or
 // missing folder still becomes a new database.
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
@@ -49,6 +48,13 @@ function contents (dir: string): Record<string, string> {
     out[path.slice(dir.length)] = entry.isFile() ? readFileSync(path).toString('base64') : 'folder'
   }
   return out
+}
+
+/** The uid and gid of the user `nobody` (65534 where /etc/passwd does not say). */
+function nobody (): { uid: number, gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find(l => l.startsWith('nobody:'))
+  const [, , uid, gid] = line?.split(':') ?? []
+  return { uid: Number(uid ?? 65534), gid: Number(gid ?? 65534) }
 }
 
 const rng = random(11)
@@ -110,9 +116,7 @@ t.test('a folder the process may not read is ANNALS_STORAGE', { skip: needsRoot(
   const path = await database(dir)
   chmodSync(path, 0o700)
   t.equal(statSync(path).uid, 0, 'the folder is root\'s')
-  const uid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }))
-  const gid = Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' }))
-  const child = FaultChild.start({ user: { uid, gid } })
+  const child = FaultChild.start({ user: nobody() })
   t.teardown(async () => { await child.kill() })
   const err = await child.open(path)
   t.equal(err?.code, 'ANNALS_STORAGE', err?.message ?? 'it opened')
