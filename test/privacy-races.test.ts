@@ -115,14 +115,14 @@ t.test('a key made ready before a shred does not seal an event after it', async 
   const level = new MemoryLevel()
   const storage = await Storage.openLevel(level)
   t.teardown(async () => { await storage.close(); await level.close() })
-  const privacy = new Privacy(storage, new MemoryKeyStore())
+  const privacy = await Privacy.open(storage, new MemoryKeyStore())
   privacy.declare('UserRegistered', personal)
   const { data } = registered(3)
-  await privacy.prepare([{ stream: 'user-3', type: 'UserRegistered', data }])
+  await privacy.prepare([{ type: 'UserRegistered', data }])
   await privacy.shred(['user-3'])
   const event: RecordedEvent = { id: 'e-3', stream: 'user-3', revision: 0, position: 0, type: 'UserRegistered', data, metadata: {}, time: Date.now() }
   t.throws(() => privacy.seal(event), { code: 'ANNALS_SUBJECT_SHREDDED' })
-  await privacy.prepare([{ stream: 'user-3', type: 'UserRegistered', data }])
+  await privacy.prepare([{ type: 'UserRegistered', data }])
   t.ok(privacy.seal(event), 'prepared again, after the shred, it seals under a new key')
 })
 
@@ -139,17 +139,19 @@ t.test('a master key rotation re-wraps keys made while it runs, and does not bri
   const rotating = store.rotateMasterKey(newKey)
   let rotated = false
   void rotating.then(() => { rotated = true }, () => {})
-  for (let i = 0; !rotated && i < 1000; i++) {
+  for (let i = 0; !rotated && i < 50; i++) {
     await tick()
     const subject = `new-${i}`
     read.push(store.getOrCreate(subject).then(key => { made.set(subject, copy(key)) }))
     read.push(store.get(`s-${i}`)) // reads during the rotation open too
-    shredded.push(`s-${i + 100}`)
-    read.push(store.shred(`s-${i + 100}`))
+    if (i % 5 === 0) {
+      shredded.push(`s-${i + 100}`)
+      read.push(store.shred(`s-${i + 100}`))
+    }
   }
   await rotating
   await Promise.all(read)
-  t.ok(made.size > 1, `${made.size} keys made during the rotation`)
+  t.ok(made.size > 1, `${made.size} keys asked for during the rotation`)
   await store.close()
   store = new LevelKeyStore(location, { masterKey: newKey })
   t.teardown(async () => { await store.close() })

@@ -340,6 +340,8 @@ export class Annals {
       ])
       // inline projections stay in the append path until the appends already accepted are written
       await this.#log.close()
+      // declarations made with definePersonalData are stored even if nothing they seal was appended
+      await this.#privacy.saved()
       await this.#aggregates.close()
       this.#projections?.detach()
     } finally {

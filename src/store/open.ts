@@ -84,10 +84,9 @@ export async function open (location: Location, options?: OpenOptions): Promise<
   try {
     if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
     const log = await Log.open(storage, { sync: o.sync ?? false, maxEventSize: o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE })
-    const privacy = new Privacy(storage, ownStore ?? o.keyStore)
+    // the personal-data declarations stored in the database, merged with those given
+    const privacy = await Privacy.open(storage, ownStore ?? o.keyStore, o.personalData)
     log.setTransform(privacy)
-    await privacy.recover()
-    for (const [type, spec] of Object.entries(o.personalData ?? {})) privacy.declare(type, spec)
     const db = new Annals(log, privacy, ownStore)
     setInternals(db, { log, privacy })
     return db
