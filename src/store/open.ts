@@ -36,7 +36,12 @@ export interface OpenOptions {
    * folder. A database opened on a `level` needs one to hold personal data.
    */
   keyStore?: KeyStore
-  /** Personal fields by event type; the same as calling `definePersonalData` for each. */
+  /**
+   * Personal fields by event type; the same as calling `definePersonalData` for each. They are
+   * merged with the declarations stored in the database (which are in force without them), and
+   * stored before `open` resolves; another subject than a stored one fails the open with
+   * `ANNALS_DECLARATION_CONFLICT`.
+   */
   personalData?: Record<string, PersonalData>
 }
 
