@@ -116,8 +116,14 @@ t.test('declarations survive kills -9: every event sealed by one finds it stored
   const path = join(dir, 'db')
   for (let cycle = 0; cycle < 4; cycle++) {
     let appended = 0
-    const child = await startChild('declare-child.mjs', [path, `c${cycle}`], line => { if (line.startsWith('appended ')) appended++ })
-    await new Promise(resolve => setTimeout(resolve, 20 + Math.random() * 60))
+    let first!: () => void
+    const started = new Promise<void>(resolve => { first = resolve })
+    const child = await startChild('declare-child.mjs', [path, `c${cycle}`], line => {
+      if (line.startsWith('appended ')) appended++
+      first()
+    })
+    await started
+    await new Promise(resolve => setTimeout(resolve, Math.random() * 60))
     await kill(child)
     const db = await open(path) // no declarations of its own
     const { privacy } = internalsOf(db)

@@ -213,13 +213,47 @@ export class Privacy implements EventTransform {
     return n
   }
 
+  /**
+   * Erases the subjects' keys from the store, then records the shreds. From the start, the
+   * subjects have no key in this process: a key read from the store before or during the shred
+   * is not remembered after it, and a key for a new append waits until the subject's key is
+   * erased (and is a new one).
+   */
   async #finish (store: KeyStore, subjects: readonly string[]): Promise<void> {
-    for (const subject of subjects) await this.#erase(store, subject)
+    const ends = subjects.map(s => this.#shredStarts(s))
+    let failure: { err: unknown } | undefined
+    for (const [i, subject] of subjects.entries()) {
+      let erased = false
+      try {
+        if (failure === undefined) {
+          await store.shred(subject)
+          erased = true
+        }
+      } catch (err) {
+        failure = { err }
+      } finally {
+        ends[i]!(erased)
+      }
+    }
+    if (failure !== undefined) throw failure.err
     const time = u64(Date.now())
     await this.#storage.write([
       ...subjects.map(s => ({ key: namedKey(Space.privacy, SHREDDED + s), value: time })),
       ...subjects.map(s => ({ key: namedKey(Space.privacy, INTENTS + s) }))
     ], true)
+  }
+
+  /** Marks the start of a subject's shred; returns what marks its end (the key erased, or not). */
+  #shredStarts (subject: string): (erased: boolean) => void {
+    let done!: () => void
+    const shredding = new Promise<void>(resolve => { done = resolve })
+    this.#shredding.set(subject, shredding)
+    this.#keys.shredStarts(subject)
+    return erased => {
+      this.#keys.shredEnds(subject, erased)
+      if (this.#shredding.get(subject) === shredding) this.#shredding.delete(subject)
+      done()
+    }
   }
 
   #openEvent (e: RecordedEvent): RecordedEvent {
@@ -234,27 +268,6 @@ export class Privacy implements EventTransform {
       return value
     })
     return redacted.length > 0 ? { ...e, data, redacted } : { ...e, data }
-  }
-
-  /**
-   * Erases the subject's key from the store. From its start, the subject has no key in this
-   * process; a key read from the store before or during it is not remembered after it, and a
-   * key for a new append waits until it is done (and is a new one).
-   */
-  async #erase (store: KeyStore, subject: string): Promise<void> {
-    let done!: () => void
-    const shredding = new Promise<void>(resolve => { done = resolve })
-    this.#shredding.set(subject, shredding)
-    this.#keys.shredStarts(subject)
-    let erased = false
-    try {
-      await store.shred(subject)
-      erased = true
-    } finally {
-      this.#keys.shredEnds(subject, erased)
-      if (this.#shredding.get(subject) === shredding) this.#shredding.delete(subject)
-      done()
-    }
   }
 
   /**
