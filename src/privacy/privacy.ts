@@ -10,7 +10,7 @@ import { Space, namedKey, prefixRange, u64 } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { open as openSealed, seal, type SubjectKey } from './cipher.js'
 import { at, withValues, type Declaration, type PersonalData } from './declarations.js'
-import { KeyCache } from './key-cache.js'
+import { KeyCache, type Mark } from './key-cache.js'
 import { newKey, wipe, type KeyStore } from './key-store.js'
 import { Sealed, eachSealed, mapSealed } from './sealed.js'
 import { Declarations } from './stored-declarations.js'
@@ -138,10 +138,24 @@ export class Privacy implements EventTransform {
         if (!redacted.includes(path)) subjects.add(subject)
       }
     }
-    // keys that no shred dropped between being made ready and the sealing below, which is synchronous
-    while (![...subjects].every(s => (this.#keys.get(s) ?? null) !== null)) {
-      await Promise.all([...subjects].map(async s => await this.#current(store, s)))
+    // copies of the keys, made ready again for subjects a shred touched before the sealing below
+    // (which is synchronous)
+    const keys = new Map<string, { key: SubjectKey, mark: Mark }>()
+    for (let missing = [...subjects]; missing.length > 0; missing = missing.filter(s => !this.#keys.unchanged(s, keys.get(s)!.mark))) {
+      await Promise.all(missing.map(async s => {
+        const cached = this.#keys.get(s)
+        const { key, mark } = cached === undefined || cached === null ? await this.#current(store, s) : { key: cached, mark: this.#keys.mark(s) }
+        keys.set(s, { key: { id: Buffer.from(key.id), key: Buffer.from(key.key) }, mark })
+      }))
     }
+    try {
+      return this.#resealed(events, keys)
+    } finally {
+      for (const { key } of keys.values()) wipe(key)
+    }
+  }
+
+  #resealed (events: ReadonlyArray<{ event: RecordedEvent, personal: Readonly<Record<string, string>>, redacted: readonly string[] }>, keys: ReadonlyMap<string, { key: SubjectKey }>): unknown[] {
     return events.map(({ event, personal, redacted }) => {
       const changes: Array<[readonly string[], unknown]> = Object.entries(personal).map(([path, subject]) => {
         const segments = path.split('.')
@@ -151,7 +165,7 @@ export class Privacy implements EventTransform {
           wipe(lost)
           return [segments, sealed]
         }
-        return [segments, seal(at(event.data, segments), this.#keys.get(subject)!, subject, event.id, path)]
+        return [segments, seal(at(event.data, segments), keys.get(subject)!.key, subject, event.id, path)]
       })
       return changes.length === 0 ? event.data : withValues(event.data, changes)
     })
@@ -272,14 +286,15 @@ export class Privacy implements EventTransform {
 
   /**
    * The subject's current key, made if need be, remembered: never one a shred erased while it
-   * was being read or made (then it is asked for again, after the shred).
+   * was being read or made (then it is asked for again, after the shred). With the mark taken
+   * before it was asked for: a shred since then changes it.
    */
-  async #current (store: KeyStore, subject: string): Promise<SubjectKey> {
+  async #current (store: KeyStore, subject: string): Promise<{ key: SubjectKey, mark: Mark }> {
     for (;;) {
       await this.#shredding.get(subject)
       const mark = this.#keys.mark(subject)
       const key = await store.getOrCreate(subject)
-      if (this.#keys.unchanged(subject, mark)) return this.#keys.remember(subject, key)!
+      if (this.#keys.unchanged(subject, mark)) return { key: this.#keys.remember(subject, key)!, mark }
     }
   }
 
