@@ -46,6 +46,43 @@ export type AnnalsErrorCode =
   /** A sealed personal field was read, compared or turned into a string where it is sealed. */
   | 'ANNALS_SEALED'
   /**
+   * A personal-data declaration names another subject for its event type than the one the
+   * database stores for it (declarations are stored, and merge: new fields widen them, but the
+   * subject of a type never changes). Nothing was declared; `open` fails when the declaration
+   * was one of its options.
+   *
+   * @example
+   * ```ts
+   * db.definePersonalData('UserRegistered', { subject: 'userId', fields: ['email'] })
+   * db.definePersonalData('UserRegistered', { subject: 'accountId', fields: ['email'] }) // throws ANNALS_DECLARATION_CONFLICT
+   * ```
+   */
+  | 'ANNALS_DECLARATION_CONFLICT'
+  /**
+   * An event of a type whose stored personal-data declaration has a function as its subject was
+   * appended (or imported) by a process that did not declare that function: its personal fields
+   * cannot be sealed, so nothing of it was written.
+   *
+   * @example
+   * ```ts
+   * // another process declared { subject: data => `customer-${data.customer.id}`, fields: ['shipTo'] }
+   * await db.append('order-1', { type: 'OrderShipped', data }) // rejects with ANNALS_SUBJECT_UNDECLARED
+   * ```
+   */
+  | 'ANNALS_SUBJECT_UNDECLARED'
+  /**
+   * An append of a subject's personal data ran into a shred of that subject: the key it was to
+   * be sealed with was erased before it was sealed. Nothing of the append was written; appending
+   * again seals it under a new key.
+   *
+   * @example
+   * ```ts
+   * const [appended] = await Promise.allSettled([db.append('user-7', registered), db.shred('user-7')])
+   * // appended is fulfilled, or rejected with ANNALS_SUBJECT_SHREDDED
+   * ```
+   */
+  | 'ANNALS_SUBJECT_SHREDDED'
+  /**
    * An aggregate's `initial` or `evolve` threw (the `cause` is what it threw) or returned a
    * promise, while loading a stream. The message names the stream and revision.
    */

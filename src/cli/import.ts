@@ -86,10 +86,11 @@ async function importInto (db: Annals, dir: string, file: string, maxEventSize: 
   const bar = file === '-' ? progress('', 0) : progress('importing', statSync(file).size, 'bytes')
   let batch: Line[] = []
   const write = async (): Promise<void> => {
-    const sealed = batch.filter(l => l.personal !== undefined)
+    // fields the export lists as personal, and those the database's declarations name
+    const sealed = batch.filter(l => l.personal !== undefined || privacy.seals(l.event.type))
     const stored = new Map<Line, { data: unknown, stable: unknown }>()
     if (sealed.length > 0) {
-      const data = await privacy.reseal(sealed.map(l => ({ event: l.event, personal: l.personal!, redacted: l.redacted })))
+      const data = await privacy.reseal(sealed.map(l => ({ event: l.event, personal: l.personal, redacted: l.redacted })))
       sealed.forEach((l, i) => { stored.set(l, { data: data[i], stable: privacy.stable(l.event.type, data[i]) }) })
     }
     await importer.add(batch.map(l => ({ event: l.event, stored: stored.get(l) })))

@@ -23,28 +23,58 @@ export interface PersonalData {
   fields: readonly string[]
 }
 
-/** A checked declaration. */
+/** A function of an event's data giving its subject id. */
+export type SubjectFunction = (data: any) => unknown // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A declaration as given, checked: the subject's path or function, and the fields' paths. */
+export interface CheckedDeclaration {
+  type: string
+  subject: string | SubjectFunction
+  fields: readonly string[]
+}
+
+/**
+ * A declaration in force: how to find an event's subject (undefined when it is a function this
+ * process was not given), and the fields to seal, as segments and as dotted paths.
+ */
 export interface Declaration {
-  subject: (data: unknown) => unknown
+  subject: SubjectFunction | undefined
   fields: ReadonlyArray<readonly string[]>
   paths: readonly string[]
 }
 
-/** Checks and compiles a declaration; `TypeError` on misuse. */
-export function checkDeclaration (type: unknown, spec: unknown): [string, Declaration] {
+/** Checks a declaration; `TypeError` on misuse. */
+export function checkDeclaration (type: unknown, spec: unknown): CheckedDeclaration {
   if (typeof type !== 'string' || type.length === 0) throw new TypeError('definePersonalData needs an event type (a non-empty string)')
   if (typeof spec !== 'object' || spec === null) throw new TypeError('definePersonalData needs { subject, fields }')
   const { subject, fields } = spec as PersonalData
-  let read: (data: unknown) => unknown
-  if (typeof subject === 'function') read = subject
-  else if (typeof subject === 'string' && subject.length > 0) {
-    const path = subject.split('.')
-    read = data => at(data, path)
-  } else throw new TypeError('subject must be a field path or a function of the data')
-  if (!Array.isArray(fields) || fields.length === 0 || !fields.every(f => typeof f === 'string' && f.length > 0 && !f.split('.').includes(''))) {
+  if (typeof subject !== 'function' && !(typeof subject === 'string' && subject.length > 0)) {
+    throw new TypeError('subject must be a field path or a function of the data')
+  }
+  if (!Array.isArray(fields) || fields.length === 0 || !fields.every(isPath)) {
     throw new TypeError('fields must be a non-empty array of dotted paths')
   }
-  return [type, { subject: read, fields: fields.map(f => f.split('.')), paths: [...fields] }]
+  return { type, subject, fields: [...new Set(fields as string[])] }
+}
+
+/** Whether `value` is a dotted path: non-empty segments. */
+export function isPath (value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && !value.split('.').includes('')
+}
+
+/**
+ * The declaration in force for a subject path (or a function: `subject` null, `read` the
+ * function if this process has it) and fields. A field inside another declared field is sealed
+ * with it, not on its own.
+ */
+export function compile (subject: string | null, read: SubjectFunction | undefined, fields: readonly string[]): Declaration {
+  const paths = fields.filter(f => !fields.some(g => f.startsWith(`${g}.`)))
+  const segments = subject === null ? undefined : subject.split('.')
+  return {
+    subject: segments === undefined ? read : data => at(data, segments),
+    fields: paths.map(f => f.split('.')),
+    paths
+  }
 }
 
 /** The value at `path` inside `data`, following objects only. */

@@ -49,6 +49,13 @@ export class LevelKeyStore implements KeyStore {
   readonly #creating = new Map<string, Promise<SubjectKey>>()
   /** new keys waiting to be written together, with one fsync */
   #pending: Array<{ subject: string, key: SubjectKey, done: (err?: unknown) => void }> = []
+  /**
+   * Writes and shreds under way. A master key rotation waits for them to end and holds new ones
+   * back until it is done: a key written meanwhile would stay wrapped under the old master key,
+   * and a key shredded meanwhile would be written back by the rotation's batch.
+   */
+  readonly #changing = new Set<Promise<unknown>>()
+  #rotating: Promise<void> | undefined
 
   constructor (location: string, options: LevelKeyStoreOptions = {}) {
     this.location = location
@@ -92,6 +99,10 @@ export class LevelKeyStore implements KeyStore {
   }
 
   async #flush (db: ClassicLevel<Buffer, Buffer>): Promise<void> {
+    await this.#change(async () => { await this.#flushNow(db) })
+  }
+
+  async #flushNow (db: ClassicLevel<Buffer, Buffer>): Promise<void> {
     const pending = this.#pending
     this.#pending = []
     const batch = db.batch()
@@ -107,6 +118,8 @@ export class LevelKeyStore implements KeyStore {
 
   async get (subject: string): Promise<SubjectKey | undefined> {
     const db = await this.#open()
+    // a rotation swaps the master key after its batch is written: read before, or after
+    while (this.#rotating !== undefined) await this.#rotating.catch(() => {})
     let value: Buffer | undefined
     try {
       value = db.getSync(keyOf(subject))
@@ -120,23 +133,59 @@ export class LevelKeyStore implements KeyStore {
     const db = await this.#open()
     const key = keyOf(subject)
     const end = Buffer.concat([key, Buffer.from([0])])
+    await this.#change(async () => {
+      try {
+        await db.del(key)
+        await db.compactRange(key, end)
+        await db.del(key)
+        await db.compactRange(key, end)
+      } catch (err) {
+        throw storageError(err)
+      }
+    })
+  }
+
+  /** Runs a write or shred once no rotation is under way, and lets rotations wait for it. */
+  async #change (work: () => Promise<void>): Promise<void> {
+    while (this.#rotating !== undefined) await this.#rotating.catch(() => {})
+    const running = work()
+    this.#changing.add(running)
     try {
-      await db.del(key)
-      await db.compactRange(key, end)
-      await db.del(key)
-      await db.compactRange(key, end)
-    } catch (err) {
-      throw storageError(err)
+      await running
+    } finally {
+      this.#changing.delete(running)
     }
   }
 
   /**
    * Re-wraps every key under `masterKey` (or stores them unwrapped, with `undefined`), in one
-   * atomic batch, then compacts so that the old wrapped forms leave the files.
+   * atomic batch, then compacts so that the old wrapped forms leave the files. Keys made or
+   * shredded meanwhile wait for the batch: none stays wrapped under the old key, none comes back.
    */
   async rotateMasterKey (masterKey: Uint8Array | undefined): Promise<void> {
     const next = masterKey === undefined ? undefined : checkMasterKey(masterKey)
     const db = await this.#open()
+    // one rotation at a time, alone: no key written or shredded while it runs
+    while (this.#rotating !== undefined) await this.#rotating.catch(() => {})
+    const rotating = (async () => {
+      await Promise.allSettled([...this.#changing])
+      await this.#rotate(db, next)
+    })()
+    this.#rotating = rotating
+    try {
+      await rotating
+    } finally {
+      if (this.#rotating === rotating) this.#rotating = undefined
+    }
+    // the old wrapped forms leave the files
+    try {
+      await db.compactRange(Buffer.alloc(0), Buffer.from([0xff]))
+    } catch (err) {
+      throw storageError(err)
+    }
+  }
+
+  async #rotate (db: ClassicLevel<Buffer, Buffer>, next: Buffer | undefined): Promise<void> {
     const batch = db.batch()
     for await (const [k, v] of db.iterator({ gt: Buffer.from([KEY_PREFIX]), lt: Buffer.from([KEY_PREFIX + 1]) })) {
       const subject = k.subarray(1).toString('utf8')
@@ -147,7 +196,6 @@ export class LevelKeyStore implements KeyStore {
     batch.put(CHECK, checkRecord(next))
     await batch.write({ sync: true })
     this.#masterKey = next
-    await db.compactRange(Buffer.alloc(0), Buffer.from([0xff]))
   }
 
   async close (): Promise<void> {

@@ -9,32 +9,60 @@ import type { RecordedEvent } from '../log/types.js'
 import { Space, namedKey, prefixRange, u64 } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { open as openSealed, seal, type SubjectKey } from './cipher.js'
-import { at, checkDeclaration, withValues, type Declaration, type PersonalData } from './declarations.js'
+import { at, withValues, type Declaration, type PersonalData } from './declarations.js'
+import { KeyCache, type Mark } from './key-cache.js'
 import { newKey, wipe, type KeyStore } from './key-store.js'
 import { Sealed, eachSealed, mapSealed } from './sealed.js'
+import { Declarations } from './stored-declarations.js'
 
-/** Subjects whose keys are kept in memory. */
-const KEY_CACHE_SIZE = 65536
 const INTENTS = 'intent/'
 const SHREDDED = 'shredded/'
 
 export class Privacy implements EventTransform {
   readonly #storage: Storage
   readonly #store: KeyStore | undefined
-  readonly #declarations = new Map<string, Declaration>()
-  /** copies of keys (null: the subject has none), oldest first */
-  readonly #keys = new Map<string, SubjectKey | null>()
+  readonly #declarations: Declarations
+  readonly #keys = new KeyCache()
+  /** subjects being shredded: a key made for them waits until the shred is done */
+  readonly #shredding = new Map<string, Promise<void>>()
 
-  constructor (storage: Storage, store: KeyStore | undefined) {
+  private constructor (storage: Storage, store: KeyStore | undefined, declarations: Declarations) {
     this.#storage = storage
     this.#store = store
+    this.#declarations = declarations
   }
 
-  /** Declares personal fields of an event type; `TypeError` on misuse, `ANNALS_NO_KEY_STORE` without a key store. */
+  /**
+   * Privacy over `storage`, with keys in `store`: the declarations stored in the database in
+   * force, merged with `personalData` (stored durably before this resolves), and the shreds a
+   * crash interrupted finished.
+   */
+  static async open (storage: Storage, store: KeyStore | undefined, personalData: Readonly<Record<string, PersonalData>> = {}): Promise<Privacy> {
+    const privacy = new Privacy(storage, store, await Declarations.load(storage))
+    await privacy.#recover()
+    const specs = Object.entries(personalData)
+    if (specs.length > 0) {
+      privacy.#requireStore()
+      privacy.#declarations.declare(specs)
+      await privacy.#declarations.saved()
+    }
+    return privacy
+  }
+
+  /**
+   * Declares personal fields of an event type, merged with what the database stores for it;
+   * `TypeError` on misuse, `ANNALS_NO_KEY_STORE` without a key store,
+   * `ANNALS_DECLARATION_CONFLICT` for another subject than the stored one. The declaration is
+   * stored durably before the first event it seals.
+   */
   declare (type: string, spec: PersonalData): void {
-    const [checked, declaration] = checkDeclaration(type, spec)
     this.#requireStore()
-    this.#declarations.set(checked, declaration)
+    this.#declarations.declare([[type, spec]])
+  }
+
+  /** Resolves once every declaration made so far is stored durably. */
+  async saved (): Promise<void> {
+    await this.#declarations.saved()
   }
 
   seals (type: string): boolean {
@@ -42,24 +70,29 @@ export class Privacy implements EventTransform {
   }
 
   async prepare (events: ReadonlyArray<{ type: string, data: unknown }>): Promise<void> {
-    const store = this.#requireStore()
+    // declarations are durable before anything they seal
+    if (this.#declarations.unsaved) await this.#declarations.saved()
+    const store = this.#store
+    if (store === undefined) return // seal() fails those appends alone
     const subjects = new Set<string>()
     for (const e of events) {
       const subject = subjectOf(this.#declarations.get(e.type), e.data)
       // an invalid subject fails its append in seal(); it must not fail the others here
       if (typeof subject === 'string' && (this.#keys.get(subject) ?? null) === null) subjects.add(subject)
     }
-    await Promise.all([...subjects].map(async s => { this.#remember(s, await store.getOrCreate(s)) }))
+    await Promise.all([...subjects].map(async s => await this.#current(store, s)))
   }
 
   seal (event: RecordedEvent): unknown {
     const declaration = this.#declarations.get(event.type)!
+    if (declaration.subject === undefined) throw undeclaredSubject(event.type)
     const subject = subjectOf(declaration, event.data)
     if (typeof subject !== 'string') {
       throw new AnnalsError('ANNALS_INVALID_EVENT', `An event of type '${event.type}' has personal data but no subject id (a non-empty string or number)`)
     }
+    this.#requireStore()
     const key = this.#keys.get(subject)
-    if (key === undefined || key === null) throw new AnnalsError('ANNALS_STORAGE', `No key was made ready for subject ${subject}`)
+    if (key === undefined || key === null) throw this.#noKey(subject)
     const changes: Array<[readonly string[], unknown]> = []
     declaration.fields.forEach((path, i) => {
       const value = at(event.data, path)
@@ -106,17 +139,33 @@ export class Privacy implements EventTransform {
    * read as null where they came from: they are sealed under a key thrown away at once, so they
    * read as null here too, as a shredded field does.
    */
-  async reseal (events: ReadonlyArray<{ event: RecordedEvent, personal: Readonly<Record<string, string>>, redacted: readonly string[] }>): Promise<unknown[]> {
+  async reseal (lines: ReadonlyArray<{ event: RecordedEvent, personal: Readonly<Record<string, string>> | undefined, redacted: readonly string[] }>): Promise<unknown[]> {
     const store = this.#requireStore()
+    const events = lines.map(({ event, personal, redacted }) => ({ event, personal: this.#personalFields(event, personal ?? {}), redacted }))
     const subjects = new Set<string>()
     for (const { personal, redacted } of events) {
       for (const [path, subject] of Object.entries(personal)) {
-        if (!redacted.includes(path) && (this.#keys.get(subject) ?? null) === null) subjects.add(subject)
+        if (!redacted.includes(path)) subjects.add(subject)
       }
     }
-    const keys = new Map<string, SubjectKey>()
-    await Promise.all([...subjects].map(async s => { keys.set(s, await store.getOrCreate(s)) }))
-    for (const [subject, key] of keys) this.#remember(subject, key)
+    // copies of the keys, made ready again for subjects a shred touched before the sealing below
+    // (which is synchronous)
+    const keys = new Map<string, { key: SubjectKey, mark: Mark }>()
+    for (let missing = [...subjects]; missing.length > 0; missing = missing.filter(s => !this.#keys.unchanged(s, keys.get(s)!.mark))) {
+      await Promise.all(missing.map(async s => {
+        const cached = this.#keys.get(s)
+        const { key, mark } = cached === undefined || cached === null ? await this.#current(store, s) : { key: cached, mark: this.#keys.mark(s) }
+        keys.set(s, { key: { id: Buffer.from(key.id), key: Buffer.from(key.key) }, mark })
+      }))
+    }
+    try {
+      return this.#resealed(events, keys)
+    } finally {
+      for (const { key } of keys.values()) wipe(key)
+    }
+  }
+
+  #resealed (events: ReadonlyArray<{ event: RecordedEvent, personal: Readonly<Record<string, string>>, redacted: readonly string[] }>, keys: ReadonlyMap<string, { key: SubjectKey }>): unknown[] {
     return events.map(({ event, personal, redacted }) => {
       const changes: Array<[readonly string[], unknown]> = Object.entries(personal).map(([path, subject]) => {
         const segments = path.split('.')
@@ -126,12 +175,33 @@ export class Privacy implements EventTransform {
           wipe(lost)
           return [segments, sealed]
         }
-        const key = keys.get(subject) ?? this.#keys.get(subject)
-        if (key === undefined || key === null) throw new AnnalsError('ANNALS_STORAGE', `No key was made ready for subject ${subject}`)
-        return [segments, seal(at(event.data, segments), key, subject, event.id, path)]
+        return [segments, seal(at(event.data, segments), keys.get(subject)!.key, subject, event.id, path)]
       })
       return changes.length === 0 ? event.data : withValues(event.data, changes)
     })
+  }
+
+  /**
+   * The personal fields of an imported event (path -> subject): those its export lists, and
+   * those its type's declaration names that hold a value (its fields exported before they were
+   * declared, or from a database that did not declare them).
+   */
+  #personalFields (event: RecordedEvent, listed: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+    const declaration = this.#declarations.get(event.type)
+    if (declaration === undefined) return listed
+    const paths = Object.keys(listed)
+    const missing = declaration.paths.filter((p, i) => {
+      const value = at(event.data, declaration.fields[i]!)
+      return value !== undefined && value !== null && !(value instanceof Sealed) &&
+        !paths.some(q => p === q || p.startsWith(`${q}.`) || q.startsWith(`${p}.`))
+    })
+    if (missing.length === 0) return listed
+    if (declaration.subject === undefined) throw undeclaredSubject(event.type)
+    const subject = subjectOf(declaration, event.data)
+    if (subject === undefined) {
+      throw new AnnalsError('ANNALS_INVALID_EVENT', `The event at position ${event.position} (${event.type}) has personal data but no subject id (a non-empty string or number)`)
+    }
+    return { ...listed, ...Object.fromEntries(missing.map(p => [p, subject])) }
   }
 
   /**
@@ -147,7 +217,7 @@ export class Privacy implements EventTransform {
   }
 
   /** Finishes shreds a crash interrupted. */
-  async recover (): Promise<void> {
+  async #recover (): Promise<void> {
     const prefix = namedKey(Space.privacy, INTENTS)
     // the pending intents only: the records of finished shreds, which sort after them, can be many
     const keys = await this.#storage.allKeys(prefixRange(prefix))
@@ -167,16 +237,47 @@ export class Privacy implements EventTransform {
     return n
   }
 
+  /**
+   * Erases the subjects' keys from the store, then records the shreds. From the start, the
+   * subjects have no key in this process: a key read from the store before or during the shred
+   * is not remembered after it, and a key for a new append waits until the subject's key is
+   * erased (and is a new one).
+   */
   async #finish (store: KeyStore, subjects: readonly string[]): Promise<void> {
-    for (const subject of subjects) {
-      await store.shred(subject)
-      this.#forget(subject)
+    const ends = subjects.map(s => this.#shredStarts(s))
+    let failure: { err: unknown } | undefined
+    for (const [i, subject] of subjects.entries()) {
+      let erased = false
+      try {
+        if (failure === undefined) {
+          await store.shred(subject)
+          erased = true
+        }
+      } catch (err) {
+        failure = { err }
+      } finally {
+        ends[i]!(erased)
+      }
     }
+    if (failure !== undefined) throw failure.err
     const time = u64(Date.now())
     await this.#storage.write([
       ...subjects.map(s => ({ key: namedKey(Space.privacy, SHREDDED + s), value: time })),
       ...subjects.map(s => ({ key: namedKey(Space.privacy, INTENTS + s) }))
     ], true)
+  }
+
+  /** Marks the start of a subject's shred; returns what marks its end (the key erased, or not). */
+  #shredStarts (subject: string): (erased: boolean) => void {
+    let done!: () => void
+    const shredding = new Promise<void>(resolve => { done = resolve })
+    this.#shredding.set(subject, shredding)
+    this.#keys.shredStarts(subject)
+    return erased => {
+      this.#keys.shredEnds(subject, erased)
+      if (this.#shredding.get(subject) === shredding) this.#shredding.delete(subject)
+      done()
+    }
   }
 
   #openEvent (e: RecordedEvent): RecordedEvent {
@@ -193,6 +294,20 @@ export class Privacy implements EventTransform {
     return redacted.length > 0 ? { ...e, data, redacted } : { ...e, data }
   }
 
+  /**
+   * The subject's current key, made if need be, remembered: never one a shred erased while it
+   * was being read or made (then it is asked for again, after the shred). With the mark taken
+   * before it was asked for: a shred since then changes it.
+   */
+  async #current (store: KeyStore, subject: string): Promise<{ key: SubjectKey, mark: Mark }> {
+    for (;;) {
+      await this.#shredding.get(subject)
+      const mark = this.#keys.mark(subject)
+      const key = await store.getOrCreate(subject)
+      if (this.#keys.unchanged(subject, mark)) return { key: this.#keys.remember(subject, key)!, mark }
+    }
+  }
+
   /** The plain value, or null when the subject's key (of that generation) is gone. */
   #unseal (s: Sealed): unknown {
     const key = this.#keys.get(s.subject)
@@ -200,36 +315,22 @@ export class Privacy implements EventTransform {
     return openSealed(s, key)
   }
 
+  /** Reads the keys of subjects the cache does not know; one that a shred straddled is not remembered (its fields read as null). */
   async #load (subjects: Set<string>): Promise<void> {
     const store = this.#requireStore()
-    await Promise.all([...subjects].filter(s => !this.#keys.has(s)).map(async s => { this.#remember(s, await store.get(s)) }))
+    await Promise.all([...subjects].filter(s => !this.#keys.has(s)).map(async s => {
+      const mark = this.#keys.mark(s)
+      const key = await store.get(s)
+      if (this.#keys.unchanged(s, mark)) this.#keys.remember(s, key)
+    }))
   }
 
-  #remember (subject: string, key: SubjectKey | undefined): void {
-    const previous = this.#keys.get(subject)
-    if (previous !== undefined && previous !== null) wipe(previous)
-    this.#keys.delete(subject)
-    // a copy: the store may hand out objects it keeps, and this cache wipes what it drops
-    this.#keys.set(subject, key === undefined ? null : { id: Buffer.from(key.id), key: Buffer.from(key.key) })
-    this.#bound()
-  }
-
-  /** Wipes the subject's key and remembers it has none. */
-  #forget (subject: string): void {
-    const key = this.#keys.get(subject)
-    if (key !== undefined && key !== null) wipe(key)
-    this.#keys.delete(subject)
-    this.#keys.set(subject, null)
-    this.#bound()
-  }
-
-  /** Drops the oldest entry past the cache's size; the store has it when it is needed again. */
-  #bound (): void {
-    if (this.#keys.size <= KEY_CACHE_SIZE) return
-    const oldest = this.#keys.keys().next().value as string
-    const key = this.#keys.get(oldest)
-    if (key !== undefined && key !== null) wipe(key)
-    this.#keys.delete(oldest)
+  /** Why there is no key for a subject whose event is being sealed. */
+  #noKey (subject: string): AnnalsError {
+    if (this.#keys.shredLately(subject)) {
+      return new AnnalsError('ANNALS_SUBJECT_SHREDDED', `Subject ${subject} was shredded while this append was being prepared; nothing of it was written (append again, and the subject gets a new key)`)
+    }
+    return new AnnalsError('ANNALS_STORAGE', `No key was made ready for subject ${subject}`)
   }
 
   #requireStore (): KeyStore {
@@ -241,10 +342,14 @@ export class Privacy implements EventTransform {
 }
 
 function subjectOf (declaration: Declaration | undefined, data: unknown): string | undefined {
-  if (declaration === undefined) return undefined
+  if (declaration?.subject === undefined) return undefined
   const subject = declaration.subject(data)
   if (typeof subject === 'number' && Number.isFinite(subject)) return String(subject)
   return typeof subject === 'string' && subject.length > 0 ? subject : undefined
+}
+
+function undeclaredSubject (type: string): AnnalsError {
+  return new AnnalsError('ANNALS_SUBJECT_UNDECLARED', `The personal data of '${type}' has a function as its subject, which this process did not declare: declare it (definePersonalData or the personalData option) before appending events of that type`)
 }
 
 /** Like mapSealed, telling `open` the dotted path where each sealed value was found. */

@@ -232,7 +232,10 @@ export class Annals {
   /**
    * Declares the personal fields of an event type, and whose they are: from now on, appends of
    * that type seal those fields with the subject's key before anything is written, and reads
-   * open them (or give null once the subject is shredded). Needs a key store.
+   * open them (or give null once the subject is shredded). Needs a key store. The declaration
+   * is stored in the database, merged with the one stored for the type (fields only widen), and
+   * in force for every process that opens it later; another subject than the stored one throws
+   * `ANNALS_DECLARATION_CONFLICT` (see docs/privacy.md).
    *
    * @example
    * ```ts
@@ -339,6 +342,8 @@ export class Annals {
         this.#projections?.stop()
       ])
       await this.#aggregates.close()
+      // declarations made with definePersonalData are stored even if nothing they seal was appended
+      await this.#privacy.saved()
     } finally {
       // inline projections stay in the append path until the appends already accepted are written
       await this.#log.close()

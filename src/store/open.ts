@@ -37,7 +37,12 @@ export interface OpenOptions {
    * folder. A database opened on a `level` needs one to hold personal data.
    */
   keyStore?: KeyStore
-  /** Personal fields by event type; the same as calling `definePersonalData` for each. */
+  /**
+   * Personal fields by event type; the same as calling `definePersonalData` for each. They are
+   * merged with the declarations stored in the database (which are in force without them), and
+   * stored before `open` resolves; another subject than a stored one fails the open with
+   * `ANNALS_DECLARATION_CONFLICT`.
+   */
   personalData?: Record<string, PersonalData>
 }
 
@@ -86,10 +91,9 @@ export async function open (location: Location, options?: OpenOptions): Promise<
   try {
     if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
     const log = new Log(backend, { maxEventSize: o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE })
-    const privacy = new Privacy(backend.storage, ownStore ?? o.keyStore)
+    // the personal-data declarations stored in the database, merged with those given
+    const privacy = await Privacy.open(backend.storage, ownStore ?? o.keyStore, o.personalData)
     log.setTransform(privacy)
-    await privacy.recover()
-    for (const [type, spec] of Object.entries(o.personalData ?? {})) privacy.declare(type, spec)
     const db = new Annals(log, privacy, ownStore)
     setInternals(db, { log, privacy })
     return db

@@ -182,6 +182,86 @@ export function privacyContract (t: Test, backend: Backend): void {
     await db.close()
   })
 
+  t.test('declarations are stored: a process that opens without them seals the same fields', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open({ personalData: { UserRegistered: personal } })
+    db.definePersonalData('EmailChanged', { subject: 'userId', fields: ['email'] })
+    await db.close() // nothing of EmailChanged was appended: stored all the same
+    db = await f.open() // a script, a migration, an older deployment: no declarations
+    await db.append('user-20', registered(20))
+    await db.append('user-20', { type: 'EmailChanged', data: { userId: 'user-20', email: 'new20@example.com' } })
+    t.same((await collect(db.readAll())).map(e => e.data.email), ['user20@example.com', 'new20@example.com'])
+    await db.shred('user-20')
+    const after = await collect(db.readAll())
+    t.same(after.map(e => e.redacted), [['email', 'name', 'address.street'], ['email']], 'they were sealed: the shred forgets them')
+    await db.close()
+  })
+
+  t.test('declarations widen, and never narrow', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open({ personalData: { UserRegistered: { subject: 'userId', fields: ['email'] } } })
+    await db.append('user-21', registered(21))
+    await db.close()
+    // a new version declares one more field
+    db = await f.open({ personalData: { UserRegistered: { subject: 'userId', fields: ['email', 'name'] } } })
+    await db.append('user-22', registered(22))
+    await db.close()
+    // the old version, still running somewhere, declares the field it knew: the new one is sealed too
+    db = await f.open({ personalData: { UserRegistered: { subject: 'userId', fields: ['email'] } } })
+    await db.append('user-23', registered(23))
+    // and a field inside one already personal adds nothing of its own
+    db.definePersonalData('UserRegistered', { subject: 'userId', fields: ['address', 'address.street'] })
+    await db.append('user-24', registered(24))
+    await db.shred(['user-21', 'user-22', 'user-23', 'user-24'])
+    t.same((await collect(db.readAll())).map(e => e.redacted), [['email'], ['email', 'name'], ['email', 'name'], ['email', 'name', 'address']])
+    t.same((await collect(db.readStream('user-24')))[0]!.data, { ...registered(24).data, email: null, name: null, address: null })
+    await db.close()
+  })
+
+  t.test('a declaration with another subject is refused, and changes nothing', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open({ personalData: { UserRegistered: personal } })
+    await db.close()
+    await t.rejects(f.open({ personalData: { UserRegistered: { subject: 'accountId', fields: ['email'] } } }), { code: 'ANNALS_DECLARATION_CONFLICT' })
+    await t.rejects(f.open({ personalData: { UserRegistered: { subject: (d: { userId: string }) => d.userId, fields: ['email'] } } }), { code: 'ANNALS_DECLARATION_CONFLICT' })
+    // one bad declaration among good ones: none is made
+    await t.rejects(f.open({ personalData: { Other: personal, UserRegistered: { subject: 'accountId', fields: ['email'] } } }), { code: 'ANNALS_DECLARATION_CONFLICT' })
+    db = await f.open()
+    t.throws(() => db.definePersonalData('UserRegistered', { subject: 'accountId', fields: ['email', 'plan'] }), { code: 'ANNALS_DECLARATION_CONFLICT' })
+    await db.append('user-25', [registered(25), { type: 'Other', data: { userId: 'user-25', email: 'other@example.com' } }])
+    await db.shred('user-25')
+    const [first, other] = await collect(db.readAll())
+    t.same(first!.redacted, ['email', 'name', 'address.street'], 'sealed as stored, without the refused field')
+    t.equal(first!.data.plan, 'pro')
+    t.equal(other!.data.email, 'other@example.com', 'the declaration refused with the bad one was not made')
+    await db.close()
+  })
+
+  t.test('a subject given by a function: a process without the function cannot append that type', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const shipped = { subject: (d: { customer: { id: number } }) => `customer-${d.customer.id}`, fields: ['shipTo'] }
+    const event = (n: number): { type: string, data: Record<string, unknown> } => ({ type: 'OrderShipped', data: { customer: { id: n }, shipTo: `${n} Harbour Rd` } })
+    let db = await f.open({ personalData: { OrderShipped: shipped } })
+    await db.append('order-1', event(1))
+    await db.close()
+    db = await f.open()
+    const results = await Promise.allSettled([db.append('order-2', event(2)), db.append('order-3', { type: 'Noted' })])
+    t.match(results[0], { status: 'rejected', reason: { code: 'ANNALS_SUBJECT_UNDECLARED' } })
+    t.match(results[1], { status: 'fulfilled' }, 'other appends go on')
+    t.equal(await db.revision('order-2'), -1, 'nothing of it was written')
+    t.equal((await collect(db.readAll()))[0]!.data.shipTo, '1 Harbour Rd', 'what was sealed reads')
+    await db.close()
+    db = await f.open({ personalData: { OrderShipped: shipped } })
+    await db.append('order-2', event(2))
+    await db.shred('customer-2')
+    t.same((await collect(db.readStream('order-2')))[0]!.redacted, ['shipTo'])
+    await db.close()
+  })
+
   t.test('sealed values are opaque', async t => {
     const s = new Sealed('user-1', Buffer.alloc(8), 'e1', 'email', Buffer.alloc(12), Buffer.alloc(20))
     t.throws(() => `${s as unknown as string}`, { code: 'ANNALS_SEALED' })
