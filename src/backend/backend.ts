@@ -71,7 +71,8 @@ export interface AppendRequest {
   stream: string
   events: ReadyEvent[]
   expected: ExpectedRevision
-  sync: boolean
+  /** durable on disk before it resolves; undefined: the database's default */
+  sync: boolean | undefined
 }
 
 /** An event to import, at its place in the log it came from. */

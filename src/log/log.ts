@@ -51,7 +51,7 @@ export class Log {
     const sealing = transform !== undefined && events.some(e => transform.seals(e.type))
     if (!sealing && this.#ordering === 0) {
       try {
-        return this.backend.append({ stream, events: this.#ready(stream, events, undefined), expected, sync: sync ?? false })
+        return this.backend.append({ stream, events: this.#ready(stream, events, undefined), expected, sync })
       } catch (err) {
         return Promise.reject(err)
       }
@@ -75,7 +75,7 @@ export class Log {
       ready?.catch(() => {}) // awaited below, after the appends before this one
       await before
       await ready
-      committed = this.backend.append({ stream, events: this.#ready(stream, events, transform), expected, sync: sync ?? false })
+      committed = this.backend.append({ stream, events: this.#ready(stream, events, transform), expected, sync })
     } finally {
       this.#ordering--
       handOver()

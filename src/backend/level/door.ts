@@ -35,8 +35,6 @@ export type AnyLevel = AbstractLevel<any, any, any> // eslint-disable-line @type
 const BUFFERS = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
 /** Up to this many keys, a multi-get reads synchronously; past it, one trip to the thread pool is cheaper. */
 const SYNC_GETS = 16
-/** After a failed recovery, the next is tried no sooner than this (ms). */
-const RECOVERY_PAUSE = 100
 
 type State = 'open' | 'recovering' | 'failed' | 'closed'
 
@@ -82,7 +80,6 @@ export class LevelDoor extends StorageBase {
   #recovering: Promise<void> | undefined
   #generation = 0
   #failure: unknown
-  #nextRecovery = 0
   #inDoubt: InDoubt | undefined
   #chain: Promise<unknown> = Promise.resolve()
 
@@ -261,27 +258,25 @@ export class LevelDoor extends StorageBase {
           await this.#recovering!.catch(() => {})
           break
         case 'failed':
-          if (Date.now() < this.#nextRecovery) throw this.#failedError()
-          await this.#recover()
+          // one attempt at a time; callers during it wait for its outcome
+          await (this.#recovering ?? this.#recover())
       }
     }
   }
 
-  /** Tries again to reopen a failed database, and settles the batch in doubt. */
+  /** Tries again to reopen a failed database, and settles the batch in doubt, before anything else. */
   async #recover (): Promise<void> {
     try {
-      await this.#reopen()
-      const doubt = this.#inDoubt
-      if (doubt !== undefined) {
-        if (await this.#landed(doubt.ops)) {
-          if (doubt.before === undefined) {
-            process.emitWarning('annals: a write reported as failed was found in the database after recovery, and could not be rolled back', { code: 'ANNALS_IN_DOUBT' })
-          } else {
-            await this.#apply(doubt.ops.map((op, i) => ({ key: op.key, value: doubt.before![i] })), true)
-          }
+      await this.#reopen(async () => {
+        const doubt = this.#inDoubt
+        if (doubt === undefined || !await this.#landed(doubt.ops)) return
+        if (doubt.before === undefined) {
+          process.emitWarning('annals: a write reported as failed was found in the database after recovery, and could not be rolled back', { code: 'ANNALS_IN_DOUBT' })
+        } else {
+          await this.#apply(doubt.ops.map((op, i) => ({ key: op.key, value: doubt.before![i] })), true)
         }
-        this.#inDoubt = undefined
-      }
+      })
+      this.#inDoubt = undefined
     } catch (err) {
       this.#fail(err)
       throw this.#failedError()
@@ -291,21 +286,29 @@ export class LevelDoor extends StorageBase {
   #fail (err: unknown): void {
     this.#state = 'failed'
     this.#failure = err
-    this.#nextRecovery = Date.now() + RECOVERY_PAUSE
+  }
+
+  /** Whether a write failed and the database could not be reopened since. */
+  get failed (): boolean {
+    return this.#state === 'failed'
   }
 
   #failedError (): AnnalsError {
     return new AnnalsError('ANNALS_STORAGE', `The storage failed and the database could not be reopened yet: ${(this.#failure as Error)?.message ?? String(this.#failure)}`, { cause: this.#failure })
   }
 
-  /** Closes and opens the database again; iterators reopen on their next read. */
-  async #reopen (): Promise<void> {
+  /**
+   * Closes and opens the database again, then runs `then` before anyone else uses it;
+   * iterators reopen on their next read.
+   */
+  async #reopen (then?: () => Promise<void>): Promise<void> {
     this.#state = 'recovering'
     this.#generation++
     const reopening = (async () => {
       await this.#root.close().catch(() => {})
       await this.#root.open()
       if (this.db !== this.#root) await this.db.open()
+      await then?.()
     })()
     this.#recovering = reopening
     try {

@@ -1,5 +1,5 @@
 // Opening a folder: what is there before LevelDB opens it, and what a failed open means.
-import { readdir, stat } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { AnnalsError } from '../../errors.js'
 
 /** Files LevelDB keeps in its folder, besides CURRENT. */
@@ -14,14 +14,13 @@ const LEVELDB_FILE = /^(LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(ldb|log|sst|dbtmp))
 export async function checkFolder (location: string): Promise<void> {
   let names: string[]
   try {
-    const s = await stat(location)
-    if (!s.isDirectory()) {
-      throw new AnnalsError('ANNALS_NOT_A_DATABASE', `${location} is not a folder: a database is a folder`)
-    }
     names = await readdir(location)
   } catch (err) {
-    if (err instanceof AnnalsError) throw err
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return
+    if (code === 'ENOTDIR') {
+      throw new AnnalsError('ANNALS_NOT_A_DATABASE', `${location} is not a folder: a database is a folder`, { cause: err })
+    }
     throw new AnnalsError('ANNALS_STORAGE', `Cannot read the folder ${location}: ${(err as Error).message}`, { cause: err })
   }
   if (names.length === 0 || names.includes('CURRENT')) return
@@ -43,7 +42,8 @@ export function openError (err: unknown, location: string | undefined): AnnalsEr
     return new AnnalsError('ANNALS_LOCKED', `The database${where} is open in another process`, { cause: err })
   }
   const message = level?.message ?? (err as Error)?.message ?? String(err)
-  if (level?.code === 'LEVEL_CORRUPTION' || /MANIFEST.*No such file|CURRENT/.test(message)) {
+  // a CURRENT that names a MANIFEST that is not there is damage too
+  if (level?.code === 'LEVEL_CORRUPTION' || /(MANIFEST|CURRENT).*No such file/.test(message)) {
     return new AnnalsError('ANNALS_CORRUPT', `The database${where} is damaged: ${message}`, { cause: err })
   }
   return new AnnalsError('ANNALS_STORAGE', `The database${where} could not be opened: ${message}`, { cause: err })

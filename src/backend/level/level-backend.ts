@@ -148,6 +148,10 @@ export class LevelBackend implements Backend {
   async close (): Promise<void> {
     try {
       await this.#writer.flush()
+    } catch (err) {
+      // a database that cannot write rebuilds the blocks' tail at the next open: what was
+      // acknowledged is in the log
+      if (!this.storage.failed) throw err
     } finally {
       await this.storage.close()
     }

@@ -130,7 +130,7 @@ export class LevelWriter {
         const again = retried(r.stream, r.events, known.ids, placedIds)
         if (again !== undefined) {
           done.push({ request: q, result: again.result, written: again.pending })
-          syncRetried ||= r.sync
+          syncRetried ||= r.sync ?? this.#sync
           continue
         }
         const current = revisions.get(r.stream) ?? known.revisions.get(r.stream) ?? this.#revisions.get(r.stream)!
@@ -164,7 +164,7 @@ export class LevelWriter {
         if (extra !== undefined) ops.push(...extra)
         position += r.events.length
         revisions.set(r.stream, current + r.events.length)
-        sync ||= r.sync
+        sync ||= r.sync ?? this.#sync
         done.push({ request: q, result: { revision: current + r.events.length, position: position - 1 }, written: true })
       } catch (err) {
         q.reject(err)
