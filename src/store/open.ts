@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Log } from '../log/log.js'
-import type { PersonalData } from '../privacy/declarations.js'
+import { DEFAULT_MAX_EVENT_SIZE, checkKeys, checkOptions } from '../log/validate.js'
+import { checkDeclaration, type PersonalData } from '../privacy/declarations.js'
 import type { KeyStore } from '../privacy/key-store.js'
 import { LevelKeyStore } from '../privacy/level-key-store.js'
 import { Privacy } from '../privacy/privacy.js'
@@ -54,8 +55,6 @@ export interface OpenOptions {
  */
 export type Location = string | { level: AnyLevel }
 
-const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
-
 /**
  * Opens (creating if needed) an annals database.
  *
@@ -83,12 +82,13 @@ export async function open (location: Location, options?: OpenOptions): Promise<
     : undefined
   try {
     if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
-    const log = await Log.open(storage, { sync: o.sync ?? false, maxEventSize: o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE })
+    const maxEventSize = o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
+    const log = await Log.open(storage, { sync: o.sync ?? false, maxEventSize })
     const privacy = new Privacy(storage, ownStore ?? o.keyStore)
     log.setTransform(privacy)
     await privacy.recover()
     for (const [type, spec] of Object.entries(o.personalData ?? {})) privacy.declare(type, spec)
-    const db = new Annals(log, privacy, ownStore)
+    const db = new Annals(log, privacy, ownStore, maxEventSize)
     setInternals(db, { log, privacy })
     return db
   } catch (err) {
@@ -99,6 +99,7 @@ export async function open (location: Location, options?: OpenOptions): Promise<
 }
 
 function checkLevel (location: unknown): AnyLevel {
+  if (typeof location === 'object' && location !== null) checkKeys(location, 'The location of open', ['level'])
   const level = typeof location === 'object' && location !== null ? (location as { level?: unknown }).level : undefined
   if (typeof level !== 'object' || level === null || typeof (level as AnyLevel).batch !== 'function' ||
       typeof (level as AnyLevel).iterator !== 'function') {
@@ -107,10 +108,10 @@ function checkLevel (location: unknown): AnyLevel {
   return level as AnyLevel
 }
 
+const OPEN_OPTIONS = ['sync', 'maxEventSize', 'masterKey', 'keyStore', 'personalData']
+
 function checkOpenOptions (options: unknown): OpenOptions {
-  if (options === undefined) return {}
-  if (typeof options !== 'object' || options === null) throw new TypeError('The open options must be an object')
-  const { sync, maxEventSize, masterKey, keyStore, personalData } = options as OpenOptions
+  const { sync, maxEventSize, masterKey, keyStore, personalData } = checkOptions<OpenOptions>(options, 'open', OPEN_OPTIONS)
   if (sync !== undefined && typeof sync !== 'boolean') throw new TypeError('sync must be a boolean')
   if (maxEventSize !== undefined && !(Number.isSafeInteger(maxEventSize) && maxEventSize > 0)) {
     throw new TypeError('maxEventSize must be a positive integer')
@@ -122,8 +123,10 @@ function checkOpenOptions (options: unknown): OpenOptions {
       typeof keyStore.getOrCreate !== 'function' || typeof keyStore.get !== 'function' || typeof keyStore.shred !== 'function')) {
     throw new TypeError('keyStore must have getOrCreate, get and shred methods')
   }
-  if (personalData !== undefined && (typeof personalData !== 'object' || personalData === null)) {
-    throw new TypeError('personalData must be an object of declarations by event type')
+  if (personalData !== undefined) {
+    if (typeof personalData !== 'object' || personalData === null || Array.isArray(personalData)) throw new TypeError('personalData must be an object of declarations by event type')
+    // checked before anything is opened, so that a bad declaration leaves no folder behind
+    for (const [type, spec] of Object.entries(personalData)) checkDeclaration(type, spec)
   }
-  return options as OpenOptions
+  return (options ?? {}) as OpenOptions
 }
