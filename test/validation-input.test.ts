@@ -120,7 +120,7 @@ const refused: Array<[string, unknown]> = [
   ['a symbol key', { a: 1, [Symbol('s')]: 2 }],
   ['a symbol', Symbol('s')],
   ['a function', () => 1],
-  ['an object without a prototype', Object.assign(Object.create(null), { a: 1 })],
+  ['a key __proto__ in an object without a prototype', Object.defineProperty(Object.create(null), '__proto__', { value: 1, enumerable: true })],
   ['a class instance', new Photo()],
   ['a Date subclass', new Stamp(0)],
   ['a Uint16Array', new Uint16Array([1, 2])],
@@ -155,10 +155,14 @@ t.test('data and metadata read back exactly', async t => {
     const [event] = await collect(db.readStream('s', { backwards: true, limit: 1 })) as [RecordedEvent]
     t.ok(sameValue(event.data, deepest), `data ${MAX_DEPTH} levels deep`)
   }
-  // the one value that reads back as another type: a Uint8Array is bytes, read as a Buffer
+  // two read back as their closest kin: a Uint8Array is bytes, read as a Buffer
   await db.append('s', { type: 'T', data: new Uint8Array([1, 2]) })
   const [bytes] = await collect(db.readStream('s', { backwards: true, limit: 1 })) as [RecordedEvent]
   t.ok(Buffer.isBuffer(bytes.data) && bytes.data.equals(Buffer.from([1, 2])), 'a Uint8Array reads back as a Buffer of the same bytes')
+  const groups = Object.assign(Object.create(null), { a: [1], b: [2] })
+  await db.append('s', { type: 'T', data: groups })
+  const [grouped] = await collect(db.readStream('s', { backwards: true, limit: 1 })) as [RecordedEvent]
+  t.ok(sameValue(grouped.data, { ...groups }), 'an object without a prototype reads back as a plain object with the same content')
   await db.append('s', { type: 'T', data: new Date(NaN) })
   const [invalid] = await collect(db.readStream('s', { backwards: true, limit: 1 })) as [RecordedEvent]
   t.ok(invalid.data instanceof Date && Number.isNaN(invalid.data.getTime()), 'an invalid Date reads back as one')

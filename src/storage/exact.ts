@@ -9,8 +9,9 @@
 // Stored exactly: null, undefined (inside objects and arrays), booleans, numbers but -0 (NaN and
 // the infinities included), well-formed strings, bigints from -2^63 to 2^64 - 1, Dates (invalid
 // ones too), Buffers, plain objects with string keys, dense arrays, and instances of the classes
-// registered as codec extensions. A Uint8Array is stored as bytes and read back as a Buffer (a
-// Uint8Array too). Objects and arrays may nest MAX_DEPTH levels deep.
+// registered as codec extensions. Two read back as their closest kin, with the same content: a
+// Uint8Array as a Buffer (a Uint8Array too), an object without a prototype (Object.create(null),
+// Object.groupBy) as a plain object. Objects and arrays may nest MAX_DEPTH levels deep.
 
 /** How deep data may nest: far below what the encoder and decoder can recurse through. */
 export const MAX_DEPTH = 256
@@ -105,7 +106,7 @@ function walk (value: unknown, depth: number): string | undefined {
     return `takes more than ${maxBytes} bytes`
   }
   const proto: unknown = Object.getPrototypeOf(value)
-  if (proto === Object.prototype) {
+  if (proto === Object.prototype || proto === null) {
     if (depth === MAX_DEPTH) return tooDeep()
     if (Object.getOwnPropertySymbols(value).length !== 0) return 'has symbol keys, which are not stored'
     bytes++
@@ -166,7 +167,6 @@ function tooDeep (): string {
 }
 
 function notPlain (value: object, proto: unknown): string {
-  if (proto === null) return 'is an object without a prototype, which reads back as a plain object: copy it into one ({ ...value })'
   if (value instanceof Map) return 'is a Map, which reads back as an object: store an object, or an array of [key, value] pairs'
   if (value instanceof Set) return 'is a Set, which reads back as an array: store an array'
   const constructor = (proto as { constructor?: unknown }).constructor

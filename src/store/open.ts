@@ -1,6 +1,7 @@
 // open(): composes storage, log, privacy and subscriptions into the public database object.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { AnnalsError } from '../errors.js'
 import { Log } from '../log/log.js'
 import { DEFAULT_MAX_EVENT_SIZE, checkKeys, checkOptions } from '../log/validate.js'
 import { checkDeclaration, type PersonalData } from '../privacy/declarations.js'
@@ -72,6 +73,9 @@ export async function open (location: Location, options?: OpenOptions): Promise<
   const level = typeof location === 'string' ? undefined : checkLevel(location)
   if (o.masterKey !== undefined && (level !== undefined || o.keyStore !== undefined)) {
     throw new TypeError('masterKey is for the key store annals keeps in a database folder; give your own key store its master key')
+  }
+  if (level !== undefined && o.keyStore === undefined && Object.keys(o.personalData ?? {}).length > 0) {
+    throw new AnnalsError('ANNALS_NO_KEY_STORE', 'personalData on a database opened on a level needs a keyStore')
   }
   const storage = level === undefined ? await Storage.openPath(location as string) : await Storage.openLevel(level)
   // a key store of our own, in the folder: opened (and the master key checked) now if it exists
