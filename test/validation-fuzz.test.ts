@@ -2,7 +2,8 @@
 // unknown keys, NaN, infinities, -0, negative and huge numbers, strings, symbols, functions,
 // nested junk). Each call either succeeds or fails with a TypeError or an AnnalsError with a
 // code, a method that returns a promise rejects rather than throws, and a failed call changes
-// nothing: the log's head, the streams' revisions and a read of everything are as before.
+// nothing: the log's head, the streams' revisions and a read of everything are as before. An
+// options object with an unknown key, or a read bound of Infinity, never succeeds.
 // And any value appended as data either reads back exactly, or is refused, and then only if
 // MessagePack would not have brought it back the same.
 import { isDeepStrictEqual } from 'node:util'
@@ -90,41 +91,66 @@ interface Call {
   label: string
   kind: 'promise' | 'iterable' | 'sync'
   run: (world: World) => unknown
+  /** set when the call must fail: an options object has an unknown key, or a bound is infinite */
+  mustFail?: boolean
 }
+
+/** Whether `options` is an object with a key (inherited ones too) that is not in `known`. */
+function unknownKey (options: unknown, known: readonly string[]): boolean {
+  if (typeof options !== 'object' || options === null) return false
+  for (const key in options) if (!known.includes(key)) return true
+  return false
+}
+
+/** Whether read options have an infinite `from` or `to` (Infinity once read as the whole log). */
+function infiniteBound (options: unknown): boolean {
+  if (typeof options !== 'object' || options === null) return false
+  const { from, to } = options as { from?: unknown, to?: unknown }
+  return from === Infinity || to === Infinity || from === -Infinity || to === -Infinity
+}
+
+const READ = ['from', 'to', 'backwards', 'limit']
+const QUERY = ['gt', 'gte', 'lt', 'lte', 'limit', 'reverse']
 
 const Counter = defineAggregate({ name: 'counter', initial: () => 0, evolve: n => n + 1, snapshotEvery: 2 })
 const handle = (): void => {}
 
 const calls: fc.Arbitrary<Call> = fc.oneof(
   fc.tuple(streamName, events, optionsOf(['expectedRevision', 'sync'], fc.oneof(numbers, fc.boolean(), junk))).map(([s, e, o]): Call =>
-    ({ label: 'append', kind: 'promise', run: w => w.db.append(s as never, e as never, o as never) })),
-  fc.tuple(streamName, optionsOf(['from', 'to', 'backwards', 'limit'], fc.oneof(numbers, fc.boolean()))).map(([s, o]): Call =>
-    ({ label: 'readStream', kind: 'iterable', run: w => w.db.readStream(s as never, o as never) })),
-  optionsOf(['from', 'to', 'backwards', 'limit', 'types'], fc.oneof(numbers, fc.boolean(), types)).map((o): Call =>
-    ({ label: 'readAll', kind: 'iterable', run: w => w.db.readAll(o as never) })),
+    ({ label: 'append', kind: 'promise', run: w => w.db.append(s as never, e as never, o as never), mustFail: unknownKey(o, ['expectedRevision', 'sync']) })),
+  fc.tuple(streamName, optionsOf(READ, fc.oneof(numbers, fc.boolean()))).map(([s, o]): Call =>
+    ({ label: 'readStream', kind: 'iterable', run: w => w.db.readStream(s as never, o as never), mustFail: unknownKey(o, READ) || infiniteBound(o) })),
+  optionsOf([...READ, 'types'], fc.oneof(numbers, fc.boolean(), types)).map((o): Call =>
+    ({ label: 'readAll', kind: 'iterable', run: w => w.db.readAll(o as never), mustFail: unknownKey(o, [...READ, 'types']) || infiniteBound(o) })),
   streamName.map((s): Call => ({ label: 'revision', kind: 'promise', run: w => w.db.revision(s as never) })),
   fc.tuple(fc.oneof(fc.constant(Counter), junk), streamName, optionsOf(['at'], fc.oneof(optionsOf(['revision', 'position', 'time'], numbers), junk))).map(([a, s, o]): Call =>
-    ({ label: 'load', kind: 'promise', run: w => w.db.load(a as never, s as never, o as never) })),
+    ({
+      label: 'load',
+      kind: 'promise',
+      run: w => w.db.load(a as never, s as never, o as never),
+      mustFail: unknownKey(o, ['at']) || unknownKey((o as { at?: unknown } | undefined)?.at, ['revision', 'position', 'time'])
+    })),
   fc.oneof(fc.constant([Counter]), junk).map((keep): Call => ({ label: 'pruneSnapshots', kind: 'promise', run: w => w.db.pruneSnapshots(keep as never) })),
   optionsOf(['from', 'types', 'name', 'onError'], fc.oneof(numbers, types, fc.constantFrom('mailer', 'end'))).map((o): Call =>
     ({
       label: 'subscribe',
       kind: 'promise',
-      run: async w => { const sub = w.db.subscribe(o as never, () => {}); sub.on('error', () => {}); await sub.close() }
+      run: async w => { const sub = w.db.subscribe(o as never, () => {}); sub.on('error', () => {}); await sub.close() },
+      mustFail: unknownKey(o, ['from', 'types', 'name', 'onError'])
     })),
   fc.tuple(junk, optionsOf(['subject', 'fields'], fc.oneof(fc.constantFrom('who', ['email'], ['a.b']), junk))).map(([type, spec]): Call =>
-    ({ label: 'definePersonalData', kind: 'sync', run: w => { w.db.definePersonalData(type as never, spec as never) } })),
+    ({ label: 'definePersonalData', kind: 'sync', run: w => { w.db.definePersonalData(type as never, spec as never) }, mustFail: unknownKey(spec, ['subject', 'fields']) })),
   junk.map((subjects): Call => ({ label: 'shred', kind: 'promise', run: w => w.db.shred(subjects as never) })),
   junk.map((key): Call => ({ label: 'rotateMasterKey', kind: 'promise', run: w => w.db.rotateMasterKey(key as never) })),
   optionsOf(['name', 'initial', 'evolve', 'snapshotEvery', 'version'], fc.oneof(fc.constantFrom('agg', () => 0), numbers)).map((o): Call =>
-    ({ label: 'defineAggregate', kind: 'sync', run: () => defineAggregate(o as never) })),
+    ({ label: 'defineAggregate', kind: 'sync', run: () => defineAggregate(o as never), mustFail: unknownKey(o, ['name', 'initial', 'evolve', 'snapshotEvery', 'version', 'fingerprint']) })),
   optionsOf(['name', 'version', 'mode', 'types', 'history', 'handle'], fc.oneof(fc.constantFrom('view', 'inline', handle), numbers, types, fc.boolean())).map((o): Call =>
-    ({ label: 'project', kind: 'promise', run: w => w.db.project(o as never) })),
+    ({ label: 'project', kind: 'promise', run: w => w.db.project(o as never), mustFail: unknownKey(o, ['name', 'version', 'mode', 'types', 'history', 'handle', 'fingerprint']) })),
   junk.map((key): Call => ({ label: 'projection.get', kind: 'promise', run: w => w.projection.get(key as never) })),
-  optionsOf(['gt', 'gte', 'lt', 'lte', 'limit', 'reverse'], fc.oneof(strings, numbers, fc.boolean())).map((o): Call =>
-    ({ label: 'projection.query', kind: 'iterable', run: w => w.projection.query(o as never) })),
+  optionsOf(QUERY, fc.oneof(strings, numbers, fc.boolean())).map((o): Call =>
+    ({ label: 'projection.query', kind: 'iterable', run: w => w.projection.query(o as never), mustFail: unknownKey(o, QUERY) })),
   optionsOf(['position', 'time'], fc.oneof(numbers, fc.date())).map((o): Call =>
-    ({ label: 'projection.at', kind: 'promise', run: async w => { const view = await w.projection.at(o as never); await view.get('k') } }))
+    ({ label: 'projection.at', kind: 'promise', run: async w => { const view = await w.projection.at(o as never); await view.get('k') }, mustFail: unknownKey(o, ['position', 'time']) }))
 )
 
 type Outcome = { ok: true } | { ok: false, error: unknown }
@@ -168,6 +194,7 @@ t.test('garbage to every public method: it works, or fails with a TypeError or a
       for (const call of list) {
         const before = await logState(db)
         const outcome = await perform(call, world)
+        if (outcome.ok && call.mustFail === true) throw new Error(`${call.label} accepted an unknown option key or an infinite bound`)
         if (outcome.ok) continue
         if (!allowedFailure(outcome.error)) throw new Error(`${call.label} failed with ${String(outcome.error)}`, { cause: outcome.error })
         const after = await logState(db)
@@ -199,6 +226,9 @@ t.test('garbage to open: it opens, or fails with a TypeError or a coded AnnalsEr
         let db: Annals | undefined
         const outcome = await perform({ label, kind: 'promise', run: async () => { db = await call() } }, undefined as never)
         await db?.close()
+        const unknown = unknownKey(options, ['sync', 'maxEventSize', 'masterKey', 'keyStore', 'personalData']) ||
+          (label === 'open of junk' && unknownKey(where, ['level']))
+        if (outcome.ok && unknown) throw new Error(`${label} accepted an unknown option key`)
         if (outcome.ok) continue
         if (!allowedFailure(outcome.error)) throw new Error(`${label} failed with ${String(outcome.error)}`, { cause: outcome.error })
         if (label === 'open on a level' && (await level.keys().all()).length > 0) throw new Error('a failed open wrote to the level')
