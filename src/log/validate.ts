@@ -156,8 +156,8 @@ export function checkBoolean (value: unknown, name: string): boolean | undefined
 }
 
 /** Checks an optional list of event types: an array of strings. */
-export function checkTypes (value: unknown, name = 'types'): readonly string[] | undefined {
+export function checkTypes (value: unknown): readonly string[] | undefined {
   if (value === undefined) return undefined
-  if (!Array.isArray(value) || !value.every(t => typeof t === 'string')) throw new TypeError(`${name} must be an array of strings`)
+  if (!Array.isArray(value) || !value.every(t => typeof t === 'string')) throw new TypeError('types must be an array of strings')
   return value
 }

@@ -48,12 +48,12 @@ let kind: ProblemKind = 'unsupported'
 const segments: Array<string | number> = []
 
 /**
- * What in `value` would not be stored exactly, or undefined when all of it would. `maxBytes`
+ * What in `value` would not be stored exactly, or undefined when all of it would. `limit`
  * bounds the walk: past that many bytes of encoding (a lower bound), the value is too large.
  */
-export function inexact (value: unknown, maxBytes_ = Infinity): Problem | undefined {
+export function inexact (value: unknown, limit = Infinity): Problem | undefined {
   bytes = 0
-  maxBytes = maxBytes_
+  maxBytes = limit
   segments.length = 0
   let reason = walk(value, 0)
   if (reason === undefined) return undefined
@@ -66,7 +66,7 @@ export function inexact (value: unknown, maxBytes_ = Infinity): Problem | undefi
     if (cycle !== undefined) {
       found = 'cycle'
       path = formatPath(cycle.from)
-      reason = `refers back to ${cycle.to.length === 0 ? 'the value itself' : `the value at ${formatPath(cycle.to)}`} (a cycle)`
+      reason = `refers back to ${cycle.to.length === 0 ? 'the whole value' : `the value at ${formatPath(cycle.to)}`}, which contains it (a cycle)`
     }
   }
   return { kind: found, path, reason }
