@@ -3,6 +3,7 @@
 // snapshots made by other code are never used (see snapshot-keys.ts).
 import { createHash } from 'node:crypto'
 import type { RecordedEvent } from '../log/types.js'
+import { checkKeys } from '../log/validate.js'
 
 /** Longest aggregate name, in UTF-8 bytes. */
 export const MAX_AGGREGATE_NAME_BYTES = 256
@@ -64,7 +65,7 @@ export interface Aggregate<State = any> { // eslint-disable-line @typescript-esl
 const defined = new WeakSet<object>()
 // the options, and `fingerprint`: a definition spread into a new one (`{ ...Account, version: 2 }`)
 // brings its fingerprint along, which is computed again
-const KNOWN = new Set(['name', 'initial', 'evolve', 'snapshotEvery', 'version', 'fingerprint'])
+const KNOWN = ['name', 'initial', 'evolve', 'snapshotEvery', 'version', 'fingerprint']
 
 /**
  * Defines an aggregate: the state of one stream, folded from its events with `evolve`, from
@@ -89,9 +90,7 @@ const KNOWN = new Set(['name', 'initial', 'evolve', 'snapshotEvery', 'version', 
  */
 export function defineAggregate<State> (options: AggregateOptions<State>): Aggregate<State> {
   if (typeof options !== 'object' || options === null) throw new TypeError('defineAggregate takes an options object')
-  for (const key in options) {
-    if (!KNOWN.has(key)) throw new TypeError(`defineAggregate has no option '${key}' (it takes name, initial, evolve, snapshotEvery, version)`)
-  }
+  checkKeys(options, 'defineAggregate', KNOWN)
   const { name, initial, evolve, snapshotEvery, version } = options
   if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > MAX_AGGREGATE_NAME_BYTES ||
       name.includes('\u0000') || !(name as unknown as { isWellFormed (): boolean }).isWellFormed()) {

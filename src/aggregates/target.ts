@@ -1,5 +1,6 @@
 // The `at` of a load: which point of a stream's history to give the state at. Checked and
 // normalised here; misuse of its types is a TypeError, as everywhere in annals.
+import { checkKeys, checkOptions } from '../log/validate.js'
 
 /**
  * Where in a stream's history {@link LoadOptions.at} points: after revision `revision` of the
@@ -49,14 +50,11 @@ export type Target = { revision: number } | { position: number } | { time: numbe
 
 /** Checks the options of `load` and returns its target. */
 export function checkLoadOptions (options: unknown): Target {
-  if (options === undefined) return undefined
-  if (typeof options !== 'object' || options === null) throw new TypeError('The load options must be an object')
-  const at = (options as LoadOptions).at
+  const at = checkOptions<LoadOptions>(options, 'load', ['at']).at
   if (at === undefined) return undefined
-  const keys = typeof at === 'object' && at !== null ? Object.keys(at) : []
-  if (keys.length !== 1 || !['revision', 'position', 'time'].includes(keys[0]!)) {
-    throw new TypeError('at must be one of { revision }, { position } or { time }')
-  }
+  if (typeof at !== 'object' || at === null) throw new TypeError('at must be one of { revision }, { position } or { time }')
+  checkKeys(at, 'at', ['revision', 'position', 'time'])
+  if (Object.keys(at).length !== 1) throw new TypeError('at must be one of { revision }, { position } or { time }')
   if ('revision' in at) return { revision: checkPoint(at.revision, 'at.revision') }
   if ('position' in at) return { position: checkPoint(at.position, 'at.position') }
   const time = at.time instanceof Date ? at.time.getTime() : at.time

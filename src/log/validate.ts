@@ -2,6 +2,8 @@
 // (a programmer's mistake); malformed events are ANNALS_INVALID_EVENT (bad data), so callers can
 // tell the two apart.
 import { AnnalsError } from '../errors.js'
+import { UnencodableError } from '../storage/codec.js'
+import { inexact, isWellFormed, countedBytes } from '../storage/exact.js'
 import type { ExpectedRevision } from './types.js'
 
 /** Longest stream name, in UTF-8 bytes. */
@@ -10,6 +12,8 @@ export const MAX_STREAM_BYTES = 1024
 export const MAX_TYPE_BYTES = 256
 /** Longest event id, in UTF-8 bytes. */
 export const MAX_ID_BYTES = 256
+/** The default largest encoded event, in bytes (the `maxEventSize` option of `open`). */
+export const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
 
 /** An event checked and normalised, before the writer gives it a place. */
 export interface PendingEvent {
@@ -22,12 +26,8 @@ export interface PendingEvent {
 
 const EVENT_FIELDS = new Set(['type', 'data', 'metadata', 'id'])
 
-function invalid (message: string): AnnalsError {
-  return new AnnalsError('ANNALS_INVALID_EVENT', message)
-}
-
-function isWellFormed (s: string): boolean {
-  return (s as unknown as { isWellFormed (): boolean }).isWellFormed()
+function invalid (message: string, cause?: unknown): AnnalsError {
+  return new AnnalsError('ANNALS_INVALID_EVENT', message, cause === undefined ? undefined : { cause })
 }
 
 function checkName (what: string, value: string, max: number): void {
@@ -44,16 +44,20 @@ export function checkStream (stream: unknown): string {
   return stream
 }
 
-/** Checks one event or an array of them and returns them normalised. */
-export function checkEvents (input: unknown): PendingEvent[] {
+/**
+ * Checks one event or an array of them and returns them normalised. Data and metadata must be
+ * values the codec stores exactly (see storage/exact.ts); an event whose data and metadata alone
+ * take more than `maxEventSize` bytes encoded is `ANNALS_EVENT_TOO_LARGE` before it is encoded.
+ */
+export function checkEvents (input: unknown, maxEventSize = DEFAULT_MAX_EVENT_SIZE): PendingEvent[] {
   const list = Array.isArray(input) ? input : [input]
   if (list.length === 0) throw invalid('An append needs at least one event')
   const out: PendingEvent[] = new Array(list.length)
-  for (let i = 0; i < list.length; i++) out[i] = checkEvent(list[i], i)
+  for (let i = 0; i < list.length; i++) out[i] = checkEvent(list[i], i, maxEventSize)
   return out
 }
 
-function checkEvent (e: unknown, index: number): PendingEvent {
+function checkEvent (e: unknown, index: number, maxEventSize: number): PendingEvent {
   const at = `Event ${index}`
   if (typeof e !== 'object' || e === null || Array.isArray(e)) throw invalid(`${at} must be an object with a type`)
   for (const key in e) {
@@ -67,12 +71,25 @@ function checkEvent (e: unknown, index: number): PendingEvent {
     checkName(`${at}'s id`, id, MAX_ID_BYTES)
   }
   if (metadata !== undefined && !isPlainObject(metadata)) throw invalid(`${at}'s metadata must be a plain object`)
+  checkExact(at, type, 'data', data, maxEventSize, maxEventSize)
+  if (metadata !== undefined) checkExact(at, type, 'metadata', metadata, maxEventSize - countedBytes(), maxEventSize)
   return {
     id,
     type,
     data: data === undefined ? null : data,
     metadata: metadata as Record<string, unknown> | undefined
   }
+}
+
+/** Refuses a value that would not read back as it is, naming the part at fault. */
+function checkExact (at: string, type: string, name: string, value: unknown, budget: number, maxEventSize: number): void {
+  const problem = inexact(value, budget)
+  if (problem === undefined) return
+  const cause = new UnencodableError(problem.reason, { kind: problem.kind })
+  if (problem.kind === 'size') {
+    throw new AnnalsError('ANNALS_EVENT_TOO_LARGE', `${at} (${type}) takes more than maxEventSize (${maxEventSize} bytes) encoded`, { cause })
+  }
+  throw invalid(`${at} (${type}) cannot be stored: its ${name}${problem.path} ${problem.reason}`, cause)
 }
 
 function isPlainObject (value: unknown): boolean {
@@ -92,18 +109,41 @@ export function checkExpected (value: unknown): ExpectedRevision {
   throw new TypeError("expectedRevision must be an integer >= -1, 'any', 'no_stream' or 'stream_exists'")
 }
 
-/** Checks that `options` is undefined or an object. */
-export function checkOptions<T extends object> (options: unknown, what: string): Partial<T> {
+/**
+ * Checks that `options` is undefined or an object whose keys are all in `known`, and returns
+ * it (`{}` for undefined). An unknown key is a `TypeError` naming it: a misspelt option
+ * (`expectedRevison`) must not be silently ignored.
+ */
+export function checkOptions<T extends object> (options: unknown, what: string, known: readonly string[]): Partial<T> {
   if (options === undefined) return {}
   if (typeof options !== 'object' || options === null) throw new TypeError(`The ${what} options must be an object`)
+  checkKeys(options, what, known)
   return options as Partial<T>
 }
 
-/** Checks an optional non-negative integer option. */
+/**
+ * Throws a `TypeError` naming the first key of `object` not in `known`: every key a
+ * destructuring would read, inherited enumerable ones included. Called first by every check of
+ * a public options or definition object.
+ */
+export function checkKeys (object: object, what: string, known: readonly string[]): void {
+  for (const key in object) {
+    if (!known.includes(key)) throw new TypeError(`${what} has no option '${key}' (it takes ${known.join(', ')})`)
+  }
+}
+
+/** Checks an optional revision or position: a safe integer >= 0. */
+export function checkPoint (value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw new TypeError(`${name} must be an integer >= 0`)
+  return value as number
+}
+
+/** Checks an optional count: a non-negative integer, or Infinity. */
 export function checkCount (value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !(Number.isSafeInteger(value) || value === Infinity) || value < 0) {
-    throw new TypeError(`${name} must be a non-negative integer`)
+    throw new TypeError(`${name} must be a non-negative integer or Infinity`)
   }
   return value
 }
@@ -112,5 +152,12 @@ export function checkCount (value: unknown, name: string): number | undefined {
 export function checkBoolean (value: unknown, name: string): boolean | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean`)
+  return value
+}
+
+/** Checks an optional list of event types: an array of strings. */
+export function checkTypes (value: unknown): readonly string[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || !value.every(t => typeof t === 'string')) throw new TypeError('types must be an array of strings')
   return value
 }

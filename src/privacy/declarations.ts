@@ -1,4 +1,5 @@
 // Personal-data declarations: which fields of which event types are personal, and whose.
+import { checkKeys } from '../log/validate.js'
 
 /**
  * Which fields of an event type are personal, and who they are about.
@@ -47,6 +48,7 @@ export interface Declaration {
 export function checkDeclaration (type: unknown, spec: unknown): CheckedDeclaration {
   if (typeof type !== 'string' || type.length === 0) throw new TypeError('definePersonalData needs an event type (a non-empty string)')
   if (typeof spec !== 'object' || spec === null) throw new TypeError('definePersonalData needs { subject, fields }')
+  checkKeys(spec, 'definePersonalData', ['subject', 'fields'])
   const { subject, fields } = spec as PersonalData
   if (typeof subject !== 'function' && !(typeof subject === 'string' && subject.length > 0)) {
     throw new TypeError('subject must be a field path or a function of the data')

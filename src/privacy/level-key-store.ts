@@ -11,6 +11,7 @@
 import { mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import { AnnalsError } from '../errors.js'
+import { checkOptions } from '../log/validate.js'
 import { decode, encode } from '../storage/codec.js'
 import { storageError } from '../backend/level/door.js'
 import { unwrapKey, wrapKey, type SubjectKey } from './cipher.js'
@@ -57,9 +58,11 @@ export class LevelKeyStore implements KeyStore {
   readonly #changing = new Set<Promise<unknown>>()
   #rotating: Promise<void> | undefined
 
-  constructor (location: string, options: LevelKeyStoreOptions = {}) {
+  constructor (location: string, options?: LevelKeyStoreOptions) {
+    if (typeof location !== 'string' || location.length === 0) throw new TypeError('LevelKeyStore needs a folder path')
     this.location = location
-    if (options.masterKey !== undefined) this.#masterKey = checkMasterKey(options.masterKey)
+    const { masterKey } = checkOptions<LevelKeyStoreOptions>(options, 'LevelKeyStore', ['masterKey'])
+    if (masterKey !== undefined) this.#masterKey = checkMasterKey(masterKey)
   }
 
   /** Opens the store and checks the master key now, rather than on first use. */

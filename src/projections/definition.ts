@@ -2,6 +2,7 @@
 // fingerprint that tells whether a stored view was built by this same definition.
 import { createHash } from 'node:crypto'
 import type { RecordedEvent } from '../log/types.js'
+import { checkKeys, checkTypes } from '../log/validate.js'
 
 /**
  * What a handler may do to its view while it handles one event. Writes are buffered and go to
@@ -95,6 +96,9 @@ export interface ProjectionDefinition<Doc = any> { // eslint-disable-line @types
 }
 
 const MAX_NAME_BYTES = 256
+// the options, and `fingerprint`: `project` takes a definition again, and a definition spread
+// into a new one (`{ ...Totals, version: 2 }`) brings its fingerprint along (computed again)
+const KNOWN = ['name', 'version', 'mode', 'types', 'history', 'handle', 'fingerprint']
 
 /**
  * Defines a projection: a named view computed from the log's events by `handle`. Register it
@@ -118,15 +122,14 @@ const MAX_NAME_BYTES = 256
  */
 export function defineProjection<Doc = any> (options: ProjectionOptions<Doc>): ProjectionDefinition<Doc> { // eslint-disable-line @typescript-eslint/no-explicit-any
   if (typeof options !== 'object' || options === null) throw new TypeError('defineProjection takes an object')
+  checkKeys(options, 'defineProjection', KNOWN)
   const { name, version = 1, mode = 'async', types, history = true, handle } = options
   if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > MAX_NAME_BYTES) {
     throw new TypeError(`A projection's name must be a string of 1 to ${MAX_NAME_BYTES} UTF-8 bytes`)
   }
   if (!Number.isSafeInteger(version) || version < 1) throw new TypeError('version must be a positive integer')
   if (mode !== 'inline' && mode !== 'async') throw new TypeError("mode must be 'inline' or 'async'")
-  if (types !== undefined && (!Array.isArray(types) || !types.every(t => typeof t === 'string'))) {
-    throw new TypeError('types must be an array of strings')
-  }
+  checkTypes(types)
   if (typeof history !== 'boolean') throw new TypeError('history must be a boolean')
   if (typeof handle !== 'function') throw new TypeError('handle must be a function')
   const sortedTypes = types === undefined ? undefined : Object.freeze([...new Set(types)].sort())

@@ -3,6 +3,7 @@
 // hands over; promise-returning ones reject, never throw.
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
+import { checkKeys } from '../log/validate.js'
 import type { Storage } from '../storage/storage.js'
 import { historyGet, historyQuery } from './history.js'
 import { checkKey } from './keys.js'
@@ -213,6 +214,7 @@ export class Projection<Doc = any> { // eslint-disable-line @typescript-eslint/n
 
 function checkAt (options: unknown): { position: number, time?: undefined } | { position?: undefined, time: number } {
   if (typeof options !== 'object' || options === null) throw new TypeError('at takes { position } or { time }')
+  checkKeys(options, 'at', ['position', 'time'])
   const { position, time } = options as { position?: unknown, time?: unknown }
   if ((position === undefined) === (time === undefined)) throw new TypeError('at takes { position } or { time }, one of them')
   if (position !== undefined) {

@@ -1,5 +1,6 @@
 // Reading a view: one document by key, or a range of keys in the order of their UTF-8 bytes,
 // from the documents of one generation (the present) or from its history (a past position).
+import { checkOptions } from '../log/validate.js'
 import { decode } from '../storage/codec.js'
 import type { Storage } from '../storage/storage.js'
 import { prefixRange } from '../storage/keys.js'
@@ -36,9 +37,7 @@ export interface KeyBounds {
 
 /** Checks and normalises query options; TypeError on misuse. */
 export function checkBounds (options: unknown): KeyBounds {
-  if (options === undefined) return { gt: undefined, gte: undefined, lt: undefined, lte: undefined, limit: Infinity, reverse: false }
-  if (typeof options !== 'object' || options === null) throw new TypeError('The query options must be an object')
-  const o = options as QueryOptions
+  const o = checkOptions<QueryOptions>(options, 'query', ['gt', 'gte', 'lt', 'lte', 'limit', 'reverse'])
   for (const name of ['gt', 'gte', 'lt', 'lte'] as const) if (o[name] !== undefined) checkKey(o[name])
   if (o.gt !== undefined && o.gte !== undefined) throw new TypeError('Give gt or gte, not both')
   if (o.lt !== undefined && o.lte !== undefined) throw new TypeError('Give lt or lte, not both')

@@ -1,9 +1,21 @@
 // The value codec: MessagePack through msgpackr. Records are self-describing maps and arrays
 // (no shared structures), so any record decodes on its own, in any process, years later.
 import { Packr, addExtension } from 'msgpackr'
+import { acceptExtensionClass, findCycle, formatPath, type ProblemKind } from './exact.js'
 
-/** Thrown by {@link encode} when a value holds something MessagePack cannot carry. */
+/**
+ * Thrown by {@link encode} when a value holds something MessagePack cannot carry, and the cause
+ * of the errors that refuse data which would not read back as it is (see exact.ts).
+ */
 export class UnencodableError extends Error {
+  /** what is wrong: `'cycle'` and `'depth'` are told apart truthfully; `'unsupported'` for the rest */
+  readonly kind: ProblemKind
+
+  constructor (message: string, options: { cause?: unknown, kind?: ProblemKind } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.kind = options.kind ?? 'unsupported'
+  }
+
   override get name (): string {
     return 'UnencodableError'
   }
@@ -17,18 +29,22 @@ const packr = new Packr({ useRecords: false, moreTypes: false })
 
 /**
  * Encodes a value as MessagePack bytes. Throws {@link UnencodableError} for functions, symbols,
- * cycles and integers too large for 64 bits.
+ * cycles, values nested too deep for the stack and integers too large for 64 bits.
  */
 export function encode (value: unknown): Buffer {
   try {
     return packr.pack(value)
   } catch (err) {
     if (err instanceof UnencodableError) throw err
-    // msgpackr reports a cycle as a stack overflow and a symbol as "Unknown type"
-    const why = err instanceof RangeError && /call stack/i.test(err.message)
-      ? 'it contains a cycle'
-      : (err as Error).message
-    throw new UnencodableError(why, { cause: err })
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      // msgpackr recurses: a cycle and a very deep value both overflow the stack. Which one it
+      // was is found only now, so that encoding costs nothing for it.
+      const cycle = findCycle(value)
+      if (cycle === undefined) throw new UnencodableError('it is nested too deep to encode (it has no cycle)', { cause: err, kind: 'depth' })
+      throw new UnencodableError(`it contains a cycle: value${formatPath(cycle.from)} refers back to value${formatPath(cycle.to)}`, { cause: err, kind: 'cycle' })
+    }
+    // msgpackr reports a symbol as "Unknown type"
+    throw new UnencodableError((err as Error).message, { cause: err })
   }
 }
 
@@ -46,6 +62,7 @@ let extensionReads = 0
  * The layers above use this to store values the codec itself knows nothing about.
  */
 export function registerExtension<T> (Class: new (...args: never[]) => T, type: number, write: (value: T) => unknown, read: (parts: unknown) => T): void {
+  acceptExtensionClass(Class)
   addExtension({
     Class,
     type,

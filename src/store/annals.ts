@@ -10,7 +10,9 @@ import { EventIterator, type EventStream, type ReadRange } from '../log/reader.j
 import type {
   AppendOptions, AppendResult, NewEvent, ReadAllOptions, ReadStreamOptions
 } from '../log/types.js'
-import { checkBoolean, checkCount, checkEvents, checkExpected, checkOptions, checkStream } from '../log/validate.js'
+import {
+  checkBoolean, checkCount, checkEvents, checkExpected, checkOptions, checkPoint, checkStream, checkTypes
+} from '../log/validate.js'
 import type { PersonalData } from '../privacy/declarations.js'
 import { LevelKeyStore } from '../privacy/level-key-store.js'
 import type { Privacy } from '../privacy/privacy.js'
@@ -39,6 +41,8 @@ export class Annals {
   readonly #privacy: Privacy
   /** the key store annals made, and closes */
   readonly #ownKeyStore: LevelKeyStore | undefined
+  /** the `maxEventSize` of `open`: appends whose data alone is larger fail before encoding */
+  readonly #maxEventSize: number
   readonly #aggregates: Aggregates
   readonly #subscriptions = new Set<Subscription>()
   readonly #durableNames = new Set<string>()
@@ -47,10 +51,11 @@ export class Annals {
   #closing: Promise<void> | undefined
 
   /** @internal Use {@link open}. */
-  constructor (log: Log, privacy: Privacy, ownKeyStore: LevelKeyStore | undefined) {
+  constructor (log: Log, privacy: Privacy, ownKeyStore: LevelKeyStore | undefined, maxEventSize: number) {
     this.#log = log
     this.#privacy = privacy
     this.#ownKeyStore = ownKeyStore
+    this.#maxEventSize = maxEventSize
     this.#aggregates = new Aggregates(log, async value => await privacy.openValue(value))
   }
 
@@ -95,8 +100,8 @@ export class Annals {
     try {
       this.#assertOpen()
       const name = checkStream(stream)
-      const checked = checkEvents(events)
-      const o = checkOptions<AppendOptions>(options, 'append')
+      const checked = checkEvents(events, this.#maxEventSize)
+      const o = checkOptions<AppendOptions>(options, 'append', APPEND_OPTIONS)
       return this.#log.append(name, checked, checkExpected(o.expectedRevision), checkBoolean(o.sync, 'sync'))
     } catch (err) {
       return Promise.reject(err)
@@ -114,7 +119,7 @@ export class Annals {
   readStream (stream: string, options?: ReadStreamOptions): EventStream {
     return new EventIterator(() => {
       const name = checkStream(stream)
-      return this.#log.streamChunks(name, readRange(options, 'readStream'))
+      return this.#log.streamChunks(name, readRange(checkOptions<ReadStreamOptions>(options, 'readStream', READ_STREAM_OPTIONS)))
     }, this.#assertOpen)
   }
 
@@ -128,11 +133,9 @@ export class Annals {
    */
   readAll (options?: ReadAllOptions): EventStream {
     return new EventIterator(() => {
-      const range = readRange(options, 'readAll')
-      const types = options?.types
-      if (types !== undefined && (!Array.isArray(types) || !types.every(t => typeof t === 'string'))) {
-        throw new TypeError('types must be an array of strings')
-      }
+      const o = checkOptions<ReadAllOptions>(options, 'readAll', READ_ALL_OPTIONS)
+      const range = readRange(o)
+      const types = checkTypes(o.types)
       return this.#log.chunks(range, types === undefined ? undefined : new Set(types))
     }, this.#assertOpen)
   }
@@ -358,10 +361,13 @@ export class Annals {
   }
 }
 
-function readRange (options: ReadStreamOptions | undefined, what: string): ReadRange {
-  const o = checkOptions<ReadStreamOptions>(options, what)
-  const from = checkCount(o.from, 'from')
-  const to = checkCount(o.to, 'to')
+const APPEND_OPTIONS = ['expectedRevision', 'sync']
+const READ_STREAM_OPTIONS = ['from', 'to', 'backwards', 'limit']
+const READ_ALL_OPTIONS = [...READ_STREAM_OPTIONS, 'types']
+
+function readRange (o: Partial<ReadStreamOptions>): ReadRange {
+  const from = checkPoint(o.from, 'from')
+  const to = checkPoint(o.to, 'to')
   const backwards = checkBoolean(o.backwards, 'backwards') ?? false
   const limit = checkCount(o.limit, 'limit') ?? Infinity
   return { from, to, backwards, limit }

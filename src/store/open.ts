@@ -3,8 +3,10 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { LevelBackend } from '../backend/level/level-backend.js'
 import type { AnyLevel } from '../backend/level/door.js'
+import { AnnalsError } from '../errors.js'
 import { Log } from '../log/log.js'
-import type { PersonalData } from '../privacy/declarations.js'
+import { DEFAULT_MAX_EVENT_SIZE, checkKeys, checkOptions } from '../log/validate.js'
+import { checkDeclaration, type PersonalData } from '../privacy/declarations.js'
 import type { KeyStore } from '../privacy/key-store.js'
 import { LevelKeyStore } from '../privacy/level-key-store.js'
 import { Privacy } from '../privacy/privacy.js'
@@ -60,8 +62,6 @@ export interface OpenOptions {
  */
 export type Location = string | { level: AnyLevel }
 
-const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
-
 /**
  * Opens (creating if needed) an annals database.
  *
@@ -80,6 +80,9 @@ export async function open (location: Location, options?: OpenOptions): Promise<
   if (o.masterKey !== undefined && (level !== undefined || o.keyStore !== undefined)) {
     throw new TypeError('masterKey is for the key store annals keeps in a database folder; give your own key store its master key')
   }
+  if (level !== undefined && o.keyStore === undefined && Object.keys(o.personalData ?? {}).length > 0) {
+    throw new AnnalsError('ANNALS_NO_KEY_STORE', 'personalData on a database opened on a level needs a keyStore')
+  }
   const levelOptions = { sync: o.sync ?? false }
   const backend = level === undefined ? await LevelBackend.openPath(location as string, levelOptions) : await LevelBackend.openLevel(level, levelOptions)
   // a key store of our own, in the folder: opened (and the master key checked) now if it exists
@@ -90,11 +93,12 @@ export async function open (location: Location, options?: OpenOptions): Promise<
     : undefined
   try {
     if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
-    const log = new Log(backend, { maxEventSize: o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE })
+    const maxEventSize = o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
+    const log = new Log(backend, { maxEventSize })
     // the personal-data declarations stored in the database, merged with those given
     const privacy = await Privacy.open(backend.storage, ownStore ?? o.keyStore, o.personalData)
     log.setTransform(privacy)
-    const db = new Annals(log, privacy, ownStore)
+    const db = new Annals(log, privacy, ownStore, maxEventSize)
     setInternals(db, { log, privacy })
     return db
   } catch (err) {
@@ -105,6 +109,7 @@ export async function open (location: Location, options?: OpenOptions): Promise<
 }
 
 function checkLevel (location: unknown): AnyLevel {
+  if (typeof location === 'object' && location !== null) checkKeys(location, 'The location of open', ['level'])
   const level = typeof location === 'object' && location !== null ? (location as { level?: unknown }).level : undefined
   if (typeof level !== 'object' || level === null || typeof (level as AnyLevel).batch !== 'function' ||
       typeof (level as AnyLevel).iterator !== 'function') {
@@ -113,10 +118,10 @@ function checkLevel (location: unknown): AnyLevel {
   return level as AnyLevel
 }
 
+const OPEN_OPTIONS = ['sync', 'maxEventSize', 'masterKey', 'keyStore', 'personalData']
+
 function checkOpenOptions (options: unknown): OpenOptions {
-  if (options === undefined) return {}
-  if (typeof options !== 'object' || options === null) throw new TypeError('The open options must be an object')
-  const { sync, maxEventSize, masterKey, keyStore, personalData } = options as OpenOptions
+  const { sync, maxEventSize, masterKey, keyStore, personalData } = checkOptions<OpenOptions>(options, 'open', OPEN_OPTIONS)
   if (sync !== undefined && typeof sync !== 'boolean') throw new TypeError('sync must be a boolean')
   if (maxEventSize !== undefined && !(Number.isSafeInteger(maxEventSize) && maxEventSize > 0)) {
     throw new TypeError('maxEventSize must be a positive integer')
@@ -128,8 +133,10 @@ function checkOpenOptions (options: unknown): OpenOptions {
       typeof keyStore.getOrCreate !== 'function' || typeof keyStore.get !== 'function' || typeof keyStore.shred !== 'function')) {
     throw new TypeError('keyStore must have getOrCreate, get and shred methods')
   }
-  if (personalData !== undefined && (typeof personalData !== 'object' || personalData === null)) {
-    throw new TypeError('personalData must be an object of declarations by event type')
+  if (personalData !== undefined) {
+    if (typeof personalData !== 'object' || personalData === null || Array.isArray(personalData)) throw new TypeError('personalData must be an object of declarations by event type')
+    // checked before anything is opened, so that a bad declaration leaves no folder behind
+    for (const [type, spec] of Object.entries(personalData)) checkDeclaration(type, spec)
   }
-  return options as OpenOptions
+  return (options ?? {}) as OpenOptions
 }

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events'
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import type { RecordedEvent } from '../log/types.js'
+import { checkOptions, checkTypes } from '../log/validate.js'
 import { Space, namedKey, readU64, u64 } from '../storage/keys.js'
 
 /**
@@ -41,18 +42,15 @@ export type EventHandler = (event: RecordedEvent) => unknown
 
 /** Checks subscribe options; throws TypeError on misuse. */
 export function checkSubscribeOptions (options: unknown): SubscribeOptions {
-  if (options === undefined) return {}
-  if (typeof options !== 'object' || options === null) throw new TypeError('The subscribe options must be an object')
-  const { from, types, name, onError } = options as SubscribeOptions
+  const o = checkOptions<SubscribeOptions>(options, 'subscribe', ['from', 'types', 'name', 'onError'])
+  const { from, name, onError } = o
   if (from !== undefined && from !== 'end' && !(Number.isSafeInteger(from) && from >= 0)) {
     throw new TypeError("from must be a non-negative integer or 'end'")
   }
-  if (types !== undefined && (!Array.isArray(types) || !types.every(t => typeof t === 'string'))) {
-    throw new TypeError('types must be an array of strings')
-  }
+  checkTypes(o.types)
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) throw new TypeError('name must be a non-empty string')
   if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function')
-  return options as SubscribeOptions
+  return o
 }
 
 /**
