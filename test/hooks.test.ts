@@ -2,7 +2,7 @@
 // every append as it joins a batch.
 import t from 'tap'
 import { MemoryLevel } from 'memory-level'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { AppendHook, EventTransform } from '../src/log/hooks.js'
 import { Log } from '../src/log/log.js'
 import type { RecordedEvent } from '../src/log/types.js'
@@ -32,9 +32,8 @@ t.test('a transform seals what is stored and opens what is read, on every path',
       const d = event.data as { secret: string }
       return { ...d, secret: `sealed:${randomBytes(4).toString('hex')}:${[...d.secret].reverse().join('')}:${event.id}` }
     },
-    stable (_type, sealed) {
-      const d = sealed as { secret: string }
-      return { ...d, secret: 'personal' }
+    digest (event) {
+      return createHash('sha256').update(JSON.stringify(event.data)).digest().subarray(0, 16)
     },
     open (events) {
       return events.map(e => {
@@ -56,10 +55,10 @@ t.test('a transform seals what is stored and opens what is read, on every path',
   const stored = (await level.values({ keyEncoding: 'buffer', valueEncoding: 'buffer' }).all() as unknown as Buffer[]).map(v => v.toString('latin1')).join('|')
   t.match(stored, /yzzyx/, 'the record holds the sealed value')
   t.notMatch(stored, /xyzzy/, 'and not the plain one')
-  // a retry compares the event without its sealed fields: the seals differ, the events do not
+  // a retry compares digests of what callers gave: the seals differ, the events do not
   t.same(await log.append('s', checkEvents({ id: 'a', type: 'Said', data: { secret: 'xyzzy', open: 'hello' } }), 'no_stream', false), { revision: 0, position: 0 })
   t.same(await log.append('s', checkEvents({ id: 'a', type: 'Said', data: { secret: 'xyzzy', open: 'hello' } }), 'any', false), { revision: 0, position: 0 })
-  await t.rejects(log.append('s', checkEvents({ id: 'a', type: 'Said', data: { secret: 'xyzzy', open: 'other' } }), 'any', false), { code: 'ANNALS_DUPLICATE_ID' })
+  await t.rejects(log.append('s', checkEvents({ id: 'a', type: 'Said', data: { secret: 'other', open: 'hello' } }), 'any', false), { code: 'ANNALS_DUPLICATE_ID' })
   // the generated id the seal saw is the one read back
   await log.append('t', checkEvents({ type: 'Said', data: { secret: 'abc' } }), 'any', false)
   t.same((await collect(all(log))).at(-1)!.data, { secret: 'abc' })

@@ -36,7 +36,7 @@ async function source (): Promise<{ level: MemoryLevel, db: Annals }> {
 
 async function importAll (db: Annals, events: readonly ImportedEvent[], size = 10, stored?: unknown[]): Promise<Importer> {
   const importer = await Importer.start(internalsOf(db).log, 4 * 1024 * 1024)
-  const lines = events.map((event, i) => ({ event, stored: stored === undefined ? undefined : { data: stored[i], stable: internalsOf(db).privacy.stable(event.type, stored[i]) } }))
+  const lines = events.map((event, i) => ({ event, stored: stored === undefined ? undefined : { data: stored[i], digest: internalsOf(db).privacy.digest(event) } }))
   for (let i = 0; i < lines.length; i += size) await importer.add(lines.slice(i, i + size))
   await importer.finish()
   return importer

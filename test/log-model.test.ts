@@ -30,13 +30,6 @@ type Outcome = { revision: number, position: number } | { code: string }
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
-/** The data of an event without its personal field (the email of Registered events). */
-function withoutPersonal (type: string, data: unknown): unknown {
-  if (type !== 'Registered' || typeof data !== 'object' || data === null) return data
-  const { email: _, ...rest } = data as Record<string, unknown>
-  return rest
-}
-
 class Model {
   events: ModelEvent[] = []
   byId = new Map<string, ModelEvent>()
@@ -62,9 +55,10 @@ class Model {
       let last: ModelEvent | undefined
       for (const e of a.events) {
         const stored = this.byId.get(e.id!)!
-        // personal fields are not compared: a retry is recognised by the rest of its event
+        // once its subject is shredded, a sealed event's retry can no longer be recognised
         const same = stored.stream === a.stream && (last === undefined || stored.revision > last.revision) &&
-          stored.type === e.type && JSON.stringify(withoutPersonal(stored.type, stored.data)) === JSON.stringify(withoutPersonal(e.type, e.data)) &&
+          stored.redacted === undefined &&
+          stored.type === e.type && JSON.stringify(stored.data) === JSON.stringify(e.data) &&
           JSON.stringify(stored.metadata) === JSON.stringify(e.metadata ?? {})
         if (!same) return { code: 'ANNALS_DUPLICATE_ID' }
         last = stored

@@ -88,10 +88,10 @@ async function importInto (db: Annals, dir: string, file: string, maxEventSize: 
   const write = async (): Promise<void> => {
     // fields the export lists as personal, and those the database's declarations name
     const sealed = batch.filter(l => l.personal !== undefined || privacy.seals(l.event.type))
-    const stored = new Map<Line, { data: unknown, stable: unknown }>()
+    const stored = new Map<Line, { data: unknown, digest: Buffer | undefined }>()
     if (sealed.length > 0) {
       const data = await privacy.reseal(sealed.map(l => ({ event: l.event, personal: l.personal, redacted: l.redacted })))
-      sealed.forEach((l, i) => { stored.set(l, { data: data[i], stable: privacy.stable(l.event.type, data[i]) }) })
+      sealed.forEach((l, i) => { stored.set(l, { data: data[i], digest: privacy.digest(l.event) }) })
     }
     await importer.add(batch.map(l => ({ event: l.event, stored: stored.get(l) })))
     batch = []

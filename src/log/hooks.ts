@@ -24,12 +24,12 @@ export interface EventTransform {
    */
   seal (event: Pick<RecordedEvent, 'id' | 'type' | 'data'>): unknown
   /**
-   * The data of an event of `type` with every personal field (sealed, or null) replaced by the
-   * same placeholder each time: what an idempotent retry of a sealed event is compared by. It
-   * holds no personal data, so a retry is recognised by the rest of the event, before a shred
-   * and after.
+   * A digest of an event's content as the caller gave it (before sealing, which makes every
+   * write's bytes differ), keyed with its subject's key: what an idempotent retry of a sealed
+   * event is compared by. Once the subject is shredded nothing can be learned from it, and a
+   * retry can no longer be recognised. Undefined when there is no key to make it with.
    */
-  stable (type: string, sealed: unknown): unknown
+  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata'>): Buffer | undefined
   /** The events as callers see them, from the events as stored; in the same order. */
   open (events: RecordedEvent[]): RecordedEvent[] | Promise<RecordedEvent[]>
 }

@@ -13,11 +13,11 @@ export type ImportedEvent = Omit<RecordedEvent, 'redacted'>
 
 /**
  * An event to import, and the data to store for it when that differs (personal fields sealed
- * again), with the same data's stable form (see EventTransform.stable).
+ * again), with the digest of the event as exported (see EventTransform.digest).
  */
 export interface ImportLine {
   event: ImportedEvent
-  stored?: { data: unknown, stable: unknown }
+  stored?: { data: unknown, digest: Buffer | undefined }
 }
 
 /**

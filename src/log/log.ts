@@ -93,10 +93,12 @@ export class Log {
     return events.map((e, i) => {
       const idBytes = e.id === undefined ? Buffer.from(newEventIdBytes(now)) : undefined
       const id = e.id ?? formatUuid(idBytes!)
-      let stored: { data: unknown, stable: unknown } | undefined
+      let stored: { data: unknown, digest: Buffer | undefined } | undefined
       if (transform?.seals(e.type) === true) {
-        const data = transform.seal({ id, type: e.type, data: e.data })
-        stored = { data, stable: transform.stable(e.type, data) }
+        stored = {
+          data: transform.seal({ id, type: e.type, data: e.data }),
+          digest: transform.digest({ type: e.type, data: e.data, metadata: e.metadata ?? {} })
+        }
       }
       const ready = readyEvent(stream, e, i, { id, indexed: true, fresh: e.id === undefined, stored, maxEventSize })
       if (idBytes !== undefined) ready.idBytes = idBytes

@@ -3,7 +3,6 @@
 import { AnnalsError } from '../errors.js'
 import type { ReadyEvent } from '../backend/backend.js'
 import { UnencodableError, encode } from '../storage/codec.js'
-import { digestOf } from './digest.js'
 import type { PendingEvent } from './validate.js'
 
 /** How to make one event ready. */
@@ -14,10 +13,10 @@ export interface ReadyOptions {
   /** whether the id was generated for this append (see ReadyEvent.fresh) */
   fresh: boolean
   /**
-   * the data to store when it differs from the event's (sealed personal fields), and the same
-   * with its sealed values replaced by placeholders, for the digest
+   * the data to store when it differs from the event's (sealed personal fields), and the
+   * digest of the event as given (see EventTransform.digest)
    */
-  stored?: { data: unknown, stable: unknown }
+  stored?: { data: unknown, digest: Buffer | undefined }
   maxEventSize: number
 }
 
@@ -52,7 +51,7 @@ export function readyEvent (stream: string, e: PendingEvent, index: number, o: R
     metadata,
     sealed: o.stored !== undefined,
     // sealed bytes differ at every write: a retry of a sealed event is compared by digest
-    digest: o.indexed && o.stored !== undefined ? digestOf(e.type, o.stored.stable, e.metadata) : undefined,
+    digest: o.indexed ? o.stored?.digest : undefined,
     value: { data, metadata: e.metadata ?? {} }
   }
 }

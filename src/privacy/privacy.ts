@@ -2,7 +2,9 @@
 // with a key per data subject; `shred` deletes the subject's key, and every copy of its
 // personal fields (in events, and in the views and snapshots they were copied into sealed)
 // reads as null from then on. This is the log's event transform (see log/hooks.ts).
+import { createHmac } from 'node:crypto'
 import { AnnalsError } from '../errors.js'
+import { encode } from '../storage/codec.js'
 import type { EventTransform } from '../log/hooks.js'
 import { withExtensions } from '../log/record.js'
 import type { RecordedEvent } from '../log/types.js'
@@ -102,14 +104,11 @@ export class Privacy implements EventTransform {
     return changes.length === 0 ? event.data : withValues(event.data, changes)
   }
 
-  stable (type: string, sealed: unknown): unknown {
-    const declaration = this.#declarations.get(type)
-    if (declaration === undefined) return mapSealed(sealed, s => `personal:${s.path}`)
-    const changes: Array<[readonly string[], unknown]> = []
-    declaration.fields.forEach((path, i) => {
-      if (at(sealed, path) !== undefined) changes.push([path, `personal:${declaration.paths[i]!}`])
-    })
-    return changes.length === 0 ? sealed : withValues(sealed, changes)
+  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata'>): Buffer | undefined {
+    const subject = subjectOf(this.#declarations.get(event.type), event.data)
+    const key = subject === undefined ? undefined : this.#keys.get(subject)
+    if (key === undefined || key === null) return undefined
+    return createHmac('sha256', key.key).update(encode([event.type, event.data, event.metadata])).digest().subarray(0, 16)
   }
 
   async open (events: RecordedEvent[]): Promise<RecordedEvent[]> {

@@ -25,6 +25,14 @@ export interface SubscribeOptions {
   types?: readonly string[]
   /** Makes the subscription durable: it resumes after its last handled event, across restarts. */
   name?: string
+  /**
+   * How often a durable subscription writes its checkpoint: once `events` events were handled
+   * since the last one, or `ms` milliseconds passed (default 100 events or 1,000 ms), and
+   * whenever it reaches the end of the log, fails or closes. After a crash it resumes at its
+   * last checkpoint, so up to that many events are delivered again (at least once);
+   * `{ events: 1 }` writes one after every event.
+   */
+  checkpoint?: { events?: number, ms?: number }
   /** Called when the handler throws (or reading fails); the subscription has stopped. */
   onError?: (error: unknown, event: RecordedEvent | undefined) => void
 }
@@ -42,16 +50,28 @@ export type EventHandler = (event: RecordedEvent) => unknown
 
 /** Checks subscribe options; throws TypeError on misuse. */
 export function checkSubscribeOptions (options: unknown): SubscribeOptions {
-  const o = checkOptions<SubscribeOptions>(options, 'subscribe', ['from', 'types', 'name', 'onError'])
-  const { from, name, onError } = o
+  const o = checkOptions<SubscribeOptions>(options, 'subscribe', ['from', 'types', 'name', 'onError', 'checkpoint'])
+  const { from, name, onError, checkpoint } = o
   if (from !== undefined && from !== 'end' && !(Number.isSafeInteger(from) && from >= 0)) {
     throw new TypeError("from must be a non-negative integer or 'end'")
   }
   checkTypes(o.types)
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) throw new TypeError('name must be a non-empty string')
   if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function')
+  if (checkpoint !== undefined) {
+    const c = checkOptions<{ events: number, ms: number }>(checkpoint, 'checkpoint', ['events', 'ms'])
+    for (const key of ['events', 'ms'] as const) {
+      const v = c[key]
+      if (v !== undefined && !(Number.isSafeInteger(v) && v >= (key === 'events' ? 1 : 0))) throw new TypeError(`checkpoint.${key} must be ${key === 'events' ? 'a positive' : 'a non-negative'} integer`)
+    }
+    if (name === undefined) throw new TypeError('checkpoint is for durable subscriptions (with a name)')
+  }
   return o
 }
+
+/** Default checkpoint spacing of durable subscriptions: events, ms. */
+const CHECKPOINT_EVENTS = 100
+const CHECKPOINT_MS = 1000
 
 /**
  * A running subscription. Emits `'error'` when its handler throws, unless `onError` was given;
@@ -71,6 +91,12 @@ export class Subscription extends EventEmitter {
   readonly #handler: EventHandler
   readonly #types: ReadonlySet<string> | undefined
   readonly #onError: SubscribeOptions['onError']
+  readonly #every: { events: number, ms: number }
+  /** the next position as last written in the checkpoint, when, and events handled since */
+  #saved = -1
+  #savedAt = 0
+  #handledSince = 0
+  #failedStorage = false
   readonly #release: () => void
   #next: number
   #closed = false
@@ -90,6 +116,7 @@ export class Subscription extends EventEmitter {
     this.name = options.name
     this.#types = options.types === undefined ? undefined : new Set(options.types)
     this.#onError = options.onError
+    this.#every = { events: options.checkpoint?.events ?? CHECKPOINT_EVENTS, ms: options.checkpoint?.ms ?? CHECKPOINT_MS }
     this.#release = release
     // 'end' means after what is committed now, so it is read here, not when the loop starts
     this.#next = options.from === 'end' ? log.head.position + 1 : options.from ?? 0
@@ -143,7 +170,6 @@ export class Subscription extends EventEmitter {
         const chunks = this.#log.chunks({ from: this.#next, to: head, backwards: false, limit: Infinity })
         try {
           for (let chunk = await chunks.next(); chunk.length > 0 && !this.#closed; chunk = await chunks.next()) {
-            let handled = false
             for (const event of chunk) {
               if (this.#closed) break
               if (this.#types === undefined || this.#types.has(event.type)) {
@@ -151,23 +177,26 @@ export class Subscription extends EventEmitter {
                 await this.#handler(event)
                 current = undefined
                 this.#next = event.position + 1
-                if (this.name !== undefined) await this.#checkpoint()
-                handled = true
+                this.#handledSince++
+                await this.#checkpoint(false)
               } else {
                 this.#next = event.position + 1
               }
             }
             // filtered-out events advance the checkpoint too, so a restart does not rescan them
-            if (!handled && this.name !== undefined) await this.#checkpoint()
+            await this.#checkpoint(false)
           }
         } finally {
           await chunks.close()
         }
+        await this.#checkpoint(true)
         this.#settleWaiters()
       }
     } catch (err) {
       this.#fail(err, current)
     } finally {
+      // where it stopped, handled or failed: the next run resumes there
+      if (!this.#failedStorage) await this.#checkpoint(true).catch(() => {})
       this.#closed = true
       this.#stopListening()
       this.#release()
@@ -183,10 +212,25 @@ export class Subscription extends EventEmitter {
     const next = stored.length === 8 ? readU64(stored, 0) : undefined
     if (next === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The checkpoint of subscription '${this.name}' is malformed`)
     this.#next = next
+    this.#saved = next
   }
 
-  async #checkpoint (): Promise<void> {
-    await this.#log.storage.write([{ key: namedKey(Space.subscriptions, this.name!), value: u64(this.#next) }], false)
+  /** Writes the checkpoint if one is due (or `now`), and only if it moved. */
+  async #checkpoint (now: boolean): Promise<void> {
+    if (this.name === undefined || this.#next === this.#saved) return
+    const due = now || this.#handledSince >= this.#every.events || Date.now() - this.#savedAt >= this.#every.ms ||
+      (this.#handledSince === 0 && this.#next - this.#saved >= 1024)
+    if (!due) return
+    const next = this.#next
+    try {
+      await this.#log.storage.write([{ key: namedKey(Space.subscriptions, this.name), value: u64(next) }], false)
+    } catch (err) {
+      this.#failedStorage = true
+      throw err
+    }
+    this.#saved = next
+    this.#savedAt = Date.now()
+    this.#handledSince = 0
   }
 
   #settleWaiters (): void {
