@@ -11,6 +11,8 @@ import { LevelKeyStore, MemoryKeyStore, open, type Annals, type OpenOptions } fr
 export interface Fixture {
   /** Opens annals on this fixture's storage (again). */
   open (options?: OpenOptions): Promise<Annals>
+  /** Where the fixture can see it: how many writes so far asked the storage for sync. */
+  syncedWrites?: () => number
   /** Removes what the fixture made. */
   cleanup (): Promise<void>
 }
@@ -28,16 +30,33 @@ export function tempDir (prefix = 'annals-test-'): { dir: string, remove: () => 
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
+/** A MemoryLevel that counts the writes that ask for sync, as LevelDB would fsync them. */
+export function syncCounting (): { level: MemoryLevel, synced: () => number } {
+  const level = new MemoryLevel()
+  let synced = 0
+  type Write = (...args: unknown[]) => Promise<void>
+  const inner = level as unknown as { _put: Write, _batch: Write }
+  for (const method of ['_put', '_batch'] as const) {
+    const write = inner[method].bind(level)
+    inner[method] = async (...args: unknown[]) => {
+      if ((args[args.length - 1] as { sync?: boolean } | undefined)?.sync === true) synced++
+      await write(...args)
+    }
+  }
+  return { level, synced: () => synced }
+}
+
 export const backends: Backend[] = [
   {
     name: 'memory-level',
     onDisk: false,
     async make () {
-      const level = new MemoryLevel()
+      const { level, synced } = syncCounting()
       // a database on a level keeps its subjects' keys in a store the application gives
       const keyStore = new MemoryKeyStore()
       return {
         open: async options => await open({ level }, { keyStore, ...options }),
+        syncedWrites: synced,
         cleanup: async () => { await level.close() }
       }
     }
@@ -57,11 +76,12 @@ export const backends: Backend[] = [
     name: 'memory-level sublevel',
     onDisk: false,
     async make () {
-      const level = new MemoryLevel()
+      const { level, synced } = syncCounting()
       const sub = level.sublevel('app')
       const keyStore = new MemoryKeyStore()
       return {
         open: async options => await open({ level: sub }, { keyStore, ...options }),
+        syncedWrites: synced,
         cleanup: async () => { await level.close() }
       }
     }
