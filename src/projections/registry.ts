@@ -7,7 +7,6 @@
 // next batch, after handling what it missed. If no batch comes, it goes back to a train.
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
-import { Space, namedKey } from '../storage/keys.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
 import { Generations, encodeRecord, readRecords, sameDefinition, type GenerationRecord } from './checkpoints.js'
 import type { ProjectionDefinition } from './definition.js'
@@ -112,18 +111,17 @@ export class Projections implements TrainHost, HookHost {
 
   /**
    * Rebuilds a projection from the start of the log into a new generation. The current view
-   * serves reads until the new one is caught up and swapped in, unless `purge`: then the current
-   * view and its history are dropped at once (for crypto-shredding) and reads see the new view
-   * as it is rebuilt. Resolves once the rebuilt view is swapped in and current.
+   * serves reads until the new one is caught up and swapped in. Resolves once the rebuilt view
+   * is swapped in and current.
    */
-  async rebuild (p: Projected, purge: boolean): Promise<void> {
-    const start = (this.#rebuilds.get(p) ?? Promise.resolve()).then(async () => { await this.#restart(p, purge) })
+  async rebuild (p: Projected): Promise<void> {
+    const start = (this.#rebuilds.get(p) ?? Promise.resolve()).then(async () => { await this.#restart(p) })
     this.#rebuilds.set(p, start.catch(() => {}))
     await start
     await p.caughtUp()
   }
 
-  async #restart (p: Projected, purge: boolean): Promise<void> {
+  async #restart (p: Projected): Promise<void> {
     if (this.#closed) throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
     const generations = await this.#open()
     const old = [p.active, p.building].filter(m => m !== undefined)
@@ -132,43 +130,14 @@ export class Projections implements TrainHost, HookHost {
     const { gen, op } = generations.take()
     const def = p.definition
     const record: GenerationRecord = { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, next: 0 }
-    const building = !purge && p.active !== undefined
-    const retired = building ? [p.building] : old
-    const ops: WriteOp[] = [op, { key: recordKey(p.name, building), value: encodeRecord(record) }]
-    if (!building) ops.push({ key: recordKey(p.name, true) })
-    for (const m of retired) if (m !== undefined) ops.push({ key: garbageKey(m.record.gen), value: EMPTY })
+    // the new generation is built beside the active one; one being built before is dropped
+    const ops: WriteOp[] = [op, { key: recordKey(p.name, true), value: encodeRecord(record) }]
+    if (p.building !== undefined) ops.push({ key: garbageKey(p.building.record.gen), value: EMPTY })
     await this.#storage.write(ops, false)
-    const m = new Member(p, this.#storage, record, building)
-    if (building) {
-      p.building = m
-    } else {
-      p.active = m
-      p.building = undefined
-    }
+    const m = new Member(p, this.#storage, record, true)
+    p.building = m
     p.failure = undefined
     this.#start(m)
-    this.#collect()
-  }
-
-  /** Names of the projections stored in the database, registered or not. */
-  async storedNames (): Promise<string[]> {
-    const keys = await this.#storage.allKeys({ gte: namedKey(Space.projections, 'a'), lt: namedKey(Space.projections, 'b') })
-    return keys.map(key => key.toString('utf8', 2))
-  }
-
-  /** The registered projection of that name, if any. */
-  registered (name: string): Projected | undefined {
-    return this.#registered.get(name)
-  }
-
-  /** Deletes a projection that is not registered: its records now, its views and history behind. */
-  async forget (name: string): Promise<void> {
-    if (this.#registering.has(name)) throw new AnnalsError('ANNALS_ALREADY_PROJECTED', `The projection '${name}' is registered; rebuild it instead`)
-    await this.#open()
-    const { active, building } = await readRecords(this.#storage, name)
-    const ops: WriteOp[] = [{ key: recordKey(name, false) }, { key: recordKey(name, true) }]
-    for (const r of [active, building]) if (r !== undefined) ops.push({ key: garbageKey(r.gen), value: EMPTY })
-    await this.#storage.write(ops, false)
     this.#collect()
   }
 

@@ -306,11 +306,7 @@ export class Annals {
     return new Projection<Doc>(projected, { log: this.#log, registry, assertOpen: this.#assertOpen, open: async value => await this.#privacy.openValue(value) })
   }
 
-  /**
-   * The projections of this database, started on first use. Crypto-shredding purges views
-   * through it: `rebuild(projected, true)` for registered ones, `forget(name)` for the others
-   * (`storedNames()` lists them all).
-   */
+  /** The projections of this database, started on first use. */
   #registry (): Projections {
     this.#projections ??= new Projections(this.#log)
     return this.#projections
