@@ -6,7 +6,10 @@
 // not in the database yet: members read them from their own layers until the batch settles.
 //
 // The view writes and checkpoints go into the batch once, at its end (`finish`): one document
-// and one history block per key changed, one checkpoint per projection.
+// and one history block per key changed, and a checkpoint per projection whose view changed.
+// A batch that changed nothing in a view writes its checkpoint only once the one in the
+// database is CHECKPOINT_LAG events behind (and close writes it): a projection of rare events
+// neither writes a checkpoint per batch nor handles the whole log again at every open.
 //
 // Members join at the start of a batch, never within one. One caught up by a train may have
 // missed the last few batches: it handles them first (read back from the log), and their writes
@@ -28,6 +31,9 @@ export interface HookHost {
   settled (members: Member[]): void
 }
 
+/** Most events a checkpoint in the database lags behind a view that they did not change. */
+export const CHECKPOINT_LAG = 1024
+
 export class InlineHook implements AppendHook {
   readonly #host: HookHost
   #attached: Member[] = []
@@ -38,6 +44,8 @@ export class InlineHook implements AppendHook {
   #done: (() => void) | undefined
   /** members the open batch moves on, with their next position as it will write it */
   #next = new Map<Member, number>()
+  /** members whose checkpoint the open batch writes */
+  #checkpointed: Member[] = []
   #afterSettle: Array<() => void> = []
   /** Batches started so far. */
   batches = 0
@@ -79,11 +87,16 @@ export class InlineHook implements AppendHook {
   finish (): WriteOp[] {
     const ops: WriteOp[] = []
     for (const [m, next] of this.#next) {
-      // a batch that changed nothing in a view needs no checkpoint: after a restart its events
-      // are handled again on the very view they saw, so (handlers being deterministic) to no effect
-      if (!m.changes.dirty) continue
-      m.changes.emit(ops)
+      if (m.changes.dirty) {
+        m.changes.emit(ops)
+      } else if (next - m.stored < CHECKPOINT_LAG) {
+        // a batch that changed nothing in a view may go without a checkpoint: after a restart
+        // its events are handled again on the very view they saw, so (handlers being
+        // deterministic) to no effect
+        continue
+      }
       ops.push(m.checkpoint(next))
+      this.#checkpointed.push(m)
     }
     return ops
   }
@@ -91,7 +104,11 @@ export class InlineHook implements AppendHook {
   settle (written: boolean): void {
     if (!this.#open) return
     this.#open = false
-    if (written) for (const [m, next] of this.#next) m.record = { ...m.record, next }
+    if (written) {
+      for (const [m, next] of this.#next) m.record = { ...m.record, next }
+      for (const m of this.#checkpointed) m.stored = m.record.next
+    }
+    this.#checkpointed = []
     const touched = [...new Set([...this.#members, ...this.#next.keys()])]
     for (const m of touched) m.changes.reset(written)
     this.#next.clear()

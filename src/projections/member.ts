@@ -5,7 +5,7 @@
 import type { RecordedEvent } from '../log/types.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
 import { Changes } from './changes.js'
-import { encodeRecord, type GenerationRecord } from './checkpoints.js'
+import { encodeWithPrefix, recordPrefix, type GenerationRecord } from './checkpoints.js'
 import type { ProjectionHandler } from './definition.js'
 import { recordKey } from './keys.js'
 import type { Projected } from './projected.js'
@@ -17,6 +17,11 @@ export class Member {
   readonly projected: Projected
   /** The generation as committed: `next` moves only once a batch holding its writes is written. */
   record: GenerationRecord
+  /**
+   * The `next` of its checkpoint in the database. Behind `record.next` when batches that changed
+   * nothing in its view were written without a checkpoint (inline ones: see inline-hook.ts).
+   */
+  stored: number
   /** Being rebuilt beside the active generation, which serves reads until the swap. */
   building: boolean
   owner: Owner = 'stopped'
@@ -31,6 +36,7 @@ export class Member {
   constructor (projected: Projected, storage: Storage, record: GenerationRecord, building: boolean) {
     this.projected = projected
     this.record = record
+    this.stored = record.next
     this.building = building
     this.changes = new Changes(storage, record.gen, record.history)
     const types = projected.definition.types
@@ -81,16 +87,18 @@ export class Member {
 
   /** The write of its record with `next`, under its key (active or building). */
   checkpoint (next: number): WriteOp {
-    // inline projections write one per append: the key and the record's fixed part are reused
+    // one per chunk or batch: the key and the record's fixed part (all but `next`) are reused
     if (this.#key === undefined || this.#keyBuilding !== this.building) {
       this.#key = recordKey(this.projected.definition.name, this.building)
       this.#keyBuilding = this.building
     }
-    return { key: this.#key, value: encodeRecord(this.record, next) }
+    this.#prefix ??= recordPrefix(this.record)
+    return { key: this.#key, value: encodeWithPrefix(this.#prefix, next) }
   }
 
   #key: Buffer | undefined
   #keyBuilding = false
+  #prefix: Buffer | undefined
 
   /** Waits until nothing is being handled or written for it. */
   async quiet (): Promise<void> {

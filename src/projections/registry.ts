@@ -151,10 +151,22 @@ export class Projections implements TrainHost, HookHost {
     for (const p of this.#registered.values()) p.close()
   }
 
-  /** Leaves the append path; call once the log has written every queued append. */
-  detach (): void {
+  /**
+   * Leaves the append path, and writes the checkpoints that inline projections let lag behind
+   * (batches that changed nothing in their views); call once the log has written every queued
+   * append.
+   */
+  async detach (): Promise<void> {
     if (this.#hookSet) this.log.setHook(undefined)
     this.#hookSet = false
+    const behind: Member[] = []
+    for (const p of this.#registered.values()) {
+      const m = p.active
+      if (m !== undefined && m.owner === 'hook' && m.stored < m.record.next) behind.push(m)
+    }
+    if (behind.length === 0) return
+    await this.#storage.write(behind.map(m => m.checkpoint(m.record.next)), false)
+    for (const m of behind) m.stored = m.record.next
   }
 
   // --- for trains and the hook

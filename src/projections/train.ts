@@ -186,6 +186,7 @@ export class Train {
     members.forEach((m, i) => {
       m.changes.reset(true)
       m.record = { ...m.record, next: nexts[i]! }
+      m.stored = nexts[i]!
     })
     this.#next = end
     this.#host.written(members, swapped, failures)

@@ -337,7 +337,7 @@ export class Annals {
       // inline projections stay in the append path until the appends already accepted are written
       await this.#log.close()
       await this.#aggregates.close()
-      this.#projections?.detach()
+      await this.#projections?.detach()
     } finally {
       await this.#log.storage.close()
       await this.#ownKeyStore?.close()
