@@ -11,6 +11,7 @@ export interface GenerationRecord {
   /** the number of its key spaces (views and history) */
   gen: number
   version: number
+  /** that of the definition whose handler wrote its last checkpoint */
   fingerprint: string
   /** whether it keeps the history of its changes */
   history: boolean
@@ -70,9 +71,12 @@ export async function readRecords (storage: Storage, name: string): Promise<{ ac
   }
 }
 
-/** Whether a stored generation was built by this definition. */
-export function sameDefinition (r: GenerationRecord, def: { version: number, fingerprint: string, history: boolean }): boolean {
-  return r.version === def.version && r.fingerprint === def.fingerprint && r.history === def.history
+/**
+ * Whether a stored generation serves this definition: the same version, and the same history
+ * flag (which decides what is stored). The fingerprint does not decide (see changed.ts).
+ */
+export function sameBuild (r: GenerationRecord, def: { version: number, history: boolean }): boolean {
+  return r.version === def.version && r.history === def.history
 }
 
 /** Hands out generation numbers; each is written with the first record that uses it. */

@@ -8,7 +8,8 @@
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
-import { Generations, encodeRecord, readRecords, sameDefinition, type GenerationRecord } from './checkpoints.js'
+import { warnChanged } from './changed.js'
+import { Generations, encodeRecord, readRecords, sameBuild, type GenerationRecord } from './checkpoints.js'
 import type { ProjectionDefinition } from './definition.js'
 import { collectGarbage } from './garbage.js'
 import { InlineHook, type HookHost } from './inline-hook.js'
@@ -87,18 +88,29 @@ export class Projections implements TrainHost, HookHost {
       ops.push(op)
       return { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, next: 0 }
     }
+    // a generation kept for this definition goes on with its handler, whose fingerprint its next
+    // checkpoint records; if that is not the stored one, say so (once)
+    const keep = (r: GenerationRecord): GenerationRecord => {
+      if (r.fingerprint === def.fingerprint) return r
+      warnChanged(def, r.fingerprint)
+      return { ...r, fingerprint: def.fingerprint }
+    }
     let active = stored.active
-    let building = stored.building !== undefined && sameDefinition(stored.building, def) ? stored.building : undefined
+    let building = stored.building !== undefined && sameBuild(stored.building, def) ? keep(stored.building) : undefined
     if (active === undefined) {
       active = fresh()
       building = undefined
       ops.push({ key: recordKey(p.name, false), value: encodeRecord(active) })
-    } else if (!sameDefinition(active, def) && building === undefined) {
-      // a new definition: build its view beside the stored one, which serves reads meanwhile
-      building = fresh()
-      ops.push({ key: recordKey(p.name, true), value: encodeRecord(building) })
+    } else if (!sameBuild(active, def)) {
+      // a new version: build its view beside the stored one, which serves reads meanwhile
+      if (building === undefined) {
+        building = fresh()
+        ops.push({ key: recordKey(p.name, true), value: encodeRecord(building) })
+      }
+    } else {
+      active = keep(active)
     }
-    if (stored.building !== undefined && stored.building !== building) {
+    if (stored.building !== undefined && building?.gen !== stored.building.gen) {
       ops.push({ key: recordKey(p.name, true) }, { key: garbageKey(stored.building.gen), value: EMPTY })
     }
     if (ops.length > 0) await this.#storage.write(ops, false)
@@ -106,7 +118,7 @@ export class Projections implements TrainHost, HookHost {
     if (building !== undefined) p.building = new Member(p, this.#storage, building, true)
     if (def.mode === 'inline') this.#updateHook(true)
     this.#start(p.building ?? p.active)
-    if (stored.building !== undefined && stored.building !== building) this.#collect()
+    if (stored.building !== undefined && building?.gen !== stored.building.gen) this.#collect()
   }
 
   /**

@@ -283,7 +283,8 @@ export class Annals {
   /**
    * Closes the database: stops subscriptions, writes the appends already accepted, closes
    * Registers a projection and returns its handle. The view resumes from its checkpoint; a new
-   * version (or an edited handler) rebuilds it beside the stored one. An async projection
+   * version rebuilds it beside the stored one (an edited handler under the same version only
+   * warns, `ANNALS_PROJECTION_CHANGED`). An async projection
    * resolves at once and catches up in the background; an inline one resolves once current.
    *
    * @example
