@@ -21,6 +21,7 @@ import type { RecordedEvent } from '../log/types.js'
 import type { WriteOp } from '../storage/storage.js'
 import type { Member } from './member.js'
 import { failedError } from './projected.js'
+import { closeWindow, openWindow } from './reentry.js'
 
 /** What the hook needs from the registry. */
 export interface HookHost {
@@ -47,6 +48,8 @@ export class InlineHook implements AppendHook {
   /** members whose checkpoint the open batch writes */
   #checkpointed: Member[] = []
   #afterSettle: Array<() => void> = []
+  /** whether the open batch holds a window for inline handlers (reentry.ts) */
+  #window = false
   /** Batches started so far. */
   batches = 0
 
@@ -65,18 +68,30 @@ export class InlineHook implements AppendHook {
     const members = this.#members
     for (const event of events) {
       for (const m of members) {
-        if (!m.wants(event.type)) continue
+        // a member stopped (abandoned by close) handles nothing more
+        if (m.owner !== 'hook' || !m.wants(event.type)) continue
         try {
           const pending = m.handle(event)
           if (pending !== undefined) await pending
         } catch (err) {
           for (const x of members) x.changes.dropPending()
+          if (err === m.abandoned) {
+            // closing, and its handler never settled: this append fails, and nothing of this
+            // batch is written for the member (its checkpoint stays where it is)
+            this.#next.delete(m)
+            m.changes.reset(false)
+            throw err
+          }
           throw failedError(m.projected.name, event.position, err)
         }
       }
     }
     const end = events[events.length - 1]!.position + 1
     for (const m of members) {
+      if (m.owner !== 'hook') {
+        m.changes.dropPending()
+        continue
+      }
       m.changes.accept()
       this.#next.set(m, end)
     }
@@ -85,6 +100,7 @@ export class InlineHook implements AppendHook {
   }
 
   finish (): WriteOp[] {
+    this.#closeWindow() // no handler runs for this batch any more
     const ops: WriteOp[] = []
     for (const [m, next] of this.#next) {
       if (m.changes.dirty) {
@@ -104,6 +120,7 @@ export class InlineHook implements AppendHook {
   settle (written: boolean): void {
     if (!this.#open) return
     this.#open = false
+    this.#closeWindow()
     if (written) {
       for (const [m, next] of this.#next) m.record = { ...m.record, next }
       for (const m of this.#checkpointed) m.stored = m.record.next
@@ -119,9 +136,17 @@ export class InlineHook implements AppendHook {
     this.#host.settled(touched)
   }
 
+  #closeWindow (): void {
+    if (!this.#window) return
+    this.#window = false
+    closeWindow()
+  }
+
   async #start (first: number): Promise<void> {
     this.#open = true
     this.batches++
+    openWindow()
+    this.#window = true
     const done = new Promise<void>(resolve => { this.#done = resolve })
     for (const m of this.#host.takeReady()) {
       if (m.owner !== 'ready') continue
@@ -153,6 +178,11 @@ export class InlineHook implements AppendHook {
               const pending = m.handle(event)
               if (pending !== undefined) await pending
             } catch (err) {
+              if (err === m.abandoned) {
+                // closing, and its handler never settled: it joins no batch
+                m.changes.reset(false)
+                return
+              }
               error = failedError(m.projected.name, event.position, err)
               break
             }

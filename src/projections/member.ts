@@ -2,6 +2,7 @@
 // owns it at the moment: a train (catching up, or following the log for async projections),
 // the append hook (inline projections in the append path), or nobody (stopped: failed,
 // replaced, closed, or an old view frozen while a new one is rebuilt).
+import { AnnalsError } from '../errors.js'
 import type { RecordedEvent } from '../log/types.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
 import { Changes } from './changes.js'
@@ -9,6 +10,7 @@ import { encodeWithPrefix, recordPrefix, type GenerationRecord } from './checkpo
 import type { ProjectionHandler } from './definition.js'
 import { recordKey } from './keys.js'
 import type { Projected } from './projected.js'
+import { runInline } from './reentry.js'
 
 /** Who moves a member on: see the file's comment. `ready`: caught up, waiting to join the append path. */
 export type Owner = 'train' | 'ready' | 'hook' | 'stopped'
@@ -32,6 +34,7 @@ export class Member {
   readonly changes: Changes
   readonly types: ReadonlySet<string> | undefined
   readonly #handle: ProjectionHandler
+  readonly #inline: boolean
 
   constructor (projected: Projected, storage: Storage, record: GenerationRecord, building: boolean) {
     this.projected = projected
@@ -42,10 +45,11 @@ export class Member {
     const types = projected.definition.types
     this.types = types === undefined ? undefined : new Set(types)
     this.#handle = projected.definition.handle
+    this.#inline = projected.definition.mode === 'inline'
   }
 
   get inline (): boolean {
-    return this.projected.definition.mode === 'inline'
+    return this.#inline
   }
 
   /** Whether this member handles events of `type`. */
@@ -56,14 +60,15 @@ export class Member {
   /**
    * Handles one event: its writes join the pending ones, or are dropped if the handler throws
    * (or rejects: the returned promise then rejects). A promise only when the handler returned
-   * one, to spare synchronous handlers a turn.
+   * one, to spare synchronous handlers a turn. An inline projection's handler runs in the
+   * context that makes `append` refuse (reentry.ts), within the window its caller opened.
    */
   handle (event: RecordedEvent): Promise<void> | undefined {
     const changes = this.changes
     changes.begin(event.position)
     let result: unknown
     try {
-      result = this.#handle(event, changes.writer)
+      result = this.#inline ? runInline(this.projected.name, () => this.#handle(event, changes.writer)) : this.#handle(event, changes.writer)
     } catch (err) {
       changes.discard()
       throw err
@@ -72,17 +77,53 @@ export class Member {
       changes.commit()
       return undefined
     }
-    return this.#settle(result)
+    return this.#settle(result, event.position)
   }
 
-  async #settle (result: PromiseLike<unknown>): Promise<void> {
-    try {
-      await result
-    } catch (err) {
-      this.changes.discard()
-      throw err
-    }
-    this.changes.commit()
+  /** Waits for a handler's promise, unless the member is abandoned first (see {@link abandon}). */
+  #settle (result: PromiseLike<unknown>, position: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiting = { position, reject }
+      this.#waiting = waiting
+      result.then(() => {
+        if (this.#waiting !== waiting) return // abandoned: what it wrote goes nowhere
+        this.#settled()
+        this.changes.commit()
+        resolve()
+      }, (err: unknown) => {
+        if (this.#waiting !== waiting) return
+        this.#settled()
+        this.changes.discard()
+        reject(err)
+      })
+    })
+  }
+
+  #settled (): void {
+    this.#waiting = undefined
+  }
+
+  /** the handler being waited for: the event's position, and how to stop waiting */
+  #waiting: { position: number, reject: (err: unknown) => void } | undefined
+  /** The error its handler was abandoned with, if it was (see {@link abandon}). */
+  abandoned: AnnalsError | undefined
+
+  /**
+   * Stops the member for good (the database is closing), and stops waiting for its handler if
+   * one has not settled: whoever waits gets an `ANNALS_HANDLER_ABANDONED` error, and nothing the
+   * handler does afterwards is kept. Returns that error, or undefined if no handler was running.
+   */
+  abandon (after: number): AnnalsError | undefined {
+    this.owner = 'stopped'
+    const waiting = this.#waiting
+    if (waiting === undefined) return undefined
+    this.#settled()
+    this.changes.discard()
+    const error = new AnnalsError('ANNALS_HANDLER_ABANDONED',
+      `Projection '${this.projected.name}': close() abandoned its handler of the event at position ${waiting.position}, which had not settled after ${after} ms`)
+    this.abandoned = error
+    waiting.reject(error)
+    return error
   }
 
   /** The write of its record with `next`, under its key (active or building). */

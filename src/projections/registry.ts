@@ -21,6 +21,8 @@ import { Train, type Failure, type TrainHost } from './train.js'
 /** An inline projection joins the append path once at most this many events behind. */
 const HAND_OVER_LAG = 1024
 const EMPTY = Buffer.alloc(0)
+/** The longest delay a timer takes (a longer one would fire at once). */
+const MAX_TIMER = 2 ** 31 - 1
 
 export class Projections implements TrainHost, HookHost {
   readonly log: Log
@@ -66,8 +68,9 @@ export class Projections implements TrainHost, HookHost {
 
   async #register (p: Projected): Promise<Projected> {
     try {
-      await this.#load(p, await this.#open())
+      // known from the start, so that close stops (or abandons) what it starts
       this.#registered.set(p.name, p)
+      await this.#load(p, await this.#open())
       if (p.definition.mode === 'inline') await p.caughtUp()
       return p
     } catch (err) {
@@ -151,6 +154,31 @@ export class Projections implements TrainHost, HookHost {
     p.failure = undefined
     this.#start(m)
     this.#collect()
+  }
+
+  /**
+   * After `ms`, abandons every handler still running (see {@link Member.abandon}) and stops every
+   * member, so that neither trains nor the appends still queued wait for a handler that does not
+   * settle. For close: returns the function that cancels it, once everything has finished.
+   */
+  abandonAfter (ms: number): () => void {
+    if (ms > MAX_TIMER) return () => {} // Infinity, or too long for a timer: wait for ever
+    const timer = setTimeout(() => { this.#abandon(ms) }, ms)
+    return () => { clearTimeout(timer) }
+  }
+
+  #abandon (after: number): void {
+    const abandoned: AnnalsError[] = []
+    for (const p of this.#registered.values()) {
+      for (const m of [p.active, p.building]) {
+        const error = m?.abandon(after)
+        if (error !== undefined) abandoned.push(error)
+      }
+    }
+    for (const t of this.#trains) t.stop()
+    if (abandoned.length === 0) return
+    process.emitWarning(`${abandoned.map(e => e.message).join('; ')}. What waited for it failed with ANNALS_HANDLER_ABANDONED; ` +
+      'nothing of it was written, and the projection resumes at its checkpoint next time.', { type: 'AnnalsWarning', code: 'ANNALS_HANDLER_ABANDONED' })
   }
 
   /** Stops the trains and the deleting of old generations; the hook stays for queued appends. */

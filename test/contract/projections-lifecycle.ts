@@ -111,4 +111,130 @@ export function projectionLifecycleContract (t: Test, backend: Backend): void {
       await db.close()
     }
   })
+
+  t.test('an inline handler that appends is refused at once, ANNALS_REENTRANT_APPEND, rather than deadlock the writer', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open()
+    const codes: unknown[] = []
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const Reacts = defineProjection<number>({
+      name: 'reacts',
+      mode: 'inline',
+      async handle (e, view) {
+        if (e.type === 'Wait') await gate
+        if (e.type === 'Try') await db.append('other', { type: 'Reaction' }).catch((err: { code?: string }) => { codes.push(err.code) })
+        if (e.type === 'Throw') await db.append('other', { type: 'Reaction' })
+        view.put(e.type, e.position)
+      }
+    })
+    const reacts = await db.project(Reacts)
+    await db.append('s', { type: 'Try' })
+    t.same(codes, ['ANNALS_REENTRANT_APPEND'], 'the handler\'s append failed at once, and the handler went on')
+    t.equal(await reacts.get('Try'), 0)
+    const err = await db.append('s', { type: 'Throw' }).catch((e: unknown) => e) as { code?: string, cause?: { code?: string } }
+    t.equal(err.code, 'ANNALS_PROJECTION_FAILED', 'a handler that lets it through fails the append, as any handler error')
+    t.equal(err.cause?.code, 'ANNALS_REENTRANT_APPEND')
+    // appends from elsewhere, made while an inline handler waits, are not refused: they queue
+    const waiting = db.append('s', { type: 'Wait' })
+    await new Promise(resolve => setTimeout(resolve, 10))
+    const outside = db.append('s', { type: 'Outside' })
+    const subscribed = new Promise<unknown>((resolve, reject) => {
+      const sub = db.subscribe({ from: 'end', types: ['Outside'] }, async () => {
+        await db.append('reactions', { type: 'Reaction' }).then(resolve, reject)
+        void sub.close()
+      })
+    })
+    release()
+    t.same(await Promise.all([waiting, outside]), [{ revision: 1, position: 1 }, { revision: 2, position: 2 }])
+    t.match(await subscribed, { position: 3 }, 'a subscription\'s handler may append')
+    t.same((await collect(db.readAll())).map(e => e.type), ['Try', 'Wait', 'Outside', 'Reaction'], 'no reaction of an inline handler was written')
+
+    // when an inline projection catches up, its handler cannot append either
+    const Late = defineProjection<number>({ name: 'late', mode: 'inline', async handle (e) { if (e.type === 'Try') await db.append('other', { type: 'Reaction' }) } })
+    await t.rejects(db.project(Late), { code: 'ANNALS_PROJECTION_FAILED', cause: { code: 'ANNALS_REENTRANT_APPEND' } })
+    await db.close()
+  })
+
+  t.test('close abandons an inline handler that never settles: its append fails, ANNALS_HANDLER_ABANDONED, and close finishes', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open()
+    let hang = true
+    let late!: () => void
+    const Hangs = defineProjection<number>({
+      name: 'hangs',
+      mode: 'inline',
+      async handle (e, view) {
+        if (hang && e.type === 'Hang') await new Promise<void>(resolve => { late = resolve })
+        view.put(e.type, e.position)
+      }
+    })
+    await db.project(Hangs)
+    await db.append('s', { type: 'Before' })
+    const hung = db.append('s', { type: 'Hang' }).then(() => undefined, (err: unknown) => err)
+    const behind = db.append('s', { type: 'Behind' })
+    await new Promise(resolve => setTimeout(resolve, 20))
+    const started = Date.now()
+    const codes = await warningsDuring(async () => { await db.close({ handlerTimeout: 100 }) })
+    t.ok(Date.now() - started >= 90, 'close waited for the handler first')
+    t.same(codes, ['ANNALS_HANDLER_ABANDONED'], 'and says which it abandoned')
+    t.match(await hung, { code: 'ANNALS_HANDLER_ABANDONED' }, 'the append that waited for it failed')
+    t.same(await behind, { revision: 1, position: 1 }, 'the append queued behind it was written')
+    late() // the abandoned handler settles after all: what it does is kept nowhere
+    await new Promise(resolve => setTimeout(resolve, 10))
+    hang = false
+    db = await f.open()
+    const view = await db.project(Hangs)
+    t.same((await collect(db.readAll())).map(e => e.type), ['Before', 'Behind'], 'the abandoned append wrote nothing')
+    t.same(await collect(view.query()), [['Before', 0], ['Behind', 1]], 'the view caught up on what was written, and only that')
+    await db.close()
+  })
+
+  t.test('close abandons an async handler that never settles; the projection resumes at its checkpoint', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open()
+    await appendMany(db, 2000, 'T')
+    let hang = true
+    let handled = 0
+    const Count = defineProjection<number>({
+      name: 'count',
+      async handle (e, view) {
+        if (hang && e.position === 1500) await new Promise(() => {})
+        handled++
+        view.put('n', (await view.get('n') ?? 0) + 1)
+      }
+    })
+    const count = await db.project(Count)
+    while (handled < 1500) await new Promise(resolve => setTimeout(resolve, 5))
+    // chunks before the one that hangs are written
+    const checkpoint = count.status().position
+    t.ok(checkpoint > 0 && checkpoint < 1500, `its checkpoint (${checkpoint}) is before the event that hangs`)
+    t.equal(count.status().state, 'catching-up')
+    const codes = await warningsDuring(async () => { await db.close({ handlerTimeout: 50 }) })
+    t.same(codes, ['ANNALS_HANDLER_ABANDONED'])
+    hang = false
+    handled = 0
+    db = await f.open()
+    const again = await db.project(Count)
+    await again.caughtUp()
+    t.equal(handled, 2000 - (checkpoint + 1), 'resumed at its checkpoint')
+    t.equal(await again.get('n'), 2000, 'no event applied twice, none skipped')
+    await db.close()
+  })
+
+  t.test('close options are checked, and a refused close changes nothing', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open()
+    for (const bad of ['soon', { handlerTimeout: -1 }, { handlerTimeout: '5' }, { handlerTimeout: NaN }, { handlertimeout: 5 }]) {
+      await t.rejects(db.close(bad as never), TypeError, JSON.stringify(bad))
+    }
+    t.equal(db.status, 'open')
+    await db.append('s', { type: 'T' })
+    await db.close({ handlerTimeout: Infinity })
+    t.equal(db.status, 'closed')
+  })
 }

@@ -5,6 +5,10 @@ import { deepStrictEqual, equal } from 'node:assert/strict'
 import type { Test } from 'tap'
 import fc from 'fast-check'
 import { defineProjection, type Annals, type Projection, type RecordedEvent } from '../../src/index.js'
+import { readRecords } from '../../src/projections/checkpoints.js'
+import { GARBAGE_RANGE } from '../../src/projections/keys.js'
+import { Space, spaceEnd, spaceStart } from '../../src/storage/keys.js'
+import { internalsOf } from '../../src/store/internals.js'
 import { collect, type Backend } from '../helpers/backends.js'
 
 // keys that test the UTF-8 byte order: NUL and 0x01 (escaped in history keys), prefixes, accents, astral
@@ -198,11 +202,20 @@ export function projectionContract (t: Test, backend: Backend): void {
     t.equal(await (await v2.at({ position: 99 })).get('total'), 200, 'history is the new version\'s')
     await v2.rebuild()
     t.equal(await v2.get('total'), 4002, 'rebuild() gives the same view')
-    await db.close()
-    // the old generations are deleted behind
-    db = await f.open()
-    await (await db.project(define(2))).caughtUp()
-    await new Promise(resolve => setTimeout(resolve, 50))
+    // the old generations (version 1's, and version 2's first build) are deleted behind
+    const storage = internalsOf(db).log.storage
+    const gens = async (): Promise<number[]> => {
+      const found = new Set<number>()
+      for (const space of [Space.views, Space.history]) {
+        for (const key of await storage.allKeys({ gte: spaceStart(space), lt: spaceEnd(space) })) found.add(key.readUInt32BE(1))
+      }
+      return [...found]
+    }
+    const active = (await readRecords(storage, 'versioned')).active!.gen
+    for (let i = 0; i < 200 && (await gens()).length > 1; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    t.same(await gens(), [active], 'only the generation in use has documents and history left')
+    t.same(await storage.allKeys(GARBAGE_RANGE), [], 'and no generation is left marked for deletion')
+    t.equal(await v2.get('total'), 4002)
     await db.close()
   })
 
@@ -319,12 +332,40 @@ export function projectionContract (t: Test, backend: Backend): void {
     const expected = sorted(fold(await collect(db.readAll())))
     t.same(await collect(inline.query()), expected, 'inline, rebuilt while appends flowed')
     t.same(await collect(async.query()), expected, 'async, rebuilt while appends flowed')
-    await db.project(sums('late', 'async'))
-    await db.close() // in the middle of its catch-up, most likely
+    // a projection held in the middle of its catch-up, at the event at position 1000
+    let hold: { at: number, reached: () => void, released: Promise<void> } | undefined
+    let handled = 0
+    const Late = defineProjection<number>({
+      name: 'late',
+      types: ['Add', 'Del'],
+      async handle (e, view) {
+        if (hold?.at === e.position) {
+          hold.reached()
+          await hold.released
+        }
+        handled++
+        await handle(e, view)
+      }
+    })
+    let release!: () => void
+    const reached = new Promise<void>(resolve => { hold = { at: 1000, reached: resolve, released: new Promise(resolve => { release = resolve }) } })
+    const late = await db.project(Late)
+    await reached
+    const before = late.status()
+    t.equal(before.state, 'catching-up', 'closed in the middle of its catch-up')
+    t.ok(before.position > 0 && before.position < 1000, `with chunks before the held one written (up to ${before.position})`)
+    const closing = db.close()
+    release()
+    await closing
+    hold = undefined
     db = await f.open()
-    const again = await db.project(sums('late', 'async'))
+    const again = await db.project(Late)
+    const resumedAt = again.status().position
+    t.ok(resumedAt >= before.position && resumedAt < events.length - 1, `it resumes where close left it (${resumedAt}), not from the start`)
+    handled = 0
     await again.caughtUp()
-    t.same(await collect(again.query()), expected, 'resumed after close')
+    t.equal(handled, events.slice(resumedAt + 1).filter(e => e.type !== 'Noise').length, 'handling only the events after its checkpoint')
+    t.same(await collect(again.query()), expected, 'resumed after close, nothing lost or repeated')
     await db.close()
   })
 
