@@ -1,11 +1,14 @@
 // Contract: what projections do around the edges of their work. Inline checkpoints keep up
-// with the log even when batches change nothing, so that reopening replays nothing; a handler
-// cannot deadlock the writer by appending; a handler that never settles does not hang close().
+// with the log even when batches change nothing, so that reopening replays nothing; the version
+// decides rebuilds; a handler cannot deadlock the writer by appending; a handler that never
+// settles does not hang close(); a rebuild under appends, and a close mid-catch-up, lose and
+// repeat nothing.
 import type { Test } from 'tap'
 import { defineProjection, type Annals, type ProjectionOptions } from '../../src/index.js'
 import { readRecords } from '../../src/projections/checkpoints.js'
 import { internalsOf } from '../../src/store/internals.js'
 import { collect, type Backend } from '../helpers/backends.js'
+import { appendAll, fold, handle, sorted, sums, type Ev } from '../helpers/sums.js'
 
 /** Runs `fn`, and gives the codes of the process warnings emitted meanwhile (they come on a later tick). */
 async function warningsDuring (fn: () => Promise<void>): Promise<string[]> {
@@ -236,5 +239,57 @@ export function projectionLifecycleContract (t: Test, backend: Backend): void {
     await db.append('s', { type: 'T' })
     await db.close({ handlerTimeout: Infinity })
     t.equal(db.status, 'closed')
+  })
+
+  t.test('a rebuild while appends flow, and a close during catch-up, lose and repeat nothing', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open()
+    const events: Ev[] = Array.from({ length: 3000 }, (_, i) => ({ stream: `s${i % 3}`, type: i % 11 === 0 ? 'Del' : 'Add', n: i % 37 }))
+    const inline = await db.project(sums('inline', 'inline'))
+    const async = await db.project(sums('async', 'async'))
+    const appending = (async () => { for (let i = 0; i < events.length; i += 100) await appendAll(db, events.slice(i, i + 100)) })()
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await Promise.all([inline.rebuild(), async.rebuild()])
+    await appending
+    await async.caughtUp()
+    const expected = sorted(fold(await collect(db.readAll())))
+    t.same(await collect(inline.query()), expected, 'inline, rebuilt while appends flowed')
+    t.same(await collect(async.query()), expected, 'async, rebuilt while appends flowed')
+    // a projection held in the middle of its catch-up, at the event at position 1000
+    let hold: { at: number, reached: () => void, released: Promise<void> } | undefined
+    let handled = 0
+    const Late = defineProjection<number>({
+      name: 'late',
+      types: ['Add', 'Del'],
+      async handle (e, view) {
+        if (hold?.at === e.position) {
+          hold.reached()
+          await hold.released
+        }
+        handled++
+        await handle(e, view)
+      }
+    })
+    let release!: () => void
+    const reached = new Promise<void>(resolve => { hold = { at: 1000, reached: resolve, released: new Promise(resolve => { release = resolve }) } })
+    const late = await db.project(Late)
+    await reached
+    const before = late.status()
+    t.equal(before.state, 'catching-up', 'closed in the middle of its catch-up')
+    t.ok(before.position > 0 && before.position < 1000, `with chunks before the held one written (up to ${before.position})`)
+    const closing = db.close()
+    release()
+    await closing
+    hold = undefined
+    db = await f.open()
+    const again = await db.project(Late)
+    const resumedAt = again.status().position
+    t.ok(resumedAt >= before.position && resumedAt < events.length - 1, `it resumes where close left it (${resumedAt}), not from the start`)
+    handled = 0
+    await again.caughtUp()
+    t.equal(handled, events.slice(resumedAt + 1).filter(e => e.type !== 'Noise').length, 'handling only the events after its checkpoint')
+    t.same(await collect(again.query()), expected, 'resumed after close, nothing lost or repeated')
+    await db.close()
   })
 }
