@@ -96,6 +96,18 @@ export type AnnalsErrorCode =
   | 'ANNALS_ALREADY_PROJECTED'
   /** `at` on a projection that keeps no history (`history: false`). */
   | 'ANNALS_HISTORY_UNAVAILABLE'
+  /**
+   * `append` was called from an inline projection's handler, which runs inside the writer: the
+   * append would wait for the batch the handler is part of, for ever. Refused at once; nothing
+   * was written. React to events with a subscription instead.
+   */
+  | 'ANNALS_REENTRANT_APPEND'
+  /**
+   * `close()` stopped waiting for a projection handler that had not settled within its
+   * `handlerTimeout`. What waited for that handler failed with this code: an append waiting for
+   * an inline handler wrote nothing; an async projection resumes at its checkpoint next time.
+   */
+  | 'ANNALS_HANDLER_ABANDONED'
 
 /**
  * The error annals rejects with. Test `code`, never `message`.

@@ -1,12 +1,18 @@
 // `annals/testing`: given events, when a decision, then events or a state. Tests of an
 // aggregate and the decisions made on it, in memory, with no database: the given events are
 // checked and stored-and-read as an append would (data through the codec, missing data null,
-// missing metadata {}), and folded with the aggregate's own `initial` and `evolve`.
+// missing metadata {}), and folded as `db.load` folds them (aggregates/fold.ts: what `initial`
+// or `evolve` throws, or a promise they return, is ANNALS_AGGREGATE_FAILED).
 import { deepStrictEqual } from 'node:assert/strict'
 import { checkAggregate, type Aggregate } from './aggregates/define.js'
+import { evolve, initial } from './aggregates/fold.js'
+import { AnnalsError } from './errors.js'
 import type { NewEvent, RecordedEvent } from './log/types.js'
 import { checkEvents } from './log/validate.js'
-import { decode, encode } from './storage/codec.js'
+import { UnencodableError, decode, encode } from './storage/codec.js'
+
+/** The stream the given events are in, as error messages name it. */
+const STREAM = 'given'
 
 /**
  * A test in progress: the events given so far, and the state they fold to.
@@ -23,7 +29,10 @@ export interface Given<State> {
   readonly events: readonly RecordedEvent[]
   /** Asserts that the given events fold to `expected` (deep, strict equality). */
   thenState (expected: State): void
-  /** Runs a decision on the state: it returns the events it would append (or throws). */
+  /**
+   * Runs a decision on the state: it returns the events it would append (or throws). Events an
+   * append would refuse throw here, `ANNALS_INVALID_EVENT`.
+   */
   when (decide: (state: State) => NewEvent | readonly NewEvent[]): When<State>
 }
 
@@ -62,21 +71,27 @@ export interface When<State> {
 export function given<State> (aggregate: Aggregate<State>, events: readonly NewEvent[]): Given<State> {
   checkAggregate(aggregate)
   const recorded = record(events, 0)
-  const state = recorded.reduce((s, e) => aggregate.evolve(s, e), aggregate.initial())
+  const fold = (list: readonly RecordedEvent[]): State => list.reduce((s, e) => evolve(aggregate, STREAM, s, e), initial(aggregate, STREAM))
+  const state = fold(recorded)
   return {
     state,
     events: recorded,
     thenState: expected => { deepStrictEqual(state, expected) },
     when: decide => {
-      let decided: RecordedEvent[] | undefined
+      let result: NewEvent | readonly NewEvent[] | undefined
+      let threw = false
       let error: unknown
+      // the decision gets a fold of its own (one that changes its state changes nothing here);
+      // a fold that fails is the aggregate's failure, and events that an append would refuse
+      // are refused here: neither is the decision throwing
+      const before = fold(recorded)
       try {
-        // decide on a fold of its own: a decision that changes its state changes nothing here
-        const result = decide(recorded.reduce((s, e) => aggregate.evolve(s, e), aggregate.initial()))
-        decided = record(Array.isArray(result) ? result : [result as NewEvent], recorded.length)
+        result = decide(before)
       } catch (err) {
+        threw = true
         error = err
       }
+      const decided = threw ? undefined : record(Array.isArray(result) ? result : [result as NewEvent], recorded.length)
       const outcome = (): RecordedEvent[] => {
         if (decided === undefined) throw new Error('The decision threw instead of deciding', { cause: error })
         return decided
@@ -87,7 +102,7 @@ export function given<State> (aggregate: Aggregate<State>, events: readonly NewE
           deepStrictEqual(outcome().map(shape), record(expected, 0).map(shape))
         },
         thenState: expected => {
-          deepStrictEqual([...recorded, ...outcome()].reduce((s, e) => aggregate.evolve(s, e), aggregate.initial()), expected)
+          deepStrictEqual(fold([...recorded, ...outcome()]), expected)
         },
         thenThrows: expected => {
           if (decided !== undefined) throw new Error(`The decision did not throw; it decided ${JSON.stringify(decided.map(e => e.type))}`)
@@ -107,12 +122,22 @@ function record (events: readonly NewEvent[], from: number): RecordedEvent[] {
   if (events.length === 0) return []
   return checkEvents(events).map((e, i) => ({
     id: e.id ?? `given-${from + i}`,
-    stream: 'given',
+    stream: STREAM,
     revision: from + i,
     position: from + i,
     type: e.type,
-    data: decode(encode(e.data)),
-    metadata: e.metadata === undefined ? {} : decode(encode(e.metadata)) as Record<string, unknown>,
+    data: stored(e.data, i, e.type),
+    metadata: e.metadata === undefined ? {} : stored(e.metadata, i, e.type) as Record<string, unknown>,
     time: 0
   }))
+}
+
+/** A value as the log stores and reads it; what cannot be stored is ANNALS_INVALID_EVENT, as in an append. */
+function stored (value: unknown, index: number, type: string): unknown {
+  try {
+    return decode(encode(value))
+  } catch (err) {
+    if (!(err instanceof UnencodableError)) throw err
+    throw new AnnalsError('ANNALS_INVALID_EVENT', `Event ${index} (${type}) cannot be stored: ${err.message}`, { cause: err })
+  }
 }

@@ -8,6 +8,7 @@ import { readContract } from './contract/read.js'
 import { privacyContract } from './contract/privacy.js'
 import { subscriptionContract } from './contract/subscriptions.js'
 import { projectionContract } from './contract/projections.js'
+import { projectionLifecycleContract } from './contract/projections-lifecycle.js'
 
 const backend = backends.find(b => b.name === 'classic-level sublevel')!
 t.test('append', async t => { appendContract(t, backend) })
@@ -17,3 +18,4 @@ t.test('subscriptions', async t => { subscriptionContract(t, backend) })
 t.test('privacy', async t => { privacyContract(t, backend) })
 t.test('aggregates', async t => { aggregateContract(t, backend) })
 t.test('projections', async t => { projectionContract(t, backend) })
+t.test('projections: lifecycle', async t => { projectionLifecycleContract(t, backend) })

@@ -48,5 +48,31 @@ t.test('when a decision throws, then the error', async t => {
 
 t.test('given events are checked as an append checks them', async t => {
   t.throws(() => given(Account, [{ type: '' }]), { code: 'ANNALS_INVALID_EVENT' })
-  t.throws(() => given(Account, [{ type: 'Deposited', data: { f: () => 1 } }]), Error)
+  t.throws(() => given(Account, [{ type: 'Deposited', data: { f: () => 1 } }]), { code: 'ANNALS_INVALID_EVENT' }, 'data that cannot be stored')
+  t.throws(() => given(Account, [{ type: 'Deposited', data: { amount: 1 }, metadata: { s: Symbol('s') } }]), { code: 'ANNALS_INVALID_EVENT' }, 'metadata that cannot be stored')
+  t.throws(() => given(Account, history).when(() => ({ type: 'Deposited', data: { f: () => 1 } })), { code: 'ANNALS_INVALID_EVENT' }, 'nor can decided events')
+})
+
+t.test('the fold fails as db.load fails: ANNALS_AGGREGATE_FAILED, never the decision\'s error', async t => {
+  const boom = new Error('boom')
+  const Fragile = defineAggregate({ name: 'fragile', initial: () => 0, evolve: (n: number, e) => { if (e.type === 'Bad') throw boom; return n + 1 } })
+  const Async = defineAggregate({ name: 'async', initial: () => 0, evolve: async (n: number) => n + 1 } as never)
+  const Broken = defineAggregate({ name: 'broken', initial: () => { throw boom }, evolve: (n: number) => n })
+  const level = new MemoryLevel()
+  const db = await open({ level })
+  t.teardown(async () => { await db.close(); await level.close() })
+  await db.append('s', [{ type: 'Good' }, { type: 'Bad' }])
+  for (const [what, aggregate, events] of [
+    ['evolve throws', Fragile, [{ type: 'Good' }, { type: 'Bad' }]],
+    ['evolve returns a promise', Async, [{ type: 'Good' }]],
+    ['initial throws', Broken, []]
+  ] as const) {
+    const code = { code: 'ANNALS_AGGREGATE_FAILED' }
+    await t.rejects(db.load(aggregate as never, 's'), code, `${what}: load`)
+    t.throws(() => given(aggregate as never, events), code, `${what}: given`)
+  }
+  t.throws(() => given(Fragile, [{ type: 'Bad' }]), { code: 'ANNALS_AGGREGATE_FAILED', cause: boom })
+  // a fold that fails before the decision is not the decision throwing
+  t.throws(() => given(Fragile, [{ type: 'Good' }]).when(() => ({ type: 'Bad' })).thenState(2), { code: 'ANNALS_AGGREGATE_FAILED' }, 'decided events folded')
+  given(Fragile, [{ type: 'Good' }]).when(() => ({ type: 'Bad' })).thenEvents([{ type: 'Bad' }])
 })

@@ -10,11 +10,10 @@
 // `evolve` folds events as records hold them: personal fields sealed (see privacy/sealed.ts),
 // so that snapshots store them sealed too, and a shred forgets them there as well. The state
 // is opened only on its way out of `load`.
-import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import { withExtensions } from '../log/record.js'
-import type { RecordedEvent } from '../log/types.js'
 import type { Aggregate } from './define.js'
+import { evolve, initial } from './fold.js'
 import { encodeSnapshot, keepsSnapshots } from './snapshot-codec.js'
 import { snapshotKey, snapshotPrefix } from './snapshot-keys.js'
 import { SnapshotStore } from './snapshot-store.js'
@@ -46,14 +45,6 @@ export class Aggregates {
     return await this.#snapshots.prune(keep)
   }
 
-  /**
-   * Deletes every snapshot of `stream`, of any aggregate (for crypto-shredding): into `batch`
-   * when given, else at once. Loads under way write no snapshot of it afterwards.
-   */
-  async deleteStream (stream: string): Promise<number> {
-    return await this.#snapshots.deleteStream(stream)
-  }
-
   /** Resolves once the snapshots queued so far are written. */
   async settled (): Promise<void> {
     await this.#snapshots.settled()
@@ -79,7 +70,6 @@ export class Aggregates {
   async #fold<State> (aggregate: Aggregate<State>, stream: string, target: number): Promise<Loaded<State> & { sealed: boolean }> {
     const every = aggregate.snapshotEvery
     const prefix = every === undefined ? undefined : snapshotPrefix(stream, aggregate)
-    const generation = this.#snapshots.generation
     const snapshot = prefix === undefined ? undefined : await this.#snapshots.newest(prefix, target, every!)
     let state = snapshot === undefined ? initial(aggregate, stream) : snapshot.state as State
     let revision = snapshot?.revision ?? -1
@@ -98,7 +88,7 @@ export class Aggregates {
           if (prefix !== undefined && (revision + 1) % every! === 0 && keepsSnapshots(aggregate)) {
             // encoded now: evolve may change this very object on the next event
             const bytes = encodeSnapshot(aggregate, position, state)
-            const full = bytes === undefined ? undefined : this.#snapshots.add(stream, generation, snapshotKey(prefix, revision), bytes)
+            const full = bytes === undefined ? undefined : this.#snapshots.add(snapshotKey(prefix, revision), bytes)
             if (full !== undefined) await full
           }
         }
@@ -108,38 +98,4 @@ export class Aggregates {
     }
     return { state, revision, position, sealed }
   }
-}
-
-/** `initial()`; what it throws, or a promise it returns, is `ANNALS_AGGREGATE_FAILED`. */
-function initial<State> (aggregate: Aggregate<State>, stream: string): State {
-  let state: State
-  try {
-    state = aggregate.initial()
-  } catch (err) {
-    throw failed(aggregate, stream, undefined, 'threw', err)
-  }
-  return synchronous(aggregate, stream, undefined, state)
-}
-
-/** `evolve(state, event)`; what it throws, or a promise it returns, is `ANNALS_AGGREGATE_FAILED`. */
-function evolve<State> (aggregate: Aggregate<State>, stream: string, state: State, event: RecordedEvent): State {
-  let next: State
-  try {
-    next = aggregate.evolve(state, event)
-  } catch (err) {
-    throw failed(aggregate, stream, event, 'threw', err)
-  }
-  return synchronous(aggregate, stream, event, next)
-}
-
-function synchronous<State> (aggregate: Aggregate<State>, stream: string, event: RecordedEvent | undefined, state: State): State {
-  if (typeof (state as { then?: unknown } | null | undefined)?.then === 'function') {
-    throw failed(aggregate, stream, event, 'returned a promise; it must be synchronous')
-  }
-  return state
-}
-
-function failed (aggregate: { name: string }, stream: string, event: RecordedEvent | undefined, how: string, cause?: unknown): AnnalsError {
-  const what = event === undefined ? 'initial()' : `evolve() of revision ${event.revision} (${event.type})`
-  return new AnnalsError('ANNALS_AGGREGATE_FAILED', `Aggregate '${aggregate.name}' failed on stream '${stream}': ${what} ${how}`, cause === undefined ? undefined : { cause })
 }

@@ -1,10 +1,9 @@
 // The keys of snapshots, in key space `N`:
 //   N stream 0x00 name 0x00 version (u64) fingerprint (8 bytes) revision (u64)
-// Stream first, so that all the snapshots of a stream are one range (crypto-shredding deletes
-// them with one scan); then the definition that made them, so that a load sees only snapshots
-// of its own version and code; then the revision, so that the newest one at or before a target
+// Stream first, then the definition that made them, so that a load sees only snapshots of its
+// own version and code; then the revision, so that the newest one at or before a target
 // is one reverse seek. Stream and aggregate names never contain NUL (both are checked).
-import { Space, nameBounds, readU64, writeU64 } from '../storage/keys.js'
+import { Space, readU64, writeU64 } from '../storage/keys.js'
 import type { Aggregate } from './define.js'
 
 const FINGERPRINT_BYTES = 8
@@ -30,11 +29,6 @@ export function snapshotKey (prefix: Buffer, revision: number): Buffer {
   prefix.copy(key, 0)
   writeU64(key, revision, prefix.length)
   return key
-}
-
-/** Bounds of every snapshot of one stream, of any aggregate. */
-export function streamSnapshotBounds (stream: string): { gte: Buffer, lt: Buffer } {
-  return nameBounds(Space.snapshots, stream)
 }
 
 /** What a snapshot key says. */

@@ -1,5 +1,5 @@
 // Where snapshots are kept: read the newest one at or before a revision, write new ones in the
-// background, delete a stream's, prune those no definition uses. Snapshots are a cache: a write
+// background, prune those no definition uses. Snapshots are a cache: a write
 // that fails, or one dropped because the database is closing, costs speed, never an answer.
 //
 // Writes never go through the log's writer, so appends never wait for them: a load queues its
@@ -9,36 +9,22 @@ import { readU64, spaceEnd, spaceStart, Space } from '../storage/keys.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
 import type { Aggregate } from './define.js'
 import { decodeSnapshot, type Snapshot } from './snapshot-codec.js'
-import { parseSnapshotKey, snapshotKey, streamSnapshotBounds } from './snapshot-keys.js'
+import { parseSnapshotKey, snapshotKey } from './snapshot-keys.js'
 
 /** Bytes of snapshots queued before a load waits for them to be written. */
 const QUEUE_BYTES = 8 * 1024 * 1024
 /** Keys read per step of a scan. */
 const SCAN_CHUNK = 1024
 
-interface Queued extends WriteOp {
-  stream: string
-}
-
 export class SnapshotStore {
   readonly #storage: Storage
-  #queue: Queued[] = []
+  #queue: WriteOp[] = []
   #queuedBytes = 0
   #writing: Promise<void> | undefined
   #closed = false
-  /**
-   * Counts deletions of streams' snapshots. A load notes it before it reads events, and its
-   * snapshots are dropped if it changed since: they may hold what was deleted.
-   */
-  #generation = 0
 
   constructor (storage: Storage) {
     this.#storage = storage
-  }
-
-  /** What a load notes before it reads, for {@link add}. */
-  get generation (): number {
-    return this.#generation
   }
 
   /**
@@ -76,13 +62,10 @@ export class SnapshotStore {
     }
   }
 
-  /**
-   * Queues a snapshot of `stream` for writing, unless the stream's snapshots were deleted
-   * since the load noted `generation`. Returns a promise when the load should wait for room.
-   */
-  add (stream: string, generation: number, key: Buffer, value: Buffer): Promise<void> | undefined {
-    if (this.#closed || generation !== this.#generation) return undefined
-    this.#queue.push({ stream, key, value })
+  /** Queues a snapshot for writing. Returns a promise when the load should wait for room. */
+  add (key: Buffer, value: Buffer): Promise<void> | undefined {
+    if (this.#closed) return undefined
+    this.#queue.push({ key, value })
     this.#queuedBytes += key.length + value.length
     this.#write()
     return this.#queuedBytes > QUEUE_BYTES ? this.settled() : undefined
@@ -91,19 +74,6 @@ export class SnapshotStore {
   /** Resolves once every queued snapshot is written (or has failed). */
   async settled (): Promise<void> {
     while (this.#writing !== undefined) await this.#writing
-  }
-
-  /**
-   * Deletes every snapshot of `stream`, of any aggregate: into `batch` when given (the caller
-   * writes it), else at once. Snapshots of the stream that loads under way would write later
-   * are dropped. Resolves with the number of snapshots deleted.
-   */
-  async deleteStream (stream: string): Promise<number> {
-    this.#generation++
-    this.#queue = this.#queue.filter(q => q.stream !== stream)
-    // a write already under way may hold some: it lands before the deletes
-    await this.settled()
-    return await deleteStreamSnapshots(this.#storage, stream)
   }
 
   /**
@@ -142,16 +112,6 @@ export class SnapshotStore {
       }
     })()
   }
-}
-
-/**
- * Deletes every snapshot of `stream`, of any aggregate and version: into `batch` when given
- * (the caller writes it), else in batches of its own. Resolves with the number deleted.
- * Prefer {@link SnapshotStore.deleteStream} on an open database: it also stops loads under way
- * from writing snapshots of the stream afterwards.
- */
-export async function deleteStreamSnapshots (storage: Storage, stream: string): Promise<number> {
-  return await deleteKeys(storage, streamSnapshotBounds(stream), () => true)
 }
 
 /** Deletes the keys of a range that `doomed` picks, a chunk at a time. */

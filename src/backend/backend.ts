@@ -179,6 +179,8 @@ export interface Backend {
   setHook (hook: AppendHook | undefined): void
   /** An importer into this backend, whose log must be empty (a `TypeError` otherwise). */
   importer (): Promise<LogImporter>
+  /** Resolves once every append accepted so far is written (or failed). */
+  flush (): Promise<void>
   /** Writes what is accepted and waiting, then closes. */
   close (): Promise<void>
 }

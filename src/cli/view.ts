@@ -1,9 +1,9 @@
 // `annals view <dir> <projection> [key] --module <file>`: a view's documents, now or as it was at
-// a position or a moment. Views are kept by their projection's name and definition, so the
-// command registers the projection with `db.project`, from the module of the application that
-// defines it, as the application does: the view resumes from where it stands.
+// a position or a moment. Views are kept by their projection's name and version, so the command
+// registers the projection with `db.project`, from the module of the application that defines
+// it, as the application does: the view resumes from where it stands.
 import type { Command } from 'commander'
-import { readRecords, sameDefinition } from '../projections/checkpoints.js'
+import { readRecords, sameBuild } from '../projections/checkpoints.js'
 import { checkDefinition, type ProjectionDefinition } from '../projections/definition.js'
 import type { ProjectionView } from '../projections/handle.js'
 import type { Annals } from '../store/annals.js'
@@ -62,8 +62,9 @@ Examples:
   $ annals view ./demo-data per-user --module dist/demo/views.js --at-time 2026-05-01T10:00:00Z --limit 5
 
 The projection is registered as the application registers it, so an async one catches up first.
-A definition other than the one that built the stored view (another version, an edited handler)
-would rebuild it: view refuses, unless --rebuild. Point --module at the code the application runs.`))
+A definition of another version (or history flag) than the stored view's would rebuild it: view
+refuses, unless --rebuild. A handler of other source text under the same version (a TypeScript
+module compiled here) shows the view as stored, with a warning (ANNALS_PROJECTION_CHANGED).`))
     .action(async (dir: string, name: string, key: string | undefined, options: ViewOptions) => {
       if (options.atPosition !== undefined && options.atTime !== undefined) throw usage('Give --at-position or --at-time, not both')
       const { value: definition } = await loadExport(options.module, `the definition of projection '${name}'`,
@@ -76,9 +77,9 @@ would rebuild it: view refuses, unless --rebuild. Point --module at the code the
 async function show (db: Annals, definition: ProjectionDefinition, key: string | undefined, options: ViewOptions): Promise<void> {
   const checked = checkDefinition(definition)
   const { active } = await readRecords(internalsOf(db).log.storage, checked.name)
-  if (active !== undefined && !sameDefinition(active, checked) && options.rebuild !== true) {
+  if (active !== undefined && !sameBuild(active, checked) && options.rebuild !== true) {
     throw usage(`The definition of '${checked.name}' in ${options.module} is not the one that built the stored view ` +
-      `(${active.version === checked.version ? 'its handler differs' : `version ${checked.version}, the view's is ${active.version}`}): ` +
+      `(${active.version === checked.version ? `history: ${String(checked.history)}, the view's is ${String(active.history)}` : `version ${checked.version}, the view's is ${active.version}`}): ` +
       'showing it would rebuild the view. Point --module at the code the application runs, or add --rebuild.')
   }
   if (active === undefined) process.stderr.write(`(no view '${checked.name}' was kept in this database: it is built from the log now)\n`)

@@ -162,6 +162,12 @@ export class Log {
     return this.backend.onCommit(listener)
   }
 
+  /** Resolves once every append accepted so far is written (or failed). */
+  async flush (): Promise<void> {
+    await this.#handedOver
+    await this.backend.flush()
+  }
+
   /** Writes what is accepted and waiting, then closes the backend. */
   async close (): Promise<void> {
     await this.backend.close()

@@ -72,10 +72,6 @@ export class Changes {
     }
   }
 
-  get gen (): number {
-    return this.#gen
-  }
-
   /** Starts handling the event at `position`. */
   begin (position: number): void {
     this.#position = position

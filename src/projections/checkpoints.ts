@@ -11,6 +11,7 @@ export interface GenerationRecord {
   /** the number of its key spaces (views and history) */
   gen: number
   version: number
+  /** that of the definition whose handler wrote its last checkpoint */
   fingerprint: string
   /** whether it keeps the history of its changes */
   history: boolean
@@ -18,24 +19,29 @@ export interface GenerationRecord {
   next: number
 }
 
-const prefixes = new WeakMap<GenerationRecord, Buffer>()
+/**
+ * The fixed part of a record's encoding: MessagePack of the fields before `next`. A member
+ * keeps it, since only `next` changes from one checkpoint of a generation to the next.
+ */
+export function recordPrefix (r: GenerationRecord): Buffer {
+  const whole = encode([r.gen, r.version, r.fingerprint, r.history, 0])
+  return Buffer.from(whole.subarray(0, whole.length - 1)) // without the 0, a positive fixint
+}
 
-/** Encodes a record, with `next` in place of its own if given. */
-export function encodeRecord (r: GenerationRecord, next = r.next): Buffer {
-  // MessagePack: the fixed fields, then `next` as a float 64 (0xcb and 8 bytes): exact for
-  // every position, and read back as a number (a uint 64 would come back as a bigint)
-  let prefix = prefixes.get(r)
-  if (prefix === undefined) {
-    const whole = encode([r.gen, r.version, r.fingerprint, r.history, 0])
-    prefix = whole.subarray(0, whole.length - 1) // without the 0, a positive fixint
-    prefixes.set(r, Buffer.from(prefix))
-    prefix = prefixes.get(r)!
-  }
+/** A record from its fixed part and `next`. */
+export function encodeWithPrefix (prefix: Buffer, next: number): Buffer {
+  // `next` as a float 64 (0xcb and 8 bytes): exact for every position, and read back as a
+  // number (a uint 64 would come back as a bigint)
   const out = Buffer.allocUnsafe(prefix.length + 9)
   prefix.copy(out, 0)
   out[prefix.length] = 0xcb
   out.writeDoubleBE(next, prefix.length + 1)
   return out
+}
+
+/** Encodes a record, with `next` in place of its own if given. */
+export function encodeRecord (r: GenerationRecord, next = r.next): Buffer {
+  return encodeWithPrefix(recordPrefix(r), next)
 }
 
 function decodeRecord (name: string, bytes: Buffer): GenerationRecord {
@@ -65,9 +71,12 @@ export async function readRecords (storage: Storage, name: string): Promise<{ ac
   }
 }
 
-/** Whether a stored generation was built by this definition. */
-export function sameDefinition (r: GenerationRecord, def: { version: number, fingerprint: string, history: boolean }): boolean {
-  return r.version === def.version && r.fingerprint === def.fingerprint && r.history === def.history
+/**
+ * Whether a stored generation serves this definition: the same version, and the same history
+ * flag (which decides what is stored). The fingerprint does not decide (see changed.ts).
+ */
+export function sameBuild (r: GenerationRecord, def: { version: number, history: boolean }): boolean {
+  return r.version === def.version && r.history === def.history
 }
 
 /** Hands out generation numbers; each is written with the first record that uses it. */

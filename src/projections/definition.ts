@@ -1,5 +1,5 @@
 // Projection definitions: what a user declares, checked and normalised once, and the
-// fingerprint that tells whether a stored view was built by this same definition.
+// fingerprint of its code, which checkpoints record (see changed.ts for what it decides).
 import { createHash } from 'node:crypto'
 import type { RecordedEvent } from '../log/types.js'
 import { checkKeys, checkTypes } from '../log/validate.js'
@@ -65,13 +65,17 @@ export type ProjectionMode = 'inline' | 'async'
 export interface ProjectionOptions<Doc = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Names the view in the database; 1 to 256 UTF-8 bytes. */
   name: string
-  /** A positive integer; a new version rebuilds the view. Default 1. */
+  /**
+   * A positive integer; a new version rebuilds the view. Default 1. Bump it whenever what the
+   * handler does changes: an edited handler under the same version keeps the view (with a
+   * warning, `ANNALS_PROJECTION_CHANGED`).
+   */
   version?: number
   /** Default `'async'`. */
   mode?: ProjectionMode
   /** Only events of these types are handled. Default: all. */
   types?: readonly string[]
-  /** Keep the history of the view's changes, for `at`. Default true. */
+  /** Keep the history of the view's changes, for `at`. Default true; changing it rebuilds the view. */
   history?: boolean
   handle: ProjectionHandler<Doc>
 }
@@ -91,7 +95,10 @@ export interface ProjectionDefinition<Doc = any> { // eslint-disable-line @types
   readonly types: readonly string[] | undefined
   readonly history: boolean
   readonly handle: ProjectionHandler<Doc>
-  /** Identifies what the view holds: version, handler source, types and history. */
+  /**
+   * A hash of the handler's source text, `types`, version and history. Checkpoints record it;
+   * a stored view of the same version and another fingerprint is kept, with a warning.
+   */
   readonly fingerprint: string
 }
 
@@ -133,7 +140,8 @@ export function defineProjection<Doc = any> (options: ProjectionOptions<Doc>): P
   if (typeof history !== 'boolean') throw new TypeError('history must be a boolean')
   if (typeof handle !== 'function') throw new TypeError('handle must be a function')
   const sortedTypes = types === undefined ? undefined : Object.freeze([...new Set(types)].sort())
-  // the handler's source text stands for what it does: an edited handler builds another view
+  // the handler's source text stands for what it does, as far as annals can tell: a stored view
+  // of the same version written by another one is kept, with a warning (changed.ts)
   const fingerprint = createHash('sha256')
     .update(JSON.stringify([version, handle.toString(), sortedTypes ?? null, history]))
     .digest('base64url')

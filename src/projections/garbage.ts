@@ -1,6 +1,6 @@
-// Old generations are deleted behind: a swap or a purge marks the generation it retires
-// (`P x gen`, in the same batch), and this deletes its documents and history by range, a
-// thousand keys per batch, then the mark. A crash half-way leaves the mark, and the next
+// Old generations are deleted behind: a swap, or a rebuild that replaces one under way, marks
+// the generation it retires (`P x gen`, in the same batch), and this deletes its documents and
+// history by range, a thousand keys per batch, then the mark. A crash half-way leaves the mark, and the next
 // registry to start finishes the job.
 import { prefixRange } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'

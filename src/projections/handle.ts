@@ -160,7 +160,7 @@ export class Projection<Doc = any> { // eslint-disable-line @typescript-eslint/n
    */
   async rebuild (): Promise<void> {
     this.#context.assertOpen()
-    await this.#context.registry.rebuild(this.#p, false)
+    await this.#context.registry.rebuild(this.#p)
   }
 
   /**

@@ -6,7 +6,10 @@
 // not in the database yet: members read them from their own layers until the batch settles.
 //
 // The view writes and checkpoints go into the batch once, at its end (`finish`): one document
-// and one history block per key changed, one checkpoint per projection.
+// and one history block per key changed, and a checkpoint per projection whose view changed.
+// A batch that changed nothing in a view writes its checkpoint only once the one in the
+// database is CHECKPOINT_LAG events behind (and close writes it): a projection of rare events
+// neither writes a checkpoint per batch nor handles the whole log again at every open.
 //
 // Members join at the start of a batch, never within one. One caught up by a train may have
 // missed the last few batches: it handles them first (read back from the log), and their writes
@@ -18,6 +21,7 @@ import type { RecordedEvent } from '../log/types.js'
 import type { WriteOp } from '../storage/storage.js'
 import type { Member } from './member.js'
 import { failedError } from './projected.js'
+import { closeWindow, openWindow } from './reentry.js'
 
 /** What the hook needs from the registry. */
 export interface HookHost {
@@ -27,6 +31,9 @@ export interface HookHost {
   /** A batch settled: members moved on, or failed while catching up. */
   settled (members: Member[]): void
 }
+
+/** Most events a checkpoint in the database lags behind a view that they did not change. */
+export const CHECKPOINT_LAG = 1024
 
 export class InlineHook implements AppendHook {
   readonly #host: HookHost
@@ -38,7 +45,11 @@ export class InlineHook implements AppendHook {
   #done: (() => void) | undefined
   /** members the open batch moves on, with their next position as it will write it */
   #next = new Map<Member, number>()
+  /** members whose checkpoint the open batch writes */
+  #checkpointed: Member[] = []
   #afterSettle: Array<() => void> = []
+  /** whether the open batch holds a window for inline handlers (reentry.ts) */
+  #window = false
   /** Batches started so far. */
   batches = 0
 
@@ -57,18 +68,30 @@ export class InlineHook implements AppendHook {
     const members = this.#members
     for (const event of events) {
       for (const m of members) {
-        if (!m.wants(event.type)) continue
+        // a member stopped (abandoned by close) handles nothing more
+        if (m.owner !== 'hook' || !m.wants(event.type)) continue
         try {
           const pending = m.handle(event)
           if (pending !== undefined) await pending
         } catch (err) {
           for (const x of members) x.changes.dropPending()
+          if (err === m.abandoned) {
+            // closing, and its handler never settled: this append fails, and nothing of this
+            // batch is written for the member (its checkpoint stays where it is)
+            this.#next.delete(m)
+            m.changes.reset(false)
+            throw err
+          }
           throw failedError(m.projected.name, event.position, err)
         }
       }
     }
     const end = events[events.length - 1]!.position + 1
     for (const m of members) {
+      if (m.owner !== 'hook') {
+        m.changes.dropPending()
+        continue
+      }
       m.changes.accept()
       this.#next.set(m, end)
     }
@@ -77,13 +100,19 @@ export class InlineHook implements AppendHook {
   }
 
   finish (): WriteOp[] {
+    this.#closeWindow() // no handler runs for this batch any more
     const ops: WriteOp[] = []
     for (const [m, next] of this.#next) {
-      // a batch that changed nothing in a view needs no checkpoint: after a restart its events
-      // are handled again on the very view they saw, so (handlers being deterministic) to no effect
-      if (!m.changes.dirty) continue
-      m.changes.emit(ops)
+      if (m.changes.dirty) {
+        m.changes.emit(ops)
+      } else if (next - m.stored < CHECKPOINT_LAG) {
+        // a batch that changed nothing in a view may go without a checkpoint: after a restart
+        // its events are handled again on the very view they saw, so (handlers being
+        // deterministic) to no effect
+        continue
+      }
       ops.push(m.checkpoint(next))
+      this.#checkpointed.push(m)
     }
     return ops
   }
@@ -91,7 +120,12 @@ export class InlineHook implements AppendHook {
   settle (written: boolean): void {
     if (!this.#open) return
     this.#open = false
-    if (written) for (const [m, next] of this.#next) m.record = { ...m.record, next }
+    this.#closeWindow()
+    if (written) {
+      for (const [m, next] of this.#next) m.record = { ...m.record, next }
+      for (const m of this.#checkpointed) m.stored = m.record.next
+    }
+    this.#checkpointed = []
     const touched = [...new Set([...this.#members, ...this.#next.keys()])]
     for (const m of touched) m.changes.reset(written)
     this.#next.clear()
@@ -102,9 +136,17 @@ export class InlineHook implements AppendHook {
     this.#host.settled(touched)
   }
 
+  #closeWindow (): void {
+    if (!this.#window) return
+    this.#window = false
+    closeWindow()
+  }
+
   async #start (first: number): Promise<void> {
     this.#open = true
     this.batches++
+    openWindow()
+    this.#window = true
     const done = new Promise<void>(resolve => { this.#done = resolve })
     for (const m of this.#host.takeReady()) {
       if (m.owner !== 'ready') continue
@@ -136,6 +178,11 @@ export class InlineHook implements AppendHook {
               const pending = m.handle(event)
               if (pending !== undefined) await pending
             } catch (err) {
+              if (err === m.abandoned) {
+                // closing, and its handler never settled: it joins no batch
+                m.changes.reset(false)
+                return
+              }
               error = failedError(m.projected.name, event.position, err)
               break
             }

@@ -7,9 +7,9 @@
 // next batch, after handling what it missed. If no batch comes, it goes back to a train.
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
-import { Space, namedKey } from '../storage/keys.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
-import { Generations, encodeRecord, readRecords, sameDefinition, type GenerationRecord } from './checkpoints.js'
+import { warnChanged } from './changed.js'
+import { Generations, encodeRecord, readRecords, sameBuild, type GenerationRecord } from './checkpoints.js'
 import type { ProjectionDefinition } from './definition.js'
 import { collectGarbage } from './garbage.js'
 import { InlineHook, type HookHost } from './inline-hook.js'
@@ -21,6 +21,8 @@ import { Train, type Failure, type TrainHost } from './train.js'
 /** An inline projection joins the append path once at most this many events behind. */
 const HAND_OVER_LAG = 1024
 const EMPTY = Buffer.alloc(0)
+/** The longest delay a timer takes (a longer one would fire at once). */
+const MAX_TIMER = 2 ** 31 - 1
 
 export class Projections implements TrainHost, HookHost {
   readonly log: Log
@@ -66,8 +68,9 @@ export class Projections implements TrainHost, HookHost {
 
   async #register (p: Projected): Promise<Projected> {
     try {
-      await this.#load(p, await this.#open())
+      // known from the start, so that close stops (or abandons) what it starts
       this.#registered.set(p.name, p)
+      await this.#load(p, await this.#open())
       if (p.definition.mode === 'inline') await p.caughtUp()
       return p
     } catch (err) {
@@ -88,18 +91,29 @@ export class Projections implements TrainHost, HookHost {
       ops.push(op)
       return { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, next: 0 }
     }
+    // a generation kept for this definition goes on with its handler, whose fingerprint its next
+    // checkpoint records; if that is not the stored one, say so (once)
+    const keep = (r: GenerationRecord): GenerationRecord => {
+      if (r.fingerprint === def.fingerprint) return r
+      warnChanged(def, r.fingerprint)
+      return { ...r, fingerprint: def.fingerprint }
+    }
     let active = stored.active
-    let building = stored.building !== undefined && sameDefinition(stored.building, def) ? stored.building : undefined
+    let building = stored.building !== undefined && sameBuild(stored.building, def) ? keep(stored.building) : undefined
     if (active === undefined) {
       active = fresh()
       building = undefined
       ops.push({ key: recordKey(p.name, false), value: encodeRecord(active) })
-    } else if (!sameDefinition(active, def) && building === undefined) {
-      // a new definition: build its view beside the stored one, which serves reads meanwhile
-      building = fresh()
-      ops.push({ key: recordKey(p.name, true), value: encodeRecord(building) })
+    } else if (!sameBuild(active, def)) {
+      // a new version: build its view beside the stored one, which serves reads meanwhile
+      if (building === undefined) {
+        building = fresh()
+        ops.push({ key: recordKey(p.name, true), value: encodeRecord(building) })
+      }
+    } else {
+      active = keep(active)
     }
-    if (stored.building !== undefined && stored.building !== building) {
+    if (stored.building !== undefined && building?.gen !== stored.building.gen) {
       ops.push({ key: recordKey(p.name, true) }, { key: garbageKey(stored.building.gen), value: EMPTY })
     }
     if (ops.length > 0) await this.#storage.write(ops, false)
@@ -107,23 +121,22 @@ export class Projections implements TrainHost, HookHost {
     if (building !== undefined) p.building = new Member(p, this.#storage, building, true)
     if (def.mode === 'inline') this.#updateHook(true)
     this.#start(p.building ?? p.active)
-    if (stored.building !== undefined && stored.building !== building) this.#collect()
+    if (stored.building !== undefined && building?.gen !== stored.building.gen) this.#collect()
   }
 
   /**
    * Rebuilds a projection from the start of the log into a new generation. The current view
-   * serves reads until the new one is caught up and swapped in, unless `purge`: then the current
-   * view and its history are dropped at once (for crypto-shredding) and reads see the new view
-   * as it is rebuilt. Resolves once the rebuilt view is swapped in and current.
+   * serves reads until the new one is caught up and swapped in. Resolves once the rebuilt view
+   * is swapped in and current.
    */
-  async rebuild (p: Projected, purge: boolean): Promise<void> {
-    const start = (this.#rebuilds.get(p) ?? Promise.resolve()).then(async () => { await this.#restart(p, purge) })
+  async rebuild (p: Projected): Promise<void> {
+    const start = (this.#rebuilds.get(p) ?? Promise.resolve()).then(async () => { await this.#restart(p) })
     this.#rebuilds.set(p, start.catch(() => {}))
     await start
     await p.caughtUp()
   }
 
-  async #restart (p: Projected, purge: boolean): Promise<void> {
+  async #restart (p: Projected): Promise<void> {
     if (this.#closed) throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
     const generations = await this.#open()
     const old = [p.active, p.building].filter(m => m !== undefined)
@@ -132,44 +145,40 @@ export class Projections implements TrainHost, HookHost {
     const { gen, op } = generations.take()
     const def = p.definition
     const record: GenerationRecord = { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, next: 0 }
-    const building = !purge && p.active !== undefined
-    const retired = building ? [p.building] : old
-    const ops: WriteOp[] = [op, { key: recordKey(p.name, building), value: encodeRecord(record) }]
-    if (!building) ops.push({ key: recordKey(p.name, true) })
-    for (const m of retired) if (m !== undefined) ops.push({ key: garbageKey(m.record.gen), value: EMPTY })
+    // the new generation is built beside the active one; one being built before is dropped
+    const ops: WriteOp[] = [op, { key: recordKey(p.name, true), value: encodeRecord(record) }]
+    if (p.building !== undefined) ops.push({ key: garbageKey(p.building.record.gen), value: EMPTY })
     await this.#storage.write(ops, false)
-    const m = new Member(p, this.#storage, record, building)
-    if (building) {
-      p.building = m
-    } else {
-      p.active = m
-      p.building = undefined
-    }
+    const m = new Member(p, this.#storage, record, true)
+    p.building = m
     p.failure = undefined
     this.#start(m)
     this.#collect()
   }
 
-  /** Names of the projections stored in the database, registered or not. */
-  async storedNames (): Promise<string[]> {
-    const keys = await this.#storage.allKeys({ gte: namedKey(Space.projections, 'a'), lt: namedKey(Space.projections, 'b') })
-    return keys.map(key => key.toString('utf8', 2))
+  /**
+   * After `ms`, abandons every handler still running (see {@link Member.abandon}) and stops every
+   * member, so that neither trains nor the appends still queued wait for a handler that does not
+   * settle. For close: returns the function that cancels it, once everything has finished.
+   */
+  abandonAfter (ms: number): () => void {
+    if (ms > MAX_TIMER) return () => {} // Infinity, or too long for a timer: wait for ever
+    const timer = setTimeout(() => { this.#abandon(ms) }, ms)
+    return () => { clearTimeout(timer) }
   }
 
-  /** The registered projection of that name, if any. */
-  registered (name: string): Projected | undefined {
-    return this.#registered.get(name)
-  }
-
-  /** Deletes a projection that is not registered: its records now, its views and history behind. */
-  async forget (name: string): Promise<void> {
-    if (this.#registering.has(name)) throw new AnnalsError('ANNALS_ALREADY_PROJECTED', `The projection '${name}' is registered; rebuild it instead`)
-    await this.#open()
-    const { active, building } = await readRecords(this.#storage, name)
-    const ops: WriteOp[] = [{ key: recordKey(name, false) }, { key: recordKey(name, true) }]
-    for (const r of [active, building]) if (r !== undefined) ops.push({ key: garbageKey(r.gen), value: EMPTY })
-    await this.#storage.write(ops, false)
-    this.#collect()
+  #abandon (after: number): void {
+    const abandoned: AnnalsError[] = []
+    for (const p of this.#registered.values()) {
+      for (const m of [p.active, p.building]) {
+        const error = m?.abandon(after)
+        if (error !== undefined) abandoned.push(error)
+      }
+    }
+    for (const t of this.#trains) t.stop()
+    if (abandoned.length === 0) return
+    process.emitWarning(`${abandoned.map(e => e.message).join('; ')}. What waited for it failed with ANNALS_HANDLER_ABANDONED; ` +
+      'nothing of it was written, and the projection resumes at its checkpoint next time.', { type: 'AnnalsWarning', code: 'ANNALS_HANDLER_ABANDONED' })
   }
 
   /** Stops the trains and the deleting of old generations; the hook stays for queued appends. */
@@ -182,10 +191,22 @@ export class Projections implements TrainHost, HookHost {
     for (const p of this.#registered.values()) p.close()
   }
 
-  /** Leaves the append path; call once the log has written every queued append. */
-  detach (): void {
+  /**
+   * Leaves the append path, and writes the checkpoints that inline projections let lag behind
+   * (batches that changed nothing in their views); call once the log has written every queued
+   * append.
+   */
+  async detach (): Promise<void> {
     if (this.#hookSet) this.log.setHook(undefined)
     this.#hookSet = false
+    const behind: Member[] = []
+    for (const p of this.#registered.values()) {
+      const m = p.active
+      if (m !== undefined && m.owner === 'hook' && m.stored < m.record.next) behind.push(m)
+    }
+    if (behind.length === 0) return
+    await this.#storage.write(behind.map(m => m.checkpoint(m.record.next)), false)
+    for (const m of behind) m.stored = m.record.next
   }
 
   // --- for trains and the hook

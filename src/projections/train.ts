@@ -15,6 +15,7 @@ import type { RecordedEvent } from '../log/types.js'
 import type { WriteOp } from '../storage/storage.js'
 import type { Member } from './member.js'
 import { failedError } from './projected.js'
+import { closeWindow, openWindow } from './reentry.js'
 
 export interface Failure { member: Member, position: number, error: AnnalsError }
 
@@ -123,9 +124,10 @@ export class Train {
         this.#idle = false
       }
     } catch (err) {
-      // reading or writing failed: every member stops where its checkpoint is
+      // reading or writing failed, or a handler was abandoned: every member stops where its
+      // checkpoint is
       const error = err instanceof AnnalsError ? err : new AnnalsError('ANNALS_STORAGE', String(err), { cause: err })
-      const closing = this.#stopped && error.code === 'ANNALS_NOT_OPEN'
+      const closing = this.#stopped && (error.code === 'ANNALS_NOT_OPEN' || error.code === 'ANNALS_HANDLER_ABANDONED')
       for (const m of this.#members) {
         m.changes.reset(false)
         if (!closing) m.projected.fail(m, m.record.next, error)
@@ -152,21 +154,14 @@ export class Train {
   }
 
   async #chunk (members: Member[], chunk: RecordedEvent[], head: number): Promise<void> {
-    let live = members
     const failures: Failure[] = []
-    for (const event of chunk) {
-      for (let i = 0; i < live.length; i++) {
-        const m = live[i]!
-        if (!m.wants(event.type)) continue
-        try {
-          const pending = m.handle(event)
-          if (pending !== undefined) await pending
-        } catch (err) {
-          failures.push({ member: m, position: event.position, error: failedError(m.projected.name, event.position, err) })
-          live = live.filter(x => x !== m)
-          i--
-        }
-      }
+    // inline handlers run in a window of their own (reentry.ts)
+    const window = members.some(m => m.inline)
+    if (window) openWindow()
+    try {
+      await this.#handle(members, chunk, failures)
+    } finally {
+      if (window) closeWindow()
     }
     const end = chunk[chunk.length - 1]!.position + 1
     const ops: WriteOp[] = []
@@ -186,8 +181,30 @@ export class Train {
     members.forEach((m, i) => {
       m.changes.reset(true)
       m.record = { ...m.record, next: nexts[i]! }
+      m.stored = nexts[i]!
     })
     this.#next = end
     this.#host.written(members, swapped, failures)
+  }
+
+  /** Every member handles the chunk's events, in order; those that fail are left out after. */
+  async #handle (members: Member[], chunk: RecordedEvent[], failures: Failure[]): Promise<void> {
+    let live = members
+    for (const event of chunk) {
+      for (let i = 0; i < live.length; i++) {
+        const m = live[i]!
+        if (!m.wants(event.type)) continue
+        try {
+          const pending = m.handle(event)
+          if (pending !== undefined) await pending
+        } catch (err) {
+          // closing, and its handler never settled: nothing of this chunk is written
+          if (err === m.abandoned) throw err
+          failures.push({ member: m, position: event.position, error: failedError(m.projected.name, event.position, err) })
+          live = live.filter(x => x !== m)
+          i--
+        }
+      }
+    }
   }
 }

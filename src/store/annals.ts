@@ -21,6 +21,7 @@ import {
 } from '../subscriptions/subscription.js'
 import { checkDefinition, type ProjectionDefinition } from '../projections/definition.js'
 import { Projection } from '../projections/handle.js'
+import { inlineHandlerHere } from '../projections/reentry.js'
 import { Projections } from '../projections/registry.js'
 
 type Status = 'open' | 'closing' | 'closed'
@@ -99,6 +100,11 @@ export class Annals {
     // not async: one promise per append rather than two, on the hottest path there is
     try {
       this.#assertOpen()
+      const inline = inlineHandlerHere()
+      if (inline !== undefined) {
+        throw new AnnalsError('ANNALS_REENTRANT_APPEND', `append was called from the handler of inline projection '${inline}', ` +
+          'which runs inside the writer: it would wait for ever for the batch the handler is part of')
+      }
       const name = checkStream(stream)
       const checked = checkEvents(events, this.#maxEventSize)
       const o = checkOptions<AppendOptions>(options, 'append', APPEND_OPTIONS)
@@ -287,9 +293,9 @@ export class Annals {
   }
 
   /**
-   * Closes the database: stops subscriptions, writes the appends already accepted, closes
    * Registers a projection and returns its handle. The view resumes from its checkpoint; a new
-   * version (or an edited handler) rebuilds it beside the stored one. An async projection
+   * version rebuilds it beside the stored one (an edited handler under the same version only
+   * warns, `ANNALS_PROJECTION_CHANGED`). An async projection
    * resolves at once and catches up in the background; an inline one resolves once current.
    *
    * @example
@@ -312,45 +318,57 @@ export class Annals {
     return new Projection<Doc>(projected, { log: this.#log, registry, assertOpen: this.#assertOpen, open: async value => await this.#privacy.openValue(value) })
   }
 
-  /**
-   * The projections of this database, started on first use. Crypto-shredding purges views
-   * through it: `rebuild(projected, true)` for registered ones, `forget(name)` for the others
-   * (`storedNames()` lists them all).
-   */
+  /** The projections of this database, started on first use. */
   #registry (): Projections {
     this.#projections ??= new Projections(this.#log)
     return this.#projections
   }
 
   /**
-   * Closes the database: stops subscriptions and projections, writes the appends already accepted, closes
-   * iterators, and closes the LevelDB it opened (a database passed as `level` stays open).
-   * Idempotent.
+   * Closes the database: stops subscriptions and projections, writes the appends already
+   * accepted, closes iterators, and closes the LevelDB it opened (a database passed as `level`
+   * stays open). Idempotent (the options of the first call hold).
+   *
+   * It waits for projection handlers still running, `handlerTimeout` ms at most (default
+   * 10,000; `Infinity` waits for ever): then it abandons those that have not settled. An append
+   * waiting for an abandoned inline handler fails with `ANNALS_HANDLER_ABANDONED` and writes
+   * nothing; an abandoned async projection resumes at its checkpoint next time. A process
+   * warning with that code names them.
    *
    * @example
    * ```ts
-   * process.once('SIGTERM', () => { void db.close() })
+   * process.once('SIGTERM', () => { void db.close({ handlerTimeout: 5000 }) })
    * ```
    */
-  async close (): Promise<void> {
-    this.#closing ??= this.#close()
-    await this.#closing
+  close (options?: { handlerTimeout?: number }): Promise<void> {
+    let handlerTimeout: number
+    try {
+      handlerTimeout = checkCloseOptions(options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    this.#closing ??= this.#close(handlerTimeout)
+    return this.#closing
   }
 
-  async #close (): Promise<void> {
+  async #close (handlerTimeout: number): Promise<void> {
     this.#status = 'closing'
+    const cancel = this.#projections?.abandonAfter(handlerTimeout)
     try {
       await Promise.all([
         ...[...this.#subscriptions].map(async s => await s.close()),
         this.#projections?.stop()
       ])
+      // inline projections stay in the append path until the appends already accepted are written
+      await this.#log.flush()
+      cancel?.()
+      await this.#projections?.detach()
       await this.#aggregates.close()
       // declarations made with definePersonalData are stored even if nothing they seal was appended
       await this.#privacy.saved()
     } finally {
-      // inline projections stay in the append path until the appends already accepted are written
+      cancel?.()
       await this.#log.close()
-      this.#projections?.detach()
       await this.#ownKeyStore?.close()
       this.#status = 'closed'
     }
@@ -359,6 +377,16 @@ export class Annals {
   readonly #assertOpen = (): void => {
     if (this.#status !== 'open') throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
   }
+}
+
+/** The default of close's `handlerTimeout`, in ms. */
+const HANDLER_TIMEOUT = 10_000
+
+function checkCloseOptions (options: unknown): number {
+  const o = checkOptions<{ handlerTimeout?: number }>(options, 'close', ['handlerTimeout'])
+  const timeout = o.handlerTimeout ?? HANDLER_TIMEOUT
+  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw new TypeError('handlerTimeout must be a number of ms, >= 0 (Infinity: wait for ever)')
+  return timeout
 }
 
 const APPEND_OPTIONS = ['expectedRevision', 'sync']

@@ -145,13 +145,19 @@ export class LevelBackend implements Backend {
   }
 
   /** Writes the appends accepted and the streams' blocks still in memory, then closes the database (if annals opened it). */
-  async close (): Promise<void> {
+  async flush (): Promise<void> {
     try {
       await this.#writer.flush()
     } catch (err) {
       // a database that cannot write rebuilds the blocks' tail at the next open: what was
       // acknowledged is in the log
       if (!this.storage.failed) throw err
+    }
+  }
+
+  async close (): Promise<void> {
+    try {
+      await this.flush()
     } finally {
       await this.storage.close()
     }
