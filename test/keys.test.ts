@@ -39,13 +39,15 @@ t.test('stream keys group by stream and sort by revision', async () => {
   }))
 })
 
+// `__proto__` keys are refused at append (they do not come back as they were): not generated here
+const plainJson = fc.jsonValue().filter(v => !JSON.stringify(v).includes('__proto__'))
 const readyEvent = fc.record({
   id: fc.oneof(name, fc.constant(undefined)),
   type: name,
   version: fc.integer({ min: 1, max: 1000 }),
   tags: fc.oneof(fc.constant(undefined), fc.array(name, { maxLength: 4 })),
-  data: fc.jsonValue(),
-  metadata: fc.oneof(fc.constant(undefined), fc.dictionary(name, fc.jsonValue(), { minKeys: 1 })),
+  data: plainJson,
+  metadata: fc.oneof(fc.constant(undefined), fc.dictionary(name.filter(k => k !== '__proto__'), plainJson, { minKeys: 1 })),
   sealed: fc.boolean(),
   indexed: fc.boolean()
 }).map(r => ({

@@ -89,6 +89,7 @@ t.test('stored declarations are decoded strictly', async t => {
     [encode({ subject: 'userId', fields: ['email'], since: 2 }), 'ANNALS_UNSUPPORTED_FORMAT']
   ] as const) {
     const level = new MemoryLevel()
+    await (await open({ level })).close()
     await level.put(Buffer.concat([DECLARED, Buffer.from('UserRegistered')]), value, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
     await t.rejects(open({ level }, { keyStore: new MemoryKeyStore() }), { code }, code)
     await level.close()
