@@ -5,6 +5,7 @@ import { decodeRecord } from '../log/record.js'
 import { listStreams, type StreamSummary } from '../log/stream-list.js'
 import { logKey } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
+import type { Annals } from '../store/annals.js'
 import { internalsOf } from '../store/internals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { color, count, isoTime, Lines } from './output.js'
@@ -77,4 +78,38 @@ async function lastTimes (storage: Storage, streams: StreamSummary[]): Promise<n
     if (bytes === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The record at position ${position} is missing`)
     return decodeRecord(position, bytes).time
   })
+}
+
+/** A stream in a listing: its last revision, and the position and commit time of that event. */
+export interface StreamRow extends StreamSummary {
+  time: number
+}
+
+/**
+ * A page of the streams whose name starts with `prefix`, in the byte order of their names,
+ * after the stream `after` (from the first without it): at most `limit`, and whether more follow.
+ * The listing is read from its start each time, so a page far down a long listing costs the
+ * streams before it (the stream listing of `annals ui`).
+ *
+ * @example
+ * ```ts
+ * const { streams, more } = await streamPage(db, { prefix: 'user-', limit: 50 })
+ * const next = await streamPage(db, { prefix: 'user-', after: streams.at(-1)!.stream, limit: 50 })
+ * ```
+ */
+export async function streamPage (db: Annals, options: { prefix?: string, after?: string, limit: number }): Promise<{ streams: StreamRow[], more: boolean }> {
+  const storage = internalsOf(db).log.storage
+  const after = options.after === undefined ? undefined : Buffer.from(options.after, 'utf8')
+  const page: StreamSummary[] = []
+  let more = false
+  for await (const s of listStreams(storage, options.prefix ?? '')) {
+    if (after !== undefined && Buffer.compare(Buffer.from(s.stream, 'utf8'), after) <= 0) continue
+    if (page.length === options.limit) {
+      more = true
+      break
+    }
+    page.push(s)
+  }
+  const times = page.length === 0 ? [] : await lastTimes(storage, page)
+  return { streams: page.map((s, i) => ({ ...s, time: times[i]! })), more }
 }
