@@ -122,7 +122,7 @@ async function serve (db: Annals, dir: string, options: UiCommandOptions, aggreg
  */
 async function openBrowser (url: string): Promise<void> {
   const env = process.env
-  if (process.platform === 'linux' && env.BROWSER === undefined && env.DISPLAY === undefined && env.WAYLAND_DISPLAY === undefined) {
+  if (process.platform === 'linux' && [env.BROWSER, env.DISPLAY, env.WAYLAND_DISPLAY].every(v => v === undefined || v === '')) {
     process.stderr.write(errorColor.dim('(--open: no browser is set up here, no display and no BROWSER: open the address yourself)\n'))
     return
   }
