@@ -56,10 +56,10 @@ function App (): VNode {
       ${error !== undefined ? html`<p class="error">${error}</p>` : null}
       ${info === undefined
         ? (error === undefined ? html`<p class="muted">loading…</p>` : null)
-        : page === 'overview' ? html`<${OverviewPage} live=${live} />`
-          : page === 'streams' ? html`<${StreamsPage} params=${route.params} />`
-            : page === 'stream' ? html`<${StreamPage} params=${route.params} live=${live} />`
-              : html`<${LogPage} params=${route.params} live=${live} info=${info} />`}
+        : page === 'overview' ? html`<${OverviewPage} key=${route.visit} live=${live} />`
+          : page === 'streams' ? html`<${StreamsPage} key=${route.visit} params=${route.params} />`
+            : page === 'stream' ? html`<${StreamPage} key=${route.visit} params=${route.params} live=${live} />`
+              : html`<${LogPage} key=${route.visit} params=${route.params} live=${live} info=${info} />`}
     </main>`
 }
 

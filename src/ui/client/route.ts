@@ -7,17 +7,19 @@ export type Page = 'overview' | 'streams' | 'stream' | 'log'
 export interface Route {
   page: Page
   params: URLSearchParams
+  /** counts the moves to another address (a link, back, forward): the page starts afresh on each */
+  visit: number
 }
 
 const PAGES: readonly Page[] = ['overview', 'streams', 'stream', 'log']
 
 /** The route of the address now. */
-export function current (): Route {
+export function current (visit = 0): Route {
   const hash = location.hash.replace(/^#\/?/, '')
   const q = hash.indexOf('?')
   const name = q < 0 ? hash : hash.slice(0, q)
   const page = (PAGES as readonly string[]).includes(name) ? name as Page : 'overview'
-  return { page, params: new URLSearchParams(q < 0 ? '' : hash.slice(q + 1)) }
+  return { page, params: new URLSearchParams(q < 0 ? '' : hash.slice(q + 1)), visit }
 }
 
 /** The address of a page with parameters (undefined and empty ones left out). */
@@ -34,9 +36,9 @@ export function replaceParams (page: Page, params: Record<string, string | numbe
 
 /** The route, kept current as the address changes. */
 export function useRoute (): Route {
-  const [route, setRoute] = useState(current)
+  const [route, setRoute] = useState(() => current())
   useEffect(() => {
-    const update = (): void => { setRoute(current()) }
+    const update = (): void => { setRoute(r => current(r.visit + 1)) }
     addEventListener('hashchange', update)
     return () => { removeEventListener('hashchange', update) }
   }, [])
