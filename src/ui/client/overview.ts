@@ -50,8 +50,8 @@ export function OverviewPage ({ live }: { live: Live }): VNode {
     <section class="figures" data-testid="figures">
       <div class="figure"><b data-testid="events-count">${count(events)}</b><span>events</span></div>
       <div class="figure"><b>${count(info.streams)}</b><span>streams</span></div>
-      <div class="figure"><b class="time">${iso(info.firstTime)}</b><span>first commit</span></div>
-      <div class="figure"><b class="time">${iso(head.time)}</b><span>last commit ${ago(head.time)}</span></div>
+      <div class="figure"><b class="time">${iso(info.firstTime).replace('T', ' ')}</b><span>first commit</span></div>
+      <div class="figure"><b class="time">${iso(head.time).replace('T', ' ')}</b><span>last commit ${ago(head.time)}</span></div>
       <div class="figure"><b>${bytes(info.sizeBytes)}</b><span>on disk</span></div>
       <div class="figure"><b>${count(info.shreddedSubjects)}</b><span>shredded subjects</span></div>
     </section>
