@@ -136,7 +136,6 @@ if (noBrowser !== false) {
     await page.click('[data-testid=forward]')
     position = await settled(`position:${[...seen].at(-1)! + 1}`)
     await check(t, { position }, position)
-    await page.screenshot({ path: shot('log') })
   })
 
   t.test('the time slider over commit times', async t => {
@@ -173,7 +172,3 @@ if (noBrowser !== false) {
   })
 }
 
-/** Where a screenshot goes: a temporary folder (docs/ui/ holds the ones of the demo, see ui-screenshots.test.ts). */
-function shot (name: string): string {
-  return `${process.env.TMPDIR ?? '/tmp'}/annals-ui-test-${process.pid}-${name}.png`
-}

@@ -1,12 +1,12 @@
 // `annals ui <dir>`: a local web page over the database, read-only, until Ctrl+C. The aggregates
 // (--aggregate) and projections (--module) of the user's modules are what its time slider shows.
+// The server and its libraries are imported when the command runs, so that the other commands
+// do not load them.
 import type { Command } from 'commander'
-import open from 'open'
 import type { Aggregate } from '../aggregates/define.js'
 import type { ProjectionDefinition } from '../projections/definition.js'
 import type { Annals } from '../store/annals.js'
 import type { RunningView } from '../ui/data.js'
-import { startUi } from '../ui/server.js'
 import { asAggregate } from './at.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { CliError, ExitCode, usage } from './errors.js'
@@ -101,6 +101,7 @@ async function serve (db: Annals, dir: string, options: UiCommandOptions, aggreg
     const projection = await projectAsStored(db, definition, spec, options.rebuild === true)
     views.set(projection.name, { definition, projection })
   }
+  const { startUi } = await import('../ui/server.js')
   const ui = await startUi(db, { location: dir, port: options.port, aggregates, views })
   process.stdout.write(`annals ui: serving ${dir} (read-only) at\n  ${color.bold(ui.url)}\nStop it with Ctrl+C.\n`)
   if (options.open === true) await openBrowser(ui.url)
@@ -127,6 +128,7 @@ async function openBrowser (url: string): Promise<void> {
     return
   }
   try {
+    const { default: open } = await import('open')
     const child = await open(url)
     child.on('error', () => {})
   } catch (err) {

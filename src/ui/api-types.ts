@@ -89,11 +89,13 @@ export interface StreamRow {
   time: number
 }
 
+/** A page of the stream listing, and whether more streams follow. */
 export interface StreamsPage {
   streams: StreamRow[]
   more: boolean
 }
 
+/** A page of events, of one stream or of the log. */
 export interface EventsPage {
   events: EventRow[]
   /** whether events follow the last one of the page (in the order read) */
