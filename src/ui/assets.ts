@@ -72,6 +72,9 @@ export class Assets {
   readonly #cache = new Map<string, Asset>()
 
   constructor () {
+    if (typeof import.meta.resolve !== 'function') {
+      throw new CliError('annals ui needs Node.js 20.6 or newer (to find the page\'s libraries with import.meta.resolve)', ExitCode.failure)
+    }
     this.#clientDir = clientDir()
     this.#client = new Set(readdirSync(this.#clientDir).filter(f => f.endsWith('.js') || f.endsWith('.css')))
   }
