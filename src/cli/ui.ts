@@ -103,9 +103,8 @@ async function serve (db: Annals, dir: string, options: UiCommandOptions, aggreg
   }
   const { startUi } = await import('../ui/server.js')
   const ui = await startUi(db, { location: dir, port: options.port, aggregates, views })
-  process.stdout.write(`annals ui: serving ${dir} (read-only) at\n  ${color.bold(ui.url)}\nStop it with Ctrl+C.\n`)
-  if (options.open === true) await openBrowser(ui.url)
-  await new Promise<void>(resolve => {
+  // the signals are heard from before the address is printed: whoever reads it may stop us at once
+  const stopped = new Promise<void>(resolve => {
     const stop = (): void => {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
@@ -114,6 +113,9 @@ async function serve (db: Annals, dir: string, options: UiCommandOptions, aggreg
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
   })
+  process.stdout.write(`annals ui: serving ${dir} (read-only) at\n  ${color.bold(ui.url)}\nStop it with Ctrl+C.\n`)
+  if (options.open === true) await openBrowser(ui.url)
+  await stopped
   await ui.close()
 }
 
