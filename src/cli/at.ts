@@ -78,8 +78,14 @@ evolve) are not used.`))
  * The definition as `db.load` takes it. One made by another copy of annals (a module that
  * imports its own) is defined again here, from the same functions: the same fingerprint, so
  * the same snapshots.
+ *
+ * @example
+ * ```ts
+ * const { value } = await loadExport('dist/account.js#Account', 'an aggregate definition', isFold)
+ * const state = (await db.load(asAggregate(value), 'account-1')).state
+ * ```
  */
-function asAggregate (value: { name?: string, initial: () => unknown, evolve: Aggregate['evolve'], snapshotEvery?: number, version?: number }): Aggregate {
+export function asAggregate (value: { name?: string, initial: () => unknown, evolve: Aggregate['evolve'], snapshotEvery?: number, version?: number }): Aggregate {
   try {
     return checkAggregate(value)
   } catch {

@@ -84,7 +84,17 @@ export function register (program: Command): void {
     })
 }
 
-async function gather (db: Annals, dir: string): Promise<Info> {
+/**
+ * What `annals info` reports of an open database, `dir` being how to name its folder (the
+ * overview of `annals ui` too).
+ *
+ * @example
+ * ```ts
+ * const info = await gather(db, './data')
+ * console.log(info.events, info.streams)
+ * ```
+ */
+export async function gather (db: Annals, dir: string): Promise<Info> {
   const { log, privacy } = internalsOf(db)
   const head = log.head.position
   let streams = 0
@@ -95,12 +105,27 @@ async function gather (db: Annals, dir: string): Promise<Info> {
     streams,
     firstTime: head < 0 ? null : (await db.readAll({ limit: 1 }).toArray())[0]?.time ?? null,
     lastTime: head < 0 ? null : log.head.time,
-    sizeBytes: sizeOf(db.location!),
-    subscriptions: await checkpoints(log.storage, head),
-    projections: await projections(log.storage, head),
+    sizeBytes: db.location === undefined ? 0 : sizeOf(db.location),
+    ...await progressOf(db),
     snapshots: await snapshots(log.storage),
     shreddedSubjects: await privacy.shreddedCount()
   }
+}
+
+/**
+ * Where the durable subscriptions and the projections stand, as stored, and their lag: the part
+ * of {@link gather} that changes as events are appended, cheap to ask again (the live lag of
+ * `annals ui`).
+ *
+ * @example
+ * ```ts
+ * const { subscriptions, projections } = await progressOf(db)
+ * ```
+ */
+export async function progressOf (db: Annals): Promise<Pick<Info, 'subscriptions' | 'projections'>> {
+  const { log } = internalsOf(db)
+  const head = log.head.position
+  return { subscriptions: await checkpoints(log.storage, head), projections: await projections(log.storage, head) }
 }
 
 /** The durable subscriptions' checkpoints. */

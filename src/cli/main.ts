@@ -15,6 +15,7 @@ import { register as read } from './read.js'
 import { register as replay } from './replay.js'
 import { register as shred } from './shred.js'
 import { register as streams } from './streams.js'
+import { register as ui } from './ui.js'
 import { register as verify } from './verify.js'
 import { register as view } from './view.js'
 
@@ -35,6 +36,7 @@ Examples:
   $ annals info ./data
   $ annals read ./data user-7
   $ annals replay ./data user-7 --aggregate dist/storage.js#Storage --until 'state.bytes < 0'
+  $ annals ui ./data --aggregate dist/storage.js#Storage --module dist/views.js
 
 Exit codes:
   0   it worked
@@ -49,7 +51,7 @@ Exit codes:
 
 Documentation: docs/cli.md`)
 
-for (const command of [info, streams, read, at, view, replay, exportCommand, importCommand, verify, shred, bench]) command(program)
+for (const command of [info, streams, read, at, view, replay, exportCommand, importCommand, verify, shred, ui, bench]) command(program)
 
 try {
   await program.parseAsync(process.argv)

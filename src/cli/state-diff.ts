@@ -50,9 +50,9 @@ export function changes (before: unknown, after: unknown): Change[] {
   })
 }
 
-/** A path as JavaScript would write it: `state.photos["p-1"].title`. */
-function pathText (path: ReadonlyArray<string | number>): string {
-  return 'state' + path.map(p => typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`).join('')
+/** A path as JavaScript would write it: `state.photos["p-1"].title` (`root` is `state` unless given). */
+export function pathText (path: ReadonlyArray<string | number>, root = 'state'): string {
+  return root + path.map(p => typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`).join('')
 }
 
 function short (value: unknown): string {

@@ -1,5 +1,7 @@
 // `annals streams <dir>`: the streams, with their revision and last commit time.
 import type { Command } from 'commander'
+import type { StreamSummary } from '../backend/backend.js'
+import type { Annals } from '../store/annals.js'
 import { internalsOf } from '../store/internals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { color, count, isoTime, Lines } from './output.js'
@@ -49,4 +51,31 @@ export function register (program: Command): void {
         else if (!json && more) await out.write(color.dim(`(the first ${count(n)}; raise --limit to see more)`))
       })
     })
+}
+
+/** A stream in a listing: its last revision, and the position and commit time of that event. */
+export type StreamRow = StreamSummary
+
+/**
+ * A page of the streams whose name starts with `prefix`, in the byte order of their names,
+ * after the stream `after` (from the first without it): at most `limit`, and whether more follow
+ * (the stream listing of `annals ui`).
+ *
+ * @example
+ * ```ts
+ * const { streams, more } = await streamPage(db, { prefix: 'user-', limit: 50 })
+ * const next = await streamPage(db, { prefix: 'user-', after: streams.at(-1)!.stream, limit: 50 })
+ * ```
+ */
+export async function streamPage (db: Annals, options: { prefix?: string, after?: string, limit: number }): Promise<{ streams: StreamRow[], more: boolean }> {
+  const page: StreamRow[] = []
+  let more = false
+  for await (const s of internalsOf(db).log.backend.streams({ prefix: options.prefix ?? '', after: options.after, limit: options.limit + 1 })) {
+    if (page.length === options.limit) {
+      more = true
+      break
+    }
+    page.push(s)
+  }
+  return { streams: page, more }
 }

@@ -5,7 +5,7 @@
 import type { Command } from 'commander'
 import { readRecords, sameBuild } from '../projections/checkpoints.js'
 import { checkDefinition, type ProjectionDefinition } from '../projections/definition.js'
-import type { ProjectionView } from '../projections/handle.js'
+import type { Projection, ProjectionView } from '../projections/handle.js'
 import type { Annals } from '../store/annals.js'
 import { internalsOf } from '../store/internals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
@@ -28,7 +28,7 @@ interface ViewOptions extends DatabaseOptions {
 }
 
 /** Whether `value` looks like a projection definition (checked again by `db.project`). */
-function isDefinition (value: unknown): value is ProjectionDefinition {
+export function isDefinition (value: unknown): value is ProjectionDefinition {
   return typeof value === 'object' && value !== null &&
     typeof (value as ProjectionDefinition).name === 'string' && typeof (value as ProjectionDefinition).handle === 'function'
 }
@@ -74,16 +74,31 @@ module compiled here) shows the view as stored, with a warning (ANNALS_PROJECTIO
     })
 }
 
-async function show (db: Annals, definition: ProjectionDefinition, key: string | undefined, options: ViewOptions): Promise<void> {
+/**
+ * Registers the projection of the user's module (`module` names it in messages) with
+ * `db.project`, as the application does, once sure that it is the definition that built the
+ * stored view: another one would rebuild the view, so it is a usage error unless `rebuild`.
+ * Says on standard error when no view was kept. `annals view` and `annals ui` register with it.
+ *
+ * @example
+ * ```ts
+ * const projection = await projectAsStored(db, PerUser, 'dist/views.js', false)
+ * ```
+ */
+export async function projectAsStored (db: Annals, definition: ProjectionDefinition, module: string, rebuild: boolean): Promise<Projection> {
   const checked = checkDefinition(definition)
   const { active } = await readRecords(internalsOf(db).log.storage, checked.name)
-  if (active !== undefined && !sameBuild(active, checked) && options.rebuild !== true) {
-    throw usage(`The definition of '${checked.name}' in ${options.module} is not the one that built the stored view ` +
+  if (active !== undefined && !sameBuild(active, checked) && !rebuild) {
+    throw usage(`The definition of '${checked.name}' in ${module} is not the one that built the stored view ` +
       `(${active.version === checked.version ? `history: ${String(checked.history)}, the view's is ${String(active.history)}` : `version ${checked.version}, the view's is ${active.version}`}): ` +
       'showing it would rebuild the view. Point --module at the code the application runs, or add --rebuild.')
   }
   if (active === undefined) process.stderr.write(`(no view '${checked.name}' was kept in this database: it is built from the log now)\n`)
-  const projection = await db.project(checked)
+  return await db.project(checked)
+}
+
+async function show (db: Annals, definition: ProjectionDefinition, key: string | undefined, options: ViewOptions): Promise<void> {
+  const projection = await projectAsStored(db, definition, options.module, options.rebuild === true)
   await projection.caughtUp()
   const at = options.atPosition !== undefined ? { position: options.atPosition } : options.atTime !== undefined ? { time: options.atTime } : undefined
   const past = at === undefined ? undefined : await projection.at(at)
@@ -114,8 +129,16 @@ async function show (db: Annals, definition: ProjectionDefinition, key: string |
   if (!json) await out.write(color.dim(n === 0 ? '(no documents)' : `(${count(n)} document${n === 1 ? '' : 's'})`))
 }
 
-/** The first key after every key that starts with `prefix`, in UTF-8 byte order. */
-function prefixEnd (prefix: string): string | undefined {
+/**
+ * The first key after every key that starts with `prefix`, in UTF-8 byte order: the `lt` of a
+ * query for the prefix (undefined: no bound).
+ *
+ * @example
+ * ```ts
+ * view.query({ gte: 'user-', lt: prefixEnd('user-') })
+ * ```
+ */
+export function prefixEnd (prefix: string): string | undefined {
   // the last code point, plus one; past U+10FFFF there is no bound
   const points = [...prefix]
   while (points.length > 0) {
