@@ -133,7 +133,7 @@ export async function measure (w: Workload, area: string, runs: number, warm: bo
   }
   const side = annals.side()
   const compared = others.map((other, k) => ({ side: other.side(), ratio: stats(ratios[k]!) }))
-  const baseline = w.baseline === undefined ? null : compared.shift()!
+  const [baseline, ...also] = w.baseline === undefined ? [null, ...compared] : compared
   return {
     name: w.name,
     area,
@@ -148,9 +148,8 @@ export async function measure (w: Workload, area: string, runs: number, warm: bo
     targets: targets(w, side, baseline?.ratio ?? null),
     also: (w.also ?? []).map((r, k) => ({
       raw: r.raw,
-      side: compared[k]!.side,
-      ratio: compared[k]!.ratio,
-      targets: r.target === undefined ? [] : [least(r.target, compared[k]!.ratio)]
+      ...also[k]!,
+      targets: r.target === undefined ? [] : [least(r.target, also[k]!.ratio)]
     }))
   }
 }

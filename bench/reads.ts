@@ -27,7 +27,7 @@ export interface LogDirs { annals: string, raw: string, sqlite: string }
 export async function writeLog (dirs: LogDirs, events: number, event: (i: number) => SampleEvent, byStream = false): Promise<void> {
   const db = await open(freshDir(dirs.annals))
   const raw = await rawLevel(dirs.raw)
-  const table = await sqliteLog(dirs.sqlite)
+  const table = sqliteLog(dirs.sqlite)
   const revisions = new Map<string, number>()
   try {
     for (let i = 0; i < events; i += 1000) {
@@ -105,7 +105,7 @@ export async function readWorkloads (_: Config, events: number): Promise<{ workl
     } finally { await raw.close() }
   }
   // issue 17: annals reads at least 1.5 times as fast as raw SQLite
-  const withSqlite = await sqlite() !== null
+  const withSqlite = sqlite() !== null
   const sqliteRow = (raw: string, count: number, read: Parameters<typeof onSqlite>[2]): Reference[] =>
     withSqlite ? [{ raw, target: 1.5, run: onSqlite(dirs.sqlite, count, read) }] : []
   let counters = 0

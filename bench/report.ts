@@ -5,9 +5,9 @@ import { createRequire } from 'node:module'
 import { cpus, release, totalmem, type as osType } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type BetterSqlite3 from 'better-sqlite3'
 import type { Config } from './options.js'
 import type { Result, Side, Stats, Target } from './measure.js'
+import { sqliteVersion } from './sqlite.js'
 
 export interface Machine {
   cpu: string
@@ -25,19 +25,6 @@ function version (packageJson: string): string {
   return (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version
 }
 
-/** better-sqlite3's version and the version of the SQLite it is built with, or null where it does not load. */
-function sqliteVersions (require: NodeJS.Require): string | null {
-  try {
-    const Sqlite = require('better-sqlite3') as typeof BetterSqlite3
-    const db = new Sqlite(':memory:')
-    const sqlite = db.prepare('SELECT sqlite_version()').pluck().get() as string
-    db.close()
-    return `${version(join(dirname(require.resolve('better-sqlite3')), '..', 'package.json'))} (SQLite ${sqlite})`
-  } catch {
-    return null
-  }
-}
-
 export function machine (): Machine {
   const require = createRequire(import.meta.url)
   return {
@@ -48,7 +35,7 @@ export function machine (): Machine {
     node: process.version,
     annals: version(fileURLToPath(new URL('../../package.json', import.meta.url))),
     classicLevel: version(join(dirname(require.resolve('classic-level')), 'package.json')),
-    betterSqlite3: sqliteVersions(require)
+    betterSqlite3: sqliteVersion()
   }
 }
 

@@ -100,7 +100,7 @@ async function main (argv: string[]): Promise<void> {
   const m = machine()
   process.stderr.write(`annals bench: ${config.runs} runs; scale curve at ${config.curve.map(fmt).join(', ')} events; ` +
     `events of ${config.shape.eventSize} bytes over ${fmt(config.shape.streams)} streams; ${m.cores} × ${m.cpu}, Node ${m.node}\n`)
-  if (await sqlite() === null) process.stderr.write('no raw SQLite rows: better-sqlite3, a dev dependency of annals, is not installed here\n')
+  if (sqlite() === null) process.stderr.write('no raw SQLite rows: better-sqlite3, a dev dependency of annals, is not installed here\n')
   const show = progress(tasks.length)
   const results: Result[] = []
   try {

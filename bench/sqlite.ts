@@ -5,6 +5,7 @@
 // dependency: where it is not installed (`annals bench` in an application), there is no SQLite
 // row.
 import { mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { BENCH_DIR, freshDir, timedRead, type SampleEvent } from './lib.js'
@@ -17,21 +18,31 @@ type Database = BetterSqlite3.Database
 const PAGE = 1000
 const COLUMNS = 'position, stream, revision, type, time, data'
 
-async function load (): Promise<Driver | null> {
-  try {
-    const { default: Sqlite } = await import('better-sqlite3')
-    new Sqlite(':memory:').close()
-    return Sqlite
-  } catch {
-    return null
-  }
-}
-
-let driver: Promise<Driver | null> | undefined
+const require = createRequire(import.meta.url)
+let driver: Driver | null | undefined
 
 /** better-sqlite3, or null where it is not installed or its native part does not load. */
-export async function sqlite (): Promise<Driver | null> {
-  return await (driver ??= load())
+export function sqlite (): Driver | null {
+  if (driver === undefined) {
+    try {
+      driver = require('better-sqlite3') as Driver
+      new driver(':memory:').close()
+    } catch {
+      driver = null
+    }
+  }
+  return driver
+}
+
+/** better-sqlite3's version and the version of SQLite it is built with, for the record; null without it. */
+export function sqliteVersion (): string | null {
+  const Sqlite = sqlite()
+  if (Sqlite === null) return null
+  const db = new Sqlite(':memory:')
+  try {
+    const { version } = require('better-sqlite3/package.json') as { version: string }
+    return `${version} (SQLite ${db.prepare('SELECT sqlite_version()').pluck().get() as string})`
+  } finally { db.close() }
 }
 
 /** Writes events to a fresh table, positions from 0 and revisions counted per stream. */
@@ -42,8 +53,8 @@ export interface SqliteWriter {
 }
 
 /** A fresh SQLite database in BENCH_DIR/`name`, or null without better-sqlite3. */
-export async function sqliteLog (name: string): Promise<SqliteWriter | null> {
-  const Sqlite = await sqlite()
+export function sqliteLog (name: string): SqliteWriter | null {
+  const Sqlite = sqlite()
   if (Sqlite === null) return null
   const dir = freshDir(name)
   mkdirSync(dir)
@@ -105,7 +116,7 @@ function reads (db: Database): SqliteReads {
  */
 export function onSqlite (name: string, events: number, read: (db: SqliteReads) => number): () => Promise<Timing> {
   return async () => {
-    const Sqlite = await sqlite()
+    const Sqlite = sqlite()
     if (Sqlite === null) throw new Error('better-sqlite3 is not installed')
     const db = new Sqlite(join(BENCH_DIR, name, 'events.db'), { fileMustExist: true })
     try {

@@ -87,7 +87,7 @@ export async function streamWorkloads (config: Config): Promise<{ workloads: Wor
       target: 1.5 * BEFORE,
       annals,
       baseline: raw,
-      also: await sqlite() === null
+      also: sqlite() === null
         ? []
         : [{ raw: 'raw SQLite, by the (stream, revision) index', target: 1.5, run: onSqlite(DIRS.sqlite, events, db => order.reduce((n, stream) => n + db.stream(stream), 0)) }]
     }],
