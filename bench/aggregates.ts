@@ -7,7 +7,7 @@
 import { pack, unpack } from 'msgpackr'
 import { defineAggregate, open, type Annals } from '../src/index.js'
 import type { Config } from './options.js'
-import { concurrently, eventMaker, freshDir, median, rawLevel, seeded, type SampleEvent } from './lib.js'
+import { concurrently, eventMaker, freshDir, median, rawLevel, seeded, streamKey, type SampleEvent } from './lib.js'
 import type { Timing, Workload } from './measure.js'
 
 interface Album { photos: number, bytes: number, title: string }
@@ -16,15 +16,6 @@ const evolve = (s: Album, e: { data: any }): Album => ({ photos: s.photos + 1, b
 const EVERY = 100
 const Album = defineAggregate<Album>({ name: 'album', initial, evolve, snapshotEvery: EVERY })
 const AlbumWithout = defineAggregate<Album>({ name: 'album', initial, evolve })
-
-/** A key of the raw side: tag, stream, 0x00, revision as 8 bytes. */
-function rawKey (tag: string, stream: string, revision: number): Buffer {
-  const key = Buffer.alloc(tag.length + Buffer.byteLength(stream) + 9)
-  const at = key.write(tag) + key.write(stream, tag.length)
-  key[at] = 0
-  key.writeBigUInt64BE(BigInt(revision), at + 1)
-  return key
-}
 
 async function timedLoads (count: number, load: (i: number) => Promise<unknown>): Promise<Timing> {
   const each: number[] = []
@@ -53,8 +44,8 @@ export async function aggregateWorkloads (config: Config): Promise<{ workloads: 
       events.forEach((e, j) => {
         const revision = i + j
         state = evolve(state, e)
-        batch.put(rawKey('E', stream, revision), pack({ type: e.type, data: e.data, position: revision }))
-        if ((revision + 1) % EVERY === 0) batch.put(rawKey('N', stream, revision), pack({ position: revision, state }))
+        batch.put(streamKey('E', stream, revision), pack({ type: e.type, data: e.data, position: revision }))
+        if ((revision + 1) % EVERY === 0) batch.put(streamKey('N', stream, revision), pack({ position: revision, state }))
       })
       await batch.write()
     }
@@ -69,13 +60,13 @@ export async function aggregateWorkloads (config: Config): Promise<{ workloads: 
   const rawLoad = async (stream: string, target: number, snapshots = true): Promise<Album> => {
     let snapshot: { position: number, state: Album } | undefined
     if (snapshots) {
-      const it = raw.iterator({ gte: rawKey('N', stream, 0), lte: rawKey('N', stream, target), reverse: true, limit: 1 })
+      const it = raw.iterator({ gte: streamKey('N', stream, 0), lte: streamKey('N', stream, target), reverse: true, limit: 1 })
       const [found] = await it.nextv(1)
       await it.close()
       if (found !== undefined) snapshot = unpack(found[1])
     }
     let state = snapshot?.state ?? initial()
-    const events = raw.iterator({ gte: rawKey('E', stream, snapshot === undefined ? 0 : snapshot.position + 1), lte: rawKey('E', stream, target) })
+    const events = raw.iterator({ gte: streamKey('E', stream, snapshot === undefined ? 0 : snapshot.position + 1), lte: streamKey('E', stream, target) })
     try {
       for (let chunk = await events.nextv(1024); chunk.length > 0; chunk = await events.nextv(1024)) {
         for (const [, value] of chunk) state = evolve(state, unpack(value))

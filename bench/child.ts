@@ -9,6 +9,7 @@ import { parseOptions, runsAt, type Config } from './options.js'
 import { buildShredLog, privacyWorkloads, shredWorkload } from './privacy.js'
 import { projectionWorkloads } from './projections.js'
 import { buildLog, readWorkloads } from './reads.js'
+import { buildStreams, streamWorkloads } from './streams.js'
 
 interface Area { workloads: Workload[], close?: () => Promise<void> }
 
@@ -17,6 +18,8 @@ export const areas = {
   aggregates: aggregateWorkloads,
   projections: projectionWorkloads,
   privacy: async (c: Config): Promise<Area> => ({ workloads: privacyWorkloads(c) }),
+  'streams-build': async (c: Config): Promise<Area> => { await buildStreams(c); return { workloads: [] } },
+  streams: streamWorkloads,
   'scale-appends': async (c: Config, events: number): Promise<Area> => ({ workloads: curveAppends(c, events) }),
   'scale-build': async (c: Config, events: number): Promise<Area> => { await buildLog(c, events); return { workloads: [] } },
   'scale-reads': readWorkloads,

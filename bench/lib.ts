@@ -37,6 +37,15 @@ export async function rawLevel (name: string, fresh = true): Promise<ClassicLeve
   return db
 }
 
+/** A key of a raw copy ordered by stream: tag, stream, 0x00, revision as 8 bytes. */
+export function streamKey (tag: string, stream: string, revision: number): Buffer {
+  const key = Buffer.alloc(tag.length + Buffer.byteLength(stream) + 9)
+  const at = key.write(tag) + key.write(stream, tag.length)
+  key[at] = 0
+  key.writeBigUInt64BE(BigInt(revision), at + 1)
+  return key
+}
+
 /** 8-byte big-endian key, as the raw baseline stores events. */
 export function key8 (n: number): Buffer {
   const key = Buffer.allocUnsafe(8)
@@ -122,6 +131,15 @@ export async function concurrently (count: number, concurrency: number, fn: (i: 
     while (next < count) await fn(next++)
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
+}
+
+/** How long a read of `events` events took; `read` says how many it read, and any other number is an error. */
+export async function timedRead (events: number, read: () => Promise<number> | number): Promise<Timing> {
+  const start = performance.now()
+  const n = await read()
+  const ms = performance.now() - start
+  if (n !== events) throw new Error(`read ${n} events where ${events} were expected`)
+  return { events, ms }
 }
 
 /** How long `fn` took to handle `events` events. */

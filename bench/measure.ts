@@ -1,6 +1,6 @@
-// A workload, and how it is measured: annals and its baseline alternately, several runs, the
-// median rate of each side, the median and spread of the ratios of the same runs, and the peak
-// memory of each side.
+// A workload, and how it is measured: annals, its baseline and any further references in turn,
+// several runs, the median rate of each side, the median and spread of the ratios of the same
+// runs (annals over each of the others), and the peak memory of each side.
 import { median } from './lib.js'
 import { watchMemory, type Peak } from './memory.js'
 
@@ -28,6 +28,16 @@ export interface Workload {
   maxRssMB?: number
   annals: () => Promise<Timing>
   baseline?: () => Promise<Timing>
+  /** further references measured in the same runs, each with a ratio and a least ratio of its own (raw SQLite, for one) */
+  also?: Reference[]
+}
+
+/** A further side a workload is compared with, beside its baseline. */
+export interface Reference {
+  /** what it is, as the report's "compared with" column says */
+  raw: string
+  target?: number
+  run: () => Promise<Timing>
 }
 
 export interface Stats { median: number, min: number, max: number }
@@ -54,8 +64,15 @@ export interface Result {
   /** annals' rate over the baseline's, run by run */
   ratio: Stats | null
   /** the issues' targets and whether this run met them */
-  targets: Array<{ target: string, met: boolean }>
+  targets: Target[]
+  /** the further references, each with annals' ratio to it */
+  also: Compared[]
 }
+
+export interface Target { target: string, met: boolean }
+
+/** A further reference's figures, and annals' rate over its rate, run by run. */
+export interface Compared { raw: string, side: Side, ratio: Stats, targets: Target[] }
 
 // per second; at the median operation when the workload timed each one
 const rate = (t: Timing): number => t.medianMs !== undefined ? 1000 / t.medianMs : t.events / t.ms * 1000
@@ -84,41 +101,39 @@ class Runs {
   }
 }
 
-function targets (w: Workload, annals: Side, ratio: Stats | null): Result['targets'] {
-  const out: Result['targets'] = []
-  if (w.target !== undefined && ratio !== null) out.push({ target: `≥ ${Number(w.target.toFixed(2))}`, met: ratio.median >= w.target })
+const least = (target: number, ratio: Stats): Target => ({ target: `≥ ${Number(target.toFixed(2))}`, met: ratio.median >= target })
+
+function targets (w: Workload, annals: Side, ratio: Stats | null): Target[] {
+  const out: Target[] = []
+  if (w.target !== undefined && ratio !== null) out.push(least(w.target, ratio))
   if (w.maxMs !== undefined) out.push({ target: `≤ ${w.maxMs} ms`, met: (annals.msPerOp ?? Infinity) <= w.maxMs })
   if (w.maxRssMB !== undefined) out.push({ target: `peak RSS < ${w.maxRssMB} MB`, met: annals.memory.rssMB < w.maxRssMB })
   return out
 }
 
 /**
- * Measures `w`: an untimed round first when `warm` (compiled code and warm caches on both
- * sides), then `runs` runs, alternating which side goes first so that neither always runs on a
- * warmer machine. `onRun` hears of each run done.
+ * Measures `w`: an untimed round first when `warm` (compiled code and warm caches on every
+ * side), then `runs` runs of every side in turn, each run starting one side further than the run
+ * before, so that no side always runs on a warmer machine. `onRun` hears of each run done.
  */
 export async function measure (w: Workload, area: string, runs: number, warm: boolean, onRun: (run: number) => void = () => {}): Promise<Result> {
   const annals = new Runs(w.annals)
-  const baseline = w.baseline === undefined ? undefined : new Runs(w.baseline)
-  if (warm) {
-    await w.annals()
-    await w.baseline?.()
-  }
-  const ratios: number[] = []
+  const others = [...w.baseline === undefined ? [] : [w.baseline], ...(w.also ?? []).map(r => r.run)].map(run => new Runs(run))
+  const sides = [annals, ...others]
+  if (warm) for (const side of sides) await side.run()
+  const ratios: number[][] = others.map(() => [])
   for (let i = 0; i < runs; i++) {
-    if (baseline === undefined) {
-      await annals.once()
-    } else if (i % 2 === 0) {
-      const a = await annals.once()
-      ratios.push(a / await baseline.once())
-    } else {
-      const b = await baseline.once()
-      ratios.push(await annals.once() / b)
+    const rates = new Map<Runs, number>()
+    for (let k = 0; k < sides.length; k++) {
+      const side = sides[(i + k) % sides.length]!
+      rates.set(side, await side.once())
     }
+    others.forEach((other, k) => ratios[k]!.push(rates.get(annals)! / rates.get(other)!))
     onRun(i + 1)
   }
   const side = annals.side()
-  const ratio = ratios.length > 0 ? stats(ratios) : null
+  const compared = others.map((other, k) => ({ side: other.side(), ratio: stats(ratios[k]!) }))
+  const [baseline, ...also] = w.baseline === undefined ? [null, ...compared] : compared
   return {
     name: w.name,
     area,
@@ -128,8 +143,13 @@ export async function measure (w: Workload, area: string, runs: number, warm: bo
     raw: w.raw ?? null,
     runs,
     annals: side,
-    baseline: baseline?.side() ?? null,
-    ratio,
-    targets: targets(w, side, ratio)
+    baseline: baseline?.side ?? null,
+    ratio: baseline?.ratio ?? null,
+    targets: targets(w, side, baseline?.ratio ?? null),
+    also: (w.also ?? []).map((r, k) => ({
+      raw: r.raw,
+      ...also[k]!,
+      targets: r.target === undefined ? [] : [least(r.target, also[k]!.ratio)]
+    }))
   }
 }

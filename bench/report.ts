@@ -6,7 +6,8 @@ import { cpus, release, totalmem, type as osType } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './options.js'
-import type { Result, Side } from './measure.js'
+import type { Result, Side, Stats, Target } from './measure.js'
+import { sqliteVersion } from './sqlite.js'
 
 export interface Machine {
   cpu: string
@@ -16,6 +17,8 @@ export interface Machine {
   node: string
   annals: string
   classicLevel: string
+  /** better-sqlite3's version and its SQLite's, for the raw SQLite rows; null without it */
+  betterSqlite3: string | null
 }
 
 function version (packageJson: string): string {
@@ -31,7 +34,8 @@ export function machine (): Machine {
     os: `${osType()} ${release()} ${process.arch}`,
     node: process.version,
     annals: version(fileURLToPath(new URL('../../package.json', import.meta.url))),
-    classicLevel: version(join(dirname(require.resolve('classic-level')), 'package.json'))
+    classicLevel: version(join(dirname(require.resolve('classic-level')), 'package.json')),
+    betterSqlite3: sqliteVersion()
   }
 }
 
@@ -66,16 +70,25 @@ export function table (header: string[], right: boolean[], rows: string[][]): st
   return [line(header), `| ${widths.map((w, i) => right[i] === true ? '-'.repeat(w - 1) + ':' : '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n')
 }
 
-function cells (r: Result): string[] {
+/** The cells of a row: annals beside one side it is compared with (none, the baseline, or a further reference). */
+function cells (r: Result, raw: string | null, side: Side | null, ratio: Stats | null, targets: Target[]): string[] {
   return [
     figure(r, r.annals),
-    r.raw ?? '',
-    r.baseline === null ? '' : figure(r, r.baseline),
-    r.ratio === null ? '' : r.ratio.median.toFixed(2),
-    r.ratio === null ? '' : `${r.ratio.min.toFixed(2)}–${r.ratio.max.toFixed(2)}`,
+    raw ?? '',
+    side === null ? '' : figure(r, side),
+    ratio === null ? '' : ratio.median.toFixed(2),
+    ratio === null ? '' : `${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}`,
     memory(r.annals),
-    memory(r.baseline),
-    r.targets.map(t => `${t.target} ${t.met ? 'met' : 'MISSED'}`).join('; ')
+    memory(side),
+    targets.map(t => `${t.target} ${t.met ? 'met' : 'MISSED'}`).join('; ')
+  ]
+}
+
+/** A result's rows: beside its baseline, then beside each further reference; `first` are the cells before. */
+function rows (r: Result, first: string[], next: string[]): string[][] {
+  return [
+    [...first, ...cells(r, r.raw, r.baseline, r.ratio, r.targets)],
+    ...r.also.map(a => [...next, ...cells(r, a.raw, a.side, a.ratio, a.targets)])
   ]
 }
 
@@ -89,12 +102,12 @@ export function tables (results: Result[]): string {
   const series = [...new Set(curve.map(r => r.series))]
   const byLog = series.flatMap(s => curve.filter(r => r.series === s).sort((a, b) => a.logEvents! - b.logEvents!))
   return [
-    table(['workload', ...columns], [false, ...numeric], off.map(r => [r.name, ...cells(r)])),
+    table(['workload', ...columns], [false, ...numeric], off.flatMap(r => rows(r, [r.name], ['']))),
     '',
     'As the log grows (events in the log, then the same columns):',
     '',
     table(['workload', 'events in the log', ...columns], [false, true, ...numeric],
-      byLog.map((r, i) => [i > 0 && byLog[i - 1]!.series === r.series ? '' : r.name, fmt(r.logEvents!), ...cells(r)]))
+      byLog.flatMap((r, i) => rows(r, [i > 0 && byLog[i - 1]!.series === r.series ? '' : r.name, fmt(r.logEvents!)], ['', fmt(r.logEvents!)])))
   ].join('\n')
 }
 
@@ -103,7 +116,7 @@ export function docBlock (config: Config, results: Result[], date: Date, svgName
   const m = machine()
   const longRuns = config.runsGiven ? '' : ` (${Math.min(3, config.runs)} at 1,000,000 events and more, 1 at 10,000,000)`
   return [
-    `\`${config.command}\`, ${date.toISOString().slice(0, 10)}: ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, annals ${m.annals}, classic-level ${m.classicLevel}; ` +
+    `\`${config.command}\`, ${date.toISOString().slice(0, 10)}: ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, annals ${m.annals}, classic-level ${m.classicLevel}${m.betterSqlite3 === null ? '' : `, better-sqlite3 ${m.betterSqlite3}`}; ` +
       `${config.runs} runs${longRuns}; events of ${config.shape.eventSize} bytes of data over ${fmt(config.shape.streams)} streams, ${config.shape.personalFields} personal fields. ` +
       'Peak memory: RSS (anonymous) in MB.',
     '',

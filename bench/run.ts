@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url'
 import type { AreaName, Message } from './child.js'
 import { chart } from './chart.js'
 import { BENCH_DIR } from './lib.js'
-import type { Result } from './measure.js'
+import type { Result, Stats, Target } from './measure.js'
 import { parseOptions, usage, UsageError, type Config } from './options.js'
 import { progress, type Progress } from './progress.js'
 import { docBlock, json, machine, tables } from './report.js'
+import { sqlite } from './sqlite.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
@@ -27,6 +28,8 @@ function plan (config: Config): Task[] {
     { area: 'aggregates', events: 0, label: 'aggregates: loads, time travel, snapshots' },
     { area: 'projections', events: 0, label: 'projections: the inline cost, a view\'s time travel' },
     { area: 'privacy', events: 0, label: 'appends with personal fields' },
+    { area: 'streams-build', events: 0, label: `building ${fmt(config.sizes.shortStreams)} streams of 100 events` },
+    { area: 'streams', events: 0, label: 'reading 100-event streams' },
     ...config.curve.flatMap((n): Task[] => [
       { area: 'scale-appends', events: n, label: `appends to ${log(n)}` },
       { area: 'scale-build', events: n, label: `building ${log(n)}` },
@@ -43,9 +46,12 @@ function plan (config: Config): Task[] {
 function line (r: Result): string {
   const at = r.logEvents === null ? '' : ` (${fmt(r.logEvents)} events)`
   const figure = r.unit === 'ops' ? `${r.annals.msPerOp!.toFixed(2)} ms` : `${fmt(r.annals.rate.median)} ev/s`
-  const ratio = r.ratio === null ? '' : `, ${r.ratio.median.toFixed(2)}× ${r.raw} (${r.ratio.min.toFixed(2)}–${r.ratio.max.toFixed(2)})`
+  const ratio = (raw: string | null, s: Stats | null, targets: Target[]): string => s === null
+    ? ''
+    : `, ${s.median.toFixed(2)}× ${raw ?? ''} (${s.min.toFixed(2)}–${s.max.toFixed(2)})${targets.filter(t => !t.met).map(t => ` MISSED ${t.target}`).join('')}`
+  const ratios = [ratio(r.raw, r.ratio, []), ...r.also.map(a => ratio(a.raw, a.ratio, a.targets))].join('')
   const missed = r.targets.filter(t => !t.met).map(t => `, MISSED ${t.target}`).join('')
-  return `${r.name}${at}: ${figure}${ratio}, peak RSS ${fmt(r.annals.memory.rssMB)} MB${missed}`
+  return `${r.name}${at}: ${figure}${ratios}, peak RSS ${fmt(r.annals.memory.rssMB)} MB${missed}`
 }
 
 /** Runs one task in a child process; resolves with its results. */
@@ -94,6 +100,7 @@ async function main (argv: string[]): Promise<void> {
   const m = machine()
   process.stderr.write(`annals bench: ${config.runs} runs; scale curve at ${config.curve.map(fmt).join(', ')} events; ` +
     `events of ${config.shape.eventSize} bytes over ${fmt(config.shape.streams)} streams; ${m.cores} × ${m.cpu}, Node ${m.node}\n`)
+  if (sqlite() === null) process.stderr.write('no raw SQLite rows: better-sqlite3, a dev dependency of annals, is not installed here\n')
   const show = progress(tasks.length)
   const results: Result[] = []
   try {

@@ -11,8 +11,9 @@ import { promisify } from 'node:util'
 import { pack } from 'msgpackr'
 import { compact, niceTicks } from '../bench/chart.js'
 import { eventMaker } from '../bench/lib.js'
+import { measure, type Timing } from '../bench/measure.js'
 import { curveSizes, parseOptions, runsAt, UsageError } from '../bench/options.js'
-import { table } from '../bench/report.js'
+import { table, tables } from '../bench/report.js'
 import { tempDir } from './helpers/backends.js'
 import { assertBuilt } from './helpers/child.js'
 import { wellFormedXml } from './helpers/xml.js'
@@ -89,6 +90,34 @@ t.test('pieces of the report: ticks, labels, tables', async t => {
     '| name |     n |\n| ---- | ----: |\n| a    |     1 |\n| bbbb | 1,000 |')
 })
 
+t.test('a workload with further references: every side in turn, a ratio and a target for each', async t => {
+  const calls: string[] = []
+  const side = (name: string, ms: number) => async (): Promise<Timing> => { calls.push(name); return { events: 1000, ms } }
+  const result = await measure({
+    name: 'read',
+    unit: 'events',
+    raw: 'raw',
+    target: 0.4,
+    annals: side('annals', 10),
+    baseline: side('raw', 5),
+    also: [{ raw: 'sqlite', target: 1.5, run: side('sqlite', 20) }, { raw: 'replay', run: side('replay', 10) }]
+  }, 'reads', 4, true)
+  t.same(calls, ['annals', 'raw', 'sqlite', 'replay', // the untimed round
+    'annals', 'raw', 'sqlite', 'replay', 'raw', 'sqlite', 'replay', 'annals',
+    'sqlite', 'replay', 'annals', 'raw', 'replay', 'annals', 'raw', 'sqlite'], 'each run starts one side further')
+  t.same(result.ratio, { median: 0.5, min: 0.5, max: 0.5 })
+  t.same(result.targets, [{ target: '≥ 0.4', met: true }])
+  t.same(result.also.map(a => ({ raw: a.raw, ratio: a.ratio.median, rate: a.side.rate.median, targets: a.targets })), [
+    { raw: 'sqlite', ratio: 2, rate: 50_000, targets: [{ target: '≥ 1.5', met: true }] },
+    { raw: 'replay', ratio: 1, rate: 100_000, targets: [] }
+  ])
+  const missed = await measure({ name: 'slow', unit: 'events', annals: side('annals', 30), also: [{ raw: 'sqlite', target: 1.5, run: side('sqlite', 20) }] }, 'reads', 1, false)
+  t.equal(missed.ratio, null, 'no baseline, no ratio of its own')
+  t.same(missed.also[0]!.targets, [{ target: '≥ 1.5', met: false }])
+  t.match(tables([missed]), /\| slow +\| +33,333 ev\/s \| +\| +\|[^\n]*\n\| +\| +33,333 ev\/s \| sqlite +\| +50,000 ev\/s \| +0\.67 \| 0\.67–0\.67 [^\n]*≥ 1\.5 MISSED/,
+    'a row of its own under the workload')
+})
+
 t.test('a bad option ends the run before it starts, with exit code 2 and the usage', async t => {
   assertBuilt()
   const err = await promisify(execFile)(process.execPath, [runner, '--events', 'many']).catch((e: unknown) => e) as { code: number, stderr: string }
@@ -105,7 +134,7 @@ t.test('npm run bench -- --tiny runs every workload and writes the table, the JS
   const { stdout } = await promisify(execFile)(process.execPath, [runner, '--tiny', '--no-write'], { cwd: dir })
   const workloads = ['awaited one at a time', 'awaited, sync', '64 concurrent, sync', '100 events per call, sync', 'load a stream of 150 events (snapshotEvery', 'flat in history',
     'without snapshots', 'time travel to a random past revision', 'load-then-append commands', 'with an inline projection', 'with a document and a history key each', 'at({ position }).get', '2 personal fields', '2 fields of each sealed by node:crypto',
-    '64 concurrent callers', 'append 100 events per call', 'replay the whole log', 'read one stream', 'catch up a counter projection', 'shred one subject']
+    'read 100-event streams, 20 different ones', '64 concurrent callers', 'append 100 events per call', 'replay the whole log', 'read one stream', 'catch up a counter projection', 'shred one subject']
   for (const workload of workloads) t.ok(stdout.includes(workload), workload)
   t.match(stdout, /As the log grows/)
   t.notMatch(stdout, /NaN|undefined|Infinity/)
@@ -122,7 +151,19 @@ t.test('npm run bench -- --tiny runs every workload and writes the table, the JS
     t.ok(r.annals.rate.median > 0 && r.annals.memory.rssMB > 0, `${r.name}: a rate and a peak`)
     t.equal(r.ratio === null, r.baseline === null, `${r.name}: a ratio where there is a baseline`)
     if (r.ratio !== null) t.ok(r.ratio.min <= r.ratio.median && r.ratio.median <= r.ratio.max, `${r.name}: the spread holds the median`)
+    for (const a of r.also) t.ok(a.side.rate.median > 0 && a.ratio.min <= a.ratio.median && a.ratio.median <= a.ratio.max, `${r.name}, beside ${a.raw}: a rate, a ratio`)
   }
+  // issue 17's targets, and raw SQLite beside the three reads (better-sqlite3 is a dev dependency)
+  t.match(report.machine.betterSqlite3, /^12\.\d+\.\d+ \(SQLite 3\.\d+\.\d+\)$/)
+  const also = (name: string): Array<{ raw: string, targets: Array<{ target: string }> }> => report.results.find((r: { name: string }) => r.name.startsWith(name)).also
+  const sqlite = { target: '≥ 1.5', met: Boolean }
+  t.match(report.results.find((r: { name: string }) => r.name.startsWith('replay')).targets, [{ target: '≥ 0.9', met: Boolean }])
+  t.match(also('replay the whole log'), [{ raw: 'raw SQLite, pages of 1,000 by position', targets: [sqlite] }])
+  t.match(also('read one stream'), [{ raw: 'raw SQLite, by the (stream, revision) index', targets: [sqlite] }, { raw: 'annals, replaying as many events', targets: [{ target: '≥ 1', met: Boolean }] }])
+  t.match(also('read 100-event streams'), [{ raw: 'raw SQLite, by the (stream, revision) index', targets: [sqlite] }])
+  t.match(report.results.find((r: { name: string }) => r.name.startsWith('read 100-event streams')), { raw: 'a copy keyed by stream', targets: [{ target: String, met: Boolean }] })
+  t.match(stdout, /\| +\| +1,000 \| +[\d,]+ ev\/s \| raw SQLite, pages of 1,000 by position/, 'a row beside raw SQLite')
+
   const series = ['append-64', 'append-100', 'replay', 'read-stream', 'catch-up', 'shred']
   for (const s of series) {
     t.same(report.results.filter((r: { series: string }) => r.series === s).map((r: { logEvents: number }) => r.logEvents), [1000, 3000], `${s} at each size of the curve`)
