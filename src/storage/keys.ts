@@ -17,6 +17,8 @@ export const Space = {
   streams: 0x53, // 'S'
   /** id index: event id -> its position, revision and content digest (see backend/level/ids.ts) */
   ids: 0x49, // 'I'
+  /** id index of ids that are UUIDs, keyed by their 16 bytes (see backend/level/ids.ts) */
+  uuids: 0x55, // 'U'
   /** durable subscription checkpoints: name -> next position (u64) */
   subscriptions: 0x43, // 'C'
   // reserved for the layers above the log, one tag each, so that their keys never meet:

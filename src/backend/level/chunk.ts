@@ -4,12 +4,14 @@
 //
 //   key    `L` + first position (u64)
 //   value  crc32 (of the rest) | u8 format | varint first position | varint count |
-//          varint commit time | count × (varint length, the event's bytes, see event-record.ts)
+//          varint commit time | count × varint length | the events' bytes, one after the other
+//          (see event-record.ts)
 //
 // An event of length 0 was removed (scavenged): its position stays taken, and reads pass over it.
 import { AnnalsError } from '../../errors.js'
 import { Space, readU64, writeU64 } from '../../storage/keys.js'
 import type { Storage } from '../../storage/storage.js'
+import { crc32 } from 'node:zlib'
 import { MalformedError, Reader, Writer, checksumHolds } from './bytes.js'
 
 const FORMAT = 1
@@ -41,12 +43,16 @@ export interface Chunk {
   spans: number[]
 }
 
-/** Builds one chunk's value from its events' bytes. */
+/**
+ * Builds one chunk's value: events are written straight into its body ({@link event} then
+ * {@link end}), or copied in ({@link add}).
+ */
 export class ChunkBuilder {
   readonly first: number
   readonly time: number
-  readonly #events: Uint8Array[] = []
-  #bytes = 0
+  readonly #body = new Writer(16 * 1024)
+  readonly #lengths: number[] = []
+  #start = -1
 
   constructor (first: number, time: number) {
     this.first = first
@@ -54,36 +60,51 @@ export class ChunkBuilder {
   }
 
   get count (): number {
-    return this.#events.length
+    return this.#lengths.length
   }
 
   /** The size of the events' bytes so far. */
   get bytes (): number {
-    return this.#bytes
+    return this.#body.length
   }
 
-  /** Adds an event's bytes (a removed event: empty). Keeps the array: do not reuse it. */
+  /** The writer to write the next event's bytes into; then call {@link end}. */
+  event (): Writer {
+    this.#start = this.#body.length
+    return this.#body
+  }
+
+  /** Ends the event begun with {@link event}. */
+  end (): void {
+    this.#lengths.push(this.#body.length - this.#start)
+  }
+
+  /** Adds an event's bytes, copied (a removed event: empty). */
   add (event: Uint8Array): void {
-    this.#events.push(event)
-    this.#bytes += event.length
+    this.#body.bytes(event)
+    this.#lengths.push(event.length)
   }
 
   /** The key and value, and a view of each event's bytes in the value. */
   finish (): { key: Buffer, value: Buffer, events: Buffer[] } {
-    const w = new Writer(this.#bytes + 5 * this.#events.length + 32)
-    w.checksumSlot()
-    w.byte(FORMAT)
-    w.varint(this.first)
-    w.varint(this.#events.length)
-    w.varint(this.time)
-    const starts = new Array<number>(this.#events.length)
-    this.#events.forEach((event, i) => {
-      w.varint(event.length)
-      starts[i] = w.length
-      w.bytes(event)
-    })
-    const value = w.sealed()
-    const events = starts.map((s, i) => value.subarray(s, s + this.#events[i]!.length))
+    const lengths = this.#lengths
+    const head = new Writer(32 + 3 * lengths.length)
+    head.checksumSlot()
+    head.byte(FORMAT)
+    head.varint(this.first)
+    head.varint(lengths.length)
+    head.varint(this.time)
+    for (const n of lengths) head.varint(n)
+    const body = this.#body.done()
+    const value = Buffer.allocUnsafe(head.length + body.length)
+    head.done().copy(value, 0)
+    body.copy(value, head.length)
+    value.writeUInt32LE(crc32(value.subarray(4)), 0)
+    const events = new Array<Buffer>(lengths.length)
+    let at = head.length
+    for (let i = 0; i < lengths.length; i++) {
+      events[i] = value.subarray(at, at += lengths[i]!)
+    }
     return { key: logKey(this.first), value, events }
   }
 }
@@ -102,13 +123,14 @@ export function parseChunk (key: Buffer, value: Buffer): Chunk {
     const time = r.varint()
     if (count === 0) throw new MalformedError('it holds no event')
     const spans = new Array<number>(2 * count)
+    for (let i = 0; i < count; i++) spans[2 * i + 1] = r.varint()
+    let at = r.offset
     for (let i = 0; i < count; i++) {
-      const length = r.varint()
-      spans[2 * i] = r.offset
-      r.bytes(length)
-      spans[2 * i + 1] = r.offset
+      spans[2 * i] = at
+      at += spans[2 * i + 1]!
+      spans[2 * i + 1] = at
     }
-    if (!r.done) throw new MalformedError('bytes after the last event')
+    if (at !== r.end) throw new MalformedError(at > r.end ? 'it ends early' : 'bytes after the last event')
     return { first, count, time, buffer: value, spans }
   } catch (err) {
     if (err instanceof MalformedError) throw corruptChunk(position, err.message)

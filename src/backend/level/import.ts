@@ -20,7 +20,7 @@ import { INDEXED_KEY, StreamIndex } from './stream-index.js'
 /** Streams whose revision is kept in memory during an import. */
 const REVISION_CACHE_SIZE = 65536
 /** The key spaces an import writes. */
-const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids]
+const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids, Space.uuids]
 
 export class LevelImporter implements LogImporter {
   readonly #door: LevelDoor
@@ -92,7 +92,7 @@ export class LevelImporter implements LogImporter {
       time = p.time
       position++
     }
-    const stored = await this.#door.getMany([...ids.keys()].map(idKey))
+    const stored = await this.#door.getMany([...ids.keys()].map(id => idKey(id)))
     ;[...ids.keys()].forEach((id, i) => {
       const value = stored[i]
       if (value !== undefined) throw new AnnalsError('ANNALS_DUPLICATE_ID', `The event at position ${ids.get(id)!} has the id '${id}' of the event at position ${decodeIdEntry(id, value).position}`)

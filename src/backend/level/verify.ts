@@ -10,7 +10,7 @@ import { Space, parseStreamKey, spaceEnd, spaceStart } from '../../storage/keys.
 import type { Storage } from '../../storage/storage.js'
 import { parseChunk } from './chunk.js'
 import { peekEvent, readEvent } from './event-record.js'
-import { decodeIdEntry } from './ids.js'
+import { decodeIdEntry, idOfKey } from './ids.js'
 import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
 import { parseBlock } from './stream-block.js'
 import { decodeSummary, indexedUpTo } from './stream-index.js'
@@ -309,12 +309,19 @@ class Verifier {
 
   /** Id index entries: each names an event with that id, at that position and revision. */
   async #ids (): Promise<void> {
-    const it = this.#storage.entries({ gte: spaceStart(Space.ids), lt: spaceEnd(Space.ids) })
+    for (const space of [Space.ids, Space.uuids]) await this.#idSpace(space)
+    if (!this.#logDamaged && this.#idsFromIndex !== this.#idsFromLog) {
+      this.#problem({ check: 'ids', message: 'The id index does not agree with the ids of the events it names' })
+    }
+  }
+
+  async #idSpace (space: number): Promise<void> {
+    const it = this.#storage.entries({ gte: spaceStart(space as never), lt: spaceEnd(space as never) })
     try {
       for (let entries = await it.nextv(1024); entries.length > 0; entries = await it.nextv(1024)) {
         for (const [key, value] of entries) {
           this.#idCount++
-          const id = key.subarray(1).toString('utf8')
+          const id = idOfKey(key)
           try {
             const entry = decodeIdEntry(id, value)
             this.#idsFromIndex ^= crc32(`${id}\u0000${entry.position}\u0000${entry.revision}`)
@@ -325,9 +332,6 @@ class Verifier {
       }
     } finally {
       await it.close()
-    }
-    if (!this.#logDamaged && this.#idsFromIndex !== this.#idsFromLog) {
-      this.#problem({ check: 'ids', message: 'The id index does not agree with the ids of the events it names' })
     }
   }
 }

@@ -10,10 +10,9 @@ import { Space, namedKey, u64 } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
 import { sealedEvents, type AppendHook, type AppendRequest, type CommitListener, type LogHead, type ReadyEvent } from '../backend.js'
 import { GroupCommit, type Queued } from '../group-commit.js'
-import { Writer as Bytes } from './bytes.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder, chunkAt } from './chunk.js'
 import type { LevelDoor } from './door.js'
-import { eventParts, eventSize, writeEvent } from './event-record.js'
+import { eventParts, writeEvent } from './event-record.js'
 import { decodeIdEntry, encodeIdEntry, idKey, type IdEntry } from './ids.js'
 import { RevisionCache } from './revision-cache.js'
 import type { BlockEvent } from './stream-block.js'
@@ -135,28 +134,24 @@ export class LevelWriter {
         }
         const current = revisions.get(r.stream) ?? known.revisions.get(r.stream) ?? this.#revisions.get(r.stream)!
         checkExpected(r.stream, r.expected, current)
-        const streamBytes = Buffer.byteLength(r.stream)
-        const bytes = r.events.map((e, i) => {
-          const w = new Bytes(eventSize(streamBytes, e))
-          writeEvent(w, r.stream, current + 1 + i, e)
-          return w.done()
-        })
         // the hook (inline projections) takes part last: if it throws, nothing was added yet
         const extra = hook === undefined ? undefined : await hook.append(storedEvents(r, current, position, time))
         // the append passed every check: it joins the batch
         let list = added.get(r.stream)
         if (list === undefined) added.set(r.stream, list = [])
-        for (let i = 0; i < bytes.length; i++) {
+        for (let i = 0; i < r.events.length; i++) {
           const e = r.events[i]!
           let chunk = chunks[chunks.length - 1]
           if (chunk === undefined || chunk.count >= CHUNK_EVENTS || chunk.bytes >= CHUNK_BYTES) chunks.push(chunk = new ChunkBuilder(position + i, time))
-          chunk.add(bytes[i]!)
-          const event: BlockEvent = { revision: current + 1 + i, position: position + i, time, bytes: bytes[i]! }
+          writeEvent(chunk.event(), r.stream, current + 1 + i, e)
+          chunk.end()
+          // its bytes in the tail are a view into its chunk, once that is finished
+          const event: BlockEvent = { revision: current + 1 + i, position: position + i, time, bytes: EMPTY }
           placed.push(event)
           list.push(event)
           if (e.indexed) {
             const entry: IdEntry = { position: position + i, revision: current + 1 + i, digest: e.digest ?? EMPTY }
-            ops.push({ key: idKey(e.id), value: encodeIdEntry(entry) })
+            ops.push({ key: idKey(e.id, e.idBytes), value: encodeIdEntry(entry) })
             // a fresh id cannot come again in this batch: only given ones are looked for
             if (!e.fresh) placedIds.set(e.id, { ...entry, stream: r.stream, type: e.type, data: e.data, metadata: e.metadata })
           }
@@ -249,7 +244,7 @@ export class LevelWriter {
     await Promise.all([
       Promise.all([...streams].map(async s => { revisions.set(s, await this.#index.revision(s)) })),
       (async () => {
-        const values = await this.#door.getMany(ids.map(idKey))
+        const values = await this.#door.getMany(ids.map(id => idKey(id)))
         // a retry: what is stored at that id, for comparison
         await Promise.all(ids.map(async (id, i) => {
           const value = values[i]
