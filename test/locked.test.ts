@@ -1,6 +1,7 @@
 // A database folder open in another process is ANNALS_LOCKED, with a message that says so.
 import t from 'tap'
 import { join } from 'node:path'
+import { MemoryLevel } from 'memory-level'
 import { open } from '../src/index.js'
 import { tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
@@ -16,4 +17,18 @@ t.test('a folder held by another process', async t => {
   const db = await open(path)
   t.equal(db.status, 'open', 'opens once the other process is gone')
   await db.close()
+})
+
+t.test('two sublevel objects of one database are one database: the second open is refused', async t => {
+  const level = new MemoryLevel()
+  t.teardown(async () => { await level.close() })
+  const first = await open({ level: level.sublevel('events') })
+  await t.rejects(open({ level: level.sublevel('events') }), { code: 'ANNALS_LOCKED' }, 'the same prefix: two writers on one log')
+  const other = await open({ level: level.sublevel('other') })
+  t.equal(other.status, 'open', 'another prefix is another database')
+  await other.close()
+  await first.close()
+  const again = await open({ level: level.sublevel('events') })
+  t.equal(again.status, 'open', 'free again once closed')
+  await again.close()
 })

@@ -122,6 +122,23 @@ export interface AppendHook {
   settle (written: boolean): void
 }
 
+/**
+ * A named lock this process holds (see {@link Backend.tryLock}). Projection runners, durable
+ * subscriptions and consumer groups coordinate with locks across every process that uses the
+ * database.
+ */
+export interface Lock {
+  readonly name: string
+  /** Lets the lock go; others may take it. Idempotent. */
+  release (): Promise<void>
+  /**
+   * Settles if the lock is lost without being released (the process that keeps locks for this
+   * one went away, as in a failover): the holder must stop what the lock guards, then may try
+   * to take it again.
+   */
+  readonly lost: Promise<void>
+}
+
 /** A stream, its last revision, and the position and commit time of that event. */
 export interface StreamSummary {
   stream: string
@@ -177,6 +194,23 @@ export interface Backend {
   onCommit (listener: CommitListener): () => void
   /** Sets the hook every append goes through as it joins a batch. */
   setHook (hook: AppendHook | undefined): void
+  /**
+   * Takes a named lock if no one holds it, for as long as this process keeps it (until it is
+   * released, or the process goes away); undefined when it is held elsewhere, in this process
+   * or another.
+   */
+  tryLock (name: string): Promise<Lock | undefined>
+  /**
+   * Sends a notice on `topic` to every process using the database, this one included (a shred,
+   * so that no process keeps serving a shredded subject's key). Delivered at least once to the
+   * processes connected when it is sent, in the order sent.
+   */
+  notify (topic: string, message: string): Promise<void>
+  /**
+   * Listens to the notices of a topic, and to `'lock-freed'` (the message is the lock's name):
+   * a lock may have become free. Returns the function that stops listening.
+   */
+  onNotice (topic: string, listener: (message: string) => void): () => void
   /** An importer into this backend, whose log must be empty (a `TypeError` otherwise). */
   importer (): Promise<LogImporter>
   /** Resolves once every append accepted so far is written (or failed). */

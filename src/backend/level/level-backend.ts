@@ -5,8 +5,9 @@ import { AnnalsError } from '../../errors.js'
 import { decode, encode } from '../../storage/codec.js'
 import { Space, spaceEnd } from '../../storage/keys.js'
 import type {
-  AppendHook, AppendRequest, Backend, CommitListener, EventChunks, LogHead, LogImporter, ReadRange, StreamListOptions, StreamSummary
+  AppendHook, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogHead, LogImporter, ReadRange, StreamListOptions, StreamSummary
 } from '../backend.js'
+import { LocalCoordination } from '../local-coordination.js'
 import type { AppendResult } from '../../log/types.js'
 import { logKey, parseChunk } from './chunk.js'
 import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
@@ -30,6 +31,8 @@ export class LevelBackend implements Backend {
   readonly storage: LevelDoor
   readonly #index: StreamIndex
   readonly #writer: LevelWriter
+  /** the locks and notices of the processes using this database (this one, and its clients) */
+  readonly coordination = new LocalCoordination()
 
   private constructor (door: LevelDoor, index: StreamIndex, writer: LevelWriter) {
     this.storage = door
@@ -122,6 +125,18 @@ export class LevelBackend implements Backend {
 
   setHook (hook: AppendHook | undefined): void {
     this.#writer.setHook(hook)
+  }
+
+  async tryLock (name: string): Promise<Lock | undefined> {
+    return this.coordination.tryLock(name)
+  }
+
+  async notify (topic: string, message: string): Promise<void> {
+    this.coordination.notify(topic, message)
+  }
+
+  onNotice (topic: string, listener: (message: string) => void): () => void {
+    return this.coordination.onNotice(topic, listener)
   }
 
   async importer (): Promise<LogImporter> {
