@@ -14,8 +14,17 @@
  * ```
  */
 export type AnnalsErrorCode =
-  /** The stream's current revision is not the one the append expected. Nothing was written. */
+  /**
+   * A stream's current revision is not the one the append expected. Nothing was written. The
+   * error's `stream`, `expected` and `actual` say which stream, what was expected, what it is.
+   */
   | 'ANNALS_WRONG_EXPECTED_REVISION'
+  /**
+   * An event matching the append's condition is past its `after`: the decision the append
+   * records was made on a state that has changed since. Nothing was written; the error's
+   * `position` is the first such event.
+   */
+  | 'ANNALS_APPEND_CONDITION_FAILED'
   /** The database is closed (or was never opened). */
   | 'ANNALS_NOT_OPEN'
   /** The database is in use by another process, or by another `open` in this one. */
@@ -110,6 +119,21 @@ export type AnnalsErrorCode =
   | 'ANNALS_HANDLER_ABANDONED'
 
 /**
+ * Facts an error carries as properties, by code (see {@link AnnalsError}).
+ *
+ * @example
+ * ```ts
+ * new AnnalsError('ANNALS_WRONG_EXPECTED_REVISION', 'stale', { details: { stream: 'a', expected: 3, actual: 4 } })
+ * ```
+ */
+export interface AnnalsErrorDetails {
+  stream?: string
+  expected?: number | 'any' | 'no_stream' | 'stream_exists'
+  actual?: number
+  position?: number
+}
+
+/**
  * The error annals rejects with. Test `code`, never `message`.
  *
  * @example
@@ -121,10 +145,19 @@ export type AnnalsErrorCode =
 export class AnnalsError extends Error {
   /** A stable code, one of {@link AnnalsErrorCode}. */
   readonly code: AnnalsErrorCode
+  /** `ANNALS_WRONG_EXPECTED_REVISION`: the stream whose expectation failed. */
+  readonly stream?: string
+  /** `ANNALS_WRONG_EXPECTED_REVISION`: what the append expected of the stream. */
+  readonly expected?: number | 'any' | 'no_stream' | 'stream_exists'
+  /** `ANNALS_WRONG_EXPECTED_REVISION`: the stream's revision (-1: it has no events). */
+  readonly actual?: number
+  /** `ANNALS_APPEND_CONDITION_FAILED`: the first position of an event matching the condition. */
+  readonly position?: number
 
-  constructor (code: AnnalsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  constructor (code: AnnalsErrorCode, message: string, options?: { cause?: unknown, details?: AnnalsErrorDetails }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
+    if (options?.details !== undefined) Object.assign(this, options.details)
   }
 
   override get name (): string {

@@ -5,7 +5,8 @@ export { Annals } from './store/annals.js'
 export { AnnalsError, isAnnalsError } from './errors.js'
 export type { AnnalsErrorCode } from './errors.js'
 export type {
-  NewEvent, RecordedEvent, ExpectedRevision, AppendOptions, AppendResult, ReadStreamOptions, ReadAllOptions
+  NewEvent, RecordedEvent, ExpectedRevision, AppendOptions, AppendResult, ReadStreamOptions, ReadAllOptions,
+  AppendCondition, AppendManyOptions, AppendManyPart, QueryItem, ReadOptions, ReadResult
 } from './log/types.js'
 export type { EventStream } from './log/reader.js'
 export { defineAggregate } from './aggregates/define.js'

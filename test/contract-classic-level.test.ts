@@ -9,6 +9,7 @@ import { privacyContract } from './contract/privacy.js'
 import { subscriptionContract } from './contract/subscriptions.js'
 import { projectionContract } from './contract/projections.js'
 import { projectionLifecycleContract } from './contract/projections-lifecycle.js'
+import { consistencyContract } from './contract/consistency.js'
 
 const backend = backends.find(b => b.name === 'classic-level')!
 t.test('append', async t => { appendContract(t, backend) })
@@ -19,3 +20,4 @@ t.test('privacy', async t => { privacyContract(t, backend) })
 t.test('aggregates', async t => { aggregateContract(t, backend) })
 t.test('projections', async t => { projectionContract(t, backend) })
 t.test('projections: lifecycle', async t => { projectionLifecycleContract(t, backend) })
+t.test('consistency', async t => { consistencyContract(t, backend) })

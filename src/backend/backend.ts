@@ -66,13 +66,51 @@ export interface ReadyEvent {
   value?: { data: unknown, metadata: Record<string, unknown> }
 }
 
-/** One append: events for one stream, checked against the stream's revision as one. */
-export interface AppendRequest {
+/**
+ * One item of a query (the Dynamic Consistency Boundary model): an event matches it when its
+ * type is one of `types` (any type without them) and it carries every one of `tags` (any tags
+ * without them).
+ */
+export interface QueryItem {
+  types?: readonly string[]
+  tags?: readonly string[]
+}
+
+/** A query: an event matches it when it matches any of its items; no items match every event. */
+export type EventQuery = readonly QueryItem[]
+
+/** An append's condition: it fails if an event matching `failIfEventsMatch` is at a position past `after` (at all, without). */
+export interface AppendCondition {
+  failIfEventsMatch: EventQuery
+  after: number | undefined
+}
+
+/** Events for one stream, checked against the stream's revision as one. */
+export interface AppendPart {
   stream: string
   events: ReadyEvent[]
   expected: ExpectedRevision
+}
+
+/** One append: events for one stream, checked against the stream's revision as one. */
+export interface AppendRequest extends AppendPart {
   /** durable on disk before it resolves; undefined: the database's default */
   sync: boolean | undefined
+  condition?: AppendCondition
+}
+
+/** An append to several streams, written all together or not at all. */
+export interface AppendManyRequest {
+  parts: AppendPart[]
+  sync: boolean | undefined
+  condition?: AppendCondition
+}
+
+/** What a read keeps of the log beyond its bounds: events matching a query, of streams with a prefix. */
+export interface LogFilter {
+  query?: EventQuery
+  /** only events of streams whose name starts with it */
+  prefix?: string
 }
 
 /** An event to import, at its place in the log it came from. */
@@ -178,8 +216,15 @@ export interface Backend {
   readonly head: LogHead
   /** Appends one stream's events atomically, after its checks; resolves once committed. */
   append (request: AppendRequest): Promise<AppendResult>
+  /** Appends to several streams atomically, after each part's checks and the condition; one result per part. */
+  appendMany (request: AppendManyRequest): Promise<AppendResult[]>
   /** The log in position order (or backwards), events as stored, optionally of some types only. */
   readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks
+  /**
+   * The events of the log that a filter keeps, in position order (or backwards): by an index
+   * where the backend has one (tags, a category of streams), else by a scan.
+   */
+  readFiltered (range: ReadRange, filter: LogFilter): EventChunks
   /** One stream in revision order (or backwards), events as stored. */
   readStream (stream: string, range: ReadRange): EventChunks
   /** The last revision of a stream, or -1. */

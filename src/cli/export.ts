@@ -42,7 +42,7 @@ Examples:
   $ annals export ./data --out backup.jsonl
   $ annals export ./data --redact | gzip > for-support.jsonl.gz
 
-A line: {"id","stream","revision","position","type","data","metadata","time"}, then "redacted"
+A line: {"id","stream","revision","position","type","data","metadata","time"}, then "tags", "redacted"
 (shredded fields) and "personal" (path -> subject of each personal field) when the event has them.
 Dates, bytes and bigints in data are tagged: {"$date": "..."}, {"$bytes": "<base64>"}, {"$bigint": "..."}.`))
     .action(async (dir: string, options: ExportOptions) => {

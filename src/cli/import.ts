@@ -29,7 +29,7 @@ interface Line {
 
 const BATCH = 1000
 const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
-const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'data', 'metadata', 'time', 'redacted', 'personal'])
+const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'data', 'metadata', 'time', 'tags', 'redacted', 'personal'])
 
 /**
  * Adds the `import` command to the program (see docs/cli.md).
@@ -145,6 +145,8 @@ function parseLine (text: string, n: number): Line {
   for (const key of Object.keys(o)) if (!FIELDS.has(key)) throw bad(`unknown field '${key}'`)
   for (const key of ['id', 'stream', 'type'] as const) if (typeof o[key] !== 'string') throw bad(`'${key}' must be a string`)
   for (const key of ['revision', 'position', 'time'] as const) if (!Number.isSafeInteger(o[key])) throw bad(`'${key}' must be an integer`)
+  const tags = o.tags
+  if (tags !== undefined && (!Array.isArray(tags) || !tags.every(x => typeof x === 'string'))) throw bad("'tags' must be an array of strings")
   const redacted = o.redacted ?? []
   if (!Array.isArray(redacted) || !redacted.every(p => typeof p === 'string')) throw bad("'redacted' must be an array of field paths")
   const personal = o.personal as Record<string, string> | undefined
@@ -173,7 +175,8 @@ function parseLine (text: string, n: number): Line {
       type: o.type as string,
       data,
       metadata: metadata as Record<string, unknown>,
-      time: o.time as number
+      time: o.time as number,
+      ...(tags === undefined ? {} : { tags: tags as string[] })
     },
     personal: personal === undefined || Object.keys(personal).length === 0 ? undefined : personal,
     redacted

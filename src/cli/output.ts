@@ -159,6 +159,7 @@ export function eventJson (e: RecordedEvent, extra?: Record<string, unknown>): R
     metadata: toJsonValue(e.metadata),
     time: e.time
   }
+  if (e.tags !== undefined) line.tags = e.tags
   if (e.redacted !== undefined) line.redacted = e.redacted
   if (extra !== undefined) Object.assign(line, extra)
   return line

@@ -29,7 +29,7 @@ export interface EventTransform {
    * event is compared by. Once the subject is shredded nothing can be learned from it, and a
    * retry can no longer be recognised. Undefined when there is no key to make it with.
    */
-  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata'>): Buffer | undefined
+  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata' | 'tags'>): Buffer | undefined
   /** The events as callers see them, from the events as stored; in the same order. */
   open (events: RecordedEvent[]): RecordedEvent[] | Promise<RecordedEvent[]>
 }

@@ -2,7 +2,7 @@
 // ids, seals their personal fields (the event transform) and encodes them; on the way out it
 // opens them again, in the one mapping step every read path shares. Storing, ordering and
 // checking appends is the backend's (backend/backend.ts).
-import type { AppendHook, Backend, CommitListener, EventChunks, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
+import type { AppendCondition, AppendHook, AppendPart, Backend, CommitListener, EventChunks, LogFilter, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
 import type { Storage } from '../storage/storage.js'
 import { newEventIdBytes } from './event-id.js'
 import { formatUuid } from '../storage/uuid.js'
@@ -46,17 +46,26 @@ export class Log {
    * Appends checked events: ids given (or generated here), personal fields sealed, data
    * encoded, then handed to the backend.
    */
-  append (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined): Promise<AppendResult> {
+  append (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined, condition?: AppendCondition): Promise<AppendResult> {
+    return this.#submit([{ stream, events, expected }], parts => this.backend.append({ ...parts[0]!, sync, ...(condition === undefined ? {} : { condition }) }))
+  }
+
+  /** Appends to several streams, all or nothing (see {@link append}). */
+  appendMany (parts: ReadonlyArray<{ stream: string, events: PendingEvent[], expected: ExpectedRevision }>, sync: boolean | undefined, condition?: AppendCondition): Promise<AppendResult[]> {
+    return this.#submit(parts, ready => this.backend.appendMany({ parts: ready, sync, ...(condition === undefined ? {} : { condition }) }))
+  }
+
+  #submit<R> (parts: ReadonlyArray<{ stream: string, events: PendingEvent[], expected: ExpectedRevision }>, send: (parts: AppendPart[]) => Promise<R>): Promise<R> {
     const transform = this.#transform
-    const sealing = transform !== undefined && events.some(e => transform.seals(e.type))
+    const sealing = transform !== undefined && parts.some(p => p.events.some(e => transform.seals(e.type)))
     if (!sealing && this.#ordering === 0) {
       try {
-        return this.backend.append({ stream, events: this.#ready(stream, events, undefined), expected, sync })
+        return send(parts.map(p => ({ stream: p.stream, events: this.#ready(p.stream, p.events, undefined), expected: p.expected })))
       } catch (err) {
         return Promise.reject(err)
       }
     }
-    return this.#appendInOrder(stream, events, expected, sync, sealing ? transform : undefined)
+    return this.#inOrder(parts, sealing ? transform : undefined, send)
   }
 
   /**
@@ -64,18 +73,18 @@ export class Log {
    * every append after it until it is handed over: appends reach the backend in the order they
    * were called, however long each waits.
    */
-  async #appendInOrder (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined, transform: EventTransform | undefined): Promise<AppendResult> {
+  async #inOrder<R> (parts: ReadonlyArray<{ stream: string, events: PendingEvent[], expected: ExpectedRevision }>, transform: EventTransform | undefined, send: (parts: AppendPart[]) => Promise<R>): Promise<R> {
     this.#ordering++
     const before = this.#handedOver
     let handOver!: () => void
     this.#handedOver = new Promise<void>(resolve => { handOver = resolve })
-    let committed: Promise<AppendResult>
+    let committed: Promise<R>
     try {
-      const ready = transform?.prepare(events.filter(e => transform.seals(e.type)).map(e => ({ stream, type: e.type, data: e.data })))
+      const ready = transform?.prepare(parts.flatMap(p => p.events.filter(e => transform.seals(e.type)).map(e => ({ stream: p.stream, type: e.type, data: e.data }))))
       ready?.catch(() => {}) // awaited below, after the appends before this one
       await before
       await ready
-      committed = this.backend.append({ stream, events: this.#ready(stream, events, transform), expected, sync })
+      committed = send(parts.map(p => ({ stream: p.stream, events: this.#ready(p.stream, p.events, transform), expected: p.expected })))
     } finally {
       this.#ordering--
       handOver()
@@ -97,7 +106,7 @@ export class Log {
       if (transform?.seals(e.type) === true) {
         stored = {
           data: transform.seal({ id, type: e.type, data: e.data }),
-          digest: transform.digest({ type: e.type, data: e.data, metadata: e.metadata ?? {} })
+          digest: transform.digest({ type: e.type, data: e.data, metadata: e.metadata ?? {}, ...(e.tags === undefined ? {} : { tags: e.tags }) })
         }
       }
       const ready = readyEvent(stream, e, i, { id, indexed: true, fresh: e.id === undefined, stored, maxEventSize })
@@ -126,6 +135,12 @@ export class Log {
    */
   chunks (range: ReadRange, types?: ReadonlySet<string>, stored = false): EventChunks {
     const source = this.backend.readLog(range, types)
+    return stored ? source : this.#opened(source)
+  }
+
+  /** The events a filter keeps (a query, a category of streams), as callers see them, or with `stored` as records hold them. */
+  filtered (range: ReadRange, filter: LogFilter, stored = false): EventChunks {
+    const source = this.backend.readFiltered(range, filter)
     return stored ? source : this.#opened(source)
   }
 

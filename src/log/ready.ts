@@ -46,7 +46,7 @@ export function readyEvent (stream: string, e: PendingEvent, index: number, o: R
     fresh: o.fresh,
     type: e.type,
     version: 1,
-    tags: undefined,
+    tags: e.tags,
     data: bytes,
     metadata,
     sealed: o.stored !== undefined,

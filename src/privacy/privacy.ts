@@ -104,11 +104,11 @@ export class Privacy implements EventTransform {
     return changes.length === 0 ? event.data : withValues(event.data, changes)
   }
 
-  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata'>): Buffer | undefined {
+  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata' | 'tags'>): Buffer | undefined {
     const subject = subjectOf(this.#declarations.get(event.type), event.data)
     const key = subject === undefined ? undefined : this.#keys.get(subject)
     if (key === undefined || key === null) return undefined
-    return createHmac('sha256', key.key).update(encode([event.type, event.data, event.metadata])).digest().subarray(0, 16)
+    return createHmac('sha256', key.key).update(encode([event.type, event.data, event.metadata, event.tags ?? []])).digest().subarray(0, 16)
   }
 
   async open (events: RecordedEvent[]): Promise<RecordedEvent[]> {

@@ -69,7 +69,7 @@ export class InlineHook implements AppendHook {
     for (const event of events) {
       for (const m of members) {
         // a member stopped (abandoned by close) handles nothing more
-        if (m.owner !== 'hook' || !m.wants(event.type)) continue
+        if (m.owner !== 'hook' || !m.wants(event)) continue
         try {
           const pending = m.handle(event)
           if (pending !== undefined) await pending
@@ -173,7 +173,7 @@ export class InlineHook implements AppendHook {
     try {
       for (let chunk = await chunks.next(); chunk.length > 0 && error === undefined; chunk = await chunks.next()) {
         for (const event of chunk) {
-          if (m.wants(event.type)) {
+          if (m.wants(event)) {
             try {
               const pending = m.handle(event)
               if (pending !== undefined) await pending

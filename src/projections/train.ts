@@ -193,7 +193,7 @@ export class Train {
     for (const event of chunk) {
       for (let i = 0; i < live.length; i++) {
         const m = live[i]!
-        if (!m.wants(event.type)) continue
+        if (!m.wants(event)) continue
         try {
           const pending = m.handle(event)
           if (pending !== undefined) await pending

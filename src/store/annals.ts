@@ -8,10 +8,10 @@ import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import { EventIterator, type EventStream, type ReadRange } from '../log/reader.js'
 import type {
-  AppendOptions, AppendResult, NewEvent, ReadAllOptions, ReadStreamOptions
+  AppendManyOptions, AppendManyPart, AppendOptions, AppendResult, NewEvent, ReadAllOptions, ReadOptions, ReadResult, ReadStreamOptions
 } from '../log/types.js'
 import {
-  checkBoolean, checkCount, checkEvents, checkExpected, checkOptions, checkPoint, checkStream, checkTypes
+  checkBoolean, checkCondition, checkCount, checkEvents, checkExpected, checkOptions, checkPoint, checkQuery, checkStream, checkTypes
 } from '../log/validate.js'
 import type { PersonalData } from '../privacy/declarations.js'
 import { LevelKeyStore } from '../privacy/level-key-store.js'
@@ -99,19 +99,74 @@ export class Annals {
   append (stream: string, events: NewEvent | readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
     // not async: one promise per append rather than two, on the hottest path there is
     try {
-      this.#assertOpen()
-      const inline = inlineHandlerHere()
-      if (inline !== undefined) {
-        throw new AnnalsError('ANNALS_REENTRANT_APPEND', `append was called from the handler of inline projection '${inline}', ` +
-          'which runs inside the writer: it would wait for ever for the batch the handler is part of')
-      }
+      this.#assertAppendable()
       const name = checkStream(stream)
       const checked = checkEvents(events, this.#maxEventSize)
       const o = checkOptions<AppendOptions>(options, 'append', APPEND_OPTIONS)
-      return this.#log.append(name, checked, checkExpected(o.expectedRevision), checkBoolean(o.sync, 'sync'))
+      return this.#log.append(name, checked, checkExpected(o.expectedRevision), checkBoolean(o.sync, 'sync'), checkCondition(o.condition))
     } catch (err) {
       return Promise.reject(err)
     }
+  }
+
+  /**
+   * Appends to several streams at once, atomically: all of it is written, or none of it. Each
+   * part's `expectedRevision` is checked (a failure names the part's stream, what it expected and
+   * what it found, as the error's `stream`, `expected` and `actual`); a `condition` is checked
+   * as for `append`. Resolves with one result per part, in order.
+   *
+   * @example
+   * ```ts
+   * await db.appendMany([
+   *   { stream: 'account-1', events: { type: 'Withdrawn', data: { amount: 30 } }, expectedRevision: 4 },
+   *   { stream: 'account-2', events: { type: 'Deposited', data: { amount: 30 } }, expectedRevision: 'stream_exists' }
+   * ])
+   * ```
+   */
+  appendMany (parts: readonly AppendManyPart[], options?: AppendManyOptions): Promise<AppendResult[]> {
+    try {
+      this.#assertAppendable()
+      if (!Array.isArray(parts)) throw new TypeError('appendMany takes an array of { stream, events, expectedRevision }')
+      if (parts.length === 0) throw new AnnalsError('ANNALS_INVALID_EVENT', 'appendMany needs at least one part')
+      const checked = parts.map((part: unknown, i) => {
+        const p = checkOptions<AppendManyPart>(part, `appendMany's part ${i}`, MANY_PART_FIELDS)
+        if (typeof part !== 'object' || part === null) throw new TypeError(`appendMany's part ${i} must be an object`)
+        return { stream: checkStream(p.stream), events: checkEvents(p.events, this.#maxEventSize), expected: checkExpected(p.expectedRevision) }
+      })
+      const o = checkOptions<AppendManyOptions>(options, 'appendMany', ['sync', 'condition'])
+      return this.#log.appendMany(checked, checkBoolean(o.sync, 'sync'), checkCondition(o.condition))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * The events matching a query (any of its items: an item matches events of one of its
+   * `types` carrying all of its `tags`), past `after`, in position order, and the head of the
+   * log when it read: the `after` to give an append's condition, so that the append fails if
+   * anything matching was written since (the Dynamic Consistency Boundary model).
+   *
+   * @example
+   * ```ts
+   * const query = [{ types: ['StudentEnrolled'], tags: ['course:3'] }]
+   * const { events, head } = await db.read({ query })
+   * if (events.length < 30) {
+   *   await db.append('enrolments', { type: 'StudentEnrolled', data: { student: 7 }, tags: ['course:3', 'student:7'] },
+   *     { condition: { failIfEventsMatch: query, after: head } })
+   * }
+   * ```
+   */
+  async read (options: ReadOptions): Promise<ReadResult> {
+    this.#assertOpen()
+    const o = checkOptions<ReadOptions>(options, 'read', ['query', 'after', 'limit'])
+    if (typeof options !== 'object' || options === null) throw new TypeError('read takes { query, after, limit }')
+    const query = checkQuery(o.query, 'query')
+    const after = o.after
+    if (after !== undefined && !(Number.isSafeInteger(after) && after >= -1)) throw new TypeError('after must be a position (an integer >= -1)')
+    const limit = checkCount(o.limit, 'limit') ?? Infinity
+    const head = this.#log.head.position
+    const events = await new EventIterator(() => this.#log.filtered({ from: (after ?? -1) + 1, to: head, backwards: false, limit }, { query }), this.#assertOpen).toArray()
+    return { events, head }
   }
 
   /**
@@ -142,7 +197,11 @@ export class Annals {
       const o = checkOptions<ReadAllOptions>(options, 'readAll', READ_ALL_OPTIONS)
       const range = readRange(o)
       const types = checkTypes(o.types)
-      return this.#log.chunks(range, types === undefined ? undefined : new Set(types))
+      const tags = o.tags === undefined ? undefined : checkQuery([{ tags: o.tags }], 'tags')[0]!.tags
+      const prefix = checkStreams(o.streams)
+      if (tags === undefined && prefix === undefined) return this.#log.chunks(range, types === undefined ? undefined : new Set(types))
+      const query = tags === undefined && types === undefined ? undefined : [{ ...(types === undefined ? {} : { types: [...types] }), ...(tags === undefined ? {} : { tags }) }]
+      return this.#log.filtered(range, { ...(query === undefined ? {} : { query }), ...(prefix === undefined ? {} : { prefix }) })
     }, this.#assertOpen)
   }
 
@@ -377,6 +436,16 @@ export class Annals {
   readonly #assertOpen = (): void => {
     if (this.#status !== 'open') throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
   }
+
+  /** Open, and not called from an inline projection's handler (which runs inside the writer). */
+  #assertAppendable (): void {
+    this.#assertOpen()
+    const inline = inlineHandlerHere()
+    if (inline !== undefined) {
+      throw new AnnalsError('ANNALS_REENTRANT_APPEND', `append was called from the handler of inline projection '${inline}', ` +
+        'which runs inside the writer: it would wait for ever for the batch the handler is part of')
+    }
+  }
 }
 
 /** The default of close's `handlerTimeout`, in ms. */
@@ -389,9 +458,18 @@ function checkCloseOptions (options: unknown): number {
   return timeout
 }
 
-const APPEND_OPTIONS = ['expectedRevision', 'sync']
+const APPEND_OPTIONS = ['expectedRevision', 'sync', 'condition']
+const MANY_PART_FIELDS = ['stream', 'events', 'expectedRevision']
 const READ_STREAM_OPTIONS = ['from', 'to', 'backwards', 'limit']
-const READ_ALL_OPTIONS = [...READ_STREAM_OPTIONS, 'types']
+const READ_ALL_OPTIONS = [...READ_STREAM_OPTIONS, 'types', 'tags', 'streams']
+
+/** The prefix of `streams: { prefix }`, checked. */
+function checkStreams (value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  const o = checkOptions<{ prefix: string }>(value, 'streams', ['prefix'])
+  if (typeof o.prefix !== 'string') throw new TypeError('streams must be { prefix: string }')
+  return o.prefix
+}
 
 function readRange (o: Partial<ReadStreamOptions>): ReadRange {
   const from = checkPoint(o.from, 'from')

@@ -6,8 +6,9 @@
 import { EventEmitter } from 'node:events'
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
+import type { LogFilter } from '../backend/backend.js'
 import type { RecordedEvent } from '../log/types.js'
-import { checkOptions, checkTypes } from '../log/validate.js'
+import { checkOptions, checkQuery, checkTypes } from '../log/validate.js'
 import { Space, namedKey, readU64, u64 } from '../storage/keys.js'
 
 /**
@@ -23,6 +24,10 @@ export interface SubscribeOptions {
   from?: number | 'end'
   /** Deliver only events of these types. */
   types?: readonly string[]
+  /** Deliver only events carrying every one of these tags. */
+  tags?: readonly string[]
+  /** Deliver only events of streams whose name starts with `prefix` (a category), read by its streams where it has few. */
+  streams?: { prefix: string }
   /** Makes the subscription durable: it resumes after its last handled event, across restarts. */
   name?: string
   /**
@@ -50,12 +55,17 @@ export type EventHandler = (event: RecordedEvent) => unknown
 
 /** Checks subscribe options; throws TypeError on misuse. */
 export function checkSubscribeOptions (options: unknown): SubscribeOptions {
-  const o = checkOptions<SubscribeOptions>(options, 'subscribe', ['from', 'types', 'name', 'onError', 'checkpoint'])
+  const o = checkOptions<SubscribeOptions>(options, 'subscribe', ['from', 'types', 'tags', 'streams', 'name', 'onError', 'checkpoint'])
   const { from, name, onError, checkpoint } = o
   if (from !== undefined && from !== 'end' && !(Number.isSafeInteger(from) && from >= 0)) {
     throw new TypeError("from must be a non-negative integer or 'end'")
   }
   checkTypes(o.types)
+  if (o.tags !== undefined) checkQuery([{ tags: o.tags }], 'tags')
+  if (o.streams !== undefined) {
+    const streams = checkOptions<{ prefix: string }>(o.streams, 'streams', ['prefix'])
+    if (typeof streams.prefix !== 'string') throw new TypeError('streams must be { prefix: string }')
+  }
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) throw new TypeError('name must be a non-empty string')
   if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function')
   if (checkpoint !== undefined) {
@@ -90,6 +100,8 @@ export class Subscription extends EventEmitter {
   readonly #log: Log
   readonly #handler: EventHandler
   readonly #types: ReadonlySet<string> | undefined
+  /** tags or a category: the log is read through the filter (by an index where there is one) */
+  #filter: LogFilter | undefined
   readonly #onError: SubscribeOptions['onError']
   readonly #every: { events: number, ms: number }
   /** the next position as last written in the checkpoint, when, and events handled since */
@@ -115,6 +127,14 @@ export class Subscription extends EventEmitter {
     this.#handler = handler
     this.name = options.name
     this.#types = options.types === undefined ? undefined : new Set(options.types)
+    const tags = options.tags === undefined || options.tags.length === 0 ? undefined : [...options.tags]
+    const prefix = options.streams?.prefix
+    if (tags !== undefined || prefix !== undefined) {
+      this.#filter = {
+        ...(tags === undefined ? {} : { query: [{ tags, ...(options.types === undefined ? {} : { types: [...options.types] }) }] }),
+        ...(prefix === undefined ? {} : { prefix })
+      }
+    }
     this.#onError = options.onError
     this.#every = { events: options.checkpoint?.events ?? CHECKPOINT_EVENTS, ms: options.checkpoint?.ms ?? CHECKPOINT_MS }
     this.#release = release
@@ -167,7 +187,8 @@ export class Subscription extends EventEmitter {
           this.#wake = undefined
           continue
         }
-        const chunks = this.#log.chunks({ from: this.#next, to: head, backwards: false, limit: Infinity })
+        const range = { from: this.#next, to: head, backwards: false, limit: Infinity }
+        const chunks = this.#filter === undefined ? this.#log.chunks(range) : this.#log.filtered(range, this.#filter)
         try {
           for (let chunk = await chunks.next(); chunk.length > 0 && !this.#closed; chunk = await chunks.next()) {
             for (const event of chunk) {
@@ -189,6 +210,8 @@ export class Subscription extends EventEmitter {
         } finally {
           await chunks.close()
         }
+        // a filtered read passes over what it does not keep: it has read everything up to the head
+        if (this.#filter !== undefined && !this.#closed) this.#next = Math.max(this.#next, head + 1)
         await this.#checkpoint(true)
         this.#settleWaiters()
       }

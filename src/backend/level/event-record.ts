@@ -104,16 +104,19 @@ export function peekEvent (buffer: Buffer, start: number, end: number): EventHea
   return readHeader(r, r.byte())
 }
 
+/** Which events a read keeps, by their header: their data is not decoded for the others. */
+export type Accept = (header: EventHeader) => boolean
+
 /**
  * The event whose bytes are `buffer[start..end)`, at `position` and `time`, as stored (sealed
- * fields stay sealed); undefined when `types` is given and its type is not one of them (its
- * data is then not decoded). Throws MalformedError, or what the codec throws on bad MessagePack.
+ * fields stay sealed); undefined when `accept` refuses its header (its data is then not
+ * decoded). Throws MalformedError, or what the codec throws on bad MessagePack.
  */
-export function readEvent (buffer: Buffer, start: number, end: number, position: number, time: number, types?: ReadonlySet<string>): RecordedEvent | undefined {
+export function readEvent (buffer: Buffer, start: number, end: number, position: number, time: number, accept?: Accept): RecordedEvent | undefined {
   const r = new Reader(buffer, start, end)
   const flags = r.byte()
   const h = readHeader(r, flags)
-  if (types !== undefined && !types.has(h.type)) return undefined
+  if (accept !== undefined && !accept(h)) return undefined
   const data = decode(r.lengthPrefixed())
   let metadata: Record<string, unknown> = {}
   if ((flags & METADATA) !== 0) {
@@ -133,6 +136,7 @@ export function readEvent (buffer: Buffer, start: number, end: number, position:
     metadata,
     time
   }
+  if (h.tags !== undefined && h.tags.length > 0) event.tags = h.tags
   if (h.sealed) sealedEvents.add(event)
   return event
 }

@@ -16,11 +16,12 @@ import { decodeIdEntry, encodeIdEntry, idKey } from './ids.js'
 import { RevisionCache } from './revision-cache.js'
 import type { BlockEvent } from './stream-block.js'
 import { INDEXED_KEY, StreamIndex } from './stream-index.js'
+import { tagKey, tagValue } from './tags.js'
 
 /** Streams whose revision is kept in memory during an import. */
 const REVISION_CACHE_SIZE = 65536
 /** The key spaces an import writes. */
-const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids, Space.uuids]
+const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids, Space.uuids, Space.tags]
 
 export class LevelImporter implements LogImporter {
   readonly #door: LevelDoor
@@ -88,6 +89,7 @@ export class LevelImporter implements LogImporter {
       if (list === undefined) added.set(p.stream, list = [])
       list.push(e)
       ops.push({ key: idKey(id), value: encodeIdEntry({ position, revision: p.revision, digest: p.event.digest ?? Buffer.alloc(0) }) })
+      for (const tag of p.event.tags ?? []) ops.push({ key: tagKey(tag, position), value: tagValue(p.event.type, p.event.tags!) })
       revisions.set(p.stream, p.revision)
       time = p.time
       position++

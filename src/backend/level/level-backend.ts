@@ -5,8 +5,10 @@ import { AnnalsError } from '../../errors.js'
 import { decode, encode } from '../../storage/codec.js'
 import { Space, spaceEnd } from '../../storage/keys.js'
 import type {
-  AppendHook, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogHead, LogImporter, ReadRange, StreamListOptions, StreamSummary
+  AppendHook, AppendManyRequest, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogFilter, LogHead, LogImporter, ReadRange,
+  StreamListOptions, StreamSummary
 } from '../backend.js'
+import { filteredChunks, firstConflict } from './filtered.js'
 import { LocalCoordination } from '../local-coordination.js'
 import type { AppendResult } from '../../log/types.js'
 import { logKey, parseChunk } from './chunk.js'
@@ -76,7 +78,8 @@ export class LevelBackend implements Backend {
           await it.close()
         }
       })
-      return new LevelBackend(door, index, new LevelWriter(door, index, head, options.sync))
+      const writer = new LevelWriter(door, index, head, options.sync, async (condition, at) => await firstConflict(door, condition, at))
+      return new LevelBackend(door, index, writer)
     } catch (err) {
       await door.close()
       throw err
@@ -95,8 +98,16 @@ export class LevelBackend implements Backend {
     return this.#writer.append(request)
   }
 
+  appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
+    return this.#writer.appendMany(request)
+  }
+
   readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
-    return logChunks(this.storage, range, () => this.#writer.head.position, types)
+    return logChunks(this.storage, range, () => this.#writer.head.position, types === undefined ? undefined : h => types.has(h.type))
+  }
+
+  readFiltered (range: ReadRange, filter: LogFilter): EventChunks {
+    return filteredChunks(this.storage, this.#index, range, () => this.#writer.head.position, filter)
   }
 
   readStream (stream: string, range: ReadRange): EventChunks {

@@ -9,11 +9,14 @@ import { Space, nameBounds, streamKey } from '../../storage/keys.js'
 import type { ChunkIterator, Storage } from '../../storage/storage.js'
 import type { EventChunks, ReadRange } from '../backend.js'
 import { MalformedError } from './bytes.js'
-import { corruptChunk, logKey, parseChunk } from './chunk.js'
-import { readEvent } from './event-record.js'
+import { corruptChunk, logKey, parseChunk, type Chunk } from './chunk.js'
+import { readEvent, type Accept } from './event-record.js'
 import { corruptBlock, parseBlock, type BlockEvent } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
 
+/** Events handed out by a read's first call, then twice as many each call up to the second. */
+const FIRST_EVENTS = 64
+const MAX_EVENTS = 1024
 /** Records read per native call (up to 1 MiB): a chunk holds up to 128 events, a block up to 1,024. */
 const CHUNKS_PER_READ = 16
 const BLOCKS_PER_READ = 16
@@ -48,9 +51,9 @@ class ReadAhead<T> {
 }
 
 /** Decodes an event, naming where it is when it does not decode. */
-function decodeAt (buffer: Buffer, start: number, end: number, position: number, time: number, types: ReadonlySet<string> | undefined, where: () => AnnalsError): RecordedEvent | undefined {
+export function decodeAt (buffer: Buffer, start: number, end: number, position: number, time: number, accept: Accept | undefined, where: () => AnnalsError): RecordedEvent | undefined {
   try {
-    return readEvent(buffer, start, end, position, time, types)
+    return readEvent(buffer, start, end, position, time, accept)
   } catch (err) {
     if (err instanceof MalformedError || !(err instanceof AnnalsError)) throw where()
     throw err
@@ -61,7 +64,7 @@ function decodeAt (buffer: Buffer, start: number, end: number, position: number,
 class LogChunks implements EventChunks {
   readonly #storage: Storage
   readonly #range: ReadRange
-  readonly #types: ReadonlySet<string> | undefined
+  readonly #accept: Accept | undefined
   readonly #head: () => number
   #it: ReadAhead<[Buffer, Buffer]> | undefined
   #low = 0
@@ -70,12 +73,20 @@ class LogChunks implements EventChunks {
   #expected = 0
   #left: number
   #done = false
+  /** the entries of the last read, the next to parse, and the chunk being decoded: from #p to #to */
+  #entries: Array<[Buffer, Buffer]> = []
+  #at = 0
+  #chunk: Chunk | undefined
+  #p = 0
+  #to = 0
+  /** events handed out per call: few at first, so that short reads stay cheap */
+  #cap = FIRST_EVENTS
 
-  constructor (storage: Storage, range: ReadRange, head: () => number, types: ReadonlySet<string> | undefined) {
+  constructor (storage: Storage, range: ReadRange, head: () => number, accept: Accept | undefined) {
     this.#storage = storage
     this.#range = range
     this.#head = head
-    this.#types = types
+    this.#accept = accept
     this.#left = range.limit
   }
 
@@ -98,39 +109,56 @@ class LogChunks implements EventChunks {
       if (this.#it === undefined) return await this.#end()
     }
     const backwards = this.#range.backwards
-    const types = this.#types
-    for (;;) {
-      if (this.#left <= 0) return await this.#end()
-      const entries = await this.#it.nextv()
-      if (entries.length === 0) {
+    const accept = this.#accept
+    const cap = Math.min(this.#cap, this.#left)
+    this.#cap = Math.min(this.#cap * 2, MAX_EVENTS)
+    const events: RecordedEvent[] = []
+    while (events.length < cap) {
+      const chunk = this.#chunk
+      if (chunk === undefined || (backwards ? this.#p < this.#to : this.#p > this.#to)) {
+        if (!await this.#nextChunk()) break
+        continue
+      }
+      const p = this.#p
+      this.#p += backwards ? -1 : 1
+      this.#expected = this.#p
+      const i = p - chunk.first
+      const start = chunk.spans[2 * i]!
+      const end = chunk.spans[2 * i + 1]!
+      if (start === end) continue // removed
+      const event = decodeAt(chunk.buffer, start, end, p, chunk.time, accept, () => corruptChunk(p, 'its event does not decode'))
+      if (event !== undefined) events.push(event)
+    }
+    this.#left -= events.length
+    if (events.length === 0 || this.#left <= 0) {
+      if (events.length === 0) return await this.#end()
+      await this.close()
+    }
+    return events
+  }
+
+  /** Moves to the next chunk in reading order: false at the end (after checking nothing is missing). */
+  async #nextChunk (): Promise<boolean> {
+    const backwards = this.#range.backwards
+    if (this.#at >= this.#entries.length) {
+      this.#entries = await this.#it!.nextv()
+      this.#at = 0
+      if (this.#entries.length === 0) {
         const missing = backwards ? this.#expected >= this.#low : this.#expected <= this.#high
         if (missing) throw corruptChunk(this.#expected, 'it is missing')
-        return await this.#end()
+        this.#chunk = undefined
+        return false
       }
-      const events: RecordedEvent[] = []
-      for (const [key, value] of entries) {
-        const chunk = parseChunk(key, value)
-        const last = chunk.first + chunk.count - 1
-        // the chunk must hold the position expected next: else positions are missing
-        if (chunk.first > this.#expected || last < this.#expected) throw corruptChunk(this.#expected, 'it is missing')
-        const from = backwards ? Math.min(last, this.#high) : Math.max(chunk.first, this.#low)
-        const to = backwards ? Math.max(chunk.first, this.#low) : Math.min(last, this.#high)
-        const step = backwards ? -1 : 1
-        for (let p = from; backwards ? p >= to : p <= to; p += step) {
-          const i = p - chunk.first
-          const start = chunk.spans[2 * i]!
-          const end = chunk.spans[2 * i + 1]!
-          if (start === end) continue // removed
-          const event = decodeAt(chunk.buffer, start, end, p, chunk.time, types, () => corruptChunk(p, 'its event does not decode'))
-          if (event === undefined) continue
-          events.push(event)
-          if (--this.#left === 0) break
-        }
-        this.#expected = backwards ? to - 1 : to + 1
-        if (this.#left === 0) break
-      }
-      if (events.length > 0) return events
     }
+    const [key, value] = this.#entries[this.#at++]!
+    const chunk = parseChunk(key, value)
+    const last = chunk.first + chunk.count - 1
+    // the chunk must hold the position expected next: else positions are missing
+    if (chunk.first > this.#expected || last < this.#expected) throw corruptChunk(this.#expected, 'it is missing')
+    this.#chunk = chunk
+    this.#p = this.#expected
+    this.#to = backwards ? Math.max(chunk.first, this.#low) : Math.min(last, this.#high)
+    return true
   }
 
   async #end (): Promise<RecordedEvent[]> {
@@ -144,9 +172,9 @@ class LogChunks implements EventChunks {
   }
 }
 
-/** Events of the whole log in chunks. */
-export function logChunks (storage: Storage, range: ReadRange, head: () => number, types?: ReadonlySet<string>): EventChunks {
-  return new LogChunks(storage, range, head, types)
+/** Events of the whole log in chunks; with `accept`, only those whose header it accepts. */
+export function logChunks (storage: Storage, range: ReadRange, head: () => number, accept?: Accept): EventChunks {
+  return new LogChunks(storage, range, head, accept)
 }
 
 /**
@@ -170,12 +198,15 @@ class StreamChunks implements EventChunks {
   #opened = false
   #done = false
 
-  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange) {
+  readonly #blocksPerRead: number
+
+  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead: number) {
     this.#storage = storage
     this.#index = index
     this.#stream = stream
     this.#range = range
     this.#left = range.limit
+    this.#blocksPerRead = blocksPerRead
   }
 
   async #open (): Promise<void> {
@@ -197,7 +228,7 @@ class StreamChunks implements EventChunks {
       this.#done = true
       return
     }
-    this.#it = new ReadAhead(this.#storage.entries({ gte: start, lte: streamKey(this.#stream, this.#high), reverse: backwards }), BLOCKS_PER_READ)
+    this.#it = new ReadAhead(this.#storage.entries({ gte: start, lte: streamKey(this.#stream, this.#high), reverse: backwards }), this.#blocksPerRead)
     if (backwards) this.#tail.reverse()
   }
 
@@ -285,7 +316,10 @@ class StreamChunks implements EventChunks {
   }
 }
 
-/** One stream's events in chunks. */
-export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange): EventChunks {
-  return new StreamChunks(storage, index, stream, range)
+/**
+ * One stream's events in chunks; `blocksPerRead` blocks of it read per call to LevelDB (fewer
+ * keep memory small where many streams are read at once).
+ */
+export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead = BLOCKS_PER_READ): EventChunks {
+  return new StreamChunks(storage, index, stream, range, blocksPerRead)
 }
