@@ -3,19 +3,20 @@
 // PostgreSQL backend, in one run on one server. Run by hand, not by `npm run bench`:
 //
 //   npm run build && ANNALS_BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres \
-//     node dist/bench/postgres-clients.js [--runs 5] [--quick]
+//     node dist/bench/postgres-clients.js [--runs 5] [--quick] [--async-commit]
 //
+// --async-commit sets synchronous_commit off for the sessions: commits no longer wait for the
+// WAL to reach the disk, so that what the clients themselves cost shows.
 // Each workload runs on each client in turn, the order rotating from run to run; the figure is
 // the median rate of the runs (and the lowest and highest). Writes go to a schema of their own,
 // `bench_clients`, dropped at the end.
-import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import Cursor from 'pg-cursor'
 import QueryStream from 'pg-query-stream'
 import postgres from 'postgres'
 import { concurrently, defaultShape, median } from './lib.js'
-import { benchPostgresUrl, columns, eventRows, eventsTable, insertText, type EventRow } from './postgres-lib.js'
+import { benchPostgresUrl, columns, packageVersion, eventRows, eventsTable, insertText, type EventRow } from './postgres-lib.js'
 
 const SCHEMA = 'bench_clients'
 const TABLE = `${SCHEMA}.events`
@@ -27,7 +28,7 @@ type Run = () => Promise<void>
 interface Workload { name: string, events: number, before?: () => Promise<void>, clients: Record<string, Run> }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false } } })
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, quick: { type: 'boolean', default: false }, 'async-commit': { type: 'boolean', default: false } } })
   const url = benchPostgresUrl()
   if (url === undefined) throw new Error('set ANNALS_BENCH_POSTGRES to the URL of a PostgreSQL server to measure on')
   const runs = Number(values.runs)
@@ -36,8 +37,9 @@ async function main (): Promise<void> {
     : { single: 2000, hundreds: 50_000, select: 100_000, concurrent: 10_000 }
   const rows = eventRows(defaultShape, Math.max(sizes.single, sizes.hundreds, sizes.select, sizes.concurrent))
 
-  const pool = new pg.Pool({ connectionString: url, max: POOL })
-  const sql = postgres(url, { max: POOL, onnotice: () => {} })
+  const asyncCommit = values['async-commit']
+  const pool = new pg.Pool({ connectionString: url, max: POOL, ...asyncCommit ? { options: '-c synchronous_commit=off' } : {} })
+  const sql = postgres(url, { max: POOL, onnotice: () => {}, ...asyncCommit ? { connection: { synchronous_commit: 'off' } } : {} })
   try {
     for (const statement of eventsTable(SCHEMA)) await pool.query(statement)
     const truncate = async (): Promise<void> => { await pool.query(`truncate ${TABLE}`) }
@@ -47,8 +49,14 @@ async function main (): Promise<void> {
       await pool.query(`vacuum analyze ${TABLE}`)
     }
     const workloads = clientWorkloads(pool, sql, rows, sizes)
+    const setting = async (): Promise<string> => {
+      const q = 'select current_setting(\'synchronous_commit\') as s'
+      const [a, b] = [(await pool.query<{ s: string }>(q)).rows[0]!.s, (await sql.unsafe<Array<{ s: string }>>(q))[0]!.s]
+      if (a !== b) throw new Error(`synchronous_commit is ${a} on pg, ${b} on postgres.js`)
+      return a
+    }
     const server = (await pool.query<{ v: string }>('select version() as v')).rows[0]!.v
-    console.log(`${server}\nNode ${process.version}; pg ${version('pg')}, pg-cursor ${version('pg-cursor')}, pg-query-stream ${version('pg-query-stream')}, postgres ${version('postgres')}; pool of ${POOL}; ${runs} runs\n`)
+    console.log(`${server}\nNode ${process.version}; pg ${packageVersion('pg')}, pg-cursor ${packageVersion('pg-cursor')}, pg-query-stream ${packageVersion('pg-query-stream')}, postgres ${packageVersion('postgres')}; pool of ${POOL}; ${runs} runs; synchronous_commit ${await setting()}\n`)
     for (const w of workloads) {
       if (w.name.startsWith('streamed')) await fill()
       const rates: Record<string, number[]> = Object.fromEntries(Object.keys(w.clients).map(c => [c, []]))
@@ -186,9 +194,5 @@ function clientWorkloads (pool: pg.Pool, sql: postgres.Sql, rows: EventRow[], si
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
-
-function version (name: string): string {
-  return (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version
-}
 
 await main()

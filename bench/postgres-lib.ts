@@ -1,6 +1,7 @@
 // What the PostgreSQL benchmarks share: the table the raw rows write (the columns an event has:
 // position, stream, revision, type, msgpack data as bytea, commit time), the rows of the events
 // of a shape, and the URL of the server to measure on.
+import { readFileSync } from 'node:fs'
 import { pack } from 'msgpackr'
 import { eventMaker, type Shape } from './lib.js'
 
@@ -56,4 +57,9 @@ export function insertText (table: string, n: number): string {
 export function benchPostgresUrl (): string | undefined {
   const url = process.env.ANNALS_BENCH_POSTGRES
   return url === undefined || url === '' ? undefined : url
+}
+
+/** The version of an installed package, for the record of a run. */
+export function packageVersion (name: string): string {
+  return (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version
 }
