@@ -8,7 +8,9 @@
 // --async-commit sets synchronous_commit off for the sessions: commits no longer wait for the
 // WAL to reach the disk, so that what the clients themselves cost shows.
 // Each workload runs on each client in turn, the order rotating from run to run; the figure is
-// the median rate of the runs (and the lowest and highest). Writes go to a schema of their own,
+// the median rate of the runs (and the lowest and highest), and the median CPU time the Node
+// process spent per event (user + system: what the client itself costs, which the load of other
+// processes on the machine disturbs far less than the rate). Writes go to a schema of their own,
 // `bench_clients`, dropped at the end.
 import { parseArgs } from 'node:util'
 import pg from 'pg'
@@ -60,21 +62,28 @@ async function main (): Promise<void> {
     for (const w of workloads) {
       if (w.name.startsWith('streamed')) await fill()
       const rates: Record<string, number[]> = Object.fromEntries(Object.keys(w.clients).map(c => [c, []]))
+      const cpus: Record<string, number[]> = Object.fromEntries(Object.keys(w.clients).map(c => [c, []]))
       const names = Object.keys(w.clients)
       for (let run = 0; run < runs + 1; run++) {
         for (let k = 0; k < names.length; k++) {
           const name = names[(run + k) % names.length]!
           if (!w.name.startsWith('streamed')) await truncate()
           const start = performance.now()
+          const cpu = process.cpuUsage()
           await w.clients[name]!()
           const ms = performance.now() - start
-          if (run > 0) rates[name]!.push(w.events / ms * 1000) // the first round warms up
+          const { user, system } = process.cpuUsage(cpu)
+          if (run > 0) { // the first round warms up
+            rates[name]!.push(w.events / ms * 1000)
+            cpus[name]!.push((user + system) / w.events)
+          }
         }
       }
       console.log(`${w.name} (${w.events.toLocaleString('en-US')} events)`)
       for (const name of names) {
         const r = rates[name]!
-        console.log(`  ${name.padEnd(36)} ${fmt(median(r)).padStart(9)} ev/s   (${fmt(Math.min(...r))}–${fmt(Math.max(...r))})`)
+        console.log(`  ${name.padEnd(40)} ${fmt(median(r)).padStart(9)} ev/s (${fmt(Math.min(...r))}–${fmt(Math.max(...r))}); ` +
+          `client CPU ${median(cpus[name]!).toFixed(1)} µs/event (${Math.min(...cpus[name]!).toFixed(1)}–${Math.max(...cpus[name]!).toFixed(1)})`)
       }
     }
   } finally {

@@ -22,7 +22,7 @@
 // log all along, and a naive reader (`position > last order by position`) beside it. Then the
 // throughput of each, with 1, 4 and 16 writer connections doing transactions of 1 and of 64
 // events, each as 4 round trips (begin, positions, insert, commit) and as one (a single statement
-// for the lock, a function for the sequence). Everything goes in a schema of its own, dropped at
+// for the lock, or a function that queues on an advisory lock first; a function for the sequence). Everything goes in a schema of its own, dropped at
 // the end.
 import { parseArgs } from 'node:util'
 import pg from 'pg'
@@ -41,6 +41,16 @@ const setup = [
   `create table ${S}.head (one boolean primary key default true check (one), position bigint not null, time timestamptz not null)`,
   `insert into ${S}.head values (true, -1, '-infinity')`,
   `create sequence ${S}.positions minvalue 0 start 0`,
+  // (a) in one round trip, queueing on an advisory lock (a plain lock queue) before the row's update
+  `create function ${S}.append_lock (n bigint, streams text[], revisions bigint[], types text[], datas bytea[]) returns bigint language plpgsql as $$
+   declare first bigint; at timestamptz;
+   begin
+     perform pg_advisory_xact_lock(4242);
+     update ${S}.head set position = position + n, time = greatest(time, clock_timestamp()) returning position - n + 1, time into first, at;
+     insert into ${S}.events (position, stream, revision, type, data, time)
+       select first + e.o - 1, e.s, e.r, e.t, e.d, at from unnest(streams, revisions, types, datas) with ordinality as e(s, r, t, d, o);
+     return first + n - 1;
+   end $$`,
   // (b) in one round trip: the transaction id first, then the sequence values
   `create function ${S}.append_seq (streams text[], revisions bigint[], types text[], datas bytea[]) returns bigint language plpgsql as $$
    begin
@@ -67,14 +77,16 @@ const sql = {
   insertSeq: `insert into ${S}.events (position, stream, revision, type, data, time)
     select nextval('${S}.positions'), e.s, e.r, e.t, e.d, clock_timestamp()
     from unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) with ordinality as e(s, r, t, d, o) order by e.o`,
-  seqOne: `select ${S}.append_seq($1, $2, $3, $4)`
+  seqOne: `select ${S}.append_seq($1, $2, $3, $4)`,
+  lockFn: `select ${S}.append_lock($1, $2, $3, $4, $5)`
 }
 
 type Design = 'lock' | 'sequence'
-type Way = 'lock, 4 round trips' | 'lock, 1 statement' | 'sequence, 4 round trips' | 'sequence, 1 function call'
+type Way = 'lock, 4 round trips' | 'lock, 1 statement' | 'advisory lock, 1 function call' | 'sequence, 4 round trips' | 'sequence, 1 function call'
 const ways: Array<{ way: Way, design: Design }> = [
   { way: 'lock, 4 round trips', design: 'lock' },
   { way: 'lock, 1 statement', design: 'lock' },
+  { way: 'advisory lock, 1 function call', design: 'lock' },
   { way: 'sequence, 4 round trips', design: 'sequence' },
   { way: 'sequence, 1 function call', design: 'sequence' }
 ]
@@ -108,6 +120,10 @@ async function append (c: pg.ClientBase, way: Way, cols: unknown[], n: number, d
     await c.query({ name: 'lockOne', text: sql.lockOne, values: [n, ...cols] })
     return
   }
+  if (way === 'advisory lock, 1 function call' && plain) {
+    await c.query({ name: 'lockFn', text: sql.lockFn, values: [n, ...cols] })
+    return
+  }
   if (way === 'sequence, 1 function call' && plain) {
     await c.query({ name: 'seqOne', text: sql.seqOne, values: cols })
     return
@@ -115,7 +131,7 @@ async function append (c: pg.ClientBase, way: Way, cols: unknown[], n: number, d
   await c.query('begin')
   try {
     if (dawdle.before !== undefined) await sleep(dawdle.before)
-    if (way.startsWith('lock')) {
+    if (way.includes('lock')) {
       const { rows: [h] } = await c.query<{ first: string, time: Date }>({ name: 'take', text: sql.take, values: [n] })
       await c.query({ name: 'insertAt', text: sql.insertAt, values: [h!.first, ...cols, h!.time] })
     } else {
