@@ -6,6 +6,8 @@ import { aggregateWorkloads } from './aggregates.js'
 import { appendWorkloads, curveAppends } from './appends.js'
 import { measure, type Result, type Workload } from './measure.js'
 import { parseOptions, runsAt, type Config } from './options.js'
+import { postgresWorkloads } from './postgres.js'
+import { benchPostgresUrl } from './postgres-lib.js'
 import { buildShredLog, privacyWorkloads, shredWorkload } from './privacy.js'
 import { projectionWorkloads } from './projections.js'
 import { buildLog, readWorkloads } from './reads.js'
@@ -24,7 +26,12 @@ export const areas = {
   'scale-build': async (c: Config, events: number): Promise<Area> => { await buildLog(c, events); return { workloads: [] } },
   'scale-reads': readWorkloads,
   'shred-build': async (c: Config, events: number): Promise<Area> => { await buildShredLog(c, events); return { workloads: [] } },
-  shred: shredWorkload
+  shred: shredWorkload,
+  postgres: async (c: Config): Promise<Area> => {
+    const url = benchPostgresUrl()
+    if (url === undefined) throw new Error('the postgres area needs ANNALS_BENCH_POSTGRES, the URL of a server')
+    return await postgresWorkloads(c, url)
+  }
 } satisfies Record<string, (c: Config, events: number) => Promise<Area>>
 
 export type AreaName = keyof typeof areas

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import type { AreaName, Message } from './child.js'
 import { chart } from './chart.js'
 import { BENCH_DIR } from './lib.js'
+import { benchPostgresUrl } from './postgres-lib.js'
 import type { Result, Stats, Target } from './measure.js'
 import { parseOptions, usage, UsageError, type Config } from './options.js'
 import { progress, type Progress } from './progress.js'
@@ -38,7 +39,9 @@ function plan (config: Config): Task[] {
     ...config.curve.filter(n => n <= config.sizes.shredMax).flatMap((n): Task[] => [
       { area: 'shred-build', events: n, label: `building ${log(n)} with personal data` },
       { area: 'shred', events: n, label: `shredding in ${log(n)}` }
-    ])
+    ]),
+    // only when a server is given: ANNALS_BENCH_POSTGRES=postgres://…
+    ...benchPostgresUrl() === undefined ? [] : [{ area: 'postgres' as const, events: 0, label: 'PostgreSQL: raw transactions, inserts and a streamed select' }]
   ]
 }
 
