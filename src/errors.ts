@@ -19,6 +19,8 @@ export type AnnalsErrorCode =
    * error's `stream`, `expected` and `actual` say which stream, what was expected, what it is.
    */
   | 'ANNALS_WRONG_EXPECTED_REVISION'
+  /** The stream was tombstoned (`tombstoneStream`): it can never be written again. Nothing was written. */
+  | 'ANNALS_STREAM_DELETED'
   /**
    * An event matching the append's condition is past its `after`: the decision the append
    * records was made on a state that has changed since. Nothing was written; the error's

@@ -45,6 +45,11 @@ export class Aggregates {
     return await this.#snapshots.prune(keep)
   }
 
+  /** Deletes the snapshots of streams that lost their first revisions (a scavenge); resolves with how many. */
+  async scavenge (): Promise<number> {
+    return await this.#snapshots.scavenge(async stream => await this.#log.streamStart(stream))
+  }
+
   /** Resolves once the snapshots queued so far are written. */
   async settled (): Promise<void> {
     await this.#snapshots.settled()
@@ -68,11 +73,16 @@ export class Aggregates {
   }
 
   async #fold<State> (aggregate: Aggregate<State>, stream: string, target: number): Promise<Loaded<State> & { sealed: boolean }> {
-    const every = aggregate.snapshotEvery
+    // revisions below the first that reads (deleted, truncated, expired, archived) are not folded:
+    // the state starts again from the initial one there. Snapshots folded every revision from 0,
+    // so a stream that lost its first revisions neither uses nor writes them
+    const start = await this.#log.streamStart(stream)
+    if (target < start) return { state: initial(aggregate, stream), revision: target < 0 ? -1 : start - 1, position: -1, sealed: false }
+    const every = start === 0 ? aggregate.snapshotEvery : undefined
     const prefix = every === undefined ? undefined : snapshotPrefix(stream, aggregate)
     const snapshot = prefix === undefined ? undefined : await this.#snapshots.newest(prefix, target, every!)
     let state = snapshot === undefined ? initial(aggregate, stream) : snapshot.state as State
-    let revision = snapshot?.revision ?? -1
+    let revision = snapshot?.revision ?? start - 1
     let position = snapshot?.position ?? -1
     let sealed = snapshot?.sealed ?? false
     if (revision >= target) return { state, revision, position, sealed }

@@ -2,7 +2,7 @@
 // ids, seals their personal fields (the event transform) and encodes them; on the way out it
 // opens them again, in the one mapping step every read path shares. Storing, ordering and
 // checking appends is the backend's (backend/backend.ts).
-import type { AppendCondition, AppendHook, AppendPart, Backend, CommitListener, EventChunks, LogFilter, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
+import type { AppendCondition, AppendHook, AppendPart, Backend, CommitListener, EventChunks, LifecycleChange, LogFilter, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
 import type { Storage } from '../storage/storage.js'
 import { newEventIdBytes } from './event-id.js'
 import { formatUuid } from '../storage/uuid.js'
@@ -117,6 +117,18 @@ export class Log {
 
   async revision (stream: string): Promise<number> {
     return await this.backend.revision(stream)
+  }
+
+  /** Changes a stream's life (deletion, tombstone, truncation, retention, archive), recorded by a system event. */
+  async lifecycle (change: LifecycleChange, sync?: boolean): Promise<AppendResult> {
+    // in call order with appends: an append called after a tombstone is refused
+    const send = async (): Promise<AppendResult> => (await this.backend.appendMany({ parts: [], sync, lifecycle: change }))[0]!
+    return this.#ordering === 0 ? await send() : await this.#inOrder([], undefined, send)
+  }
+
+  /** The first revision of a stream that reads now. */
+  async streamStart (stream: string): Promise<number> {
+    return await this.backend.streamStart(stream)
   }
 
   /** The last position committed at or before `time` (ms since the epoch), or -1. */

@@ -8,11 +8,12 @@ import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import { EventIterator, type EventStream, type ReadRange } from '../log/reader.js'
 import type {
-  AppendManyOptions, AppendManyPart, AppendOptions, AppendResult, NewEvent, ReadAllOptions, ReadOptions, ReadResult, ReadStreamOptions
+  AppendManyOptions, AppendManyPart, AppendOptions, AppendResult, ExpectedRevision, NewEvent, ReadAllOptions, ReadOptions, ReadResult, ReadStreamOptions
 } from '../log/types.js'
 import {
   checkBoolean, checkCondition, checkCount, checkEvents, checkExpected, checkOptions, checkPoint, checkQuery, checkStream, checkTypes
 } from '../log/validate.js'
+import type { PendingEvent } from '../log/validate.js'
 import type { PersonalData } from '../privacy/declarations.js'
 import { LevelKeyStore } from '../privacy/level-key-store.js'
 import type { Privacy } from '../privacy/privacy.js'
@@ -21,6 +22,8 @@ import {
 } from '../subscriptions/subscription.js'
 import { checkDefinition, type ProjectionDefinition } from '../projections/definition.js'
 import { Projection } from '../projections/handle.js'
+import { scavengeHistory } from '../projections/history.js'
+import type { StreamSummary } from '../backend/backend.js'
 import { inlineHandlerHere } from '../projections/reentry.js'
 import { Projections } from '../projections/registry.js'
 
@@ -100,8 +103,8 @@ export class Annals {
     // not async: one promise per append rather than two, on the hottest path there is
     try {
       this.#assertAppendable()
-      const name = checkStream(stream)
-      const checked = checkEvents(events, this.#maxEventSize)
+      const name = checkWritableStream(stream)
+      const checked = checkUserTypes(checkEvents(events, this.#maxEventSize))
       const o = checkOptions<AppendOptions>(options, 'append', APPEND_OPTIONS)
       return this.#log.append(name, checked, checkExpected(o.expectedRevision), checkBoolean(o.sync, 'sync'), checkCondition(o.condition))
     } catch (err) {
@@ -131,7 +134,7 @@ export class Annals {
       const checked = parts.map((part: unknown, i) => {
         const p = checkOptions<AppendManyPart>(part, `appendMany's part ${i}`, MANY_PART_FIELDS)
         if (typeof part !== 'object' || part === null) throw new TypeError(`appendMany's part ${i} must be an object`)
-        return { stream: checkStream(p.stream), events: checkEvents(p.events, this.#maxEventSize), expected: checkExpected(p.expectedRevision) }
+        return { stream: checkWritableStream(p.stream), events: checkUserTypes(checkEvents(p.events, this.#maxEventSize)), expected: checkExpected(p.expectedRevision) }
       })
       const o = checkOptions<AppendManyOptions>(options, 'appendMany', ['sync', 'condition'])
       return this.#log.appendMany(checked, checkBoolean(o.sync, 'sync'), checkCondition(o.condition))
@@ -217,6 +220,153 @@ export class Annals {
   async revision (stream: string): Promise<number> {
     this.#assertOpen()
     return await this.#log.revision(checkStream(stream))
+  }
+
+  /**
+   * The last committed position and its commit time; position -1 (time 0) when the log is empty.
+   *
+   * @example
+   * ```ts
+   * const { position, time } = await db.head()
+   * ```
+   */
+  async head (): Promise<{ position: number, time: number }> {
+    this.#assertOpen()
+    const { position, time } = this.#log.head
+    return { position, time }
+  }
+
+  /**
+   * The streams, in the byte order of their names, with their last revision and the position
+   * and commit time of that event: those whose name starts with `prefix`, after the stream
+   * `after`, at most `limit`. Streams that read nothing any more (tombstoned, or deleted and not
+   * written since) are not listed.
+   *
+   * @example
+   * ```ts
+   * for await (const { stream, revision } of db.streams({ prefix: 'cart-', limit: 100 })) console.log(stream, revision)
+   * ```
+   */
+  streams (options?: { prefix?: string, after?: string, limit?: number }): AsyncIterable<StreamSummary> {
+    const o = checkOptions<{ prefix: string, after: string, limit: number }>(options, 'streams', ['prefix', 'after', 'limit'])
+    if (o.prefix !== undefined && typeof o.prefix !== 'string') throw new TypeError('prefix must be a string')
+    if (o.after !== undefined && typeof o.after !== 'string') throw new TypeError('after must be a stream name')
+    const limit = checkCount(o.limit, 'limit') ?? Infinity
+    this.#assertOpen()
+    const backend = this.#log.backend
+    const assertOpen = this.#assertOpen
+    return {
+      async * [Symbol.asyncIterator] () {
+        for await (const s of backend.streams({ prefix: o.prefix ?? '', after: o.after, limit })) {
+          assertOpen()
+          yield s
+        }
+      }
+    }
+  }
+
+  /**
+   * Deletes a stream, softly: its events read no more (reads of it give nothing), `revision`
+   * still says where it ended, and an append re-creates it with revisions going on from there.
+   * Recorded as a `$StreamDeleted` event in the system stream `$streams`. `expectedRevision` is
+   * checked as for an append. Resolves with the system event's revision and position.
+   *
+   * @example
+   * ```ts
+   * await db.deleteStream('cart-1', { expectedRevision: 4 })
+   * ```
+   */
+  async deleteStream (stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult> {
+    this.#assertAppendable()
+    const o = checkOptions<{ expectedRevision: ExpectedRevision }>(options, 'deleteStream', ['expectedRevision'])
+    return await this.#log.lifecycle({ kind: 'delete', stream: checkWritableStream(stream), expected: checkExpected(o.expectedRevision) })
+  }
+
+  /**
+   * Deletes a stream for good: it reads nothing, and every append to it fails with
+   * `ANNALS_STREAM_DELETED`. Recorded as a `$StreamTombstoned` event in `$streams`.
+   *
+   * @example
+   * ```ts
+   * await db.tombstoneStream('cart-2')
+   * ```
+   */
+  async tombstoneStream (stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult> {
+    this.#assertAppendable()
+    const o = checkOptions<{ expectedRevision: ExpectedRevision }>(options, 'tombstoneStream', ['expectedRevision'])
+    return await this.#log.lifecycle({ kind: 'tombstone', stream: checkWritableStream(stream), expected: checkExpected(o.expectedRevision) })
+  }
+
+  /**
+   * Removes a stream's revisions below `before`: they read no more (a truncation only ever moves
+   * forwards). Recorded as a `$StreamTruncated` event in `$streams`.
+   *
+   * @example
+   * ```ts
+   * await db.truncateStream('cart-3', { before: 100 })
+   * ```
+   */
+  async truncateStream (stream: string, options: { before: number }): Promise<AppendResult> {
+    this.#assertAppendable()
+    const o = checkOptions<{ before: number }>(options, 'truncateStream', ['before'])
+    if (!Number.isSafeInteger(o.before) || o.before! < 0) throw new TypeError('before must be a revision (an integer >= 0)')
+    return await this.#log.lifecycle({ kind: 'truncate', stream: checkWritableStream(stream), before: o.before! })
+  }
+
+  /**
+   * Sets a stream's retention: it keeps its newest `maxCount` events, and those younger than
+   * `maxAge` ms; older ones read no more. A name ending in `*` sets it for every stream whose
+   * name starts with what comes before (`'user-*'`); a stream's own setting wins over its
+   * category's. `{}` clears it. Recorded as a `$StreamMetadataSet` event in `$streams`.
+   *
+   * @example
+   * ```ts
+   * await db.setStreamMetadata('cart-4', { maxCount: 1000 })
+   * await db.setStreamMetadata('user-*', { maxAge: 90 * 86400_000 })
+   * ```
+   */
+  async setStreamMetadata (stream: string, metadata: { maxCount?: number, maxAge?: number }): Promise<AppendResult> {
+    this.#assertAppendable()
+    const o = checkOptions<{ maxCount: number, maxAge: number }>(metadata, 'setStreamMetadata', ['maxCount', 'maxAge'])
+    if (typeof metadata !== 'object' || metadata === null) throw new TypeError('setStreamMetadata takes { maxCount, maxAge }')
+    for (const key of ['maxCount', 'maxAge'] as const) {
+      const v = o[key]
+      if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw new TypeError(`${key} must be an integer >= 0`)
+    }
+    const retention = o.maxCount === undefined && o.maxAge === undefined ? undefined : { ...(o.maxCount === undefined ? {} : { maxCount: o.maxCount }), ...(o.maxAge === undefined ? {} : { maxAge: o.maxAge }) }
+    if (typeof stream === 'string' && stream.endsWith('*')) {
+      return await this.#log.lifecycle({ kind: 'category-retention', prefix: stream.slice(0, -1), retention })
+    }
+    return await this.#log.lifecycle({ kind: 'retention', stream: checkWritableStream(stream), retention })
+  }
+
+  /**
+   * Takes out of the database's files what no longer reads: the events of deleted, truncated,
+   * expired and archived streams (their records, their copies in the streams' blocks, their id
+   * and tag index entries), the snapshots of streams that lost their first events, and the view
+   * history their changes wrote. The database stays in use meanwhile; memory stays flat; a crash
+   * in the middle loses nothing, and the next scavenge finishes it. Resolves with how many events
+   * were removed from the files.
+   *
+   * @example
+   * ```ts
+   * await db.deleteStream('cart-1')
+   * const { removed } = await db.scavenge()
+   * ```
+   */
+  async scavenge (options?: { onProgress?: (done: number, total: number) => void }): Promise<{ removed: number, snapshots: number, history: number }> {
+    this.#assertOpen()
+    const o = checkOptions<{ onProgress: (done: number, total: number) => void }>(options, 'scavenge', ['onProgress'])
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('onProgress must be a function')
+    // the removed positions, one bit each, for the view history they wrote
+    const head = this.#log.head.position
+    const bits = new Uint8Array(Math.ceil((head + 1) / 8))
+    const report = await this.#log.backend.scavenge(o.onProgress, positions => {
+      for (const p of positions) if (p <= head) bits[p >> 3]! |= 1 << (p & 7)
+    })
+    const snapshots = await this.#aggregates.scavenge()
+    const history = await scavengeHistory(this.#log.storage, p => p <= head && (bits[p >> 3]! & 1 << (p & 7)) !== 0)
+    return { removed: report.removed, snapshots, history }
   }
 
   /**
@@ -462,6 +612,21 @@ const APPEND_OPTIONS = ['expectedRevision', 'sync', 'condition']
 const MANY_PART_FIELDS = ['stream', 'events', 'expectedRevision']
 const READ_STREAM_OPTIONS = ['from', 'to', 'backwards', 'limit']
 const READ_ALL_OPTIONS = [...READ_STREAM_OPTIONS, 'types', 'tags', 'streams']
+
+/** A stream an application may write to or change: `$` begins the names of annals' system streams. */
+function checkWritableStream (stream: unknown): string {
+  const name = checkStream(stream)
+  if (name.startsWith('$')) throw new AnnalsError('ANNALS_INVALID_EVENT', `Stream names that begin with $ are annals' own ('${name}')`)
+  return name
+}
+
+/** Events an application may append: `$` begins the types of annals' system events. */
+function checkUserTypes (events: readonly PendingEvent[]): PendingEvent[] {
+  for (const [i, e] of events.entries()) {
+    if (e.type.startsWith('$')) throw new AnnalsError('ANNALS_INVALID_EVENT', `Event ${i}'s type begins with $, which annals keeps for its own events ('${e.type}')`)
+  }
+  return events as PendingEvent[]
+}
 
 /** The prefix of `streams: { prefix }`, checked. */
 function checkStreams (value: unknown): string | undefined {

@@ -104,8 +104,8 @@ export function peekEvent (buffer: Buffer, start: number, end: number): EventHea
   return readHeader(r, r.byte())
 }
 
-/** Which events a read keeps, by their header: their data is not decoded for the others. */
-export type Accept = (header: EventHeader) => boolean
+/** Which events a read keeps, by their header, position and commit time: their data is not decoded for the others. */
+export type Accept = (header: EventHeader, position: number, time: number) => boolean
 
 /**
  * The event whose bytes are `buffer[start..end)`, at `position` and `time`, as stored (sealed
@@ -116,7 +116,7 @@ export function readEvent (buffer: Buffer, start: number, end: number, position:
   const r = new Reader(buffer, start, end)
   const flags = r.byte()
   const h = readHeader(r, flags)
-  if (accept !== undefined && !accept(h)) return undefined
+  if (accept !== undefined && !accept(h, position, time)) return undefined
   const data = decode(r.lengthPrefixed())
   let metadata: Record<string, unknown> = {}
   if ((flags & METADATA) !== 0) {

@@ -7,7 +7,9 @@
 import { AnnalsError } from '../../errors.js'
 import { Space, spaceEnd, spaceStart } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
-import type { LogImporter, PlacedEvent } from '../backend.js'
+import { LIFECYCLE_STREAM, type LogImporter, type PlacedEvent, type ReadyEvent } from '../backend.js'
+import { decode } from '../../storage/codec.js'
+import type { Rules } from './rules.js'
 import { Writer as Bytes } from './bytes.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder } from './chunk.js'
 import type { LevelDoor } from './door.js'
@@ -21,7 +23,7 @@ import { tagKey, tagValue } from './tags.js'
 /** Streams whose revision is kept in memory during an import. */
 const REVISION_CACHE_SIZE = 65536
 /** The key spaces an import writes. */
-const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids, Space.uuids, Space.tags]
+const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids, Space.uuids, Space.tags, Space.rules]
 
 export class LevelImporter implements LogImporter {
   readonly #door: LevelDoor
@@ -31,19 +33,22 @@ export class LevelImporter implements LogImporter {
   #next = 0
   #time = 0
 
-  private constructor (door: LevelDoor, index: StreamIndex) {
+  readonly #rules: Rules
+
+  private constructor (door: LevelDoor, index: StreamIndex, rules: Rules) {
     this.#door = door
     this.#index = index
+    this.#rules = rules
   }
 
   /** An importer into `door`, whose log must be empty (a `TypeError` otherwise). */
-  static async start (door: LevelDoor, index: StreamIndex): Promise<LevelImporter> {
+  static async start (door: LevelDoor, index: StreamIndex, rules: Rules): Promise<LevelImporter> {
     for (const space of SPACES) {
       if (await door.firstKey({ gte: spaceStart(space), lt: spaceEnd(space) }) !== undefined) {
         throw new TypeError('An import needs a database without events')
       }
     }
-    return new LevelImporter(door, index)
+    return new LevelImporter(door, index, rules)
   }
 
   get count (): number {
@@ -60,17 +65,31 @@ export class LevelImporter implements LogImporter {
     const placed: BlockEvent[] = []
     let position = this.#next
     let time = this.#time
+    const applied: Array<() => void> = []
     for (const p of events) {
       const at = `The event at position ${p.position}`
-      if (p.position !== position) {
-        throw invalid(`${at} comes where position ${position} was expected: an import holds a whole log, from position 0, in order, without gaps`)
+      if (!Number.isSafeInteger(p.position) || p.position < position) {
+        throw invalid(`${at} comes where position ${position} or a later one was expected: an import holds a log in position order`)
       }
       if (!Number.isSafeInteger(p.time) || p.time < time) {
         throw invalid(`${at} has time ${p.time}: times are milliseconds since the epoch and never decrease (the event before has ${time})`)
       }
+      // positions skipped are events removed where the log came from: they stay taken, removed
+      for (; position < p.position; position++) {
+        let chunk = chunks[chunks.length - 1]
+        if (chunk === undefined || chunk.count >= CHUNK_EVENTS) chunks.push(chunk = new ChunkBuilder(position, time))
+        chunk.add(EMPTY)
+      }
       const current = revisions.get(p.stream) ?? this.#revisions.get(p.stream) ?? await this.#index.revision(p.stream)
-      if (p.revision !== current + 1) {
+      if (current === -1 && p.revision > 0 && this.#rules.stream(p.stream) === undefined) {
+        // a stream whose first revisions were removed where it came from starts later here too
+        applied.push(this.#rules.stageStream(ops, p.stream, { truncateBefore: p.revision, tombstoned: false }))
+      } else if (p.revision !== current + 1) {
         throw invalid(`${at} has revision ${p.revision} of stream '${p.stream}', whose next revision is ${current + 1}`)
+      }
+      if (p.stream === LIFECYCLE_STREAM) {
+        const change = lifecycleOf(p.event)
+        if (change !== undefined) applied.push(change(ops, this.#rules))
       }
       const id = p.event.id
       if (ids.has(id)) throw new AnnalsError('ANNALS_DUPLICATE_ID', `${at} has the id '${id}' of the event at position ${ids.get(id)!}`)
@@ -108,6 +127,7 @@ export class LevelImporter implements LogImporter {
     const staged = this.#index.stage(ops, added, position - 1)
     await this.#door.write(ops, false)
     staged()
+    for (const apply of applied) apply()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     this.#next = position
     this.#time = time
@@ -136,6 +156,43 @@ export class LevelImporter implements LogImporter {
     }
     await this.#door.write([{ key: INDEXED_KEY }], true)
   }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** The change to the rules that an imported system event of `$streams` recorded, to make again. */
+function lifecycleOf (event: ReadyEvent): ((ops: WriteOp[], rules: Rules) => () => void) | undefined {
+  let data: Record<string, unknown>
+  try {
+    data = decode(event.data) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  if (typeof data !== 'object' || data === null) return undefined
+  const stream = data.stream
+  const before = typeof data.before === 'number' ? data.before : 0
+  const retention = { ...(typeof data.maxCount === 'number' ? { maxCount: data.maxCount } : {}), ...(typeof data.maxAge === 'number' ? { maxAge: data.maxAge } : {}) }
+  const has = Object.keys(retention).length > 0
+  switch (event.type) {
+    case '$StreamDeleted':
+    case '$StreamTruncated':
+    case '$StreamTombstoned':
+      if (typeof stream !== 'string') return undefined
+      return (ops, rules) => {
+        const rule = rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
+        return rules.stageStream(ops, stream, { ...rule, truncateBefore: Math.max(rule.truncateBefore, before), tombstoned: rule.tombstoned || event.type === '$StreamTombstoned' })
+      }
+    case '$StreamMetadataSet':
+      if (typeof data.prefix === 'string') return (ops, rules) => rules.stageCategory(ops, data.prefix as string, has ? retention : undefined)
+      if (typeof stream !== 'string') return undefined
+      return (ops, rules) => {
+        const { maxCount: _, maxAge: __, ...rest } = rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
+        return rules.stageStream(ops, stream, { ...rest, ...retention })
+      }
+    case '$LogArchived':
+      return (ops, rules) => rules.stageArchive(ops, before)
+  }
+  return undefined
 }
 
 function invalid (message: string): AnnalsError {

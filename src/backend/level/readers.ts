@@ -10,7 +10,8 @@ import type { ChunkIterator, Storage } from '../../storage/storage.js'
 import type { EventChunks, ReadRange } from '../backend.js'
 import { MalformedError } from './bytes.js'
 import { corruptChunk, logKey, parseChunk, type Chunk } from './chunk.js'
-import { readEvent, type Accept } from './event-record.js'
+import { peekEvent, readEvent, type Accept } from './event-record.js'
+import type { Visibility } from './rules.js'
 import { corruptBlock, parseBlock, type BlockEvent } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
 
@@ -82,11 +83,21 @@ class LogChunks implements EventChunks {
   /** events handed out per call: few at first, so that short reads stay cheap */
   #cap = FIRST_EVENTS
 
-  constructor (storage: Storage, range: ReadRange, head: () => number, accept: Accept | undefined) {
+  readonly #visibility: Visibility | undefined
+
+  constructor (storage: Storage, range: ReadRange, head: () => number, accept: Accept | undefined, visibility: Visibility | undefined) {
     this.#storage = storage
     this.#range = range
     this.#head = head
-    this.#accept = accept
+    // what the rules of streams' lives hide reads no more, whatever else the read keeps
+    if (visibility?.active === true) {
+      this.#visibility = visibility
+      this.#accept = accept === undefined
+        ? (h, p, t) => visibility.visible(h.stream, h.revision, p, t)
+        : (h, p, t) => visibility.visible(h.stream, h.revision, p, t) && accept(h, p, t)
+    } else {
+      this.#accept = accept
+    }
     this.#left = range.limit
   }
 
@@ -155,6 +166,7 @@ class LogChunks implements EventChunks {
     const last = chunk.first + chunk.count - 1
     // the chunk must hold the position expected next: else positions are missing
     if (chunk.first > this.#expected || last < this.#expected) throw corruptChunk(this.#expected, 'it is missing')
+    if (this.#visibility !== undefined) await this.#visibility.prepare(streamsOf(chunk))
     this.#chunk = chunk
     this.#p = this.#expected
     this.#to = backwards ? Math.max(chunk.first, this.#low) : Math.min(last, this.#high)
@@ -172,9 +184,22 @@ class LogChunks implements EventChunks {
   }
 }
 
-/** Events of the whole log in chunks; with `accept`, only those whose header it accepts. */
-export function logChunks (storage: Storage, range: ReadRange, head: () => number, accept?: Accept): EventChunks {
-  return new LogChunks(storage, range, head, accept)
+/** Events of the whole log in chunks; with `accept`, only those whose header it accepts; with `visibility`, only those the rules let read. */
+export function logChunks (storage: Storage, range: ReadRange, head: () => number, accept?: Accept, visibility?: Visibility): EventChunks {
+  return new LogChunks(storage, range, head, accept, visibility)
+}
+
+/** The streams of a chunk's events. */
+function * streamsOf (chunk: Chunk): Generator<string> {
+  for (let i = 0; i < chunk.count; i++) {
+    const start = chunk.spans[2 * i]!
+    const end = chunk.spans[2 * i + 1]!
+    if (start !== end) {
+      try {
+        yield peekEvent(chunk.buffer, start, end).stream
+      } catch {} // the read itself reports it
+    }
+  }
 }
 
 /**
@@ -199,14 +224,16 @@ class StreamChunks implements EventChunks {
   #done = false
 
   readonly #blocksPerRead: number
+  readonly #visibility: Visibility | undefined
 
-  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead: number) {
+  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead: number, visibility: Visibility | undefined) {
     this.#storage = storage
     this.#index = index
     this.#stream = stream
     this.#range = range
     this.#left = range.limit
     this.#blocksPerRead = blocksPerRead
+    this.#visibility = visibility?.active === true ? visibility : undefined
   }
 
   async #open (): Promise<void> {
@@ -214,8 +241,17 @@ class StreamChunks implements EventChunks {
     const { from, to, backwards } = this.#range
     const summary = await this.#index.summary(this.#stream)
     const bounds = nameBounds(Space.streams, this.#stream)
-    // the start of the disk read: the block holding the lowest revision wanted
-    const low = (backwards ? to : from) ?? 0
+    const visibility = this.#visibility
+    if (visibility !== undefined) {
+      if (visibility.tombstoned(this.#stream)) {
+        this.#done = true
+        return
+      }
+      await visibility.prepare([this.#stream])
+    }
+    // the start of the disk read: the block holding the lowest revision wanted (deleted and
+    // truncated revisions are not read at all)
+    const low = Math.max((backwards ? to : from) ?? 0, visibility?.firstRevision(this.#stream) ?? 0)
     const start = low === 0 ? bounds.gte : await this.#storage.firstKey({ gte: bounds.gte, lte: streamKey(this.#stream, low), reverse: true }) ?? bounds.gte
     // the tail is copied, then the disk iterator opened, in one step: every committed event is
     // in one or the other (or both, just after a flush)
@@ -281,6 +317,7 @@ class StreamChunks implements EventChunks {
       const start = block.spans[2 * i]!
       const end = block.spans[2 * i + 1]!
       if (start === end) continue // removed
+      if (this.#visibility?.visible(this.#stream, revision, block.positions[i]!, block.times[i]!) === false) continue
       out.push(this.#decode(block.buffer, start, end, block.positions[i]!, block.times[i]!, revision))
     }
   }
@@ -291,6 +328,7 @@ class StreamChunks implements EventChunks {
       if (this.#left <= 0) break
       if (e.revision < this.#low || e.revision > this.#high) continue
       if (!this.#take(e.revision)) continue
+      if (this.#visibility?.visible(this.#stream, e.revision, e.position, e.time) === false) continue
       out.push(this.#decode(e.bytes, 0, e.bytes.length, e.position, e.time, e.revision))
     }
     return out
@@ -320,6 +358,6 @@ class StreamChunks implements EventChunks {
  * One stream's events in chunks; `blocksPerRead` blocks of it read per call to LevelDB (fewer
  * keep memory small where many streams are read at once).
  */
-export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead = BLOCKS_PER_READ): EventChunks {
-  return new StreamChunks(storage, index, stream, range, blocksPerRead)
+export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead = BLOCKS_PER_READ, visibility?: Visibility): EventChunks {
+  return new StreamChunks(storage, index, stream, range, blocksPerRead, visibility)
 }

@@ -6,19 +6,21 @@
 // several streams is one append.
 import { AnnalsError } from '../../errors.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from '../../log/types.js'
-import { decode } from '../../storage/codec.js'
+import { decode, encode } from '../../storage/codec.js'
 import { Space, namedKey, u64 } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
 import {
-  sealedEvents, type AppendCondition, type AppendHook, type AppendManyRequest, type AppendPart, type AppendRequest,
-  type CommitListener, type LogHead
+  LIFECYCLE_STREAM, sealedEvents, type AppendCondition, type AppendHook, type AppendManyRequest, type AppendPart, type AppendRequest,
+  type CommitListener, type LifecycleChange, type LogHead, type ReadyEvent, type StreamRule
 } from '../backend.js'
+import { formatUuid, newUuidV7Bytes } from '../../storage/uuid.js'
 import { GroupCommit, type Queued } from '../group-commit.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder, chunkAt } from './chunk.js'
 import type { LevelDoor } from './door.js'
 import { eventParts, writeEvent } from './event-record.js'
 import { decodeIdEntry, encodeIdEntry, idKey, type IdEntry } from './ids.js'
 import { RevisionCache } from './revision-cache.js'
+import type { Rules } from './rules.js'
 import type { BlockEvent } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
 import { matchesQuery, tagKey, tagValue } from './tags.js'
@@ -63,18 +65,20 @@ export class LevelWriter {
   readonly #index: StreamIndex
   readonly #sync: boolean
   readonly #conflicts: ConflictFinder
+  readonly #rules: Rules
   readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
   readonly #listeners = new Set<CommitListener>()
   readonly #queue: GroupCommit<Request, AppendResult[]>
   #hook: AppendHook | undefined
   #head: LogHead
 
-  constructor (door: LevelDoor, index: StreamIndex, head: LogHead, sync: boolean, conflicts: ConflictFinder) {
+  constructor (door: LevelDoor, index: StreamIndex, head: LogHead, sync: boolean, conflicts: ConflictFinder, rules: Rules) {
     this.#door = door
     this.#index = index
     this.#head = head
     this.#sync = sync
     this.#conflicts = conflicts
+    this.#rules = rules
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
   }
 
@@ -89,9 +93,9 @@ export class LevelWriter {
 
   appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
-      let size = 0
+      let size = request.lifecycle === undefined ? 0 : 1
       for (const part of request.parts) size += part.events.length
-      this.#queue.push({ append: request, size, resolve, reject })
+      this.#queue.push({ append: { ...request, parts: [...request.parts] }, size, resolve, reject })
     })
   }
 
@@ -148,6 +152,9 @@ export class LevelWriter {
     let position = first
     let sync = false
     let syncRetried = false
+    // streams' rules as this batch changes them, and what to do once it is written
+    const rulesNow = new Map<string, StreamRule>()
+    const ruleChanges: Array<() => void> = []
 
     for (const q of group) {
       const r = q.append
@@ -164,9 +171,22 @@ export class LevelWriter {
         const mine = new Map<string, number>()
         for (const part of r.parts) {
           const current = mine.get(part.stream) ?? revisions.get(part.stream) ?? known.revisions.get(part.stream) ?? this.#revisions.get(part.stream)!
+          if ((rulesNow.get(part.stream) ?? this.#rules.stream(part.stream))?.tombstoned === true) throw streamDeleted(part.stream)
           checkExpected(part.stream, part.expected, current)
           currents.push(current)
           mine.set(part.stream, current + part.events.length)
+        }
+        // a change to a stream's life: checked against the stream as this batch leaves it, and
+        // recorded by a system event in `$streams` (the append's one part)
+        let applyRule: (() => void) | undefined
+        let ruleOps: WriteOp[] | undefined
+        if (r.lifecycle !== undefined) {
+          ruleOps = []
+          const { apply, event } = this.#lifecycle(r.lifecycle, ruleOps, rulesNow, s => revisions.get(s) ?? known.revisions.get(s) ?? this.#revisions.get(s)!)
+          applyRule = apply
+          const current = revisions.get(LIFECYCLE_STREAM) ?? known.revisions.get(LIFECYCLE_STREAM) ?? this.#revisions.get(LIFECYCLE_STREAM)!
+          r.parts.push({ stream: LIFECYCLE_STREAM, events: [event], expected: 'any' })
+          currents.push(current)
         }
         // the hook (inline projections) takes part last: if it throws, nothing was added yet
         const extra = hook === undefined ? undefined : await hook.append(storedEvents(r.parts, currents, position, time))
@@ -202,6 +222,10 @@ export class LevelWriter {
           results.push({ revision: current + part.events.length, position: position - 1, ids })
         })
         if (extra !== undefined) ops.push(...extra)
+        if (ruleOps !== undefined) {
+          ops.push(...ruleOps)
+          ruleChanges.push(applyRule!)
+        }
         sync ||= r.sync ?? this.#sync
         done.push({ request: q, results, written: true })
       } catch (err) {
@@ -252,6 +276,7 @@ export class LevelWriter {
     }
     hook?.settle(true)
     indexed()
+    for (const apply of ruleChanges) apply()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     this.#head = { position: position - 1, time }
     for (const { request, results } of done) request.resolve(results)
@@ -262,6 +287,47 @@ export class LevelWriter {
         queueMicrotask(() => { throw err })
       }
     }
+  }
+
+  /**
+   * Checks a change to a stream's life and puts its writes into `ops`; the new rule is in
+   * `rulesNow` for the appends after it in this batch. Returns what to do once written.
+   */
+  #lifecycle (change: LifecycleChange, ops: WriteOp[], rulesNow: Map<string, StreamRule>, revisionOf: (stream: string) => number): { apply: () => void, event: ReadyEvent } {
+    if (change.kind === 'archive') return { apply: this.#rules.stageArchive(ops, change.before), event: systemEvent('$LogArchived', { before: change.before }) }
+    if (change.kind === 'category-retention') {
+      return { apply: this.#rules.stageCategory(ops, change.prefix, change.retention), event: systemEvent('$StreamMetadataSet', { prefix: change.prefix, ...change.retention }) }
+    }
+    const stream = change.stream
+    const before = rulesNow.get(stream) ?? this.#rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
+    if (before.tombstoned && !(change.kind === 'tombstone')) throw streamDeleted(stream)
+    const current = revisionOf(stream)
+    let rule: StreamRule
+    let event: ReadyEvent
+    switch (change.kind) {
+      case 'delete':
+        checkExpected(stream, change.expected, current)
+        rule = { ...before, truncateBefore: Math.max(before.truncateBefore, current + 1) }
+        event = systemEvent('$StreamDeleted', { stream, before: rule.truncateBefore })
+        break
+      case 'tombstone':
+        checkExpected(stream, change.expected, current)
+        rule = { ...before, truncateBefore: Math.max(before.truncateBefore, current + 1), tombstoned: true }
+        event = systemEvent('$StreamTombstoned', { stream, before: rule.truncateBefore })
+        break
+      case 'truncate':
+        rule = { ...before, truncateBefore: Math.max(before.truncateBefore, change.before) }
+        event = systemEvent('$StreamTruncated', { stream, before: rule.truncateBefore })
+        break
+      case 'retention': {
+        const { maxCount: _, maxAge: __, ...rest } = before
+        rule = { ...rest, ...change.retention }
+        event = systemEvent('$StreamMetadataSet', { stream, ...change.retention })
+        break
+      }
+    }
+    rulesNow.set(stream, rule)
+    return { apply: this.#rules.stageStream(ops, stream, rule), event }
   }
 
   /**
@@ -291,6 +357,9 @@ export class LevelWriter {
   #mustRead (group: Request[]): boolean {
     for (const { append: r } of group) {
       if (r.condition !== undefined) return true
+      if (r.lifecycle !== undefined && this.#revisions.get(LIFECYCLE_STREAM) === undefined) return true
+      const target = r.lifecycle !== undefined && 'stream' in r.lifecycle ? r.lifecycle.stream : undefined
+      if (target !== undefined && this.#revisions.get(target) === undefined) return true
       for (const part of r.parts) {
         if (this.#revisions.get(part.stream) === undefined) return true
         for (const e of part.events) if (e.indexed && !e.fresh) return true
@@ -304,6 +373,9 @@ export class LevelWriter {
     const streams = new Set<string>()
     const ids: string[] = []
     for (const { append: r } of group) {
+      if (r.lifecycle !== undefined && this.#revisions.get(LIFECYCLE_STREAM) === undefined) streams.add(LIFECYCLE_STREAM)
+      const target = r.lifecycle !== undefined && 'stream' in r.lifecycle ? r.lifecycle.stream : undefined
+      if (target !== undefined && this.#revisions.get(target) === undefined) streams.add(target)
       for (const part of r.parts) {
         if (this.#revisions.get(part.stream) === undefined) streams.add(part.stream)
         for (const e of part.events) if (e.indexed && !e.fresh) ids.push(e.id)
@@ -411,6 +483,16 @@ function sameTags (a: readonly string[] | undefined, b: readonly string[] | unde
 
 function sameBytes (a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === undefined ? b === undefined : b !== undefined && a.equals(b)
+}
+
+/** A system event recording a change to streams' lives, made by the writer itself. */
+function systemEvent (type: string, data: Record<string, unknown>): ReadyEvent {
+  const idBytes = Buffer.from(newUuidV7Bytes())
+  return { id: formatUuid(idBytes), idBytes, indexed: true, fresh: true, type, version: 1, tags: undefined, data: encode(data), metadata: undefined, sealed: false, digest: undefined }
+}
+
+function streamDeleted (stream: string): AnnalsError {
+  return new AnnalsError('ANNALS_STREAM_DELETED', `Stream '${stream}' was tombstoned: it can never be written again`, { details: { stream } })
 }
 
 function duplicate (message: string): AnnalsError {
