@@ -12,7 +12,7 @@ import { MalformedError } from './bytes.js'
 import { corruptChunk, logKey, parseChunk, type Chunk } from './chunk.js'
 import { peekEvent, readEvent, type Accept } from './event-record.js'
 import type { Visibility } from './rules.js'
-import { corruptBlock, parseBlock, type BlockEvent } from './stream-block.js'
+import { corruptBlock, parseBlock, type BlockEvent, type StreamBlock } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
 
 /** Events handed out by a read's first call, then twice as many each call up to the second. */
@@ -214,7 +214,15 @@ class StreamChunks implements EventChunks {
   readonly #range: ReadRange
   #it: ReadAhead<[Buffer, Buffer]> | undefined
   #tail: BlockEvent[] = []
+  /** the next event of the tail to read */
+  #t = 0
   #tailDone = false
+  /** the entries of the last read, the next to parse, the block being read and its next event */
+  #entries: Array<[Buffer, Buffer]> = []
+  #at = 0
+  #block: StreamBlock | undefined
+  #j = 0
+  #cap = FIRST_EVENTS
   #diskDone = false
   #low = 0
   #high = -1
@@ -271,31 +279,42 @@ class StreamChunks implements EventChunks {
   async next (): Promise<RecordedEvent[]> {
     if (!this.#opened) await this.#open()
     const backwards = this.#range.backwards
-    while (!this.#done && this.#left > 0) {
-      let events: RecordedEvent[]
+    // few events at first, then more each call: a short read answers fast, a long one holds
+    // at most MAX_EVENTS decoded events at a time
+    const cap = Math.min(this.#cap, this.#left)
+    this.#cap = Math.min(this.#cap * 2, MAX_EVENTS)
+    const events: RecordedEvent[] = []
+    while (!this.#done && this.#left > 0 && events.length < cap) {
       if (backwards && !this.#tailDone) {
-        events = this.#fromTail()
-        this.#tailDone = true
+        this.#fromTail(events, cap)
       } else if (!this.#diskDone) {
-        const entries = await this.#it!.nextv()
-        if (entries.length === 0) {
-          this.#diskDone = true
+        const block = this.#block
+        if (block !== undefined && this.#j < block.count) {
+          this.#fromBlock(block, events, cap)
           continue
         }
-        events = []
-        for (const [key, value] of entries) this.#fromBlock(parseBlock(this.#stream, key, value), events)
+        if (this.#at >= this.#entries.length) {
+          this.#entries = await this.#it!.nextv()
+          this.#at = 0
+          if (this.#entries.length === 0) {
+            this.#diskDone = true
+            this.#block = undefined
+            continue
+          }
+        }
+        const [key, value] = this.#entries[this.#at++]!
+        this.#block = parseBlock(this.#stream, key, value)
+        this.#j = 0
       } else if (!backwards && !this.#tailDone) {
-        events = this.#fromTail()
-        this.#tailDone = true
+        this.#fromTail(events, cap)
       } else {
         const missing = backwards ? this.#expected >= this.#low : this.#expected <= this.#high
         if (missing) throw this.#missing()
         break
       }
-      if (events.length > 0) return events
     }
-    await this.close()
-    return []
+    if (events.length === 0) await this.close()
+    return events
   }
 
   /** Takes the event at `revision` if it is the one expected next; false once past the bounds. */
@@ -307,10 +326,11 @@ class StreamChunks implements EventChunks {
     return true
   }
 
-  #fromBlock (block: ReturnType<typeof parseBlock>, out: RecordedEvent[]): void {
+  /** Events of the block being read, from the next one on, until `out` holds `cap`. */
+  #fromBlock (block: StreamBlock, out: RecordedEvent[], cap: number): void {
     const backwards = this.#range.backwards
-    for (let j = 0; j < block.count && this.#left > 0; j++) {
-      const i = backwards ? block.count - 1 - j : j
+    for (; this.#j < block.count && this.#left > 0 && out.length < cap; this.#j++) {
+      const i = backwards ? block.count - 1 - this.#j : this.#j
       const revision = block.first + i
       if (revision < this.#low || revision > this.#high) continue
       if (!this.#take(revision)) continue
@@ -322,16 +342,17 @@ class StreamChunks implements EventChunks {
     }
   }
 
-  #fromTail (): RecordedEvent[] {
-    const out: RecordedEvent[] = []
-    for (const e of this.#tail) {
-      if (this.#left <= 0) break
+  /** Events of the tail, from the next one on, until `out` holds `cap`; then the tail is done. */
+  #fromTail (out: RecordedEvent[], cap: number): void {
+    const tail = this.#tail
+    for (; this.#t < tail.length && this.#left > 0 && out.length < cap; this.#t++) {
+      const e = tail[this.#t]!
       if (e.revision < this.#low || e.revision > this.#high) continue
       if (!this.#take(e.revision)) continue
       if (this.#visibility?.visible(this.#stream, e.revision, e.position, e.time) === false) continue
       out.push(this.#decode(e.bytes, 0, e.bytes.length, e.position, e.time, e.revision))
     }
-    return out
+    if (this.#t >= tail.length) this.#tailDone = true
   }
 
   #decode (buffer: Buffer, start: number, end: number, position: number, time: number, revision: number): RecordedEvent {
