@@ -4,9 +4,10 @@
 // records and decoding them, in the same run; replaying and reading the stream beside raw SQLite
 // too (bench/sqlite.ts), and reading the stream beside annals replaying as many events.
 import { rmSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { unpack } from 'msgpackr'
-import { defineProjection, open, type Annals, type RecordedEvent, type ViewWriter } from '../src/index.js'
+import { defineAggregate, defineProjection, open, type Annals, type RecordedEvent, type ViewWriter } from '../src/index.js'
 import type { Config } from './options.js'
 import { BENCH_DIR, eventMaker, freshDir, key8, rawLevel, streamKey, timedRead, type SampleEvent } from './lib.js'
 import { rawValue } from './appends.js'
@@ -147,10 +148,47 @@ export async function readWorkloads (_: Config, events: number): Promise<{ workl
           await counter.caughtUp()
           return await counter.get('count') ?? 0
         })
-      }
+      },
+      // on the log whose stream 'big' holds 10,000 events
+      ...(events === 100_000 ? [eventLoopWorkload(events)] : [])
     ],
     close: async () => {
       for (const dir of Object.values(dirs)) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true })
+    }
+  }
+}
+
+const Count = defineAggregate({ name: 'count', initial: () => 0, evolve: (n: number) => n + 1 })
+
+/**
+ * Issue 11: the event loop's delay, at its 99th percentile, while a database just opened (its
+ * caches empty) reads a stream of 10,000 events and loads that stream as it was at a past time,
+ * ten times each. Point lookups are synchronous (`getSync`): this says what they cost others.
+ */
+export function eventLoopWorkload (events: number): Workload {
+  const dirs = names(events)
+  const big = Math.ceil(events / BIG_EVERY)
+  return {
+    name: `event-loop delay (p99) while a database just opened reads a ${big.toLocaleString('en-US')}-event stream and travels by time`,
+    unit: 'ops',
+    maxMs: 20,
+    annals: async (): Promise<Timing> => {
+      const histogram = monitorEventLoopDelay({ resolution: 1 })
+      const start = performance.now()
+      const db = await open(join(BENCH_DIR, dirs.annals))
+      histogram.enable()
+      try {
+        const first = await db.readStream('big', { limit: 1 })[Symbol.asyncIterator]().next()
+        const time = (first.value?.time ?? Date.now()) + 1
+        for (let i = 0; i < 10; i++) {
+          if (await counted(db.readStream('big')) !== big) throw new Error('the stream is not whole')
+          await db.load(Count, 'big', { at: { time: time + i } })
+        }
+      } finally {
+        histogram.disable()
+        await db.close()
+      }
+      return { events: 1, ms: performance.now() - start, medianMs: histogram.percentile(99) / 1e6 }
     }
   }
 }
