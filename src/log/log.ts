@@ -23,9 +23,10 @@ export class Log {
   readonly backend: Backend
   readonly #maxEventSize: number
   #transform: EventTransform | undefined
-  /** appends waiting to be handed to the backend in order, and the last one's hand-over */
-  #ordering = 0
-  #handedOver: Promise<void> = Promise.resolve()
+  /** appends waiting to be handed to the backend, in the order they were called */
+  #waiting: Waiting[] = []
+  /** resolves when the queue is empty again */
+  #emptied: { promise: Promise<void>, resolve: () => void } | undefined
 
   constructor (backend: Backend, options: LogOptions) {
     this.backend = backend
@@ -58,38 +59,71 @@ export class Log {
   #submit<R> (parts: ReadonlyArray<{ stream: string, events: PendingEvent[], expected: ExpectedRevision }>, send: (parts: AppendPart[]) => Promise<R>): Promise<R> {
     const transform = this.#transform
     const sealing = transform !== undefined && parts.some(p => p.events.some(e => transform.seals(e.type)))
-    if (!sealing && this.#ordering === 0) {
-      try {
-        return send(parts.map(p => ({ stream: p.stream, events: this.#ready(p.stream, p.events, undefined), expected: p.expected })))
-      } catch (err) {
-        return Promise.reject(err)
+    let ready: Promise<void> | undefined
+    try {
+      if (sealing) ready = transform.prepare(parts.flatMap(p => p.events.filter(e => transform.seals(e.type)).map(e => ({ stream: p.stream, type: e.type, data: e.data }))))
+      // nothing to wait for, and no append before it waiting: handed over now
+      if (ready === undefined && this.#waiting.length === 0) {
+        return send(parts.map(p => ({ stream: p.stream, events: this.#ready(p.stream, p.events, sealing ? transform : undefined), expected: p.expected })))
       }
+    } catch (err) {
+      return Promise.reject(err)
     }
-    return this.#inOrder(parts, sealing ? transform : undefined, send)
+    return this.#inOrder(parts, sealing ? transform : undefined, ready, send)
   }
 
   /**
    * An append that must wait before it is handed to the backend (its keys are made ready), and
    * every append after it until it is handed over: appends reach the backend in the order they
-   * were called, however long each waits.
+   * were called, however long each waits. Those ready are handed over together, in one turn of
+   * the event loop, so that they still share a batch.
    */
-  async #inOrder<R> (parts: ReadonlyArray<{ stream: string, events: PendingEvent[], expected: ExpectedRevision }>, transform: EventTransform | undefined, send: (parts: AppendPart[]) => Promise<R>): Promise<R> {
-    this.#ordering++
-    const before = this.#handedOver
-    let handOver!: () => void
-    this.#handedOver = new Promise<void>(resolve => { handOver = resolve })
-    let committed: Promise<R>
-    try {
-      const ready = transform?.prepare(parts.flatMap(p => p.events.filter(e => transform.seals(e.type)).map(e => ({ stream: p.stream, type: e.type, data: e.data }))))
-      ready?.catch(() => {}) // awaited below, after the appends before this one
-      await before
-      await ready
-      committed = send(parts.map(p => ({ stream: p.stream, events: this.#ready(p.stream, p.events, transform), expected: p.expected })))
-    } finally {
-      this.#ordering--
-      handOver()
+  #inOrder<R> (parts: ReadonlyArray<{ stream: string, events: PendingEvent[], expected: ExpectedRevision }>, transform: EventTransform | undefined, ready: Promise<void> | undefined, send: (parts: AppendPart[]) => Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const entry: Waiting = {
+        ready: ready === undefined,
+        error: undefined,
+        hand: () => send(parts.map(p => ({ stream: p.stream, events: this.#ready(p.stream, p.events, transform), expected: p.expected }))),
+        resolve: resolve as (result: unknown) => void,
+        reject
+      }
+      this.#waiting.push(entry)
+      if (ready === undefined) {
+        this.#handOver()
+        return
+      }
+      ready.then(() => {
+        entry.ready = true
+        this.#handOver()
+      }, (err: unknown) => {
+        entry.ready = true
+        entry.error = err ?? new Error('preparing an append failed')
+        this.#handOver()
+      })
+    })
+  }
+
+  /** Hands over the appends at the head of the queue that are ready, in order. */
+  #handOver (): void {
+    const waiting = this.#waiting
+    let n = 0
+    while (n < waiting.length && waiting[n]!.ready) {
+      const entry = waiting[n++]!
+      if (entry.error !== undefined) {
+        entry.reject(entry.error)
+        continue
+      }
+      try {
+        entry.resolve(entry.hand())
+      } catch (err) {
+        entry.reject(err)
+      }
     }
-    return await committed
+    if (n > 0) waiting.splice(0, n)
+    if (waiting.length === 0 && this.#emptied !== undefined) {
+      this.#emptied.resolve()
+      this.#emptied = undefined
+    }
   }
 
   /**
@@ -123,7 +157,7 @@ export class Log {
   async lifecycle (change: LifecycleChange, sync?: boolean): Promise<AppendResult> {
     // in call order with appends: an append called after a tombstone is refused
     const send = async (): Promise<AppendResult> => (await this.backend.appendMany({ parts: [], sync, lifecycle: change }))[0]!
-    return this.#ordering === 0 ? await send() : await this.#inOrder([], undefined, send)
+    return this.#waiting.length === 0 ? await send() : await this.#inOrder([], undefined, undefined, send)
   }
 
   /** The first revision of a stream that reads now. */
@@ -191,7 +225,14 @@ export class Log {
 
   /** Resolves once every append accepted so far is written (or failed). */
   async flush (): Promise<void> {
-    await this.#handedOver
+    if (this.#waiting.length > 0) {
+      if (this.#emptied === undefined) {
+        let resolve!: () => void
+        const promise = new Promise<void>(r => { resolve = r })
+        this.#emptied = { promise, resolve }
+      }
+      await this.#emptied.promise
+    }
     await this.backend.flush()
   }
 
@@ -199,4 +240,15 @@ export class Log {
   async close (): Promise<void> {
     await this.backend.close()
   }
+}
+
+/** An append waiting in the log's queue to be handed to the backend. */
+interface Waiting {
+  /** whether what it waits for (its keys) is ready, or failed with `error` */
+  ready: boolean
+  error: unknown
+  /** hands it to the backend: returns the promise of its commit */
+  hand: () => Promise<unknown>
+  resolve: (result: unknown) => void
+  reject: (err: unknown) => void
 }

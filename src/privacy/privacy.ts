@@ -2,7 +2,6 @@
 // with a key per data subject; `shred` deletes the subject's key, and every copy of its
 // personal fields (in events, and in the views and snapshots they were copied into sealed)
 // reads as null from then on. This is the log's event transform (see log/hooks.ts).
-import { createHmac } from 'node:crypto'
 import { AnnalsError } from '../errors.js'
 import { encode } from '../storage/codec.js'
 import type { EventTransform } from '../log/hooks.js'
@@ -10,7 +9,7 @@ import { withExtensions } from '../log/record.js'
 import type { RecordedEvent } from '../log/types.js'
 import { Space, namedKey, prefixRange, u64 } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
-import { open as openSealed, seal, type SubjectKey } from './cipher.js'
+import { keyedDigest, open as openSealed, seal, type SubjectKey } from './cipher.js'
 import { at, withValues, type Declaration, type PersonalData } from './declarations.js'
 import { KeyCache, type Mark } from './key-cache.js'
 import { newKey, wipe, type KeyStore } from './key-store.js'
@@ -71,17 +70,24 @@ export class Privacy implements EventTransform {
     return this.#declarations.has(type)
   }
 
-  async prepare (events: ReadonlyArray<{ type: string, data: unknown }>): Promise<void> {
-    // declarations are durable before anything they seal
-    if (this.#declarations.unsaved) await this.#declarations.saved()
+  prepare (events: ReadonlyArray<{ type: string, data: unknown }>): Promise<void> | undefined {
     const store = this.#store
-    if (store === undefined) return // seal() fails those appends alone
-    const subjects = new Set<string>()
-    for (const e of events) {
-      const subject = subjectOf(this.#declarations.get(e.type), e.data)
-      // an invalid subject fails its append in seal(); it must not fail the others here
-      if (typeof subject === 'string' && (this.#keys.get(subject) ?? null) === null) subjects.add(subject)
+    let subjects: Set<string> | undefined
+    if (store !== undefined) {
+      for (const e of events) {
+        const subject = subjectOf(this.#declarations.get(e.type), e.data)
+        // an invalid subject fails its append in seal(); it must not fail the others here
+        if (typeof subject === 'string' && (this.#keys.get(subject) ?? null) === null) (subjects ??= new Set()).add(subject)
+      }
     }
+    // declarations are durable before anything they seal; with no store, seal() fails those appends alone
+    if (!this.#declarations.unsaved && subjects === undefined) return undefined
+    return this.#prepare(store, subjects)
+  }
+
+  async #prepare (store: KeyStore | undefined, subjects: Set<string> | undefined): Promise<void> {
+    if (this.#declarations.unsaved) await this.#declarations.saved()
+    if (store === undefined || subjects === undefined) return
     await Promise.all([...subjects].map(async s => await this.#current(store, s)))
   }
 
@@ -108,7 +114,7 @@ export class Privacy implements EventTransform {
     const subject = subjectOf(this.#declarations.get(event.type), event.data)
     const key = subject === undefined ? undefined : this.#keys.get(subject)
     if (key === undefined || key === null) return undefined
-    return createHmac('sha256', key.key).update(encode([event.type, event.data, event.metadata, event.tags ?? []])).digest().subarray(0, 16)
+    return keyedDigest(encode([event.type, event.data, event.metadata, event.tags ?? []]), key)
   }
 
   async open (events: RecordedEvent[]): Promise<RecordedEvent[]> {
