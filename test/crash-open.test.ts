@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { open } from '../src/index.js'
 import { tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
-import { checkLog, copyFolder, rawIndexedUpTo, seeded, sleep, type Ack } from './helpers/crash-log.js'
+import { checkLog, copyFolder, rawIndexedUpTo, seeded, sleep, waitFor, type Ack } from './helpers/crash-log.js'
 
 const KILLS = 24
 /** Events the log holds before the first kill, all of them in the tail. */
@@ -34,7 +34,7 @@ t.test(`opening a database with a long tail to rebuild survives ${KILLS} kills -
   }
   // a first child appends the tail that every open after it rebuilds
   const first = await startChild('open-child.mjs', [path, 'start'], onLine)
-  while (acked.reduce((n, a) => n + a.size, 0) < START) await sleep(10)
+  await waitFor(first, () => acked.reduce((n, a) => n + a.size, 0) >= START, `${START} events were acknowledged`)
   await kill(first)
 
   let openTime = 100

@@ -14,7 +14,7 @@ import { ClassicLevel } from 'classic-level'
 import { LevelKeyStore, open } from '../src/index.js'
 import { collect, tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
-import { copyFolder, seeded, sleep } from './helpers/crash-log.js'
+import { copyFolder, seeded, sleep, waitFor } from './helpers/crash-log.js'
 
 const ROUNDS = 8
 const RECOVERIES = 3
@@ -52,9 +52,9 @@ t.test(`interrupted shreds survive ${ROUNDS * RECOVERIES} kills -9 during their 
   {
     subjects.push(...Array.from({ length: SUBJECTS }, (_, i) => `r0-${i}`))
     const child = await startChild('shred-recover-child.mjs', [path, 'r0', 'shred'], onLine('r0'))
-    while (times.shredded === undefined) await sleep(5)
+    await waitFor(child, () => times.shredded !== undefined, 'its shred was done')
     await kill(child)
-    shredTime = times.shredded - times.shredding!
+    shredTime = times.shredded! - times.shredding!
   }
   let recoveryTime = shredTime
   let recoveriesKilled = 0
@@ -65,12 +65,12 @@ t.test(`interrupted shreds survive ${ROUNDS * RECOVERIES} kills -9 during their 
     times = {}
     const child = await startChild('shred-recover-child.mjs', [path, tag, 'shred'], onLine(tag))
     // its open finishes what is left of the round before; then it registers and shreds
-    while (times.shredding === undefined) await sleep(2)
+    await waitFor(child, () => times.shredding !== undefined, 'it started its shred')
     await sleep(rng() * 1.1 * shredTime)
     await kill(child)
     // the delays follow how long shreds take
-    shredTime = times.shredded === undefined ? shredTime * 1.1 : Math.max(10, times.shredded - times.shredding)
-    const notes: string[] = [times.shredding === undefined ? 'killed before its shred' : times.shredded === undefined ? 'killed in its shred' : 'killed after its shred']
+    shredTime = times.shredded === undefined ? shredTime * 1.1 : Math.max(10, times.shredded - times.shredding!)
+    const notes: string[] = [times.shredded === undefined ? 'killed in its shred' : 'killed after its shred']
     for (let r = 0; r < RECOVERIES; r++) {
       const look = join(dir, 'look')
       copyFolder(path, look)

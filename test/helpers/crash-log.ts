@@ -2,6 +2,7 @@
 // a seeded random source whose seed is printed, a copy of a database folder to look into without
 // changing the original (an open and close of annals finishes what the original must keep
 // unfinished: a tail to rebuild, a shred to recover), and the raw marker of the streams' blocks.
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cpSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
@@ -26,6 +27,14 @@ export function seeded (): { seed: number, rng: () => number } {
 /** Waits `ms` milliseconds. */
 export async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** Waits until `done()` holds; throws if `child` exits first (a child that failed). */
+export async function waitFor (child: ChildProcess, done: () => boolean, what: string): Promise<void> {
+  while (!done()) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the child exited (${String(child.exitCode ?? child.signalCode)}) before ${what}`)
+    await sleep(2)
+  }
 }
 
 /**
