@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { tempDir } from './helpers/backends.js'
 import { killAppenders, rawIndexedUpTo, seeded } from './helpers/crash-log.js'
 
-const KILLS = 30
+const KILLS = 24
 
 t.test(`stream blocks written every few dozen events survive ${KILLS} kills -9`, async t => {
   const { seed, rng } = seeded()

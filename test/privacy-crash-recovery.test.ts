@@ -16,9 +16,9 @@ import { collect, tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
 import { copyFolder, seeded, sleep, waitFor } from './helpers/crash-log.js'
 
-const ROUNDS = 8
+const ROUNDS = 6
 const RECOVERIES = 3
-const SUBJECTS = 40
+const SUBJECTS = 30
 
 /** The subjects with a shred intent, and those recorded as shredded, in a closed database folder. */
 async function shredState (path: string): Promise<{ intents: Set<string>, records: Set<string> }> {

@@ -3,4 +3,4 @@
 import t from 'tap'
 import { storeModelTest } from './helpers/store-model.js'
 
-storeModelTest(t, 'classic-level sublevel', Number(process.env.MODEL_RUNS ?? 100), 60)
+storeModelTest(t, 'classic-level sublevel', Number(process.env.MODEL_RUNS ?? 80), 50)
