@@ -21,7 +21,7 @@ t.test(`stream blocks written every few dozen events survive ${KILLS} kills -9`,
     kills: KILLS,
     seed,
     rng,
-    delay: () => 5 + rng() * 120,
+    delay: () => rng() * 120,
     options: () => ({ flushEvents: 16 + Math.floor(rng() * 48) }),
     // the parent's close writes every block, so the marker is at the end of the log before each
     // child: past it after the kill, the child wrote blocks; short of the end, a tail to rebuild

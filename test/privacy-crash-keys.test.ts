@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { LevelKeyStore, open } from '../src/index.js'
 import { collect, tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
-import { seeded, sleep } from './helpers/crash-log.js'
+import { seeded, sleep, waitFor } from './helpers/crash-log.js'
 
 const KILLS = 24
 
@@ -29,7 +29,8 @@ t.test(`new subjects' keys survive ${KILLS} kills -9`, async t => {
     const before = acked.length
     const sync = cycle % 3 === 2
     const child = await startChild('subjects-child.mjs', [path, `c${cycle}`, masterKey.toString('hex'), sync ? 'sync' : 'nosync'], line => acked.push(JSON.parse(line) as Registration))
-    await sleep(5 + rng() * 150)
+    await waitFor(child, () => acked.length > before, 'its first acknowledged append')
+    await sleep(rng() * 150)
     await kill(child)
 
     const problems: string[] = []
@@ -52,5 +53,5 @@ t.test(`new subjects' keys survive ${KILLS} kills -9`, async t => {
     t.same(problems, [], `kill ${cycle + 1} (seed ${seed}${sync ? ', sync' : ''}): ${acked.length - before} appends acknowledged, ${all.length} events, ${inLog.size} subjects`)
     if (problems.length > 0) break
   }
-  t.ok(acked.length > KILLS * 10, `the children acknowledged ${acked.length} appends in all`)
+  t.comment(`the children acknowledged ${acked.length} appends in all`)
 })

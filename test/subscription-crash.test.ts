@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { open } from '../src/index.js'
 import { collect, tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
-import { seeded, sleep } from './helpers/crash-log.js'
+import { seeded, sleep, waitFor } from './helpers/crash-log.js'
 
 const KILLS = 24
 
@@ -35,10 +35,12 @@ t.test(`a durable subscription survives ${KILLS} kills -9`, async t => {
       await new Promise(resolve => child.once('close', resolve))
       return
     }
+    // once it handles events, however loaded the machine
+    await waitFor(child, () => handled.length > 0, 'its first handled event')
     await sleep(delay)
     await kill(child)
   }
-  for (let cycle = 0; cycle < KILLS; cycle++) await run(`c${cycle}`, 'run', 10 + rng() * 150)
+  for (let cycle = 0; cycle < KILLS; cycle++) await run(`c${cycle}`, 'run', rng() * 150)
   await run('last', 'finish', 0)
   t.ok(finished, 'the last process caught up and closed')
 

@@ -29,10 +29,12 @@ export async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
 
-/** Waits until `done()` holds; throws if `child` exits first (a child that failed). */
-export async function waitFor (child: ChildProcess, done: () => boolean, what: string): Promise<void> {
+/** Waits until `done()` holds; throws if `child` exits first (a child that failed), or after `ms`. */
+export async function waitFor (child: ChildProcess, done: () => boolean, what: string, ms = 60_000): Promise<void> {
+  const until = Date.now() + ms
   while (!done()) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the child exited (${String(child.exitCode ?? child.signalCode)}) before ${what}`)
+    if (Date.now() > until) throw new Error(`the child did not get as far as ${what} in ${ms} ms`)
     await sleep(2)
   }
 }
@@ -107,7 +109,8 @@ export interface Killed {
 
 /**
  * Runs `kills` children of test/fixtures/crash-child.mjs on `path` (options by cycle), kills
- * each after a random delay, and checks the log after each kill with {@link checkLog}, as
+ * each at a random delay after its first acknowledged append (so that every child appends,
+ * however loaded the machine), and checks the log after each kill with {@link checkLog}, as
  * assertions of `t` (stopping at the first that fails). `inspect` looks at the closed database
  * after the kill, before annals opens it (given how many events the log had before the child);
  * its text goes into the assertion's message.
@@ -131,6 +134,7 @@ export async function killAppenders (t: Test, path: string, o: {
       if (line.startsWith('problem')) childProblems.push(line)
       else acked.push(JSON.parse(line) as Ack)
     })
+    await waitFor(child, () => acked.length > before, 'its first acknowledged append')
     await sleep(o.delay())
     await kill(child)
     const note = o.inspect === undefined ? '' : `; ${await o.inspect(path, events)}`
