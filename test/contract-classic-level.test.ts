@@ -10,6 +10,7 @@ import { subscriptionContract } from './contract/subscriptions.js'
 import { projectionContract } from './contract/projections.js'
 import { projectionLifecycleContract } from './contract/projections-lifecycle.js'
 import { consistencyContract } from './contract/consistency.js'
+import { upcastContract } from './contract/upcast.js'
 
 const backend = backends.find(b => b.name === 'classic-level')!
 t.test('append', async t => { appendContract(t, backend) })
@@ -21,3 +22,4 @@ t.test('aggregates', async t => { aggregateContract(t, backend) })
 t.test('projections', async t => { projectionContract(t, backend) })
 t.test('projections: lifecycle', async t => { projectionLifecycleContract(t, backend) })
 t.test('consistency', async t => { consistencyContract(t, backend) })
+t.test('upcasting', async t => { upcastContract(t, backend) })

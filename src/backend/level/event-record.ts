@@ -132,6 +132,7 @@ export function readEvent (buffer: Buffer, start: number, end: number, position:
     revision: h.revision,
     position,
     type: h.type,
+    version: h.version,
     data: data === undefined ? null : data,
     metadata,
     time
