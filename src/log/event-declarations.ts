@@ -80,7 +80,7 @@ export function checkEventDeclaration (type: unknown, declaration: unknown): Dec
   }
   if (upcast === undefined) {
     if (version === 1) return { version, steps: [] }
-    throw new TypeError(`'${type}' is at version ${version}: it needs upcast steps for versions 1 to ${version - 1}`)
+    throw new TypeError(`'${type}' is at version ${version}: it needs upcast steps for ${versionsBelow(version)}`)
   }
   if (typeof upcast !== 'object' || upcast === null || Array.isArray(upcast)) {
     throw new TypeError(`The upcast of '${type}' must be an object of steps by version ({ 1: e => ..., 2: ... })`)
@@ -88,7 +88,7 @@ export function checkEventDeclaration (type: unknown, declaration: unknown): Dec
   for (const key of Object.keys(upcast)) {
     const v = Number(key)
     if (!(String(v) === key && Number.isSafeInteger(v) && v >= 1 && v < version)) {
-      throw new TypeError(`The upcast of '${type}' has a step for '${key}': '${type}' is at version ${version}, so its steps are for versions 1 to ${version - 1}`)
+      throw new TypeError(`The upcast of '${type}' has a step for '${key}': '${type}' is at version ${version}, so its steps are for ${version === 1 ? 'no version' : versionsBelow(version)}`)
     }
   }
   const steps: UpcastStep[] = []
@@ -100,6 +100,11 @@ export function checkEventDeclaration (type: unknown, declaration: unknown): Dec
     steps.push(step as UpcastStep)
   }
   return { version, steps }
+}
+
+/** The versions that need steps below `version`, in words. */
+function versionsBelow (version: number): string {
+  return version === 2 ? 'version 1' : `versions 1 to ${version - 1}`
 }
 
 /** Checks the `events` option of `open`: declarations by event type. */
