@@ -1,13 +1,13 @@
 // Read workloads on the scale curve, on a log of each size built beforehand by another process
 // (so that building it counts in no figure of memory): replaying the whole log, reading one
-// stream, a counter projection catching up. Each beside raw classic-level iterating over the same
+// stream, a counter projection catching up, replaying events two versions old (upcast). Each beside raw classic-level iterating over the same
 // records and decoding them, in the same run; replaying and reading the stream beside raw SQLite
 // too (bench/sqlite.ts), and reading the stream beside annals replaying as many events.
 import { rmSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { unpack } from 'msgpackr'
-import { defineAggregate, defineProjection, open, type Annals, type RecordedEvent, type ViewWriter } from '../src/index.js'
+import { defineAggregate, defineProjection, open, type Annals, type EventDeclaration, type OpenOptions, type RecordedEvent, type ViewWriter } from '../src/index.js'
 import type { Config } from './options.js'
 import { BENCH_DIR, eventMaker, freshDir, key8, rawLevel, streamKey, timedRead, type SampleEvent } from './lib.js'
 import { rawValue } from './appends.js'
@@ -72,6 +72,20 @@ export async function counted (events: AsyncIterable<RecordedEvent>): Promise<nu
   return n
 }
 
+/**
+ * The log's events are PhotoAdded at version 1: declared at version 3, each reads through two
+ * steps, each a new data object with a field more, as an application's steps would.
+ */
+const twoVersionsOn: Record<string, EventDeclaration> = {
+  PhotoAdded: {
+    version: 3,
+    upcast: {
+      1: e => ({ ...e, data: { ...e.data, license: 'all rights reserved' } }),
+      2: e => ({ ...e, data: { ...e.data, tags: [] } })
+    }
+  }
+}
+
 const countAll = async (_: RecordedEvent, view: ViewWriter<number>): Promise<void> => {
   view.put('count', (await view.get('count') ?? 0) + 1)
 }
@@ -84,8 +98,8 @@ const countAll = async (_: RecordedEvent, view: ViewWriter<number>): Promise<voi
 export async function readWorkloads (_: Config, events: number): Promise<{ workloads: Workload[], close: () => Promise<void> }> {
   const dirs = names(events)
   const big = Math.ceil(events / BIG_EVERY)
-  const onAnnals = (count: number, read: (db: Annals) => Promise<number>) => async (): Promise<Timing> => {
-    const db = await open(join(BENCH_DIR, dirs.annals))
+  const onAnnals = (count: number, read: (db: Annals) => Promise<number>, options?: OpenOptions) => async (): Promise<Timing> => {
+    const db = await open(join(BENCH_DIR, dirs.annals), options)
     try {
       return await timedRead(count, async () => await read(db))
     } finally { await db.close() }
@@ -135,6 +149,16 @@ export async function readWorkloads (_: Config, events: number): Promise<{ workl
           // issue 17: a stream read at least as fast as a replay of as many events
           { raw: 'annals, replaying as many events', target: 1, run: onAnnals(big, async db => await counted(db.readAll({ limit: big }))) }
         ]
+      },
+      {
+        ...common,
+        name: 'replay events two versions old (readAll, upcast)',
+        series: 'upcast',
+        // issue 14: reading events that need two upcast steps at least 0.8 of reading current ones
+        raw: 'annals, replaying them as current events',
+        target: 0.8,
+        annals: onAnnals(events, async db => await counted(db.readAll()), { events: twoVersionsOn }),
+        baseline: onAnnals(events, async db => await counted(db.readAll()))
       },
       {
         ...common,

@@ -9,6 +9,7 @@ export type {
   AppendCondition, AppendManyOptions, AppendManyPart, QueryItem, ReadOptions, ReadResult
 } from './log/types.js'
 export type { EventStream } from './log/reader.js'
+export type { EventDeclaration, EventShape, UpcastStep } from './log/event-declarations.js'
 export { defineAggregate } from './aggregates/define.js'
 export type { Aggregate, AggregateOptions } from './aggregates/define.js'
 export type { LoadOptions, LoadTarget, Loaded } from './aggregates/target.js'

@@ -46,6 +46,7 @@ t.test('export, import into an empty database, export again: the same file', asy
     revision: 0,
     position: 0,
     type: 'UserRegistered',
+    version: 1,
     data: { userId: 'user-1', email: 'a@example.com', address: { street: '1 Main St', city: 'Turin' } },
     metadata: {},
     time: lines[0]!.time,

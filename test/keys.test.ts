@@ -77,7 +77,7 @@ t.test('an event\'s bytes round-trip, and a chunk of them too; any flipped byte 
     if (parsed.first !== first || parsed.count !== events.length || parsed.time !== time) return false
     for (const [i, e] of events.entries()) {
       const back = readEvent(parsed.buffer, parsed.spans[2 * i]!, parsed.spans[2 * i + 1]!, first + i, time)!
-      const expected = { id: e.id, stream: s, revision: 10 + i, position: first + i, type: e.type, data: e.value.data, metadata: e.value.metadata, time, ...(e.tags !== undefined && e.tags.length > 0 ? { tags: e.tags } : {}) }
+      const expected = { id: e.id, stream: s, revision: 10 + i, position: first + i, type: e.type, version: e.version, data: e.value.data, metadata: e.value.metadata, time, ...(e.tags !== undefined && e.tags.length > 0 ? { tags: e.tags } : {}) }
       if (JSON.stringify(back) !== JSON.stringify(expected)) return false
     }
     // one flipped bit anywhere: the chunk is refused

@@ -9,7 +9,10 @@
 //
 // `evolve` folds events as records hold them: personal fields sealed (see privacy/sealed.ts),
 // so that snapshots store them sealed too, and a shred forgets them there as well. The state
-// is opened only on its way out of `load`.
+// is opened only on its way out of `load`. Events come upcast to their types' current versions,
+// so a snapshot depends on those too: its key's fingerprint covers the aggregate's code and,
+// when any event type has upcast steps, the versions and steps in force.
+import { createHash } from 'node:crypto'
 import type { Log } from '../log/log.js'
 import { withExtensions } from '../log/record.js'
 import type { Aggregate } from './define.js'
@@ -26,6 +29,8 @@ export class Aggregates {
   readonly #log: Log
   readonly #snapshots: SnapshotStore
   readonly #open: OpenValue
+  /** the fingerprint each aggregate's snapshots are keyed by, and the upcasting it was made for */
+  readonly #fingerprints = new WeakMap<Aggregate, { code: string, fingerprint: string }>()
 
   constructor (log: Log, open: OpenValue) {
     this.#log = log
@@ -42,7 +47,18 @@ export class Aggregates {
 
   /** Deletes every snapshot no definition of `keep` uses; resolves with how many. */
   async prune (keep: readonly Aggregate[]): Promise<number> {
-    return await this.#snapshots.prune(keep)
+    return await this.#snapshots.prune(keep.map(a => ({ ...a, fingerprint: this.#fingerprint(a) })))
+  }
+
+  /** The fingerprint of `aggregate`'s snapshots: its code's, with the upcasting in force when there is any. */
+  #fingerprint (aggregate: Aggregate): string {
+    const code = this.#log.upcaster.code
+    if (code === '') return aggregate.fingerprint
+    const known = this.#fingerprints.get(aggregate)
+    if (known?.code === code) return known.fingerprint
+    const fingerprint = createHash('sha256').update(`${aggregate.fingerprint}\u0000${code}`).digest('hex').slice(0, 16)
+    this.#fingerprints.set(aggregate, { code, fingerprint })
+    return fingerprint
   }
 
   /** Deletes the snapshots of streams that lost their first revisions (a scavenge); resolves with how many. */
@@ -79,7 +95,7 @@ export class Aggregates {
     const start = await this.#log.streamStart(stream)
     if (target < start) return { state: initial(aggregate, stream), revision: target < 0 ? -1 : start - 1, position: -1, sealed: false }
     const every = start === 0 ? aggregate.snapshotEvery : undefined
-    const prefix = every === undefined ? undefined : snapshotPrefix(stream, aggregate)
+    const prefix = every === undefined ? undefined : snapshotPrefix(stream, aggregate, this.#fingerprint(aggregate))
     const snapshot = prefix === undefined ? undefined : await this.#snapshots.newest(prefix, target, every!)
     let state = snapshot === undefined ? initial(aggregate, stream) : snapshot.state as State
     let revision = snapshot?.revision ?? start - 1

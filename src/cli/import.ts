@@ -29,7 +29,7 @@ interface Line {
 
 const BATCH = 1000
 const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
-const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'data', 'metadata', 'time', 'tags', 'redacted', 'personal'])
+const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'version', 'data', 'metadata', 'time', 'tags', 'redacted', 'personal'])
 
 /**
  * Adds the `import` command to the program (see docs/cli.md).
@@ -145,6 +145,9 @@ function parseLine (text: string, n: number): Line {
   for (const key of Object.keys(o)) if (!FIELDS.has(key)) throw bad(`unknown field '${key}'`)
   for (const key of ['id', 'stream', 'type'] as const) if (typeof o[key] !== 'string') throw bad(`'${key}' must be a string`)
   for (const key of ['revision', 'position', 'time'] as const) if (!Number.isSafeInteger(o[key])) throw bad(`'${key}' must be an integer`)
+  // exports made before versions were recorded have none: version 1
+  const version = o.version ?? 1
+  if (!(Number.isSafeInteger(version) && (version as number) >= 1)) throw bad("'version' must be a positive integer")
   const tags = o.tags
   if (tags !== undefined && (!Array.isArray(tags) || !tags.every(x => typeof x === 'string'))) throw bad("'tags' must be an array of strings")
   const redacted = o.redacted ?? []
@@ -173,6 +176,7 @@ function parseLine (text: string, n: number): Line {
       revision: o.revision as number,
       position: o.position as number,
       type: o.type as string,
+      version: version as number,
       data,
       metadata: metadata as Record<string, unknown>,
       time: o.time as number,

@@ -3,13 +3,17 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { LevelDoor } from '../backend/level/door.js'
+import { checkEventDeclarations } from '../log/event-declarations.js'
+import { Upcaster } from '../log/upcast.js'
 import { assertDatabase } from './database.js'
 import { ExitCode, explain } from './errors.js'
 import { color, count, Lines, progress, type Progress } from './output.js'
+import { eventsOption, loadEvents } from './user-module.js'
 import { verifyStorage, type Check, type Report } from './verify-checks.js'
 
 interface VerifyOptions {
   json?: boolean
+  events?: string
 }
 
 const CHECKS: Array<[Check, (r: Report) => string]> = [
@@ -19,7 +23,8 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
   ['streams', r => `the streams' blocks hold the log's events: ${count(r.streams)} streams, in blocks up to position ${r.indexedUpTo}`],
   ['ids', r => r.idEntries === 1 ? '1 id index entry agrees with its event' : `${count(r.idEntries)} id index entries agree with their events`],
   ['checkpoints', r => `${count(r.checkpoints)} checkpoint${r.checkpoints === 1 ? '' : 's'} of subscriptions and projections, none past the end of the log`],
-  ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`]
+  ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`],
+  ['upcasts', r => `${count(r.upcast ?? 0)} event${r.upcast === 1 ? '' : 's'} stored at an older version of ${r.upcast === 1 ? 'its type upcasts' : 'their types upcast'} to the current one`]
 ]
 
 /**
@@ -35,14 +40,24 @@ export function register (program: Command): void {
     .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints and snapshots not past its end')
     .argument('<dir>', 'the database folder')
     .option('--json', 'the report as one JSON object')
+    .option(...eventsOption)
     .addHelpText('after', `
-Example:
+Examples:
   $ annals verify ./demo-data
+  $ annals verify ./demo-data --events dist/demo/events.js
+
+With --events, also checks that every event stored at an older version of its type upcasts
+with the application's steps (none throws, each returns { type, data, metadata }).
 
 Exits with 0 when all is well, 1 when a problem was found (each is listed, with its position).
 Reads only: works without the master key, and on a database too damaged to open.`)
     .action(async (dir: string, options: VerifyOptions) => {
       assertDatabase(resolve(dir))
+      let upcaster: Upcaster | undefined
+      if (options.events !== undefined) {
+        upcaster = new Upcaster()
+        upcaster.define(checkEventDeclarations(await loadEvents(options.events)))
+      }
       let storage: LevelDoor
       try {
         storage = await LevelDoor.openPath(resolve(dir))
@@ -55,7 +70,7 @@ Reads only: works without the master key, and on a database too damaged to open.
         report = await verifyStorage(storage, (done, total) => {
           bar ??= progress('verifying', total, 'steps')
           bar.update(done)
-        })
+        }, upcaster)
       } catch (err) {
         throw explain(err, dir)
       } finally {
@@ -71,6 +86,7 @@ Reads only: works without the master key, and on a database too damaged to open.
       }
       await out.write(`verifying ${dir}`)
       for (const [check, describe] of CHECKS) {
+        if (check === 'upcasts' && report.upcast === undefined) continue
         const found = report.problems.filter(p => p.check === check)
         if (found.length === 0) {
           await out.write(`${color.green('✓')} ${describe(report)}`)

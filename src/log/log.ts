@@ -1,14 +1,16 @@
 // The log: checked events in, events out, over a backend. On the way in it gives events their
-// ids, seals their personal fields (the event transform) and encodes them; on the way out it
-// opens them again, in the one mapping step every read path shares. Storing, ordering and
-// checking appends is the backend's (backend/backend.ts).
-import type { AppendCondition, AppendHook, AppendPart, Backend, CommitListener, EventChunks, LifecycleChange, LogFilter, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
+// ids and their types' versions, seals their personal fields (the event transform) and encodes
+// them; on the way out it upcasts them to their types' current versions and opens them again,
+// in the one mapping step every read path shares. Storing, ordering and checking appends is the
+// backend's (backend/backend.ts).
+import type { AppendCondition, AppendHook, AppendPart, Backend, CommitListener, EventChunks, EventQuery, LifecycleChange, LogFilter, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
 import type { Storage } from '../storage/storage.js'
 import { newEventIdBytes } from './event-id.js'
 import { formatUuid } from '../storage/uuid.js'
 import { readyEvent } from './ready.js'
 import type { EventTransform } from './hooks.js'
-import type { AppendResult, ExpectedRevision } from './types.js'
+import type { AppendResult, ExpectedRevision, RecordedEvent } from './types.js'
+import { Upcaster, matchesQuery } from './upcast.js'
 import type { PendingEvent } from './validate.js'
 
 export type { EventChunks, ReadRange, LogHead, CommitListener }
@@ -21,6 +23,8 @@ export interface LogOptions {
 
 export class Log {
   readonly backend: Backend
+  /** The event types' declared versions and upcast steps. */
+  readonly upcaster = new Upcaster()
   readonly #maxEventSize: number
   #transform: EventTransform | undefined
   /** appends waiting to be handed to the backend, in the order they were called */
@@ -143,7 +147,7 @@ export class Log {
           digest: transform.digest({ type: e.type, data: e.data, metadata: e.metadata ?? {}, ...(e.tags === undefined ? {} : { tags: e.tags }) })
         }
       }
-      const ready = readyEvent(stream, e, i, { id, indexed: true, fresh: e.id === undefined, stored, maxEventSize })
+      const ready = readyEvent(stream, e, i, { id, version: this.upcaster.version(e.type), indexed: true, fresh: e.id === undefined, stored, maxEventSize })
       if (idBytes !== undefined) ready.idBytes = idBytes
       return ready
     })
@@ -176,24 +180,29 @@ export class Log {
   }
 
   /**
-   * The whole log in chunks, as callers see it; with `stored`, as records hold it (personal
-   * fields sealed), for layers that derive data to store (views, snapshots).
+   * The whole log in chunks, as callers see it; with `stored`, with personal fields sealed as
+   * records hold them, for layers that derive data to store (views, snapshots). Events are
+   * upcast to their types' current versions (and `types` are those as read), unless `upcast`
+   * is false: then they come at the versions they were stored at.
    */
-  chunks (range: ReadRange, types?: ReadonlySet<string>, stored = false): EventChunks {
-    const source = this.backend.readLog(range, types)
-    return stored ? source : this.#opened(source)
+  chunks (range: ReadRange, types?: ReadonlySet<string>, stored = false, upcast = true): EventChunks {
+    const wide = upcast ? this.upcaster.widenTypes(types) : undefined
+    if (wide === undefined) return this.#mapped(this.backend.readLog(range, types), stored, upcast)
+    return this.#mapped(this.backend.readLog({ ...range, limit: Infinity }, wide), stored, upcast, { keep: e => types!.has(e.type), limit: range.limit })
   }
 
-  /** The events a filter keeps (a query, a category of streams), as callers see them, or with `stored` as records hold them. */
-  filtered (range: ReadRange, filter: LogFilter, stored = false): EventChunks {
-    const source = this.backend.readFiltered(range, filter)
-    return stored ? source : this.#opened(source)
+  /** The events a filter keeps (a query, a category of streams), as callers see them, or with `stored` and `upcast` as {@link chunks}. */
+  filtered (range: ReadRange, filter: LogFilter, stored = false, upcast = true): EventChunks {
+    const query = filter.query
+    const wide = upcast ? this.upcaster.widenQuery(query) : undefined
+    if (wide === undefined) return this.#mapped(this.backend.readFiltered(range, filter), stored, upcast)
+    return this.#mapped(this.backend.readFiltered({ ...range, limit: Infinity }, { ...filter, query: wide }), stored, upcast,
+      { keep: e => matchesQuery(e, query as EventQuery), limit: range.limit })
   }
 
-  /** One stream in chunks, as callers see it, or with `stored` as records hold it. */
-  streamChunks (stream: string, range: ReadRange, stored = false): EventChunks {
-    const source = this.backend.readStream(stream, range)
-    return stored ? source : this.#opened(source)
+  /** One stream in chunks, as callers see it, or with `stored` and `upcast` as {@link chunks}. */
+  streamChunks (stream: string, range: ReadRange, stored = false, upcast = true): EventChunks {
+    return this.#mapped(this.backend.readStream(stream, range), stored, upcast)
   }
 
   /** Sets the transform between events and records; every read and write goes through it. */
@@ -206,14 +215,31 @@ export class Log {
     this.backend.setHook(hook)
   }
 
-  /** The one mapping step every read path shares. */
-  #opened (source: EventChunks): EventChunks {
-    const transform = this.#transform
-    if (transform === undefined) return source
+  /**
+   * The one mapping step every read path shares: events upcast (unless not `upcast`), kept by
+   * `filter` once upcast (a read by type whose backend read was widened), then opened (unless
+   * `stored`).
+   */
+  #mapped (source: EventChunks, stored: boolean, upcast: boolean, filter?: { keep: (e: RecordedEvent) => boolean, limit: number }): EventChunks {
+    const transform = stored ? undefined : this.#transform
+    const upcaster = upcast && this.upcaster.active ? this.upcaster : undefined
+    if (transform === undefined && upcaster === undefined && filter === undefined) return source
+    let left = filter?.limit ?? Infinity
     return {
       next: async () => {
-        const chunk = await source.next()
-        return chunk.length === 0 ? chunk : await transform.open(chunk)
+        for (;;) {
+          if (left <= 0) return []
+          let chunk = await source.next()
+          if (chunk.length === 0) return chunk
+          if (upcaster !== undefined) chunk = upcaster.upcast(chunk)
+          if (filter !== undefined) {
+            chunk = chunk.filter(filter.keep)
+            if (chunk.length > left) chunk = chunk.slice(0, left)
+            left -= chunk.length
+            if (chunk.length === 0) continue
+          }
+          return transform === undefined ? chunk : await transform.open(chunk)
+        }
       },
       close: async () => { await source.close() }
     }

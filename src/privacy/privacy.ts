@@ -288,8 +288,10 @@ export class Privacy implements EventTransform {
   #openEvent (e: RecordedEvent): RecordedEvent {
     const redacted: string[] = []
     const data = mapSealedAt(e.data, '', (s, path) => {
-      // a sealed field opens only where it was sealed: moved elsewhere, it is tampering
-      if (s.eventId !== e.id || s.path !== path) {
+      // a sealed field opens only in the event it was sealed for: in another, it is tampering.
+      // Within its event it may have moved (an upcast step may move or copy it); the cipher still
+      // binds it to the path it was sealed at, so it cannot be relabelled
+      if (s.eventId !== e.id) {
         throw new AnnalsError('ANNALS_CORRUPT', `The event at position ${e.position} holds a sealed field of another place (${s.path} of ${s.eventId})`)
       }
       const value = this.#unseal(s)

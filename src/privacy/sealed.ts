@@ -186,3 +186,17 @@ function walk (value: unknown, open: (s: Sealed) => unknown, seen: Map<object, u
 export function eachSealed (value: unknown, visit: (s: Sealed) => void): void {
   mapSealed(value, s => { visit(s); return s })
 }
+
+/**
+ * Calls `visit` for every sealed value inside `value`, with the dotted path where it is now
+ * (which differs from the path it was sealed at, `s.path`, when an upcast step moved it).
+ * Follows plain objects and arrays, as reads open them.
+ */
+export function eachSealedAt (value: unknown, visit: (s: Sealed, path: string) => void, path = ''): void {
+  if (value instanceof Sealed) {
+    visit(value, path)
+    return
+  }
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Date) return
+  for (const key of Object.keys(value)) eachSealedAt((value as Record<string, unknown>)[key], visit, path === '' ? key : `${path}.${key}`)
+}

@@ -111,6 +111,7 @@ export class Train {
           await this.#pass(head)
           continue
         }
+        if (await this.#swapAtHead()) continue
         this.#idle = true
         this.#host.idle(this)
         if (this.#prune().length > 0) {
@@ -135,6 +136,21 @@ export class Train {
     } finally {
       this.#host.ended(this)
     }
+  }
+
+  /**
+   * Swaps in the rebuilt generations that are at the head without having handled a chunk (a
+   * rebuild of an empty log): a pass swaps in those it brings to the head with its last chunk,
+   * so these are the only ones left. Says whether it swapped any.
+   */
+  async #swapAtHead (): Promise<boolean> {
+    const members = this.#prune().filter(m => m.building)
+    if (members.length === 0) return false
+    const ops: WriteOp[] = []
+    for (const m of members) this.#host.swap(m, this.#next, ops)
+    await this.#host.log.storage.write(ops, false)
+    this.#host.written(members, members, [])
+    return true
   }
 
   /** Handles the log from the train's position up to `head`. */

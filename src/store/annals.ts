@@ -5,6 +5,7 @@ import { Aggregates } from '../aggregates/aggregates.js'
 import { checkAggregate, type Aggregate } from '../aggregates/define.js'
 import { checkLoadOptions, type LoadOptions, type Loaded } from '../aggregates/target.js'
 import { AnnalsError } from '../errors.js'
+import { checkEventDeclaration, type EventDeclaration } from '../log/event-declarations.js'
 import type { Log } from '../log/log.js'
 import { EventIterator, type EventStream, type ReadRange } from '../log/reader.js'
 import type {
@@ -463,6 +464,32 @@ export class Annals {
   definePersonalData (type: string, spec: PersonalData): void {
     this.#assertOpen()
     this.#privacy.declare(type, spec)
+  }
+
+  /**
+   * Declares the schema version of an event type, and the steps that bring events stored at
+   * older versions up to it (`upcast[v]` from version v to v + 1): the same as the `events`
+   * option of `open`. From now on, appends of that type record this version, and every read
+   * (streams, the log, subscriptions, loads, projections) gives older events upcast, with
+   * `version` saying which they are read as. A `TypeError` for a malformed declaration, and for
+   * one that changes the versions in force once a projection is registered: views are built
+   * with the versions in force when they are registered, so declare before `project`. See
+   * docs/evolution.md.
+   *
+   * @example
+   * ```ts
+   * db.defineEvent('PhotoAdded', { version: 2, upcast: { 1: e => ({ ...e, data: { ...e.data, tags: [] } }) } })
+   * ```
+   */
+  defineEvent (type: string, declaration: EventDeclaration): void {
+    this.#assertOpen()
+    const declared = checkEventDeclaration(type, declaration)
+    const upcaster = this.#log.upcaster
+    if ((this.#projections?.size ?? 0) > 0 && upcaster.versionsWith([[type, declared]]) !== upcaster.versions) {
+      throw new TypeError(`defineEvent('${type}') changes the versions in force after projections were registered, which were built with the old ones: ` +
+        'declare event versions before db.project (or with the events option of open)')
+    }
+    upcaster.define([[type, declared]])
   }
 
   /**

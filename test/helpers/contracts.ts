@@ -1,6 +1,6 @@
 // The contract suite, in two halves so that each file of a backend stays well inside tap's
 // timeout on a busy machine: the log (appends, reads, retries, subscriptions, personal data),
-// and what is built on it (aggregates, projections, consistency, streams' lives).
+// and what is built on it (aggregates, projections, consistency, streams' lives, upcasting).
 import t from 'tap'
 import { backends } from './backends.js'
 import { aggregateContract } from '../contract/aggregates.js'
@@ -13,6 +13,7 @@ import { projectionContract } from '../contract/projections.js'
 import { projectionLifecycleContract } from '../contract/projections-lifecycle.js'
 import { consistencyContract } from '../contract/consistency.js'
 import { lifecycleContract } from '../contract/lifecycle.js'
+import { upcastContract } from '../contract/upcast.js'
 
 /** Runs one half of the contract suite on the backend named `name`. */
 export function runContracts (name: string, half: 'log' | 'built'): void {
@@ -30,5 +31,6 @@ export function runContracts (name: string, half: 'log' | 'built'): void {
     t.test('projections: lifecycle', async t => { projectionLifecycleContract(t, backend) })
     t.test('consistency', async t => { consistencyContract(t, backend) })
     t.test('lifecycle', async t => { lifecycleContract(t, backend) })
+    t.test('upcasting', async t => { upcastContract(t, backend) })
   }
 }

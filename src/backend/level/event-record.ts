@@ -172,18 +172,18 @@ export type Accept = (header: EventHeader, position: number, time: number) => bo
  */
 export function readEvent (buffer: Buffer, start: number, end: number, position: number, time: number, accept?: Accept): RecordedEvent | undefined {
   const flags = begin(buffer, start, end)
-  let eventId: string, revision: number, stream: string, type: string, eventTags: string[] | undefined
+  let eventId: string, revision: number, stream: string, type: string, version: number, eventTags: string[] | undefined
   if (accept === undefined) {
     eventId = id(flags)
     revision = varint()
     stream = string()
     type = string()
-    if ((flags & VERSION) !== 0) varint()
+    version = (flags & VERSION) !== 0 ? varint() : 1
     eventTags = tags(flags)
   } else {
     const h = readHeader(flags)
     if (!accept(h, position, time)) return undefined
-    ;({ id: eventId, revision, stream, type, tags: eventTags } = h)
+    ;({ id: eventId, revision, stream, type, version, tags: eventTags } = h)
   }
   const dataEnd = field()
   const dataStart = at
@@ -202,6 +202,7 @@ export function readEvent (buffer: Buffer, start: number, end: number, position:
     revision,
     position,
     type,
+    version,
     data: data === undefined ? null : data,
     metadata,
     time
