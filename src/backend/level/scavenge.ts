@@ -45,6 +45,7 @@ export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHos
   const marker = await door.get(PROGRESS_KEY)
   let next = marker === undefined ? 0 : marker.readUInt32BE(0) * 0x100000000 + marker.readUInt32BE(4)
   const start = next
+  let reached = 0
   let removed = 0
   const now = Date.now()
   const last = new Map<string, number>()
@@ -55,33 +56,42 @@ export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHos
   }
   // each stream's first readable revision as this scavenge moves it, written with its batch
   const moved = new Map<string, number>()
-  const it = door.entries({ gte: (await door.firstKey({ gte: logKey(0), lte: logKey(next), reverse: true })) ?? logKey(0), lte: logKey(Math.max(end, 0)) })
+  // from the start even after a crash: the chunks before the marker are not scavenged again,
+  // but the positions they emptied are told to `onRemoved` again (the layers above may not have
+  // heard of them before the crash)
+  const it = door.entries({ gte: logKey(0), lte: logKey(Math.max(end, 0)) })
   try {
     for (let entries = await it.nextv(CHUNKS_PER_BATCH); entries.length > 0 && end >= 0; entries = await it.nextv(CHUNKS_PER_BATCH)) {
       const ops: WriteOp[] = []
       const gone: number[] = []
+      let scavenged = false
       for (const [key, value] of entries) {
         const chunk = parseChunk(key, value)
-        if (chunk.first + chunk.count - 1 < next) continue
-        const emptied = await emptyRemoved(chunk, end, rules, now, lastOf, ops, gone, moved)
-        removed += emptied
-        next = chunk.first + chunk.count
+        reached = Math.min(chunk.first + chunk.count, end + 1)
+        if (chunk.first + chunk.count - 1 < next) {
+          addEmptied(chunk, gone)
+          continue
+        }
+        removed += await emptyRemoved(chunk, end, rules, now, lastOf, ops, gone, moved)
+        next = reached
+        scavenged = true
       }
-      if (next > end + 1) next = end + 1
       const applied: Array<() => void> = []
       for (const [stream, first] of moved) {
         const rule = rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
         if (first > rule.truncateBefore) applied.push(rules.stageStream(ops, stream, { ...rule, truncateBefore: first }))
       }
       moved.clear()
-      const mark = Buffer.allocUnsafe(8)
-      mark.writeUInt32BE(Math.floor(next / 0x100000000), 0)
-      mark.writeUInt32BE(next >>> 0, 4)
-      ops.push({ key: PROGRESS_KEY, value: mark })
-      await door.write(ops, false)
+      if (scavenged) {
+        const mark = Buffer.allocUnsafe(8)
+        mark.writeUInt32BE(Math.floor(next / 0x100000000), 0)
+        mark.writeUInt32BE(next >>> 0, 4)
+        ops.push({ key: PROGRESS_KEY, value: mark })
+        await door.write(ops, false)
+      }
       for (const apply of applied) apply()
       if (gone.length > 0) onRemoved?.(gone)
-      progress?.(next - start, end + 1 - start)
+      progress?.(reached, end + 1)
     }
   } finally {
     await it.close()
@@ -130,6 +140,11 @@ async function emptyRemoved (chunk: Chunk, end: number, rules: Rules, now: numbe
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** Adds to `gone` the positions of a chunk emptied before. */
+function addEmptied (chunk: Chunk, gone: number[]): void {
+  for (let i = 0; i < chunk.count; i++) if (chunk.spans[2 * i] === chunk.spans[2 * i + 1]) gone.push(chunk.first + i)
+}
 
 /** Deletes a stream's blocks below its first readable revision, and empties the events below it in the block that straddles it. */
 async function dropBlocks (door: LevelDoor, stream: string, rule: StreamRule): Promise<void> {
