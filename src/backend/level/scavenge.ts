@@ -6,12 +6,13 @@
 // removed), deletes its id and tag index entries, and moves its stream's rule to start after it,
 // all in one batch with a progress marker: a crash in the middle loses nothing and the next
 // scavenge goes on from the marker. Then each stream with a rule loses its blocks below its
-// first readable revision, and LevelDB compacts the key spaces it touched, so that no byte of a
-// removed event remains in the table files.
+// first readable revision. Once the layers above have deleted what the removed events fed
+// (snapshots, view history), `compact` has LevelDB rewrite its files, so that no byte of a
+// removed event remains in them.
 //
 // Events after the blocks' marker (still in memory, not yet in blocks) wait for the next
 // scavenge: blocks are written only by the flush.
-import { Space, nameBounds, namedKey, spaceEnd, spaceStart, streamKey } from '../../storage/keys.js'
+import { Space, nameBounds, namedKey, streamKey } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
 import type { ScavengeReport, StreamRule } from '../backend.js'
 import { ChunkBuilder, logKey, parseChunk, type Chunk } from './chunk.js'
@@ -99,7 +100,6 @@ export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHos
   // every stream with a rule loses its blocks below its first readable revision
   for (const [stream, rule] of rules.streamRules()) await dropBlocks(door, stream, rule)
   await door.write([{ key: PROGRESS_KEY }], true)
-  await compact(door)
   return { removed, scanned: Math.max(0, end + 1 - start) }
 }
 
@@ -183,14 +183,16 @@ async function dropBlocks (door: LevelDoor, stream: string, rule: StreamRule): P
   if (ops.length > 0) await door.write(ops, false)
 }
 
-/** Compacts the key spaces a scavenge writes, so that the table files hold none of what it removed. */
-export async function compact (door: LevelDoor, spaces: readonly number[] = [Space.log, Space.streams, Space.ids, Space.uuids, Space.tags]): Promise<void> {
+/**
+ * Compacts every key space of the database (LevelDB rewrites its table files without what was
+ * deleted, and drops its write-ahead logs), so that the files hold none of what a scavenge and
+ * the layers above it removed. Nothing to do on a database without `compactRange`.
+ */
+export async function compact (door: LevelDoor): Promise<void> {
   // a sublevel's keys are its prefix and ours, in its root database
   const sub = door.db as { db?: unknown, prefix?: string }
   const root = (sub.db ?? door.db) as { compactRange?: (start: Buffer, end: Buffer, options?: unknown) => Promise<void> }
   if (typeof root.compactRange !== 'function') return
   const prefix = Buffer.from(sub.db !== undefined && sub.db !== door.db ? sub.prefix ?? '' : '', 'utf8')
-  for (const space of spaces) {
-    await root.compactRange(Buffer.concat([prefix, spaceStart(space as never)]), Buffer.concat([prefix, spaceEnd(space as never)]), { keyEncoding: 'buffer' })
-  }
+  await root.compactRange(Buffer.concat([prefix, Buffer.from([0])]), Buffer.concat([prefix, Buffer.from([0xff])]), { keyEncoding: 'buffer' })
 }
