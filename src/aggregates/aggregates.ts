@@ -90,10 +90,13 @@ export class Aggregates {
 
   async #fold<State> (aggregate: Aggregate<State>, stream: string, target: number): Promise<Loaded<State> & { sealed: boolean }> {
     // revisions below the first that reads (deleted, truncated, expired, archived) are not folded:
-    // the state starts again from the initial one there. Snapshots folded every revision from 0,
-    // so a stream that lost its first revisions neither uses nor writes them
+    // the state starts again from the initial one there. A target among them (or before the
+    // stream's first event) gives the initial state at the last removed revision, the one the
+    // stream's next event follows: the same before and after a scavenge, which forgets where
+    // removed revisions were. Snapshots folded every revision from 0, so a stream that lost its
+    // first revisions neither uses nor writes them
     const start = await this.#log.streamStart(stream)
-    if (target < start) return { state: initial(aggregate, stream), revision: target < 0 ? -1 : start - 1, position: -1, sealed: false }
+    if (target < start) return { state: initial(aggregate, stream), revision: start - 1, position: -1, sealed: false }
     const every = start === 0 ? aggregate.snapshotEvery : undefined
     const prefix = every === undefined ? undefined : snapshotPrefix(stream, aggregate, this.#fingerprint(aggregate))
     const snapshot = prefix === undefined ? undefined : await this.#snapshots.newest(prefix, target, every!)

@@ -310,13 +310,15 @@ export interface Backend {
    */
   streamStart (stream: string): Promise<number>
   /**
-   * Takes out of the files what no longer reads (events of deleted, truncated, expired or
-   * archived streams): their records, index entries and stream copies. `onRemoved` is told the
-   * removed positions it passes, for the layers above to drop what they derived from them
-   * (snapshots, view history). Memory stays flat; a crash in the middle is finished by the next
-   * call.
+   * Deletes what no longer reads (events of deleted, truncated, expired or archived streams):
+   * their records, index entries and stream copies. `onRemoved` is told the removed positions it
+   * passes, for the layers above to drop what they derived from them (snapshots, view history).
+   * Memory stays flat; a crash in the middle is finished by the next call. Their bytes may stay
+   * in the files until {@link Backend.compact}.
    */
   scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport>
+  /** Rewrites the storage's files so that nothing deleted is left in them (after a scavenge); a no-op where there are none. */
+  compact (): Promise<void>
   /** An importer into this backend, whose log must be empty (a `TypeError` otherwise). */
   importer (): Promise<LogImporter>
   /** Resolves once every append accepted so far is written (or failed). */

@@ -79,13 +79,34 @@ Dates, bytes and bigints in data are tagged: {"$date": "..."}, {"$bytes": "<base
     })
 }
 
-async function exportLog (db: Parameters<typeof internalsOf>[0], out: Lines, options: ExportOptions, showProgress: boolean): Promise<number> {
+/**
+ * What {@link exportLog} writes: positions `from` to `to` (inclusive), personal fields as null
+ * with `redact`, events as stored (not upcast) with `stored`.
+ */
+export interface ExportRange {
+  from?: number
+  to?: number
+  redact?: boolean
+  stored?: boolean
+}
+
+/**
+ * Writes the events of `db` that read, between two positions, to `out` as JSON Lines (the
+ * format of `annals export`, which `annals import` reads); resolves with how many it wrote.
+ * Shared by `export` and `archive`.
+ *
+ * @example
+ * ```ts
+ * const n = await exportLog(db, new Lines(process.stdout), { from: 0, to: 99 }, false)
+ * ```
+ */
+export async function exportLog (db: Parameters<typeof internalsOf>[0], out: Lines, options: ExportRange, showProgress: boolean, label = 'exporting'): Promise<number> {
   const { log, privacy } = internalsOf(db)
   const head = log.head.position
   const from = options.from ?? 0
   const to = Math.min(options.to ?? head, head)
   if (from > to) return 0
-  const bar = showProgress ? progress('exporting', to - from + 1) : progress('', 0)
+  const bar = showProgress ? progress(label, to - from + 1) : progress('', 0)
   const chunks = log.chunks({ from, to, backwards: false, limit: Infinity }, undefined, true, options.stored !== true)
   let n = 0
   try {

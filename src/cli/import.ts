@@ -1,6 +1,6 @@
 // `annals import <dir> <file>`: an export read back into an empty database, as it was: ids,
 // streams, revisions, positions, commit times and metadata kept, personal fields sealed again
-// (see export.ts). Streamed, in batches; a bad line stops the import and everything it wrote is
+// (see export.ts). The file may be gzip-compressed (an archive's is). Streamed, in batches; a bad line stops the import and everything it wrote is
 // removed, so the database is as it was before.
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
@@ -12,6 +12,7 @@ import { internalsOf } from '../store/internals.js'
 import type { Annals } from '../store/annals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { CliError, ExitCode, usage } from './errors.js'
+import { inputBytes } from './input.js'
 import { fromJsonValue } from './json-value.js'
 import { integer } from './options.js'
 import { count, progress } from './output.js'
@@ -41,14 +42,15 @@ const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'version
  */
 export function register (program: Command): void {
   databaseOptions(program.command('import')
-    .description('read an export (JSON Lines) into an empty database, keeping ids, streams, revisions, positions, times and metadata')
+    .description('read an export or an archive (JSON Lines, plain or gzip-compressed) into an empty database, keeping ids, streams, revisions, positions, times and metadata')
     .argument('<dir>', 'the database folder: new, or without events')
-    .argument('<file>', 'the export to read, or - for standard input')
+    .argument('<file>', 'the export or archive to read (gzip-compressed or not), or - for standard input')
     .option('--max-event-size <bytes>', 'largest record accepted (default 4 MiB, as open())', integer)
     .addHelpText('after', `
 Examples:
   $ annals export ./data --out backup.jsonl && annals import ./restored backup.jsonl
   $ annals export ./data | annals import ./copy -
+  $ annals import ./old-history archive-2023.jsonl.gz
 
 Personal fields (listed in a line's "personal") are sealed again under keys of the new database;
 fields listed in "redacted" stay unreadable there. A bad line stops the import and removes what
@@ -98,8 +100,7 @@ async function importInto (db: Annals, dir: string, file: string, maxEventSize: 
   }
   try {
     let lineNumber = 0
-    let read = 0
-    for await (const text of lines(input, n => { read += n; bar.update(read) })) {
+    for await (const text of lines(inputBytes(input as AsyncIterable<Buffer>, n => { bar.update(n) }))) {
       lineNumber++
       if (text.trim() === '') continue
       batch.push(parseLine(text, lineNumber))
@@ -116,13 +117,11 @@ async function importInto (db: Annals, dir: string, file: string, maxEventSize: 
   }
 }
 
-/** The lines of a stream of UTF-8 text, read chunk by chunk; `progress` is told the bytes read. */
-async function * lines (input: NodeJS.ReadableStream, progress: (bytes: number) => void): AsyncGenerator<string> {
+/** The lines of a stream of UTF-8 text, read chunk by chunk. */
+async function * lines (input: AsyncIterable<Buffer>): AsyncGenerator<string> {
   const decoder = new StringDecoder('utf8')
   let rest = ''
-  for await (const chunk of input) {
-    const bytes = chunk as Buffer
-    progress(bytes.length)
+  for await (const bytes of input) {
     const text = rest + decoder.write(bytes)
     const parts = text.split('\n')
     rest = parts.pop()!

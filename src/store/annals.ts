@@ -367,6 +367,8 @@ export class Annals {
     })
     const snapshots = await this.#aggregates.scavenge()
     const history = await scavengeHistory(this.#log.storage, p => p <= head && (bits[p >> 3]! & 1 << (p & 7)) !== 0)
+    // last, so that no byte of what went is left in the files
+    await this.#log.backend.compact()
     return { removed: report.removed, snapshots, history }
   }
 

@@ -32,6 +32,8 @@ export class LevelImporter implements LogImporter {
   /** the next position expected, and the time of the last event */
   #next = 0
   #time = 0
+  /** events imported (positions less the holes) */
+  #count = 0
 
   readonly #rules: Rules
 
@@ -52,7 +54,7 @@ export class LevelImporter implements LogImporter {
   }
 
   get count (): number {
-    return this.#next
+    return this.#count
   }
 
   async add (events: readonly PlacedEvent[]): Promise<void> {
@@ -62,7 +64,8 @@ export class LevelImporter implements LogImporter {
     const revisions = new Map<string, number>()
     const ids = new Map<string, number>()
     const chunks: ChunkBuilder[] = []
-    const placed: BlockEvent[] = []
+    // every entry of the chunks, in order: the event placed there, or undefined for a hole
+    const placed: Array<BlockEvent | undefined> = []
     let position = this.#next
     let time = this.#time
     const applied: Array<() => void> = []
@@ -79,6 +82,7 @@ export class LevelImporter implements LogImporter {
         let chunk = chunks[chunks.length - 1]
         if (chunk === undefined || chunk.count >= CHUNK_EVENTS) chunks.push(chunk = new ChunkBuilder(position, time))
         chunk.add(EMPTY)
+        placed.push(undefined)
       }
       const current = revisions.get(p.stream) ?? this.#revisions.get(p.stream) ?? await this.#index.revision(p.stream)
       if (current === -1 && p.revision > 0 && this.#rules.stream(p.stream) === undefined) {
@@ -122,7 +126,10 @@ export class LevelImporter implements LogImporter {
     for (const chunk of chunks) {
       const { key, value, events: views } = chunk.finish()
       ops.push({ key, value })
-      for (const bytes of views) placed[k++]!.bytes = bytes
+      for (const bytes of views) {
+        const e = placed[k++]
+        if (e !== undefined) e.bytes = bytes
+      }
     }
     const staged = this.#index.stage(ops, added, position - 1)
     await this.#door.write(ops, false)
@@ -131,6 +138,7 @@ export class LevelImporter implements LogImporter {
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     this.#next = position
     this.#time = time
+    this.#count += events.length
   }
 
   async finish (): Promise<{ position: number, time: number }> {

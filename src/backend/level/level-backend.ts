@@ -9,7 +9,7 @@ import type {
   ScavengeReport, StreamListOptions, StreamRule, StreamSummary
 } from '../backend.js'
 import { Rules, Visibility } from './rules.js'
-import { scavenge } from './scavenge.js'
+import { compact, scavenge } from './scavenge.js'
 import { filteredChunks, firstConflict } from './filtered.js'
 import { LocalCoordination } from '../local-coordination.js'
 import type { AppendResult } from '../../log/types.js'
@@ -150,6 +150,10 @@ export class LevelBackend implements Backend {
 
   async scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport> {
     return await scavenge(this.storage, this.#rules, this.#writer, progress, onRemoved)
+  }
+
+  async compact (): Promise<void> {
+    await compact(this.storage)
   }
 
   async revision (stream: string): Promise<number> {

@@ -6,12 +6,13 @@
 // removed), deletes its id and tag index entries, and moves its stream's rule to start after it,
 // all in one batch with a progress marker: a crash in the middle loses nothing and the next
 // scavenge goes on from the marker. Then each stream with a rule loses its blocks below its
-// first readable revision, and LevelDB compacts the key spaces it touched, so that no byte of a
-// removed event remains in the table files.
+// first readable revision. Once the layers above have deleted what the removed events fed
+// (snapshots, view history), `compact` has LevelDB rewrite its files, so that no byte of a
+// removed event remains in them.
 //
 // Events after the blocks' marker (still in memory, not yet in blocks) wait for the next
 // scavenge: blocks are written only by the flush.
-import { Space, nameBounds, namedKey, spaceEnd, spaceStart, streamKey } from '../../storage/keys.js'
+import { Space, nameBounds, namedKey, streamKey } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
 import type { ScavengeReport, StreamRule } from '../backend.js'
 import { ChunkBuilder, logKey, parseChunk, type Chunk } from './chunk.js'
@@ -45,6 +46,7 @@ export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHos
   const marker = await door.get(PROGRESS_KEY)
   let next = marker === undefined ? 0 : marker.readUInt32BE(0) * 0x100000000 + marker.readUInt32BE(4)
   const start = next
+  let reached = 0
   let removed = 0
   const now = Date.now()
   const last = new Map<string, number>()
@@ -55,33 +57,42 @@ export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHos
   }
   // each stream's first readable revision as this scavenge moves it, written with its batch
   const moved = new Map<string, number>()
-  const it = door.entries({ gte: (await door.firstKey({ gte: logKey(0), lte: logKey(next), reverse: true })) ?? logKey(0), lte: logKey(Math.max(end, 0)) })
+  // from the start even after a crash: the chunks before the marker are not scavenged again,
+  // but the positions they emptied are told to `onRemoved` again (the layers above may not have
+  // heard of them before the crash)
+  const it = door.entries({ gte: logKey(0), lte: logKey(Math.max(end, 0)) })
   try {
     for (let entries = await it.nextv(CHUNKS_PER_BATCH); entries.length > 0 && end >= 0; entries = await it.nextv(CHUNKS_PER_BATCH)) {
       const ops: WriteOp[] = []
       const gone: number[] = []
+      let scavenged = false
       for (const [key, value] of entries) {
         const chunk = parseChunk(key, value)
-        if (chunk.first + chunk.count - 1 < next) continue
-        const emptied = await emptyRemoved(chunk, end, rules, now, lastOf, ops, gone, moved)
-        removed += emptied
-        next = chunk.first + chunk.count
+        reached = Math.min(chunk.first + chunk.count, end + 1)
+        if (chunk.first + chunk.count - 1 < next) {
+          addEmptied(chunk, gone)
+          continue
+        }
+        removed += await emptyRemoved(chunk, end, rules, now, lastOf, ops, gone, moved)
+        next = reached
+        scavenged = true
       }
-      if (next > end + 1) next = end + 1
       const applied: Array<() => void> = []
       for (const [stream, first] of moved) {
         const rule = rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
         if (first > rule.truncateBefore) applied.push(rules.stageStream(ops, stream, { ...rule, truncateBefore: first }))
       }
       moved.clear()
-      const mark = Buffer.allocUnsafe(8)
-      mark.writeUInt32BE(Math.floor(next / 0x100000000), 0)
-      mark.writeUInt32BE(next >>> 0, 4)
-      ops.push({ key: PROGRESS_KEY, value: mark })
-      await door.write(ops, false)
+      if (scavenged) {
+        const mark = Buffer.allocUnsafe(8)
+        mark.writeUInt32BE(Math.floor(next / 0x100000000), 0)
+        mark.writeUInt32BE(next >>> 0, 4)
+        ops.push({ key: PROGRESS_KEY, value: mark })
+        await door.write(ops, false)
+      }
       for (const apply of applied) apply()
       if (gone.length > 0) onRemoved?.(gone)
-      progress?.(next - start, end + 1 - start)
+      progress?.(reached, end + 1)
     }
   } finally {
     await it.close()
@@ -89,7 +100,6 @@ export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHos
   // every stream with a rule loses its blocks below its first readable revision
   for (const [stream, rule] of rules.streamRules()) await dropBlocks(door, stream, rule)
   await door.write([{ key: PROGRESS_KEY }], true)
-  await compact(door)
   return { removed, scanned: Math.max(0, end + 1 - start) }
 }
 
@@ -131,6 +141,11 @@ async function emptyRemoved (chunk: Chunk, end: number, rules: Rules, now: numbe
 
 const EMPTY = Buffer.alloc(0)
 
+/** Adds to `gone` the positions of a chunk emptied before. */
+function addEmptied (chunk: Chunk, gone: number[]): void {
+  for (let i = 0; i < chunk.count; i++) if (chunk.spans[2 * i] === chunk.spans[2 * i + 1]) gone.push(chunk.first + i)
+}
+
 /** Deletes a stream's blocks below its first readable revision, and empties the events below it in the block that straddles it. */
 async function dropBlocks (door: LevelDoor, stream: string, rule: StreamRule): Promise<void> {
   const first = rule.tombstoned ? Infinity : rule.truncateBefore
@@ -168,14 +183,16 @@ async function dropBlocks (door: LevelDoor, stream: string, rule: StreamRule): P
   if (ops.length > 0) await door.write(ops, false)
 }
 
-/** Compacts the key spaces a scavenge writes, so that the table files hold none of what it removed. */
-export async function compact (door: LevelDoor, spaces: readonly number[] = [Space.log, Space.streams, Space.ids, Space.uuids, Space.tags]): Promise<void> {
+/**
+ * Compacts every key space of the database (LevelDB rewrites its table files without what was
+ * deleted, and drops its write-ahead logs), so that the files hold none of what a scavenge and
+ * the layers above it removed. Nothing to do on a database without `compactRange`.
+ */
+export async function compact (door: LevelDoor): Promise<void> {
   // a sublevel's keys are its prefix and ours, in its root database
   const sub = door.db as { db?: unknown, prefix?: string }
   const root = (sub.db ?? door.db) as { compactRange?: (start: Buffer, end: Buffer, options?: unknown) => Promise<void> }
   if (typeof root.compactRange !== 'function') return
   const prefix = Buffer.from(sub.db !== undefined && sub.db !== door.db ? sub.prefix ?? '' : '', 'utf8')
-  for (const space of spaces) {
-    await root.compactRange(Buffer.concat([prefix, spaceStart(space as never)]), Buffer.concat([prefix, spaceEnd(space as never)]), { keyEncoding: 'buffer' })
-  }
+  await root.compactRange(Buffer.concat([prefix, Buffer.from([0])]), Buffer.concat([prefix, Buffer.from([0xff])]), { keyEncoding: 'buffer' })
 }
