@@ -6,7 +6,7 @@ import { checkAggregate, type Aggregate } from '../aggregates/define.js'
 import { checkLoadOptions, type LoadOptions, type Loaded } from '../aggregates/target.js'
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
-import { EventIterator, type EventStream, type ReadRange } from '../log/reader.js'
+import { EventIterator, traceRead, type EventStream, type ReadRange } from '../log/reader.js'
 import type {
   AppendManyOptions, AppendManyPart, AppendOptions, AppendResult, ExpectedRevision, NewEvent, ReadAllOptions, ReadOptions, ReadResult, ReadStreamOptions
 } from '../log/types.js'
@@ -168,7 +168,8 @@ export class Annals {
     if (after !== undefined && !(Number.isSafeInteger(after) && after >= -1)) throw new TypeError('after must be a position (an integer >= -1)')
     const limit = checkCount(o.limit, 'limit') ?? Infinity
     const head = this.#log.head.position
-    const events = await new EventIterator(() => this.#log.filtered({ from: (after ?? -1) + 1, to: head, backwards: false, limit }, { query }), this.#assertOpen).toArray()
+    const events = await new EventIterator(() => this.#log.filtered({ from: (after ?? -1) + 1, to: head, backwards: false, limit }, { query }), this.#assertOpen,
+      traceRead(this.#log.database, 'read', undefined, options)).toArray()
     return { events, head }
   }
 
@@ -184,7 +185,7 @@ export class Annals {
     return new EventIterator(() => {
       const name = checkStream(stream)
       return this.#log.streamChunks(name, readRange(checkOptions<ReadStreamOptions>(options, 'readStream', READ_STREAM_OPTIONS)))
-    }, this.#assertOpen)
+    }, this.#assertOpen, traceRead(this.#log.database, 'readStream', stream, options))
   }
 
   /**
@@ -205,7 +206,7 @@ export class Annals {
       if (tags === undefined && prefix === undefined) return this.#log.chunks(range, types === undefined ? undefined : new Set(types))
       const query = tags === undefined && types === undefined ? undefined : [{ ...(types === undefined ? {} : { types: [...types] }), ...(tags === undefined ? {} : { tags }) }]
       return this.#log.filtered(range, { ...(query === undefined ? {} : { query }), ...(prefix === undefined ? {} : { prefix }) })
-    }, this.#assertOpen)
+    }, this.#assertOpen, traceRead(this.#log.database, 'readAll', undefined, options))
   }
 
   /**
