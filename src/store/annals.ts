@@ -26,6 +26,7 @@ import { scavengeHistory } from '../projections/history.js'
 import type { StreamSummary } from '../backend/backend.js'
 import { inlineHandlerHere } from '../projections/reentry.js'
 import { Projections } from '../projections/registry.js'
+import { collectStats, type Stats } from './stats.js'
 
 type Status = 'open' | 'closing' | 'closed'
 
@@ -526,6 +527,24 @@ export class Annals {
     const registry = this.#registry()
     const projected = await registry.register(def)
     return new Projection<Doc>(projected, { log: this.#log, registry, assertOpen: this.#assertOpen, open: async value => await this.#privacy.openValue(value) })
+  }
+
+  /**
+   * The database's figures now, for people without OpenTelemetry (`annals/otel` reports the
+   * same as metrics): appends and events written, batches and their sizes, append latency
+   * (mean, p50, p99 over the last 1,024 appends), the writer's queue, the head, and the
+   * position and lag of each projection and subscription. Synchronous and cheap; after `close`
+   * it gives the figures as the database left them.
+   *
+   * @example
+   * ```ts
+   * const stats = db.stats()
+   * console.log(stats.appends.count, stats.appends.latency.p99, stats.queue.events)
+   * for (const p of stats.projections) if (p.lag > 1000) console.warn(`${p.name} lags by ${p.lag} events`)
+   * ```
+   */
+  stats (): Stats {
+    return collectStats(this.#log, this.#projections?.registered() ?? [], this.#subscriptions)
   }
 
   /** The projections of this database, started on first use. */
