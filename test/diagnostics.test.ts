@@ -1,6 +1,6 @@
 // The diagnostics channels: each fires with the payload docs/observability.md documents, failures
 // with their error code; and with nobody subscribed, no message is built at all.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { MemoryLevel } from 'memory-level'
 import { messagesBuilt } from '../src/diagnostics/channels.js'
@@ -12,14 +12,14 @@ import {
 
 const ev = (n: number): { type: string, data: { n: number } } => ({ type: 'Counted', data: { n } })
 
-async function fresh (t: Tap.Test, level = new MemoryLevel()): Promise<Annals> {
+async function fresh (t: Test, level = new MemoryLevel()): Promise<Annals> {
   const db = await open({ level }, { keyStore: new MemoryKeyStore() })
   t.teardown(async () => { await db.close(); await level.close() })
   return db
 }
 
 /** Collects the messages of a plain channel while the test runs. */
-function listen<M> (t: Tap.Test, name: string): M[] {
+function listen<M> (t: Test, name: string): M[] {
   const got: M[] = []
   const listener = (m: unknown): void => { got.push(m as M) }
   diagnosticsChannel.subscribe(name, listener)
@@ -28,10 +28,11 @@ function listen<M> (t: Tap.Test, name: string): M[] {
 }
 
 /** Collects the events of a tracing channel while the test runs, as [event, a copy of the message then]. */
-function trace<M extends object> (t: Tap.Test, name: string): Array<[string, M]> {
+function trace<M extends object> (t: Test, name: string): Array<[string, M]> {
   const got: Array<[string, M]> = []
   const channel = diagnosticsChannel.tracingChannel<unknown, M>(name)
-  const handlers = Object.fromEntries(['start', 'end', 'asyncStart', 'asyncEnd', 'error'].map(e => [e, (m: M) => { got.push([e, { ...m }]) }]))
+  const on = (e: string) => (m: M): void => { got.push([e, { ...m }]) }
+  const handlers = { start: on('start'), end: on('end'), asyncStart: on('asyncStart'), asyncEnd: on('asyncEnd'), error: on('error') }
   channel.subscribe(handlers)
   t.teardown(() => { channel.unsubscribe(handlers) })
   return got
@@ -204,13 +205,13 @@ t.test('annals:projection: batches of async and inline projections, and a failur
   const db = await fresh(t)
   for (let i = 0; i < 5; i++) await db.append('a', ev(i))
   const got = listen<ProjectionMessage>(t, CHANNELS.projection)
-  const counter = await db.project(defineProjection<number>({ name: 'counter', async handle (e, view) { view.put('n', (await view.get('n') ?? 0) + 1) } }))
+  const counter = await db.project(defineProjection<number>({ name: 'counter', async handle (_event, view) { view.put('n', (await view.get('n') ?? 0) + 1) } }))
   await counter.caughtUp()
   const batches = got.filter(m => m.kind === 'batch' && m.projection === 'counter')
   t.equal(batches.reduce((n, m) => n + (m.kind === 'batch' ? m.events : 0), 0), 5)
   t.match(batches.at(-1), { kind: 'batch', mode: 'async', rebuilding: false, position: 4, lag: 0, database: db.stats().database })
 
-  const inline = await db.project(defineProjection<number>({ name: 'inline', mode: 'inline', handle (e, view) { view.put(e.stream, e.position) } }))
+  const inline = await db.project(defineProjection<number>({ name: 'inline', mode: 'inline', handle (event, view) { view.put(event.stream, event.position) } }))
   got.length = 0
   await db.append('b', [ev(5), ev(6)])
   t.match(got.filter(m => m.kind === 'batch' && m.projection === 'inline'), [{ mode: 'inline', events: 2, position: 6, lag: 0 }])
