@@ -4,6 +4,7 @@
 // workload, each run and each result over the IPC channel.
 import { aggregateWorkloads } from './aggregates.js'
 import { appendWorkloads, curveAppends } from './appends.js'
+import { diagnosticsWorkloads } from './diagnostics.js'
 import { measure, type Result, type Workload } from './measure.js'
 import { parseOptions, runsAt, type Config } from './options.js'
 import { postgresWorkloads } from './postgres.js'
@@ -17,6 +18,7 @@ interface Area { workloads: Workload[], close?: () => Promise<void> }
 
 export const areas = {
   appends: async (c: Config): Promise<Area> => ({ workloads: appendWorkloads(c) }),
+  diagnostics: diagnosticsWorkloads,
   aggregates: aggregateWorkloads,
   projections: projectionWorkloads,
   privacy: async (c: Config): Promise<Area> => ({ workloads: privacyWorkloads(c) }),

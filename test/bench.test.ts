@@ -134,7 +134,8 @@ t.test('npm run bench -- --tiny runs every workload and writes the table, the JS
   const { stdout } = await promisify(execFile)(process.execPath, [runner, '--tiny', '--no-write'], { cwd: dir })
   const workloads = ['awaited one at a time', 'awaited, sync', '64 concurrent, sync', '100 events per call, sync', 'load a stream of 150 events (snapshotEvery', 'flat in history',
     'without snapshots', 'time travel to a random past revision', 'load-then-append commands', 'with an inline projection', 'with a document and a history key each', 'at({ position }).get', '2 personal fields', '2 fields of each sealed by node:crypto',
-    'read 100-event streams, 20 different ones', '64 concurrent callers', 'append 100 events per call', 'replay the whole log', 'read one stream', 'catch up a counter projection', 'shred one subject']
+    'read 100-event streams, 20 different ones', '64 concurrent callers', 'append 100 events per call', 'replay the whole log', 'read one stream', 'catch up a counter projection', 'shred one subject',
+    'no diagnostics subscriber']
   for (const workload of workloads) t.ok(stdout.includes(workload), workload)
   t.match(stdout, /As the log grows/)
   t.notMatch(stdout, /NaN|undefined|Infinity/)
