@@ -5,6 +5,7 @@
 import { aggregateWorkloads } from './aggregates.js'
 import { appendWorkloads, curveAppends } from './appends.js'
 import { buildCategoryLog, categoryWorkloads, conditionalWorkloads } from './consistency.js'
+import { diagnosticsWorkloads } from './diagnostics.js'
 import { measure, type Result, type Workload } from './measure.js'
 import { parseOptions, runsAt, type Config } from './options.js'
 import { postgresWorkloads } from './postgres.js'
@@ -18,6 +19,7 @@ interface Area { workloads: Workload[], close?: () => Promise<void> }
 
 export const areas = {
   appends: async (c: Config): Promise<Area> => ({ workloads: appendWorkloads(c) }),
+  diagnostics: diagnosticsWorkloads,
   aggregates: aggregateWorkloads,
   projections: projectionWorkloads,
   privacy: async (c: Config): Promise<Area> => ({ workloads: privacyWorkloads(c) }),

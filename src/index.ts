@@ -30,3 +30,9 @@ export { Projection } from './projections/handle.js'
 export type { AtOptions, ProjectionView } from './projections/handle.js'
 export type { ProjectionStatus } from './projections/projected.js'
 export type { QueryOptions } from './projections/view.js'
+export type { Stats } from './store/stats.js'
+export type { WindowSummary } from './diagnostics/figures.js'
+export type {
+  DatabaseInfo, AppendMessage, BatchMessage, ReadMessage, LoadMessage, ShredMessage, SnapshotMessage, SubscriptionMessage, ProjectionMessage
+} from './diagnostics/channels.js'
+export { CHANNELS } from './diagnostics/channels.js'

@@ -5,6 +5,7 @@
 // The log itself is records at rest: a backend stores the bytes it is given (an event's data and
 // metadata arrive already encoded) and hands back stored events, decoded but not interpreted
 // (personal fields stay sealed; upcasting and opening happen above, in log/).
+import type { WriterFigures } from '../diagnostics/figures.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types.js'
 
@@ -259,6 +260,8 @@ export interface Backend {
   readonly location: string | undefined
   /** The last committed position (-1 when the log is empty) and its commit time. */
   readonly head: LogHead
+  /** What its writer counted (appends, batches, latency, its queue), for `db.stats()`; none: zeros. */
+  readonly figures?: WriterFigures
   /** Appends one stream's events atomically, after its checks; resolves once committed. */
   append (request: AppendRequest): Promise<AppendResult>
   /** Appends to several streams atomically, after each part's checks and the condition; one result per part. */

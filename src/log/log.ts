@@ -4,6 +4,7 @@
 // in the one mapping step every read path shares. Storing, ordering and checking appends is the
 // backend's (backend/backend.ts).
 import type { AppendCondition, AppendHook, AppendPart, Backend, CommitListener, EventChunks, EventQuery, LifecycleChange, LogFilter, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
+import { appendChannel, counted, describeDatabase, traced, tracePromise, type DatabaseInfo } from '../diagnostics/channels.js'
 import type { Storage } from '../storage/storage.js'
 import { newEventIdBytes } from './event-id.js'
 import { formatUuid } from '../storage/uuid.js'
@@ -19,6 +20,8 @@ export type { EventChunks, ReadRange, LogHead, CommitListener }
 export interface LogOptions {
   /** Largest encoded event, in bytes. */
   maxEventSize: number
+  /** The database's default `sync` (for what the diagnostics channels tell). */
+  sync?: boolean
 }
 
 export class Log {
@@ -26,6 +29,9 @@ export class Log {
   /** The event types' declared versions and upcast steps. */
   readonly upcaster = new Upcaster()
   readonly #maxEventSize: number
+  readonly #sync: boolean
+  /** which database this is, in the messages of the diagnostics channels */
+  readonly database: DatabaseInfo
   #transform: EventTransform | undefined
   /** appends waiting to be handed to the backend, in the order they were called */
   #waiting: Waiting[] = []
@@ -35,6 +41,8 @@ export class Log {
   constructor (backend: Backend, options: LogOptions) {
     this.backend = backend
     this.#maxEventSize = options.maxEventSize
+    this.#sync = options.sync ?? false
+    this.database = describeDatabase(backend.storage, backend.location)
   }
 
   /** The key spaces of the layers above. */
@@ -52,11 +60,29 @@ export class Log {
    * encoded, then handed to the backend.
    */
   append (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined, condition?: AppendCondition): Promise<AppendResult> {
+    if (traced(appendChannel)) {
+      const message = counted({ database: this.database, operation: 'append' as const, streams: [stream], events: events.length, sync: sync ?? this.#sync, condition: condition !== undefined })
+      return tracePromise(appendChannel, message, async () => await this.#append(stream, events, expected, sync, condition))
+    }
+    return this.#append(stream, events, expected, sync, condition)
+  }
+
+  #append (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined, condition?: AppendCondition): Promise<AppendResult> {
     return this.#submit([{ stream, events, expected }], parts => this.backend.append({ ...parts[0]!, sync, ...(condition === undefined ? {} : { condition }) }))
   }
 
   /** Appends to several streams, all or nothing (see {@link append}). */
   appendMany (parts: ReadonlyArray<{ stream: string, events: PendingEvent[], expected: ExpectedRevision }>, sync: boolean | undefined, condition?: AppendCondition): Promise<AppendResult[]> {
+    if (traced(appendChannel)) {
+      let events = 0
+      for (const p of parts) events += p.events.length
+      const message = counted({ database: this.database, operation: 'appendMany' as const, streams: parts.map(p => p.stream), events, sync: sync ?? this.#sync, condition: condition !== undefined })
+      return tracePromise(appendChannel, message, async () => await this.#appendMany(parts, sync, condition))
+    }
+    return this.#appendMany(parts, sync, condition)
+  }
+
+  #appendMany (parts: ReadonlyArray<{ stream: string, events: PendingEvent[], expected: ExpectedRevision }>, sync: boolean | undefined, condition?: AppendCondition): Promise<AppendResult[]> {
     return this.#submit(parts, ready => this.backend.appendMany({ parts: ready, sync, ...(condition === undefined ? {} : { condition }) }))
   }
 

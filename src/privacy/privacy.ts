@@ -2,6 +2,7 @@
 // with a key per data subject; `shred` deletes the subject's key, and every copy of its
 // personal fields (in events, and in the views and snapshots they were copied into sealed)
 // reads as null from then on. This is the log's event transform (see log/hooks.ts).
+import { counted, databaseOf, shredChannel, traced, tracePromise, type ShredMessage } from '../diagnostics/channels.js'
 import { AnnalsError } from '../errors.js'
 import { encode } from '../storage/codec.js'
 import type { EventTransform } from '../log/hooks.js'
@@ -214,6 +215,13 @@ export class Privacy implements EventTransform {
    * the middle is finished at the next open and never leaves a key gone without its record.
    */
   async shred (subjects: readonly string[]): Promise<void> {
+    if (!traced(shredChannel)) return await this.#shred(subjects)
+    // counted, never named: subject ids are personal data
+    const message = counted<ShredMessage>({ database: databaseOf(this.#storage), subjects: new Set(subjects).size })
+    return await tracePromise(shredChannel, message, async () => { await this.#shred(subjects) })
+  }
+
+  async #shred (subjects: readonly string[]): Promise<void> {
     const store = this.#requireStore()
     const unique = [...new Set(subjects)]
     if (unique.length === 0) return

@@ -53,6 +53,11 @@ export class Projections implements TrainHost, HookHost {
     return this.#registering.size
   }
 
+  /** The projections registered. */
+  registered (): IterableIterator<Projected> {
+    return this.#registered.values()
+  }
+
   /**
    * Registers a projection: resumes its view from its checkpoint, or rebuilds it beside the
    * stored one when the definition changed. Async ones resolve at once; inline ones once current.

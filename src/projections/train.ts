@@ -14,7 +14,8 @@ import type { Log } from '../log/log.js'
 import type { RecordedEvent } from '../log/types.js'
 import type { WriteOp } from '../storage/storage.js'
 import type { Member } from './member.js'
-import { failedError } from './projected.js'
+import { projectionChannel } from '../diagnostics/channels.js'
+import { failedError, tellBatch } from './projected.js'
 import { closeWindow, openWindow } from './reentry.js'
 
 export interface Failure { member: Member, position: number, error: AnnalsError }
@@ -170,6 +171,8 @@ export class Train {
   }
 
   async #chunk (members: Member[], chunk: RecordedEvent[], head: number): Promise<void> {
+    const started = projectionChannel.hasSubscribers ? performance.now() : -1
+    const before = started >= 0 ? members.map(m => m.record.next) : undefined
     const failures: Failure[] = []
     // inline handlers run in a window of their own (reentry.ts)
     const window = members.some(m => m.inline)
@@ -200,6 +203,7 @@ export class Train {
       m.stored = nexts[i]!
     })
     this.#next = end
+    if (before !== undefined) members.forEach((m, i) => { tellBatch(this.#host.log, m, nexts[i]! - before[i]!, started) })
     this.#host.written(members, swapped, failures)
   }
 

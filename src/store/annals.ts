@@ -7,7 +7,7 @@ import { checkLoadOptions, type LoadOptions, type Loaded } from '../aggregates/t
 import { AnnalsError } from '../errors.js'
 import { checkEventDeclaration, type EventDeclaration } from '../log/event-declarations.js'
 import type { Log } from '../log/log.js'
-import { EventIterator, type EventStream, type ReadRange } from '../log/reader.js'
+import { EventIterator, traceRead, type EventStream, type ReadRange } from '../log/reader.js'
 import type {
   AppendManyOptions, AppendManyPart, AppendOptions, AppendResult, ExpectedRevision, NewEvent, ReadAllOptions, ReadOptions, ReadResult, ReadStreamOptions
 } from '../log/types.js'
@@ -27,6 +27,7 @@ import { scavengeHistory } from '../projections/history.js'
 import type { StreamSummary } from '../backend/backend.js'
 import { inlineHandlerHere } from '../projections/reentry.js'
 import { Projections } from '../projections/registry.js'
+import { collectStats, type Stats } from './stats.js'
 
 type Status = 'open' | 'closing' | 'closed'
 
@@ -169,7 +170,8 @@ export class Annals {
     if (after !== undefined && !(Number.isSafeInteger(after) && after >= -1)) throw new TypeError('after must be a position (an integer >= -1)')
     const limit = checkCount(o.limit, 'limit') ?? Infinity
     const head = this.#log.head.position
-    const events = await new EventIterator(() => this.#log.filtered({ from: (after ?? -1) + 1, to: head, backwards: false, limit }, { query }), this.#assertOpen).toArray()
+    const events = await new EventIterator(() => this.#log.filtered({ from: (after ?? -1) + 1, to: head, backwards: false, limit }, { query }), this.#assertOpen,
+      traceRead(this.#log.database, 'read', undefined, options)).toArray()
     return { events, head }
   }
 
@@ -185,7 +187,7 @@ export class Annals {
     return new EventIterator(() => {
       const name = checkStream(stream)
       return this.#log.streamChunks(name, readRange(checkOptions<ReadStreamOptions>(options, 'readStream', READ_STREAM_OPTIONS)))
-    }, this.#assertOpen)
+    }, this.#assertOpen, traceRead(this.#log.database, 'readStream', stream, options))
   }
 
   /**
@@ -206,7 +208,7 @@ export class Annals {
       if (tags === undefined && prefix === undefined) return this.#log.chunks(range, types === undefined ? undefined : new Set(types))
       const query = tags === undefined && types === undefined ? undefined : [{ ...(types === undefined ? {} : { types: [...types] }), ...(tags === undefined ? {} : { tags }) }]
       return this.#log.filtered(range, { ...(query === undefined ? {} : { query }), ...(prefix === undefined ? {} : { prefix }) })
-    }, this.#assertOpen)
+    }, this.#assertOpen, traceRead(this.#log.database, 'readAll', undefined, options))
   }
 
   /**
@@ -554,6 +556,24 @@ export class Annals {
     const registry = this.#registry()
     const projected = await registry.register(def)
     return new Projection<Doc>(projected, { log: this.#log, registry, assertOpen: this.#assertOpen, open: async value => await this.#privacy.openValue(value) })
+  }
+
+  /**
+   * The database's figures now, for people without OpenTelemetry (`annals/otel` reports the
+   * same as metrics): appends and events written, batches and their sizes, append latency
+   * (mean, p50, p99 over the last 1,024 appends), the writer's queue, the head, and the
+   * position and lag of each projection and subscription. Synchronous and cheap; after `close`
+   * it gives the figures as the database left them.
+   *
+   * @example
+   * ```ts
+   * const stats = db.stats()
+   * console.log(stats.appends.count, stats.appends.latency.p99, stats.queue.events)
+   * for (const p of stats.projections) if (p.lag > 1000) console.warn(`${p.name} lags by ${p.lag} events`)
+   * ```
+   */
+  stats (): Stats {
+    return collectStats(this.#log, this.#projections?.registered() ?? [], this.#subscriptions)
   }
 
   /** The projections of this database, started on first use. */

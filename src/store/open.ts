@@ -103,7 +103,7 @@ export async function open (location: Location, options?: OpenOptions): Promise<
   try {
     if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
     const maxEventSize = o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
-    const log = new Log(backend, { maxEventSize })
+    const log = new Log(backend, { maxEventSize, sync: o.sync ?? false })
     log.upcaster.define(events)
     // the personal-data declarations stored in the database, merged with those given
     const privacy = await Privacy.open(backend.storage, ownStore ?? o.keyStore, o.personalData)

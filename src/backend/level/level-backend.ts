@@ -1,6 +1,7 @@
 // The level backend: the log and the key spaces in one abstract-level database (LevelDB
 // through classic-level for a folder). Composes the door (door.ts), the writer (writer.ts),
 // the streams' blocks (stream-index.ts) and the readers (readers.ts).
+import type { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
 import { decode, encode } from '../../storage/codec.js'
 import { Space, spaceEnd } from '../../storage/keys.js'
@@ -106,6 +107,10 @@ export class LevelBackend implements Backend {
 
   get head (): LogHead {
     return this.#writer.head
+  }
+
+  get figures (): WriterFigures {
+    return this.#writer.figures
   }
 
   append (request: AppendRequest): Promise<AppendResult> {

@@ -4,6 +4,8 @@
 // one or more chunks (chunk.ts), id and tag index entries, and every few thousand events the
 // streams' blocks (stream-index.ts). One that fails its checks fails alone; an append to
 // several streams is one append.
+import { batchChannel, codeOf, counted, databaseOf, type BatchMessage } from '../../diagnostics/channels.js'
+import { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from '../../log/types.js'
 import { decode, encode } from '../../storage/codec.js'
@@ -32,6 +34,8 @@ const SYNC_KEY = namedKey(Space.meta, 'synced')
 
 interface Request extends Queued<AppendResult[]> {
   append: AppendManyRequest
+  /** when it joined the queue (performance.now()), for its latency */
+  at: number
 }
 
 /** An event with an indexed id, placed in the batch being built, or stored before. */
@@ -71,6 +75,8 @@ export class LevelWriter {
   readonly #queue: GroupCommit<Request, AppendResult[]>
   #hook: AppendHook | undefined
   #head: LogHead
+  /** what it counted, for db.stats() */
+  readonly figures: WriterFigures
 
   constructor (door: LevelDoor, index: StreamIndex, head: LogHead, sync: boolean, conflicts: ConflictFinder, rules: Rules) {
     this.#door = door
@@ -80,6 +86,7 @@ export class LevelWriter {
     this.#conflicts = conflicts
     this.#rules = rules
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
+    this.figures = new WriterFigures(() => this.#queue.waiting)
   }
 
   get head (): LogHead {
@@ -95,7 +102,7 @@ export class LevelWriter {
     return new Promise((resolve, reject) => {
       let size = request.lifecycle === undefined ? 0 : 1
       for (const part of request.parts) size += part.events.length
-      this.#queue.push({ append: { ...request, parts: [...request.parts] }, size, resolve, reject })
+      this.#queue.push({ append: { ...request, parts: [...request.parts] }, size, resolve, reject, at: performance.now() })
     })
   }
 
@@ -129,6 +136,7 @@ export class LevelWriter {
   }
 
   async #commit (group: Request[]): Promise<void> {
+    const started = batchChannel.hasSubscribers ? performance.now() : -1
     let known = NOTHING_KNOWN
     try {
       if (this.#mustRead(group)) known = await this.#prefetch(group)
@@ -244,10 +252,12 @@ export class LevelWriter {
           return
         }
       }
+      this.#committed(done, 0)
       for (const { request, results } of done) request.resolve(results)
       return
     }
     const fail = (err: unknown): void => {
+      if (started >= 0) this.#publish(started, group, 0, ops, sync || syncRetried, first, position - 1, err)
       hook?.settle(false)
       for (const { request, results, written } of done) {
         if (written) request.reject(err)
@@ -279,6 +289,8 @@ export class LevelWriter {
     for (const apply of ruleChanges) apply()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     this.#head = { position: position - 1, time }
+    this.#committed(done, placed.length)
+    if (started >= 0) this.#publish(started, group, done.length, ops, sync || syncRetried, first, position - 1, undefined)
     for (const { request, results } of done) request.resolve(results)
     for (const listener of this.#listeners) {
       try {
@@ -287,6 +299,37 @@ export class LevelWriter {
         queueMicrotask(() => { throw err })
       }
     }
+  }
+
+  /** Counts a batch that answered `done` and wrote `events`, for db.stats(). */
+  #committed (done: ReadonlyArray<{ request: Request }>, events: number): void {
+    const now = performance.now()
+    for (const { request } of done) this.figures.latency.add(now - request.at)
+    if (events > 0) this.figures.batch(done.length, events)
+  }
+
+  /** Tells `annals:batch` of a batch written (or failed with `err`). */
+  #publish (started: number, group: Request[], written: number, ops: WriteOp[], sync: boolean, first: number, last: number, err: unknown): void {
+    if (!batchChannel.hasSubscribers) return
+    let bytes = 0
+    for (const op of ops) bytes += op.key.length + (op.value?.length ?? 0)
+    const message: BatchMessage = {
+      database: databaseOf(this.#door),
+      appends: group.length,
+      written,
+      events: err === undefined ? last - first + 1 : 0,
+      bytes,
+      sync,
+      duration: performance.now() - started,
+      queued: this.#queue.waiting.events,
+      first: err === undefined ? first : -1,
+      last: err === undefined ? last : -1
+    }
+    if (err !== undefined) {
+      message.error = err
+      message.errorCode = codeOf(err)
+    }
+    batchChannel.publish(counted(message))
   }
 
   /**
