@@ -25,7 +25,7 @@ export interface Problem {
 }
 
 /** The checks of a report, each problem named by one. */
-export type Check = 'format' | 'records' | 'times' | 'streams' | 'ids' | 'checkpoints' | 'snapshots' | 'upcasts'
+export type Check = 'format' | 'records' | 'times' | 'streams' | 'ids' | 'tags' | 'checkpoints' | 'snapshots' | 'upcasts'
 
 /** What verify found. */
 export interface Report {
@@ -35,6 +35,7 @@ export interface Report {
   /** the last position the streams' blocks on disk cover */
   indexedUpTo: number
   idEntries: number
+  tagEntries: number
   checkpoints: number
   snapshots: number
   /** subjects whose shred was interrupted: the next open finishes it (not a problem) */
@@ -62,7 +63,7 @@ export async function verifyStorage (storage: Storage, onProgress: (done: number
 class Verifier {
   readonly #storage: Storage
   readonly #progress: (done: number, total: number) => void
-  readonly report: Report = { events: 0, streams: 0, indexedUpTo: -1, idEntries: 0, checkpoints: 0, snapshots: 0, pendingShreds: 0, problems: [], more: 0 }
+  readonly report: Report = { events: 0, streams: 0, indexedUpTo: -1, idEntries: 0, tagEntries: 0, checkpoints: 0, snapshots: 0, pendingShreds: 0, problems: [], more: 0 }
   #head = -1
   #log: LogReport | undefined
 
@@ -78,6 +79,7 @@ class Verifier {
     this.report.streams = log.streams
     this.report.indexedUpTo = log.indexedUpTo
     this.report.idEntries = log.idEntries
+    this.report.tagEntries = log.tagEntries
     await this.#checkpoints()
     await this.#projections()
     await this.#snapshots()

@@ -22,6 +22,7 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
   ['times', () => 'commit times never decrease'],
   ['streams', r => `the streams' blocks hold the log's events: ${count(r.streams)} streams, in blocks up to position ${r.indexedUpTo}`],
   ['ids', r => r.idEntries === 1 ? '1 id index entry agrees with its event' : `${count(r.idEntries)} id index entries agree with their events`],
+  ['tags', r => r.tagEntries === 1 ? '1 tag index entry agrees with its event' : `${count(r.tagEntries)} tag index entries agree with their events`],
   ['checkpoints', r => `${count(r.checkpoints)} checkpoint${r.checkpoints === 1 ? '' : 's'} of subscriptions and projections, none past the end of the log`],
   ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`],
   ['upcasts', r => `${count(r.upcast ?? 0)} event${r.upcast === 1 ? '' : 's'} stored at an older version of ${r.upcast === 1 ? 'its type upcasts' : 'their types upcast'} to the current one`]
@@ -37,7 +38,7 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
  */
 export function register (program: Command): void {
   program.command('verify')
-    .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints and snapshots not past its end')
+    .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream, id and tag indexes agree with the log, checkpoints and snapshots not past its end')
     .argument('<dir>', 'the database folder')
     .option('--json', 'the report as one JSON object')
     .option(...eventsOption)

@@ -26,6 +26,16 @@ export function tagValue (type: string, tags: readonly string[]): Buffer {
   return encode([type, tags])
 }
 
+/** A tag index entry read back: throws when it does not parse. */
+export function decodeTagEntry (key: Buffer, value: Buffer): { tag: string, position: number, type: string, tags: string[] } {
+  if (key.length < 10 || key[key.length - 9] !== 0) throw new Error('a key without its position')
+  const entry = decode(value)
+  if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Array.isArray(entry[1]) || !entry[1].every(t => typeof t === 'string')) {
+    throw new Error('a value that is not [type, tags]')
+  }
+  return { tag: key.toString('utf8', 1, key.length - 9), position: readU64(key, key.length - 8)!, type: entry[0], tags: entry[1] as string[] }
+}
+
 /** Whether an event of `type` carrying `tags` matches an item. */
 export function matchesItem (item: QueryItem, type: string, tags: readonly string[] | undefined): boolean {
   if (item.types !== undefined && item.types.length > 0 && !item.types.includes(type)) return false

@@ -18,6 +18,7 @@ import type { Storage } from '../../storage/storage.js'
 import { parseChunk } from './chunk.js'
 import { peekEvent, readEvent } from './event-record.js'
 import { decodeIdEntry, idOfKey } from './ids.js'
+import { decodeTagEntry } from './tags.js'
 import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
 import { parseBlock } from './stream-block.js'
 import { Rules } from './rules.js'
@@ -25,7 +26,7 @@ import { decodeSummary, indexedUpTo } from './stream-index.js'
 
 /** What a check found wrong, with the position it concerns where there is one. */
 export interface Problem {
-  check: 'format' | 'records' | 'times' | 'streams' | 'ids'
+  check: 'format' | 'records' | 'times' | 'streams' | 'ids' | 'tags'
   position?: number
   message: string
 }
@@ -38,6 +39,7 @@ export interface LogReport {
   /** the last position the streams' blocks cover */
   indexedUpTo: number
   idEntries: number
+  tagEntries: number
   /** the last revision of each stream, for the checks of the layers above (snapshots) */
   lastRevision: (stream: string) => Promise<number>
 }
@@ -66,6 +68,9 @@ class Verifier {
   #idsFromLog = 0
   #idsFromIndex = 0
   #idCount = 0
+  #tagsFromLog = 0
+  #tagsFromIndex = 0
+  #tagCount = 0
   #streams = 0
   #newStreams = 0
   /** whether the log itself has problems: then the blocks are not compared with it as a whole */
@@ -88,11 +93,13 @@ class Verifier {
     await this.#chunks()
     await this.#blocks()
     await this.#ids()
+    await this.#tags()
     return {
       events: this.#head + 1,
       streams: this.#streams + this.#newStreams,
       indexedUpTo: this.#indexed,
       idEntries: this.#idCount,
+      tagEntries: this.#tagCount,
       lastRevision: async stream => this.#tail.has(stream) ? this.#tail.get(stream)! - 1 : await this.#diskRevision(stream)
     }
   }
@@ -207,6 +214,7 @@ class Verifier {
       return
     }
     if (header.indexed) this.#idsFromLog ^= crc32(`${header.id}\u0000${position}\u0000${header.revision}`)
+    for (const tag of header.tags ?? []) this.#tagsFromLog ^= tagFingerprint(tag, position, header.type, header.tags!)
     if (position <= this.#indexed) {
       // below its stream's first readable revision: in the blocks, or dropped from them
       if (header.revision < this.#firstKept(header.stream)) this.#markRemoved(position)
@@ -385,4 +393,31 @@ class Verifier {
       await it.close()
     }
   }
+
+  /** Tag index entries: one for each tag of each event still in the log, saying its type and tags. */
+  async #tags (): Promise<void> {
+    const it = this.#storage.entries({ gte: spaceStart(Space.tags), lt: spaceEnd(Space.tags) })
+    try {
+      for (let entries = await it.nextv(1024); entries.length > 0; entries = await it.nextv(1024)) {
+        for (const [key, value] of entries) {
+          this.#tagCount++
+          try {
+            const { tag, position, type, tags } = decodeTagEntry(key, value)
+            this.#tagsFromIndex ^= tagFingerprint(tag, position, type, tags)
+          } catch (err) {
+            this.#problem({ check: 'tags', message: `A tag index entry is damaged: ${(err as Error).message}` })
+          }
+        }
+      }
+    } finally {
+      await it.close()
+    }
+    if (!this.#logDamaged && this.#tagsFromIndex !== this.#tagsFromLog) {
+      this.#problem({ check: 'tags', message: 'The tag index does not agree with the tags of the events in the log' })
+    }
+  }
+}
+
+function tagFingerprint (tag: string, position: number, type: string, tags: readonly string[]): number {
+  return crc32(`${tag}\u0000${position}\u0000${type}\u0000${tags.join('\u0000')}`)
 }
