@@ -68,7 +68,8 @@ export class Train {
 
   /** Moves `other`'s members, at the same position, onto this train; `other` then ends. */
   absorb (other: Train): void {
-    this.#take(other.#members)
+    // only its members still: one stopped or replaced (a rebuild's old generation) stays so
+    this.#take(other.#prune())
     other.#members = []
     other.wake()
     this.wake()
