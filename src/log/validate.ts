@@ -212,3 +212,21 @@ export function checkTypes (value: unknown): readonly string[] | undefined {
   if (!Array.isArray(value) || !value.every(t => typeof t === 'string')) throw new TypeError('types must be an array of strings')
   return value
 }
+
+/**
+ * Checks the `streams` option of reads, subscriptions and projections (a category of streams by
+ * prefix) and returns its prefix, or undefined when absent. A prefix must be well-formed
+ * Unicode, as stream names are: half a surrogate pair matches no stream name's UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * checkStreams({ prefix: 'cart-' }) // 'cart-'
+ * ```
+ */
+export function checkStreams (value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  const o = checkOptions<{ prefix: string }>(value, 'streams', ['prefix'])
+  if (typeof o.prefix !== 'string') throw new TypeError('streams must be { prefix: string }')
+  if (!isWellFormed(o.prefix)) throw new TypeError('streams.prefix must be well-formed Unicode (no lone surrogate), as stream names are')
+  return o.prefix
+}

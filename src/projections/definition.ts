@@ -2,7 +2,7 @@
 // fingerprint of its code, which checkpoints record (see changed.ts for what it decides).
 import { createHash } from 'node:crypto'
 import type { RecordedEvent } from '../log/types.js'
-import { checkKeys, checkTypes } from '../log/validate.js'
+import { checkKeys, checkStreams, checkTypes } from '../log/validate.js'
 
 /**
  * What a handler may do to its view while it handles one event. Writes are buffered and go to
@@ -140,10 +140,7 @@ export function defineProjection<Doc = any> (options: ProjectionOptions<Doc>): P
   if (!Number.isSafeInteger(version) || version < 1) throw new TypeError('version must be a positive integer')
   if (mode !== 'inline' && mode !== 'async') throw new TypeError("mode must be 'inline' or 'async'")
   checkTypes(types)
-  if (streams !== undefined) {
-    checkKeys(streams, 'streams', ['prefix'])
-    if (typeof streams !== 'object' || streams === null || typeof streams.prefix !== 'string') throw new TypeError('streams must be { prefix: string }')
-  }
+  checkStreams(streams)
   if (typeof history !== 'boolean') throw new TypeError('history must be a boolean')
   if (typeof handle !== 'function') throw new TypeError('handle must be a function')
   const sortedTypes = types === undefined ? undefined : Object.freeze([...new Set(types)].sort())

@@ -12,7 +12,7 @@ import type {
   AppendManyOptions, AppendManyPart, AppendOptions, AppendResult, ExpectedRevision, NewEvent, ReadAllOptions, ReadOptions, ReadResult, ReadStreamOptions
 } from '../log/types.js'
 import {
-  checkBoolean, checkCondition, checkCount, checkEvents, checkExpected, checkOptions, checkPoint, checkQuery, checkStream, checkTypes
+  checkBoolean, checkCondition, checkCount, checkEvents, checkExpected, checkOptions, checkPoint, checkQuery, checkStream, checkStreams, checkTypes
 } from '../log/validate.js'
 import type { PendingEvent } from '../log/validate.js'
 import type { PersonalData } from '../privacy/declarations.js'
@@ -205,7 +205,9 @@ export class Annals {
       const types = checkTypes(o.types)
       const tags = o.tags === undefined ? undefined : checkQuery([{ tags: o.tags }], 'tags')[0]!.tags
       const prefix = checkStreams(o.streams)
-      if (tags === undefined && prefix === undefined) return this.#log.chunks(range, types === undefined ? undefined : new Set(types))
+      // no types (`types: []`) match nothing, whatever the tags or streams (in a query item an
+      // empty list of types means any type: it is not made one)
+      if ((tags === undefined && prefix === undefined) || types?.length === 0) return this.#log.chunks(range, types === undefined ? undefined : new Set(types))
       const query = tags === undefined && types === undefined ? undefined : [{ ...(types === undefined ? {} : { types: [...types] }), ...(tags === undefined ? {} : { tags }) }]
       return this.#log.filtered(range, { ...(query === undefined ? {} : { query }), ...(prefix === undefined ? {} : { prefix }) })
     }, this.#assertOpen, traceRead(this.#log.database, 'readAll', undefined, options))
@@ -678,13 +680,6 @@ function checkUserTypes (events: readonly PendingEvent[]): PendingEvent[] {
 }
 
 /** The prefix of `streams: { prefix }`, checked. */
-function checkStreams (value: unknown): string | undefined {
-  if (value === undefined) return undefined
-  const o = checkOptions<{ prefix: string }>(value, 'streams', ['prefix'])
-  if (typeof o.prefix !== 'string') throw new TypeError('streams must be { prefix: string }')
-  return o.prefix
-}
-
 function readRange (o: Partial<ReadStreamOptions>): ReadRange {
   const from = checkPoint(o.from, 'from')
   const to = checkPoint(o.to, 'to')

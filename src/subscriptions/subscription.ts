@@ -9,7 +9,7 @@ import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import type { LogFilter } from '../backend/backend.js'
 import type { RecordedEvent } from '../log/types.js'
-import { checkOptions, checkQuery, checkTypes } from '../log/validate.js'
+import { checkOptions, checkQuery, checkStreams, checkTypes } from '../log/validate.js'
 import { Space, namedKey, readU64, u64 } from '../storage/keys.js'
 
 /**
@@ -63,10 +63,7 @@ export function checkSubscribeOptions (options: unknown): SubscribeOptions {
   }
   checkTypes(o.types)
   if (o.tags !== undefined) checkQuery([{ tags: o.tags }], 'tags')
-  if (o.streams !== undefined) {
-    const streams = checkOptions<{ prefix: string }>(o.streams, 'streams', ['prefix'])
-    if (typeof streams.prefix !== 'string') throw new TypeError('streams must be { prefix: string }')
-  }
+  checkStreams(o.streams)
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) throw new TypeError('name must be a non-empty string')
   if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function')
   if (checkpoint !== undefined) {
