@@ -158,8 +158,12 @@ export class Train {
   /** Handles the log from the train's position up to `head`. */
   async #pass (head: number): Promise<void> {
     const chunks = this.#host.log.chunks({ from: this.#next, to: head, backwards: false, limit: Infinity }, undefined, true)
+    let ahead: Promise<RecordedEvent[]> | undefined
     try {
-      for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
+      for (let chunk = await chunks.next(); chunk.length > 0; chunk = await ahead) {
+        // the next chunk is read while this one is handled and written (reads change nothing)
+        ahead = chunks.next()
+        ahead.catch(() => {}) // awaited below, unless the pass ends first
         const members = this.#members.slice()
         const work = this.#chunk(members, chunk, head)
         for (const m of members) m.inflight = work
@@ -167,6 +171,7 @@ export class Train {
         if (this.#stopped || this.#prune().length === 0) return
       }
     } finally {
+      await ahead?.catch(() => {})
       await chunks.close()
     }
   }
