@@ -48,14 +48,16 @@ export interface Sizes {
   shredMax: number
   /** streams of 100 events, written interleaved and each read whole */
   shortStreams: number
+  /** the log a tenth of which is scavenged (the events of a tenth of the streams) */
+  scavengeLog: number
 }
 
 // Aggregate streams go half an interval past their last snapshot, as a stream does on average:
 // a load reads a snapshot and folds 50 events. (At an exact multiple of 100 it folds none.)
 const sizes: Record<Mode, Sizes> = {
-  tiny: { appends: 2000, awaited: 200, syncAwaited: 20, short: 150, long: 2050, loads: 20, loadsWithout: 5, longLoadsWithout: 1, commands: 2000, viewChanges: 2000, gets: 20, shreds: 3, shredMax: 3000, shortStreams: 20 },
-  quick: { appends: 20_000, awaited: 2000, syncAwaited: 200, short: 1050, long: 100_050, loads: 100, loadsWithout: 20, longLoadsWithout: 1, commands: 5000, viewChanges: 100_000, gets: 200, shreds: 5, shredMax: 100_000, shortStreams: 300 },
-  full: { appends: 50_000, awaited: 10_000, syncAwaited: 1000, short: 1050, long: 100_050, loads: 300, loadsWithout: 100, longLoadsWithout: 1, commands: 10_000, viewChanges: 100_000, gets: 1000, shreds: 9, shredMax: 1_000_000, shortStreams: 1000 }
+  tiny: { appends: 2000, awaited: 200, syncAwaited: 20, short: 150, long: 2050, loads: 20, loadsWithout: 5, longLoadsWithout: 1, commands: 2000, viewChanges: 2000, gets: 20, shreds: 3, shredMax: 3000, shortStreams: 20, scavengeLog: 3000 },
+  quick: { appends: 20_000, awaited: 2000, syncAwaited: 200, short: 1050, long: 100_050, loads: 100, loadsWithout: 20, longLoadsWithout: 1, commands: 5000, viewChanges: 100_000, gets: 200, shreds: 5, shredMax: 100_000, shortStreams: 300, scavengeLog: 100_000 },
+  full: { appends: 50_000, awaited: 10_000, syncAwaited: 1000, short: 1050, long: 100_050, loads: 300, loadsWithout: 100, longLoadsWithout: 1, commands: 10_000, viewChanges: 100_000, gets: 1000, shreds: 9, shredMax: 1_000_000, shortStreams: 1000, scavengeLog: 1_000_000 }
 }
 
 export interface Config {

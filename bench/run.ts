@@ -45,6 +45,8 @@ function plan (config: Config): Task[] {
     { area: 'conditions', events: 0, label: 'appends with a condition on a tag query' },
     { area: 'category-build', events: categoryLogEvents(config), label: `building ${log(categoryLogEvents(config))} with a 1% category` },
     { area: 'category', events: categoryLogEvents(config), label: 'reading a 1% category' },
+    { area: 'scavenge-build', events: config.sizes.scavengeLog, label: `building ${log(config.sizes.scavengeLog)} to scavenge a tenth of` },
+    { area: 'scavenge', events: config.sizes.scavengeLog, label: 'scavenging, and appending meanwhile' },
     // only when a server is given: ANNALS_BENCH_POSTGRES=postgres://…
     ...benchPostgresUrl() === undefined ? [] : [{ area: 'postgres' as const, events: 0, label: 'PostgreSQL: raw transactions, inserts and a streamed select' }]
   ]

@@ -135,7 +135,8 @@ t.test('npm run bench -- --tiny runs every workload and writes the table, the JS
   const workloads = ['awaited one at a time', 'awaited, sync', '64 concurrent, sync', '100 events per call, sync', 'load a stream of 150 events (snapshotEvery', 'flat in history',
     'without snapshots', 'time travel to a random past revision', 'load-then-append commands', 'with an inline projection', 'with a document and a history key each', 'at({ position }).get', '2 personal fields', '2 fields of each sealed by node:crypto',
     'read 100-event streams, 20 different ones', '64 concurrent callers', 'append 100 events per call', 'replay the whole log', 'read one stream', 'catch up a counter projection', 'shred one subject',
-    'with a condition on a tag query', 'then append on the condition', 'read a 1% category (30 of 3,000 events', 'the same 1% by its tag', 'no diagnostics subscriber']
+    'with a condition on a tag query', 'then append on the condition', 'read a 1% category (30 of 3,000 events', 'the same 1% by its tag', 'no diagnostics subscriber',
+    'scavenge 300 events of deleted streams out of 3,000', 'while a scavenge of 300 events runs']
   for (const workload of workloads) t.ok(stdout.includes(workload), workload)
   t.match(stdout, /As the log grows/)
   t.notMatch(stdout, /NaN|undefined|Infinity/)
@@ -168,6 +169,14 @@ t.test('npm run bench -- --tiny runs every workload and writes the table, the JS
   const result = (name: string): { raw: string, logEvents: number | null, targets: Array<{ target: string }> } => report.results.find((r: { name: string }) => r.name.startsWith(name))
   t.match(result('append 1 event with a condition'), { raw: 'annals, the same appends without a condition', targets: [{ target: '≥ 0.5', met: Boolean }] })
   t.match(result('read a 1% category'), { raw: 'annals, readAll() filtered in JavaScript', logEvents: 3000, targets: [{ target: '≥ 20', met: Boolean }] })
+  // issue 14's targets: a scavenge at least 0.5 of raw deletes of as many keys, under 200 MB; appends during a scavenge at least 0.5 of appends alone
+  t.match(result('scavenge 300 events'), {
+    raw: 'raw classic-level deleting as many keys, batches of 1,000',
+    logEvents: 3000,
+    targets: [{ target: '≥ 0.5', met: Boolean }, { target: 'peak RSS < 200 MB', met: Boolean }]
+  })
+  t.match(also('scavenge 300 events'), [{ raw: 'the same deletes, then a compaction of the whole database', targets: [] }])
+  t.match(result('append 1 event, 64 concurrent, while a scavenge'), { raw: 'annals, the same appends alone', targets: [{ target: '≥ 0.5', met: Boolean }] })
 
   const series = ['append-64', 'append-100', 'replay', 'read-stream', 'upcast', 'catch-up', 'shred']
   for (const s of series) {
