@@ -3,4 +3,4 @@
 import t from 'tap'
 import { lifecycleModelTest } from './helpers/lifecycle-model.js'
 
-lifecycleModelTest(t, 'memory-level', Number(process.env.MODEL_RUNS ?? 300), 40)
+lifecycleModelTest(t, 'memory-level', Number(process.env.MODEL_RUNS ?? 200), 40)

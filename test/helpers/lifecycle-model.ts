@@ -511,7 +511,8 @@ class NewVersionCommand implements Command {
 // Arbitraries
 
 const streams = ['s0', 's1', 'user-1', 'user-2']
-const prefixes = ['user-', 's']
+// '' is the category '*': every stream, $streams too
+const prefixes = ['user-', 's', '']
 const idPool = ['i0', 'i1', 'i2', 'i3', 'i4']
 const eventArb: fc.Arbitrary<NewEvent> = fc.record({
   type: fc.constantFrom('Added', 'Noted'),
