@@ -16,6 +16,8 @@ export const usage = `usage: npm run bench -- [options]    (or: annals bench [op
   --out <file.json>      where the figures go (default annals-bench.json)
   --svg <file.svg>       where the chart goes (default annals-bench.svg)
   --no-write             do not rewrite docs/benchmarks.md (annals bench never does)
+  --only <areas>         only these areas of workloads, comma-separated (scavenge, category,
+                         shred…: each with the building of its log); never rewrites the docs
 
   ANNALS_BENCH_POSTGRES=<url> in the environment adds the PostgreSQL rows, measured on that server`
 
@@ -72,6 +74,8 @@ export interface Config {
   out: string
   svg: string
   write: boolean
+  /** the areas to run (with their -build areas), or undefined for all */
+  only: string[] | undefined
   /** the command as typed, for the record */
   command: string
 }
@@ -114,7 +118,8 @@ export function parseOptions (argv: string[], as = 'npm run bench --'): Config {
         runs: { type: 'string' },
         out: { type: 'string', default: 'annals-bench.json' },
         svg: { type: 'string', default: 'annals-bench.svg' },
-        'no-write': { type: 'boolean', default: false }
+        'no-write': { type: 'boolean', default: false },
+        only: { type: 'string' }
       }
     }))
   } catch (err) {
@@ -130,6 +135,8 @@ export function parseOptions (argv: string[], as = 'npm run bench --'): Config {
     eventSize: count('event-size', values['event-size'], 16, 4 * 1024 * 1024 - 1024) ?? defaultShape.eventSize,
     personalFields: count('personal-fields', values['personal-fields'], 1, 100) ?? defaultShape.personalFields
   }
+  const only = values.only?.split(',').map(a => a.trim())
+  if (only !== undefined && only.some(a => !/^[a-z-]+$/.test(a))) throw new UsageError(`--only expects area names separated by commas, not '${values.only!}'`)
   for (const [name, file] of [['out', values.out], ['svg', values.svg]] as const) {
     if (file === '') throw new UsageError(`--${name} expects a file name`)
   }
@@ -143,7 +150,8 @@ export function parseOptions (argv: string[], as = 'npm run bench --'): Config {
     curve: curveSizes(events, mode === 'tiny' ? 1000 : 10_000),
     out: values.out,
     svg: values.svg,
-    write: !values['no-write'] && mode === 'full',
+    write: !values['no-write'] && mode === 'full' && only === undefined,
+    only,
     command: shown.length > 0 ? [as, ...shown].join(' ') : as.replace(/ --$/, '')
   }
 }

@@ -105,7 +105,12 @@ async function main (argv: string[]): Promise<void> {
     const folder = dirname(resolve(file))
     if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${folder}`)
   }
-  const tasks = plan(config)
+  const all = plan(config)
+  const only = config.only
+  const unknown = only?.filter(a => !all.some(t => t.area === a))
+  if (unknown !== undefined && unknown.length > 0) throw new UsageError(`--only: no area ${unknown.join(', ')} (areas: ${[...new Set(all.map(t => t.area))].filter(a => !a.endsWith('-build')).join(', ')})`)
+  // an area with the one that builds its log first: scavenge-build for scavenge, scale-build for scale-reads
+  const tasks = only === undefined ? all : all.filter(t => only.some(a => t.area === a || t.area === `${a}-build` || t.area === a.replace(/-[a-z]+$/, '-build')))
   const started = performance.now()
   const m = machine()
   process.stderr.write(`annals bench: ${config.runs} runs; scale curve at ${config.curve.map(fmt).join(', ')} events; ` +

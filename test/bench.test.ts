@@ -38,6 +38,9 @@ t.test('options: modes, the scale curve, the shape of data', async t => {
   t.equal(mine.command, 'npm run bench -- --events 50000 --streams 20 --event-size 1000 --personal-fields 5 --runs 7 --out x.json --svg x.svg', 'the command as typed, less --no-write')
   t.equal(parseOptions(['--quick'], 'annals bench').command, 'annals bench --quick')
   t.notOk(parseOptions(['--quick']).write, 'only a full run rewrites the docs')
+  t.same(parseOptions(['--only', 'scavenge, shred']).only, ['scavenge', 'shred'])
+  t.notOk(parseOptions(['--only', 'scavenge']).write, 'nor a run of some areas only')
+  t.equal(full.only, undefined)
   // long logs are run fewer times unless the user says; short workloads get a first untimed round
   t.same(runsAt(full, 0), { runs: 5, warm: true })
   t.same(runsAt(full, 1_000_000), { runs: 3, warm: false })
@@ -59,7 +62,8 @@ t.test('a bad option is a usage error that says what is wrong', async t => {
     [['--large', '--events', '100000'], /--large is --events 10000000/],
     [['extra'], /positional argument/],
     [['--out', ''], /--out expects a file name/],
-    [['--events'], /argument missing/]
+    [['--events'], /argument missing/],
+    [['--only', 'scavenge;rm'], /--only expects area names separated by commas/]
   ]
   for (const [argv, message] of bad) t.throws(() => parseOptions(argv), { constructor: UsageError, message }, argv.join(' '))
 })
@@ -124,6 +128,19 @@ t.test('a bad option ends the run before it starts, with exit code 2 and the usa
   t.equal(err.code, 2)
   t.match(err.stderr, /--events expects a whole number/)
   t.match(err.stderr, /usage: npm run bench -- \[options\]/)
+})
+
+t.test('--only runs the areas named, each with the building of its log', async t => {
+  assertBuilt()
+  const { dir, remove } = tempDir('annals-bench-only-')
+  t.teardown(remove)
+  const { stdout } = await promisify(execFile)(process.execPath, [runner, '--tiny', '--only', 'scavenge'], { cwd: dir })
+  const report = JSON.parse(readFileSync(join(dir, 'annals-bench.json'), 'utf8'))
+  t.same(report.results.map((r: { area: string }) => r.area), ['scavenge', 'scavenge'])
+  t.notMatch(stdout, /As the log grows/, 'no empty table of the curve')
+  const err = await promisify(execFile)(process.execPath, [runner, '--tiny', '--only', 'nope']).catch((e: unknown) => e) as { code: number, stderr: string }
+  t.equal(err.code, 2)
+  t.match(err.stderr, /--only: no area nope \(areas: .*scavenge/)
 })
 
 t.test('npm run bench -- --tiny runs every workload and writes the table, the JSON file and the chart', async t => {
