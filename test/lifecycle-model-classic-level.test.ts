@@ -3,4 +3,4 @@
 import t from 'tap'
 import { lifecycleModelTest } from './helpers/lifecycle-model.js'
 
-lifecycleModelTest(t, 'classic-level', Number(process.env.MODEL_RUNS ?? 100), 40)
+lifecycleModelTest(t, 'classic-level', Number(process.env.MODEL_RUNS ?? 80), 40)
