@@ -96,17 +96,30 @@ function rawDeletes (config: Config, expected: number, compact: boolean): () => 
   }
 }
 
-/** Appends of `count` events, 64 concurrent, to streams that were not deleted. */
-async function appends (config: Config, db: Annals, count: number): Promise<number> {
+/**
+ * Appends, 64 concurrent, to streams that were not deleted: `count` of them, or (`until` given)
+ * as many as are made until that settles (each caller one at least). Resolves with how many, in how long.
+ */
+async function appends (config: Config, db: Annals, count: number, until?: Promise<unknown>): Promise<Timing> {
   const event = eventMaker(config.shape)
-  const start = performance.now()
-  await concurrently(count, 64, async i => {
+  let over = false
+  void until?.then(() => { over = true }, () => { over = true })
+  const one = async (i: number): Promise<void> => {
     const e = event(config.sizes.scavengeLog + i)
     // the streams of the deleted tenth are left alone: they are what is being scavenged
     const stream = removed(config, config.sizes.scavengeLog + i) ? 'live' : e.stream
     await db.append(stream, { type: e.type, data: e.data })
-  })
-  return performance.now() - start
+  }
+  const start = performance.now()
+  if (until === undefined) {
+    await concurrently(count, 64, one)
+    return { events: count, ms: performance.now() - start }
+  }
+  let made = 0
+  // each of the 64 callers appends once at least, then again while the scavenge runs
+  const caller = async (): Promise<void> => { do await one(made++); while (!over) }
+  await Promise.all(Array.from({ length: 64 }, caller))
+  return { events: made, ms: performance.now() - start }
 }
 
 /** The workloads on the log {@link buildScavengeLog} wrote; `close` removes it. */
@@ -139,16 +152,14 @@ export async function scavengeWorkloads (config: Config): Promise<{ workloads: W
       logEvents: events,
       raw: 'annals, the same appends alone',
       target: 0.5,
+      // as many appends as are made while the scavenge runs
       annals: async () => await onDeleted(config, 'scavenge-appends', async db => {
-        let done = false
-        const scavenge = db.scavenge().finally(() => { done = true })
-        const ms = await appends(config, db, count)
-        const overlapped = !done
+        const scavenge = db.scavenge()
+        const timing = await appends(config, db, count, scavenge)
         await scavenge
-        if (!overlapped) process.stderr.write('note: the scavenge ended before the appends did\n')
-        return { events: count, ms }
+        return timing
       }),
-      baseline: async () => await onDeleted(config, 'scavenge-appends', async db => ({ events: count, ms: await appends(config, db, count) }))
+      baseline: async () => await onDeleted(config, 'scavenge-appends', async db => await appends(config, db, count))
     }],
     close: async () => {
       for (const name of [BASE, RAW_BASE]) rmSync(join(BENCH_DIR, name), { recursive: true, force: true })
