@@ -6,6 +6,7 @@ import { aggregateWorkloads } from './aggregates.js'
 import { appendWorkloads, curveAppends } from './appends.js'
 import { buildCategoryLog, categoryWorkloads, conditionalWorkloads } from './consistency.js'
 import { diagnosticsWorkloads } from './diagnostics.js'
+import { buildScavengeLog, scavengeWorkloads } from './lifecycle.js'
 import { measure, type Result, type Workload } from './measure.js'
 import { parseOptions, runsAt, type Config } from './options.js'
 import { postgresWorkloads } from './postgres.js'
@@ -33,6 +34,8 @@ export const areas = {
   conditions: async (c: Config): Promise<Area> => ({ workloads: conditionalWorkloads(c) }),
   'category-build': async (c: Config, events: number): Promise<Area> => { await buildCategoryLog(c, events); return { workloads: [] } },
   category: categoryWorkloads,
+  'scavenge-build': async (c: Config): Promise<Area> => { await buildScavengeLog(c); return { workloads: [] } },
+  scavenge: scavengeWorkloads,
   postgres: async (c: Config): Promise<Area> => {
     const url = benchPostgresUrl()
     if (url === undefined) throw new Error('the postgres area needs ANNALS_BENCH_POSTGRES, the URL of a server')

@@ -16,6 +16,8 @@ export const usage = `usage: npm run bench -- [options]    (or: annals bench [op
   --out <file.json>      where the figures go (default annals-bench.json)
   --svg <file.svg>       where the chart goes (default annals-bench.svg)
   --no-write             do not rewrite docs/benchmarks.md (annals bench never does)
+  --only <areas>         only these areas of workloads, comma-separated (scavenge, category,
+                         shred…: each with the building of its log); never rewrites the docs
 
   ANNALS_BENCH_POSTGRES=<url> in the environment adds the PostgreSQL rows, measured on that server`
 
@@ -48,14 +50,16 @@ export interface Sizes {
   shredMax: number
   /** streams of 100 events, written interleaved and each read whole */
   shortStreams: number
+  /** the log a tenth of which is scavenged (the events of a tenth of the streams) */
+  scavengeLog: number
 }
 
 // Aggregate streams go half an interval past their last snapshot, as a stream does on average:
 // a load reads a snapshot and folds 50 events. (At an exact multiple of 100 it folds none.)
 const sizes: Record<Mode, Sizes> = {
-  tiny: { appends: 2000, awaited: 200, syncAwaited: 20, short: 150, long: 2050, loads: 20, loadsWithout: 5, longLoadsWithout: 1, commands: 2000, viewChanges: 2000, gets: 20, shreds: 3, shredMax: 3000, shortStreams: 20 },
-  quick: { appends: 20_000, awaited: 2000, syncAwaited: 200, short: 1050, long: 100_050, loads: 100, loadsWithout: 20, longLoadsWithout: 1, commands: 5000, viewChanges: 100_000, gets: 200, shreds: 5, shredMax: 100_000, shortStreams: 300 },
-  full: { appends: 50_000, awaited: 10_000, syncAwaited: 1000, short: 1050, long: 100_050, loads: 300, loadsWithout: 100, longLoadsWithout: 1, commands: 10_000, viewChanges: 100_000, gets: 1000, shreds: 9, shredMax: 1_000_000, shortStreams: 1000 }
+  tiny: { appends: 2000, awaited: 200, syncAwaited: 20, short: 150, long: 2050, loads: 20, loadsWithout: 5, longLoadsWithout: 1, commands: 2000, viewChanges: 2000, gets: 20, shreds: 3, shredMax: 3000, shortStreams: 20, scavengeLog: 3000 },
+  quick: { appends: 20_000, awaited: 2000, syncAwaited: 200, short: 1050, long: 100_050, loads: 100, loadsWithout: 20, longLoadsWithout: 1, commands: 5000, viewChanges: 100_000, gets: 200, shreds: 5, shredMax: 100_000, shortStreams: 300, scavengeLog: 100_000 },
+  full: { appends: 50_000, awaited: 10_000, syncAwaited: 1000, short: 1050, long: 100_050, loads: 300, loadsWithout: 100, longLoadsWithout: 1, commands: 10_000, viewChanges: 100_000, gets: 1000, shreds: 9, shredMax: 1_000_000, shortStreams: 1000, scavengeLog: 1_000_000 }
 }
 
 export interface Config {
@@ -70,6 +74,8 @@ export interface Config {
   out: string
   svg: string
   write: boolean
+  /** the areas to run (with their -build areas), or undefined for all */
+  only: string[] | undefined
   /** the command as typed, for the record */
   command: string
 }
@@ -112,7 +118,8 @@ export function parseOptions (argv: string[], as = 'npm run bench --'): Config {
         runs: { type: 'string' },
         out: { type: 'string', default: 'annals-bench.json' },
         svg: { type: 'string', default: 'annals-bench.svg' },
-        'no-write': { type: 'boolean', default: false }
+        'no-write': { type: 'boolean', default: false },
+        only: { type: 'string' }
       }
     }))
   } catch (err) {
@@ -128,6 +135,8 @@ export function parseOptions (argv: string[], as = 'npm run bench --'): Config {
     eventSize: count('event-size', values['event-size'], 16, 4 * 1024 * 1024 - 1024) ?? defaultShape.eventSize,
     personalFields: count('personal-fields', values['personal-fields'], 1, 100) ?? defaultShape.personalFields
   }
+  const only = values.only?.split(',').map(a => a.trim())
+  if (only !== undefined && only.some(a => !/^[a-z-]+$/.test(a))) throw new UsageError(`--only expects area names separated by commas, not '${values.only!}'`)
   for (const [name, file] of [['out', values.out], ['svg', values.svg]] as const) {
     if (file === '') throw new UsageError(`--${name} expects a file name`)
   }
@@ -141,7 +150,8 @@ export function parseOptions (argv: string[], as = 'npm run bench --'): Config {
     curve: curveSizes(events, mode === 'tiny' ? 1000 : 10_000),
     out: values.out,
     svg: values.svg,
-    write: !values['no-write'] && mode === 'full',
+    write: !values['no-write'] && mode === 'full' && only === undefined,
+    only,
     command: shown.length > 0 ? [as, ...shown].join(' ') : as.replace(/ --$/, '')
   }
 }

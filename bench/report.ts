@@ -101,8 +101,11 @@ export function tables (results: Result[]): string {
   const curve = results.filter(r => r.series !== null)
   const series = [...new Set(curve.map(r => r.series))]
   const byLog = series.flatMap(s => curve.filter(r => r.series === s).sort((a, b) => a.logEvents! - b.logEvents!))
+  const first = table(['workload', ...columns], [false, ...numeric], off.flatMap(r => rows(r, [r.name], [''])))
+  // a run of some areas only (--only) may have nothing on the curve
+  if (byLog.length === 0) return first
   return [
-    table(['workload', ...columns], [false, ...numeric], off.flatMap(r => rows(r, [r.name], ['']))),
+    first,
     '',
     'As the log grows (events in the log, then the same columns):',
     '',

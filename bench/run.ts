@@ -45,6 +45,8 @@ function plan (config: Config): Task[] {
     { area: 'conditions', events: 0, label: 'appends with a condition on a tag query' },
     { area: 'category-build', events: categoryLogEvents(config), label: `building ${log(categoryLogEvents(config))} with a 1% category` },
     { area: 'category', events: categoryLogEvents(config), label: 'reading a 1% category' },
+    { area: 'scavenge-build', events: config.sizes.scavengeLog, label: `building ${log(config.sizes.scavengeLog)} to scavenge a tenth of` },
+    { area: 'scavenge', events: config.sizes.scavengeLog, label: 'scavenging, and appending meanwhile' },
     // only when a server is given: ANNALS_BENCH_POSTGRES=postgres://…
     ...benchPostgresUrl() === undefined ? [] : [{ area: 'postgres' as const, events: 0, label: 'PostgreSQL: raw transactions, inserts and a streamed select' }]
   ]
@@ -103,7 +105,12 @@ async function main (argv: string[]): Promise<void> {
     const folder = dirname(resolve(file))
     if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${folder}`)
   }
-  const tasks = plan(config)
+  const all = plan(config)
+  const only = config.only
+  const unknown = only?.filter(a => !all.some(t => t.area === a))
+  if (unknown !== undefined && unknown.length > 0) throw new UsageError(`--only: no area ${unknown.join(', ')} (areas: ${[...new Set(all.map(t => t.area))].filter(a => !a.endsWith('-build')).join(', ')})`)
+  // an area with the one that builds its log first: scavenge-build for scavenge, scale-build for scale-reads
+  const tasks = only === undefined ? all : all.filter(t => only.some(a => t.area === a || t.area === `${a}-build` || t.area === a.replace(/-[a-z]+$/, '-build')))
   const started = performance.now()
   const m = machine()
   process.stderr.write(`annals bench: ${config.runs} runs; scale curve at ${config.curve.map(fmt).join(', ')} events; ` +

@@ -38,6 +38,9 @@ t.test('options: modes, the scale curve, the shape of data', async t => {
   t.equal(mine.command, 'npm run bench -- --events 50000 --streams 20 --event-size 1000 --personal-fields 5 --runs 7 --out x.json --svg x.svg', 'the command as typed, less --no-write')
   t.equal(parseOptions(['--quick'], 'annals bench').command, 'annals bench --quick')
   t.notOk(parseOptions(['--quick']).write, 'only a full run rewrites the docs')
+  t.same(parseOptions(['--only', 'scavenge, shred']).only, ['scavenge', 'shred'])
+  t.notOk(parseOptions(['--only', 'scavenge']).write, 'nor a run of some areas only')
+  t.equal(full.only, undefined)
   // long logs are run fewer times unless the user says; short workloads get a first untimed round
   t.same(runsAt(full, 0), { runs: 5, warm: true })
   t.same(runsAt(full, 1_000_000), { runs: 3, warm: false })
@@ -59,7 +62,8 @@ t.test('a bad option is a usage error that says what is wrong', async t => {
     [['--large', '--events', '100000'], /--large is --events 10000000/],
     [['extra'], /positional argument/],
     [['--out', ''], /--out expects a file name/],
-    [['--events'], /argument missing/]
+    [['--events'], /argument missing/],
+    [['--only', 'scavenge;rm'], /--only expects area names separated by commas/]
   ]
   for (const [argv, message] of bad) t.throws(() => parseOptions(argv), { constructor: UsageError, message }, argv.join(' '))
 })
@@ -126,6 +130,19 @@ t.test('a bad option ends the run before it starts, with exit code 2 and the usa
   t.match(err.stderr, /usage: npm run bench -- \[options\]/)
 })
 
+t.test('--only runs the areas named, each with the building of its log', async t => {
+  assertBuilt()
+  const { dir, remove } = tempDir('annals-bench-only-')
+  t.teardown(remove)
+  const { stdout } = await promisify(execFile)(process.execPath, [runner, '--tiny', '--only', 'scavenge'], { cwd: dir })
+  const report = JSON.parse(readFileSync(join(dir, 'annals-bench.json'), 'utf8'))
+  t.same(report.results.map((r: { area: string }) => r.area), ['scavenge', 'scavenge'])
+  t.notMatch(stdout, /As the log grows/, 'no empty table of the curve')
+  const err = await promisify(execFile)(process.execPath, [runner, '--tiny', '--only', 'nope']).catch((e: unknown) => e) as { code: number, stderr: string }
+  t.equal(err.code, 2)
+  t.match(err.stderr, /--only: no area nope \(areas: .*scavenge/)
+})
+
 t.test('npm run bench -- --tiny runs every workload and writes the table, the JSON file and the chart', async t => {
   assertBuilt()
   const { dir, remove } = tempDir('annals-bench-')
@@ -135,7 +152,8 @@ t.test('npm run bench -- --tiny runs every workload and writes the table, the JS
   const workloads = ['awaited one at a time', 'awaited, sync', '64 concurrent, sync', '100 events per call, sync', 'load a stream of 150 events (snapshotEvery', 'flat in history',
     'without snapshots', 'time travel to a random past revision', 'load-then-append commands', 'with an inline projection', 'with a document and a history key each', 'at({ position }).get', '2 personal fields', '2 fields of each sealed by node:crypto',
     'read 100-event streams, 20 different ones', '64 concurrent callers', 'append 100 events per call', 'replay the whole log', 'read one stream', 'catch up a counter projection', 'shred one subject',
-    'with a condition on a tag query', 'then append on the condition', 'read a 1% category (30 of 3,000 events', 'the same 1% by its tag', 'no diagnostics subscriber']
+    'with a condition on a tag query', 'then append on the condition', 'read a 1% category (30 of 3,000 events', 'the same 1% by its tag', 'no diagnostics subscriber',
+    'scavenge 300 events of deleted streams out of 3,000', 'while a scavenge of 300 events runs']
   for (const workload of workloads) t.ok(stdout.includes(workload), workload)
   t.match(stdout, /As the log grows/)
   t.notMatch(stdout, /NaN|undefined|Infinity/)
@@ -168,6 +186,14 @@ t.test('npm run bench -- --tiny runs every workload and writes the table, the JS
   const result = (name: string): { raw: string, logEvents: number | null, targets: Array<{ target: string }> } => report.results.find((r: { name: string }) => r.name.startsWith(name))
   t.match(result('append 1 event with a condition'), { raw: 'annals, the same appends without a condition', targets: [{ target: '≥ 0.5', met: Boolean }] })
   t.match(result('read a 1% category'), { raw: 'annals, readAll() filtered in JavaScript', logEvents: 3000, targets: [{ target: '≥ 20', met: Boolean }] })
+  // issue 14's targets: a scavenge at least 0.5 of raw deletes of as many keys, under 200 MB; appends during a scavenge at least 0.5 of appends alone
+  t.match(result('scavenge 300 events'), {
+    raw: 'raw classic-level deleting as many keys, batches of 1,000',
+    logEvents: 3000,
+    targets: [{ target: '≥ 0.5', met: Boolean }, { target: 'peak RSS < 200 MB', met: Boolean }]
+  })
+  t.match(also('scavenge 300 events'), [{ raw: 'the same deletes, then a compaction of the whole database', targets: [] }])
+  t.match(result('append 1 event, 64 concurrent, while a scavenge'), { raw: 'annals, the same appends alone', targets: [{ target: '≥ 0.5', met: Boolean }] })
 
   const series = ['append-64', 'append-100', 'replay', 'read-stream', 'upcast', 'catch-up', 'shred']
   for (const s of series) {

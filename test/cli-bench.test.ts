@@ -28,4 +28,5 @@ t.test('annals bench: a bad option is a usage error', async t => {
   t.match(await annals(['bench', '--events', 'many']), { code: 2, stderr: /option '--events <n>' argument 'many' is invalid/ })
   t.match(await annals(['bench', '--events', '5']), { code: 2, stderr: /--events expects a whole number from 100/ })
   t.match(await annals(['bench', '--tiny', '--large']), { code: 2, stderr: /--tiny cannot go with --quick or --large/ })
+  t.match(await annals(['bench', '--tiny', '--only', 'nope']), { code: 2, stderr: /--only: no area nope/ })
 })

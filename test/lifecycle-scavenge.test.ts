@@ -55,3 +55,26 @@ for (const backend of backends.filter(b => !b.name.includes('sublevel'))) {
     await again.close()
   })
 }
+
+t.test('classic-level: a scavenge starts and ends under a steady load of appends (64 callers that never pause)', async t => {
+  const backend = backends.find(b => b.name === 'classic-level')!
+  const f = await backend.make()
+  t.teardown(f.cleanup)
+  const db = await f.open()
+  for (let i = 0; i < 200; i++) await db.append(`s-${i % 4}`, { type: 'T', data: i })
+  await db.deleteStream('s-0')
+  let stop = false
+  let appended = 0
+  const callers = Promise.all(Array.from({ length: 64 }, async (_, k) => {
+    while (!stop) { await db.append(`live-${k}`, { type: 'T' }); appended++ }
+  }))
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<'hung'>(resolve => { timer = setTimeout(() => resolve('hung'), 10_000) })
+  const scavenged = await Promise.race([db.scavenge(), hung])
+  clearTimeout(timer)
+  stop = true
+  await callers
+  t.not(scavenged, 'hung', `the scavenge ended (${appended} appends meanwhile)`)
+  t.match(scavenged, { removed: 50 })
+  await db.close()
+})

@@ -16,10 +16,13 @@ export const MAX_BATCH_EVENTS = 8192
 /** Most events queued; past it, appends wait for room. */
 export const MAX_QUEUED_EVENTS = 65536
 
+/** A turn of the committer's own, between two batches: see {@link GroupCommit.exclusive}. */
+interface Turn { size: 0, turn: () => Promise<void> }
+
 export class GroupCommit<Item extends Queued<T>, T> {
   readonly #commit: (group: Item[]) => Promise<void>
-  /** the queue: items from `#head` on */
-  #items: Item[] = []
+  /** the queue: items (and turns) from `#head` on */
+  #items: Array<Item | Turn> = []
   #head = 0
   #queued = 0
   #running: Promise<void> | undefined
@@ -43,6 +46,23 @@ export class GroupCommit<Item extends Queued<T>, T> {
     }
     this.#items.push(item)
     this.#queued += item.size
+    this.#wake()
+  }
+
+  /**
+   * Runs `fn` once every item queued before this call is committed (or failed), while no batch
+   * is being committed; items queued after wait for it. Unlike {@link drain}, it needs no pause
+   * in the appends: a steady stream of them cannot hold it back.
+   */
+  async exclusive<R> (fn: () => Promise<R>): Promise<R> {
+    return await new Promise<R>((resolve, reject) => {
+      this.#items.push({ size: 0, turn: async () => { await fn().then(resolve, reject) } })
+      this.#wake()
+    })
+  }
+
+  /** Starts the committer unless it is running. */
+  #wake (): void {
     if (this.#running === undefined && !this.#starting) {
       // start after the promise jobs already queued: callers resuming from the previous batch
       // re-append a few hops apart, and starting at the first would write it alone (measured:
@@ -73,6 +93,12 @@ export class GroupCommit<Item extends Queued<T>, T> {
   async #run (): Promise<void> {
     try {
       while (this.#head < this.#items.length) {
+        const next = this.#items[this.#head]!
+        if ('turn' in next) {
+          this.#advance(this.#head + 1, 0)
+          await next.turn()
+          continue
+        }
         const group = this.#take()
         try {
           await this.#commit(group)
@@ -86,13 +112,20 @@ export class GroupCommit<Item extends Queued<T>, T> {
     }
   }
 
-  /** The next group: everything waiting, up to MAX_BATCH_EVENTS (at least one item). */
+  /** The next group: everything waiting up to a turn, up to MAX_BATCH_EVENTS (at least one item). */
   #take (): Item[] {
     const items = this.#items
     let end = this.#head + 1
     let count = items[this.#head]!.size
-    while (end < items.length && count + items[end]!.size <= MAX_BATCH_EVENTS) count += items[end++]!.size
-    const group = items.slice(this.#head, end)
+    while (end < items.length && !('turn' in items[end]!) && count + items[end]!.size <= MAX_BATCH_EVENTS) count += items[end++]!.size
+    const group = items.slice(this.#head, end) as Item[]
+    this.#advance(end, count)
+    return group
+  }
+
+  /** Moves the queue's head to `end`, past `count` events. */
+  #advance (end: number, count: number): void {
+    const items = this.#items
     this.#head = end
     this.#queued -= count
     if (this.#head === items.length) {
@@ -102,7 +135,6 @@ export class GroupCommit<Item extends Queued<T>, T> {
       this.#items = items.slice(this.#head)
       this.#head = 0
     }
-    return group
   }
 
   #makeRoom (): void {

@@ -17,6 +17,7 @@ interface BenchOptions {
   runs?: number
   out?: string
   svg?: string
+  only?: string
 }
 
 /**
@@ -42,10 +43,12 @@ export function register (program: Command): void {
     .option('--runs <n>', 'runs of each workload; the median is reported (default 5; --quick 3)', integer)
     .option('--out <file.json>', 'where the figures go (default annals-bench.json)')
     .option('--svg <file.svg>', 'where the chart goes (default annals-bench.svg)')
+    .option('--only <areas>', 'only these areas of workloads, comma-separated (scavenge, category, shred…), each with the building of its log')
     .addHelpText('after', `
 Examples:
   $ npx annals bench --quick
   $ npx annals bench --events 300000 --event-size 1000 --streams 50000
+  $ npx annals bench --quick --only scavenge
 
 Prints the progress on standard error and the tables on standard output, and writes the figures
 (with the machine and the date) to annals-bench.json and the chart to annals-bench.svg. The
@@ -55,7 +58,7 @@ databases of the run, in ./bench-data, are removed at the end.`)
       if (!existsSync(script)) throw new CliError(`The benchmark suite is not built (${script} is missing): run npm run build`, ExitCode.notFound)
       const args = [script, '--no-write']
       for (const flag of ['quick', 'tiny', 'large'] as const) if (options[flag] === true) args.push(`--${flag}`)
-      const values = { events: options.events, streams: options.streams, 'event-size': options.eventSize, 'personal-fields': options.personalFields, runs: options.runs, out: options.out, svg: options.svg }
+      const values = { events: options.events, streams: options.streams, 'event-size': options.eventSize, 'personal-fields': options.personalFields, runs: options.runs, out: options.out, svg: options.svg, only: options.only }
       for (const [name, value] of Object.entries(values)) if (value !== undefined) args.push(`--${name}`, String(value))
       // the run records how it was asked for: as this command, not as npm run bench
       const env = { ...process.env, ANNALS_BENCH_COMMAND: 'annals bench' }

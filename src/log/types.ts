@@ -43,7 +43,11 @@ export interface RecordedEvent<Type extends string = string, Data = any> { // es
   stream: string
   /** Its place in its stream, from 0. */
   revision: number
-  /** Its place in the whole log, from 0, without gaps. */
+  /**
+   * Its place in the whole log, from 0. Positions are never reused: those of removed events
+   * (deleted, truncated, expired, archived; see docs/lifecycle.md) stay as holes between the
+   * events that read.
+   */
   position: number
   type: Type
   /**

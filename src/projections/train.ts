@@ -174,8 +174,12 @@ export class Train {
       await ahead?.catch(() => {})
       await chunks.close()
     }
+    // the events after the last one read up to the head no longer read (removed events keep
+    // their positions): the members pass over them, as over a chunk without events
+    if (this.#next <= head) await this.#chunk(this.#members.slice(), [], head)
   }
 
+  /** Handles a chunk (none: passes over positions up to `head` that no longer read). */
   async #chunk (members: Member[], chunk: RecordedEvent[], head: number): Promise<void> {
     const started = projectionChannel.hasSubscribers ? performance.now() : -1
     const before = started >= 0 ? members.map(m => m.record.next) : undefined
@@ -188,7 +192,7 @@ export class Train {
     } finally {
       if (window) closeWindow()
     }
-    const end = chunk[chunk.length - 1]!.position + 1
+    const end = chunk.length === 0 ? head + 1 : chunk[chunk.length - 1]!.position + 1
     const ops: WriteOp[] = []
     const swapped: Member[] = []
     const nexts = members.map(m => {

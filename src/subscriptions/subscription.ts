@@ -210,8 +210,9 @@ export class Subscription extends EventEmitter {
         } finally {
           await chunks.close()
         }
-        // a filtered read passes over what it does not keep: it has read everything up to the head
-        if (this.#filter !== undefined && !this.#closed) this.#next = Math.max(this.#next, head + 1)
+        // the read passed over everything up to the head: what a filter does not keep, and what
+        // no longer reads (removed events keep their positions, so the log's tail may be a hole)
+        if (!this.#closed) this.#next = Math.max(this.#next, head + 1)
         await this.#checkpoint(true)
         this.#settleWaiters()
       }

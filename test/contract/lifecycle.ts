@@ -3,10 +3,21 @@
 // `$streams`; reads, revisions, listings and loads that see none of what was removed; a
 // scavenge that takes it out of the database and changes no answer.
 import type { Test } from 'tap'
-import { defineAggregate, type RecordedEvent } from '../../src/index.js'
+import { defineAggregate, defineProjection, type RecordedEvent } from '../../src/index.js'
 import { collect, type Backend } from '../helpers/backends.js'
 
 const types = (events: RecordedEvent[]): string[] => events.map(e => e.type)
+/** Rejects with `{ code: 'HUNG' }` when `p` has not settled after `ms`. */
+async function within<T> (p: Promise<T>, ms = 3000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(Object.assign(new Error('hung'), { code: 'HUNG' })) }, ms) })
+  try {
+    return await Promise.race([p, hung])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 const Count = defineAggregate({ name: 'count', initial: () => 0, evolve: (n: number) => n + 1, snapshotEvery: 2 })
 
 export function lifecycleContract (t: Test, backend: Backend): void {
@@ -97,15 +108,55 @@ export function lifecycleContract (t: Test, backend: Backend): void {
     t.same((await collect(db.readStream('user-1'))).map(e => e.data), [3])
     t.same((await collect(db.readStream('user-9'))).map(e => e.data), [1, 2, 3])
     t.equal((await collect(db.readStream('admin'))).length, 4)
-    // an age: events older than maxAge ms read no more
-    await db.append('old', { type: 'T', data: 'old' })
-    await new Promise(resolve => setTimeout(resolve, 60))
-    await db.append('old', { type: 'T', data: 'new' })
-    await db.setStreamMetadata('old', { maxAge: 40 })
-    t.same((await collect(db.readStream('old'))).map(e => e.data), ['new'])
-    t.match(await db.load(Count, 'old'), { state: 1, revision: 1 })
+    // an age: events older than maxAge ms read no more (on the test's clock: a loaded machine's
+    // pauses cannot age the new event too)
+    const realNow = Date.now
+    let clock = realNow() + 1000
+    Date.now = () => clock
+    try {
+      await db.append('old', { type: 'T', data: 'old' })
+      clock += 60_000
+      await db.append('old', { type: 'T', data: 'new' })
+      await db.setStreamMetadata('old', { maxAge: 40_000 })
+      t.same((await collect(db.readStream('old'))).map(e => e.data), ['new'])
+      t.match(await db.load(Count, 'old'), { state: 1, revision: 1 })
+    } finally {
+      Date.now = realNow
+    }
     await t.rejects(db.setStreamMetadata('old', { maxCount: -1 }), TypeError)
     await t.rejects(db.setStreamMetadata('old', { maxCont: 1 } as never), TypeError)
+    await db.close()
+  })
+
+  t.test('subscriptions and async projections catch up past removed events at the head; a rebuild too', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const seen: string[] = []
+    const byStream = (version: number): ReturnType<typeof defineProjection<number>> =>
+      defineProjection<number>({ name: 'by-stream', mode: 'async', version, handle: (e, view) => { view.put(e.stream, e.position) } })
+    let db = await f.open()
+    const sub = db.subscribe({ name: 'seen' }, e => { seen.push(e.type) })
+    const view = await db.project(byStream(1))
+    await db.append('s', { type: 'A' })
+    await db.truncateStream('s', { before: 10 })
+    // the log's last event no longer reads: it is removed as it is written
+    await db.append('s', { type: 'Hidden' })
+    await within(sub.caughtUp())
+    await within(view.caughtUp())
+    t.same(seen, ['A', '$StreamTruncated'])
+    t.match(view.status(), { position: 2, lag: 0, state: 'live' })
+    t.same(await collect(view.query()), [['$streams', 1], ['s', 0]])
+    await db.append('t', { type: 'B' })
+    await within(view.caughtUp())
+    t.same(await view.get('t'), 3, 'and goes on after them')
+    await db.append('s', { type: 'Hidden' })
+    await db.close()
+    // a new version rebuilds from what reads, up to a head that does not read
+    db = await f.open()
+    const rebuilt = await db.project(byStream(2))
+    await within(rebuilt.caughtUp())
+    t.match(rebuilt.status(), { position: 4, lag: 0, state: 'live' })
+    t.same(await collect(rebuilt.query()), [['$streams', 1], ['t', 3]], 'A reads no more either (below revision 10)')
     await db.close()
   })
 

@@ -1,7 +1,8 @@
 // Importing a log into an empty level backend: events written as they were in the database
 // they came from, at their positions, with their revisions, commit times and ids, rather than
-// as new appends (`annals import`). The events must make a log: positions from 0 without gaps,
-// revisions from 0 without gaps in each stream, times that never decrease, ids used once. They
+// as new appends (`annals import`). The events must make a log: increasing positions (those
+// skipped were removed where the log came from, and stay holes here), each stream's revisions
+// without gaps (from the first that still read), times that never decrease, ids used once. They
 // are written as the writer writes them: chunks (one per run of events with one commit time),
 // id index entries, and the streams' blocks. Everything written can be undone.
 import { AnnalsError } from '../../errors.js'

@@ -32,7 +32,7 @@ const CHUNKS_PER_BATCH = 32
 /** What a scavenge asks of the writer: streams' last revisions (for counts), and the events in memory written to blocks. */
 export interface ScavengeHost {
   revision (stream: string): Promise<number>
-  flush (): Promise<void>
+  flushTail (): Promise<void>
 }
 
 /**
@@ -41,7 +41,7 @@ export interface ScavengeHost {
  */
 export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHost, progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport> {
   // what waits in memory goes to blocks first, so that everything committed can be scavenged
-  await host.flush()
+  await host.flushTail()
   const end = await indexedUpTo(door)
   const marker = await door.get(PROGRESS_KEY)
   let next = marker === undefined ? 0 : marker.readUInt32BE(0) * 0x100000000 + marker.readUInt32BE(4)

@@ -128,11 +128,21 @@ export class LevelWriter {
   /** Writes what is queued, then the streams' blocks still in memory, so that the next open has nothing to rebuild. */
   async flush (): Promise<void> {
     await this.#queue.drain()
-    if (!this.#index.pending) return
-    const ops: WriteOp[] = []
-    const staged = this.#index.stage(ops, new Map(), this.#head.position, true)
-    await this.#door.write(ops, this.#sync)
-    staged()
+    await this.flushTail()
+  }
+
+  /**
+   * Writes the streams' blocks still in memory, up to the appends committed before the call,
+   * between two batches: appends go on meanwhile (a scavenge needs this under any load).
+   */
+  async flushTail (): Promise<void> {
+    await this.#queue.exclusive(async () => {
+      if (!this.#index.pending) return
+      const ops: WriteOp[] = []
+      const staged = this.#index.stage(ops, new Map(), this.#head.position, true)
+      await this.#door.write(ops, this.#sync)
+      staged()
+    })
   }
 
   async #commit (group: Request[]): Promise<void> {
