@@ -140,7 +140,11 @@ class Model {
     const own = this.rules.get(stream)
     if (own?.maxCount !== undefined || own?.maxAge !== undefined) return own
     let best: string | undefined
-    for (const prefix of this.categories.keys()) if (stream.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix
+    for (const prefix of this.categories.keys()) {
+      // a system stream is in no category but one of '$' streams
+      if (stream.startsWith('$') && !prefix.startsWith('$')) continue
+      if (stream.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix
+    }
     return best === undefined ? undefined : this.categories.get(best)
   }
 
@@ -539,7 +543,7 @@ class NewVersionCommand implements Command {
 // Arbitraries
 
 const streams = ['s0', 's1', 'user-1', 'user-2']
-// '' is the category '*': every stream, $streams too
+// '' is the category '*': every stream of the user's ($streams is in no category but '$…')
 const prefixes = ['user-', 's', '']
 const idPool = ['i0', 'i1', 'i2', 'i3', 'i4']
 const eventArb: fc.Arbitrary<NewEvent> = fc.record({

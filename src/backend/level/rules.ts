@@ -76,12 +76,18 @@ export class Rules {
     return this.#streams.get(stream)
   }
 
-  /** The retention of a stream: its own, else its category's (the longest prefix that matches). */
+  /**
+   * The retention of a stream: its own, else its category's (the longest prefix that matches).
+   * A system stream (`$streams`) is in no category but one whose prefix begins with `$`: `*`
+   * keeps the user's streams short, not the record of their lives.
+   */
   retention (stream: string): Retention | undefined {
     const own = this.#streams.get(stream)
     if (own?.maxCount !== undefined || own?.maxAge !== undefined) return own
     let best: string | undefined
+    const system = stream.startsWith('$')
     for (const prefix of this.#categories.keys()) {
+      if (system && !prefix.startsWith('$')) continue
       if (stream.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix
     }
     return best === undefined ? undefined : this.#categories.get(best)
