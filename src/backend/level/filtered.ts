@@ -11,7 +11,8 @@ import type { Accept } from './event-record.js'
 import { decodeAt, logChunks, streamChunks } from './readers.js'
 import type { StreamIndex } from './stream-index.js'
 import { listStreams } from './stream-list.js'
-import { indexable, matchesQuery, queryPositions } from './tags.js'
+import { matchesQuery } from '../append-checks.js'
+import { indexable, queryPositions } from './tags.js'
 
 /** A category with more streams than this is read by a scan of the log rather than by merging its streams. */
 export const MERGE_STREAMS = 1000

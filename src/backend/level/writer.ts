@@ -5,7 +5,7 @@
 // streams' blocks (stream-index.ts). One that fails its checks fails alone; an append to
 // several streams is one append.
 import { AnnalsError } from '../../errors.js'
-import type { AppendResult, ExpectedRevision, RecordedEvent } from '../../log/types.js'
+import type { AppendResult, RecordedEvent } from '../../log/types.js'
 import { decode } from '../../storage/codec.js'
 import { Space, namedKey, u64 } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
@@ -13,15 +13,16 @@ import {
   sealedEvents, type AppendCondition, type AppendHook, type AppendManyRequest, type AppendPart, type AppendRequest,
   type CommitListener, type LogHead
 } from '../backend.js'
+import { checkCondition, checkExpected, retriedMany, type Placed as PlacedEvent } from '../append-checks.js'
 import { GroupCommit, type Queued } from '../group-commit.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder, chunkAt } from './chunk.js'
 import type { LevelDoor } from './door.js'
 import { eventParts, writeEvent } from './event-record.js'
 import { decodeIdEntry, encodeIdEntry, idKey, type IdEntry } from './ids.js'
-import { RevisionCache } from './revision-cache.js'
+import { RevisionCache } from '../revision-cache.js'
 import type { BlockEvent } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
-import { matchesQuery, tagKey, tagValue } from './tags.js'
+import { tagKey, tagValue } from './tags.js'
 
 /** Streams whose revision is kept in memory. */
 const REVISION_CACHE_SIZE = 65536
@@ -33,13 +34,7 @@ interface Request extends Queued<AppendResult[]> {
 }
 
 /** An event with an indexed id, placed in the batch being built, or stored before. */
-interface Placed extends IdEntry {
-  stream: string
-  type: string
-  data: Buffer
-  metadata: Buffer | undefined
-  tags: readonly string[] | undefined
-}
+type Placed = PlacedEvent & IdEntry
 
 /** What the checks of a batch read from storage. */
 interface Known {
@@ -158,7 +153,7 @@ export class LevelWriter {
           syncRetried ||= r.sync ?? this.#sync
           continue
         }
-        if (r.condition !== undefined) this.#checkCondition(r.condition, known.conflicts.get(q), placedMeta, first)
+        if (r.condition !== undefined) checkCondition(r.condition, known.conflicts.get(q), placedMeta, first)
         // each part's expectation, the parts before it of the same append counted
         const currents: number[] = []
         const mine = new Map<string, number>()
@@ -264,29 +259,6 @@ export class LevelWriter {
     }
   }
 
-  /**
-   * Fails with ANNALS_APPEND_CONDITION_FAILED, naming the first conflicting position, if an
-   * event matching the condition's query is past its `after`: on disk (found before the batch
-   * was built), or placed earlier in this batch.
-   */
-  #checkCondition (condition: AppendCondition, onDisk: number | undefined, placedMeta: ReadonlyArray<{ type: string, tags: readonly string[] | undefined }>, first: number): void {
-    let conflict = onDisk
-    if (conflict === undefined) {
-      const from = Math.max(0, (condition.after ?? -1) + 1 - first)
-      for (let i = from; i < placedMeta.length; i++) {
-        if (matchesQuery(condition.failIfEventsMatch, placedMeta[i]!.type, placedMeta[i]!.tags)) {
-          conflict = first + i
-          break
-        }
-      }
-    }
-    if (conflict !== undefined) {
-      throw new AnnalsError('ANNALS_APPEND_CONDITION_FAILED',
-        `An event matching the append's condition is at position ${conflict}, past ${condition.after === undefined ? 'the start of the log' : `position ${condition.after}`}`,
-        { details: { position: conflict } })
-    }
-  }
-
   /** Whether the checks of this group need reads: a stream not in the cache, an id that may be stored, a condition. */
   #mustRead (group: Request[]): boolean {
     for (const { append: r } of group) {
@@ -361,70 +333,4 @@ function storedEvents (parts: readonly AppendPart[], currents: readonly number[]
     })
   })
   return out
-}
-
-/**
- * If every event of every part of an append is already stored (in `found`) or placed earlier
- * in the batch being built (in `placed`), in its part's stream, with the same content, in the
- * same order: the results of the original, and whether they wait for the batch being built.
- * Undefined when none is. Anything in between is `ANNALS_DUPLICATE_ID`.
- */
-function retriedMany (parts: readonly AppendPart[], found: ReadonlyMap<string, Placed>, placed: ReadonlyMap<string, Placed>): { results: AppendResult[], pending: boolean } | undefined {
-  let matches = 0
-  let total = 0
-  const seen = new Set<string>()
-  for (const part of parts) {
-    for (const e of part.events) {
-      total++
-      if (!e.indexed || e.fresh) continue
-      if (seen.has(e.id)) throw duplicate(`The id '${e.id}' appears twice in one append`)
-      seen.add(e.id)
-      if (placed.has(e.id) || found.has(e.id)) matches++
-    }
-  }
-  if (matches === 0) return undefined
-  if (matches < total) throw duplicate('Some events of this append are already stored and some are not')
-  const results: AppendResult[] = []
-  let pending = false
-  for (const part of parts) {
-    let last: Placed | undefined
-    for (const e of part.events) {
-      const p = placed.get(e.id)
-      const at = p ?? found.get(e.id)!
-      const same = at.stream === part.stream && at.type === e.type && (last === undefined || at.revision > last.revision) &&
-        sameTags(at.tags, e.tags) &&
-        (e.digest !== undefined ? at.digest.equals(e.digest) : at.data.equals(e.data) && sameBytes(at.metadata, e.metadata))
-      if (!same) throw duplicate(`The id '${e.id}' is already stored with other content, stream or order`)
-      last = at
-      pending ||= p !== undefined
-    }
-    results.push({ revision: last!.revision, position: last!.position, ids: part.events.map(e => e.id) })
-  }
-  return { results, pending }
-}
-
-function sameTags (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  const x = a ?? []
-  const y = b ?? []
-  return x.length === y.length && x.every((tag, i) => tag === y[i])
-}
-
-function sameBytes (a: Buffer | undefined, b: Buffer | undefined): boolean {
-  return a === undefined ? b === undefined : b !== undefined && a.equals(b)
-}
-
-function duplicate (message: string): AnnalsError {
-  return new AnnalsError('ANNALS_DUPLICATE_ID', message)
-}
-
-function checkExpected (stream: string, expected: ExpectedRevision, current: number): void {
-  const ok = expected === 'any' ||
-    (expected === 'no_stream' && current === -1) ||
-    (expected === 'stream_exists' && current >= 0) ||
-    expected === current
-  if (!ok) {
-    throw new AnnalsError('ANNALS_WRONG_EXPECTED_REVISION',
-      `Stream '${stream}' is at revision ${current}; the append expected ${String(expected)}`,
-      { details: { stream, expected, actual: current } })
-  }
 }
