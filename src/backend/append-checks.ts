@@ -3,8 +3,9 @@
 // in the same batch. The backends differ in where the state they check against comes from (the
 // level writer's one process; PostgreSQL's rows, read under its lock).
 import { AnnalsError } from '../errors.js'
-import type { AppendResult, ExpectedRevision } from '../log/types.js'
-import type { AppendCondition, AppendPart, EventQuery, QueryItem } from './backend.js'
+import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types.js'
+import { decode } from '../storage/codec.js'
+import { sealedEvents, type AppendCondition, type AppendPart, type EventQuery, type QueryItem } from './backend.js'
 
 /** An event with an id, stored before or placed earlier in the batch being built: what a retry is compared with. */
 export interface Placed {
@@ -99,6 +100,29 @@ export function checkCondition (condition: AppendCondition, stored: number | und
       `An event matching the append's condition is at position ${conflict}, past ${condition.after === undefined ? 'the start of the log' : `position ${condition.after}`}`,
       { details: { position: conflict } })
   }
+}
+
+/** The events of an append as they are stored, for the hook. */
+export function storedEvents (parts: readonly AppendPart[], currents: readonly number[], position: number, time: number): RecordedEvent[] {
+  const out: RecordedEvent[] = []
+  parts.forEach((part, k) => {
+    part.events.forEach((e, i) => {
+      const event: RecordedEvent = {
+        id: e.id,
+        stream: part.stream,
+        revision: currents[k]! + 1 + i,
+        position: position++,
+        type: e.type,
+        data: e.value?.data ?? decode(e.data) ?? null,
+        metadata: e.value?.metadata ?? (e.metadata === undefined ? {} : decode(e.metadata) as Record<string, unknown>),
+        time
+      }
+      if (e.tags !== undefined && e.tags.length > 0) event.tags = [...e.tags]
+      if (e.sealed) sealedEvents.add(event)
+      out.push(event)
+    })
+  })
+  return out
 }
 
 /** Whether an event of `type` carrying `tags` matches an item. */

@@ -14,6 +14,16 @@ export class RevisionCache {
     this.#capacity = capacity
   }
 
+  /** Streams cached. */
+  get size (): number {
+    return this.#map.size
+  }
+
+  /** How many streams it holds at most. */
+  get capacity (): number {
+    return this.#capacity
+  }
+
   get (stream: string): number | undefined {
     return this.#map.get(stream)
   }

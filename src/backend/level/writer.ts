@@ -5,15 +5,11 @@
 // streams' blocks (stream-index.ts). One that fails its checks fails alone; an append to
 // several streams is one append.
 import { AnnalsError } from '../../errors.js'
-import type { AppendResult, RecordedEvent } from '../../log/types.js'
-import { decode } from '../../storage/codec.js'
+import type { AppendResult } from '../../log/types.js'
 import { Space, namedKey, u64 } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
-import {
-  sealedEvents, type AppendCondition, type AppendHook, type AppendManyRequest, type AppendPart, type AppendRequest,
-  type CommitListener, type LogHead
-} from '../backend.js'
-import { checkCondition, checkExpected, retriedMany, type Placed as PlacedEvent } from '../append-checks.js'
+import type { AppendCondition, AppendHook, AppendManyRequest, AppendRequest, CommitListener, LogHead } from '../backend.js'
+import { checkCondition, checkExpected, retriedMany, storedEvents, type Placed as PlacedEvent } from '../append-checks.js'
 import { GroupCommit, type Queued } from '../group-commit.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder, chunkAt } from './chunk.js'
 import type { LevelDoor } from './door.js'
@@ -310,27 +306,4 @@ export class LevelWriter {
     ])
     return { revisions, ids: found, conflicts }
   }
-}
-
-/** The events of an append as they are stored, for the hook. */
-function storedEvents (parts: readonly AppendPart[], currents: readonly number[], position: number, time: number): RecordedEvent[] {
-  const out: RecordedEvent[] = []
-  parts.forEach((part, k) => {
-    part.events.forEach((e, i) => {
-      const event: RecordedEvent = {
-        id: e.id,
-        stream: part.stream,
-        revision: currents[k]! + 1 + i,
-        position: position++,
-        type: e.type,
-        data: e.value?.data ?? decode(e.data) ?? null,
-        metadata: e.value?.metadata ?? (e.metadata === undefined ? {} : decode(e.metadata) as Record<string, unknown>),
-        time
-      }
-      if (e.tags !== undefined && e.tags.length > 0) event.tags = [...e.tags]
-      if (e.sealed) sealedEvents.add(event)
-      out.push(event)
-    })
-  })
-  return out
 }
