@@ -42,7 +42,8 @@ export function groupKeys (group: readonly Request[]): { streams: string[], ids:
   for (const { append } of group) {
     for (const part of append.parts) {
       streams.add(part.stream)
-      for (const e of part.events) if (e.indexed && !e.fresh) ids.add(e.id)
+      // an id PostgreSQL cannot hold is refused by the checks, and never looked for
+      for (const e of part.events) if (e.indexed && !e.fresh && !e.id.includes('\u0000')) ids.add(e.id)
     }
   }
   return { streams: [...streams], ids: [...ids] }

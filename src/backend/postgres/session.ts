@@ -51,7 +51,7 @@ export class Session {
 
   async #connect (): Promise<pg.Client> {
     this.#connecting ??= (async () => {
-      const client = new pg.Client(this.#conn.clientConfig)
+      const client = new pg.Client({ ...this.#conn.clientConfig, application_name: 'annals-session' })
       client.on('notification', msg => { this.#heard(msg.payload ?? '') })
       const lost = (): void => { this.#lost(client) }
       client.on('error', lost)
