@@ -1,6 +1,7 @@
 // The checks of `annals verify`, on the raw storage (not through open(), which a damaged log
 // can stop). The backend checks the log (backend/level/verify.ts: checksums, positions without
-// gaps, commit times, streams' blocks and id index against the log); here, the records of the
+// gaps, commit times, streams' blocks and id index against the log; backend/postgres/verify.ts
+// the same of its tables); here, the records of the
 // layers above, through the key spaces: no checkpoint is ahead of the log, snapshots are of
 // revisions their streams have (what they hold is a cache, which loads check as they use it),
 // and interrupted shreds are counted.
@@ -42,26 +43,34 @@ export interface Report {
 const MAX_PROBLEMS = 100
 const CHUNK = 1024
 
-/** Runs every check; `progress` is told how far it got, of `2 * events` steps. */
-export async function verifyStorage (storage: Storage, onProgress: (done: number, total: number) => void): Promise<Report> {
-  const v = new Verifier(storage, onProgress)
+/** The backend's checks of the log: each problem reported, then what it found. */
+export type LogVerifier = (storage: Storage, problem: (p: Problem) => void, progress: (done: number, total: number) => void) => Promise<LogReport>
+
+/**
+ * Runs every check, the log's by `verifyLog` (the level backend's by default); `progress` is
+ * told how far it got, of `2 * events` steps.
+ */
+export async function verifyStorage (storage: Storage, onProgress: (done: number, total: number) => void, verifyLog: LogVerifier = verifyLevel): Promise<Report> {
+  const v = new Verifier(storage, onProgress, verifyLog)
   return await v.run()
 }
 
 class Verifier {
   readonly #storage: Storage
   readonly #progress: (done: number, total: number) => void
+  readonly #verifyLog: LogVerifier
   readonly report: Report = { events: 0, streams: 0, indexedUpTo: -1, idEntries: 0, checkpoints: 0, snapshots: 0, pendingShreds: 0, problems: [], more: 0 }
   #head = -1
   #log: LogReport | undefined
 
-  constructor (storage: Storage, onProgress: (done: number, total: number) => void) {
+  constructor (storage: Storage, onProgress: (done: number, total: number) => void, verifyLog: LogVerifier) {
     this.#storage = storage
     this.#progress = onProgress
+    this.#verifyLog = verifyLog
   }
 
   async run (): Promise<Report> {
-    const log = this.#log = await verifyLevel(this.#storage, p => { this.#problem(p.check, p.message, p.position) }, this.#progress)
+    const log = this.#log = await this.#verifyLog(this.#storage, p => { this.#problem(p.check, p.message, p.position) }, this.#progress)
     this.#head = log.events - 1
     this.report.events = log.events
     this.report.streams = log.streams

@@ -3,21 +3,30 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { LevelDoor } from '../backend/level/door.js'
-import { assertDatabase } from './database.js'
-import { ExitCode, explain } from './errors.js'
+import { Connection } from '../backend/postgres/connection.js'
+import { PostgresStorage } from '../backend/postgres/storage.js'
+import { verifyPostgres } from '../backend/postgres/verify.js'
+import type { Storage } from '../storage/storage.js'
+import { assertDatabase, assertPostgresDatabase, databaseName, isPostgresUrl } from './database.js'
+import { ExitCode, explain, usage } from './errors.js'
 import { color, count, Lines, progress, type Progress } from './output.js'
 import { verifyStorage, type Check, type Report } from './verify-checks.js'
 
 interface VerifyOptions {
   json?: boolean
+  schema?: string
 }
 
-const CHECKS: Array<[Check, (r: Report) => string]> = [
+const CHECKS: Array<[Check, (r: Report, postgres: boolean) => string]> = [
   ['format', () => 'format marker'],
   ['records', r => `${count(r.events)} events decode and match their checksums, at positions 0 to ${count(Math.max(r.events - 1, 0))} without gaps`],
   ['times', () => 'commit times never decrease'],
-  ['streams', r => `the streams' blocks hold the log's events: ${count(r.streams)} streams, in blocks up to position ${r.indexedUpTo}`],
-  ['ids', r => r.idEntries === 1 ? '1 id index entry agrees with its event' : `${count(r.idEntries)} id index entries agree with their events`],
+  ['streams', (r, postgres) => postgres
+    ? `${count(r.streams)} streams, each with its revisions from 0 without gaps, at increasing positions, as its row says`
+    : `the streams' blocks hold the log's events: ${count(r.streams)} streams, in blocks up to position ${r.indexedUpTo}`],
+  ['ids', (r, postgres) => postgres
+    ? `${count(r.idEntries)} event ids used once; the tag index agrees with the events' tags`
+    : r.idEntries === 1 ? '1 id index entry agrees with its event' : `${count(r.idEntries)} id index entries agree with their events`],
   ['checkpoints', r => `${count(r.checkpoints)} checkpoint${r.checkpoints === 1 ? '' : 's'} of subscriptions and projections, none past the end of the log`],
   ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`]
 ]
@@ -33,21 +42,35 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
 export function register (program: Command): void {
   program.command('verify')
     .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints and snapshots not past its end')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .option('--json', 'the report as one JSON object')
+    .option('--schema <name>', 'with a postgres:// URL: the schema of the database (default annals)')
     .addHelpText('after', `
 Example:
   $ annals verify ./demo-data
+  $ annals verify postgres://app@db.internal/app
 
 Exits with 0 when all is well, 1 when a problem was found (each is listed, with its position).
 Reads only: works without the master key, and on a database too damaged to open.`)
     .action(async (dir: string, options: VerifyOptions) => {
-      assertDatabase(resolve(dir))
-      let storage: LevelDoor
-      try {
-        storage = await LevelDoor.openPath(resolve(dir))
-      } catch (err) {
-        throw explain(err, dir)
+      const postgres = isPostgresUrl(dir)
+      const name = databaseName(dir, options.schema)
+      let storage: Storage & { close: () => Promise<void> }
+      let verifyLog: Parameters<typeof verifyStorage>[2]
+      if (postgres) {
+        const schema = options.schema ?? 'annals'
+        await assertPostgresDatabase(dir, schema)
+        const conn = Connection.make(dir, schema)
+        storage = Object.assign(new PostgresStorage(conn), { close: async () => { await conn.pool.end() } })
+        verifyLog = async (_, problem, progress) => await verifyPostgres(conn, problem, progress)
+      } else {
+        if (options.schema !== undefined) throw usage('--schema is for a database on PostgreSQL (a postgres:// URL)')
+        assertDatabase(resolve(dir))
+        try {
+          storage = await LevelDoor.openPath(resolve(dir))
+        } catch (err) {
+          throw explain(err, dir)
+        }
       }
       let report: Report
       let bar: Progress | undefined
@@ -55,9 +78,9 @@ Reads only: works without the master key, and on a database too damaged to open.
         report = await verifyStorage(storage, (done, total) => {
           bar ??= progress('verifying', total, 'steps')
           bar.update(done)
-        })
+        }, verifyLog)
       } catch (err) {
-        throw explain(err, dir)
+        throw explain(err, name)
       } finally {
         bar?.stop()
         await storage.close()
@@ -66,14 +89,14 @@ Reads only: works without the master key, and on a database too damaged to open.
       process.exitCode = problems === 0 ? ExitCode.ok : ExitCode.problem
       const out = new Lines()
       if (options.json === true) {
-        await out.write(JSON.stringify({ ok: problems === 0, location: dir, ...report }))
+        await out.write(JSON.stringify({ ok: problems === 0, location: name, ...report }))
         return
       }
-      await out.write(`verifying ${dir}`)
+      await out.write(`verifying ${name}`)
       for (const [check, describe] of CHECKS) {
         const found = report.problems.filter(p => p.check === check)
         if (found.length === 0) {
-          await out.write(`${color.green('✓')} ${describe(report)}`)
+          await out.write(`${color.green('✓')} ${describe(report, postgres)}`)
           continue
         }
         await out.write(`${color.red('✗')} ${check}: ${found.length} problem${found.length === 1 ? '' : 's'}`)

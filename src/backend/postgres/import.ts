@@ -32,7 +32,7 @@ export class PostgresImporter implements LogImporter {
     this.#insert = `with x as (select * from unnest(${placeholders(['bigint[]', 'text[]', 'bigint[]', 'text[]', 'text[]', 'integer[]', 'integer[]', 'integer[]',
       'bytea[]', 'bytea[]', 'boolean[]', 'bytea[]', 'bigint[]', 'integer[]'])}) as x(p, s, r, i, ty, v, tf, tt, d, m, se, dg, t, su)),
       e as (insert into ${s}.events (position, stream, revision, id, type, version, tags, data, metadata, sealed, digest, time, sum)
-        select p, s, r, i, ty, v, case when tf <= tt then $15::text[][tf:tt] end, d, m, se, dg, t, su from x)
+        select p, s, r, i, ty, v, case when tf <= tt then ($15::text[])[tf:tt] end, d, m, se, dg, t, su from x)
       insert into ${s}.event_tags (tag, position) select g, p from unnest($15::text[], $16::bigint[]) as y(g, p)`
   }
 

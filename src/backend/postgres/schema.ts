@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { AnnalsError } from '../../errors.js'
 import type { LogHead } from '../backend.js'
-import { rollback, storageError, type Connection } from './connection.js'
+import { Connection, checkSchema, rollback, storageError } from './connection.js'
 import { functionsSql, functionsVersion } from './functions.js'
 import { FORMAT, TABLES, tablesSql } from './tables.js'
 
@@ -71,4 +71,25 @@ export async function clockOffset (conn: Connection): Promise<number> {
   const before = Date.now()
   const rows = await conn.query<{ now: number }>(`select floor(extract(epoch from clock_timestamp()) * 1000)::bigint as now`)
   return rows[0]!.now - Math.round((before + Date.now()) / 2)
+}
+
+/** Whether `schema` of the database at `url` holds annals' tables (its meta table), without making anything. */
+export async function schemaExists (url: string, schema: string): Promise<boolean> {
+  const conn = Connection.make(url, checkSchema(schema))
+  try {
+    const rows = await conn.query(`select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = 'meta'`, [schema])
+    return rows.length > 0
+  } finally {
+    await conn.pool.end().catch(() => {})
+  }
+}
+
+/** Drops `schema` of the database at `url`, with everything in it. */
+export async function dropSchema (url: string, schema: string): Promise<void> {
+  const conn = Connection.make(url, checkSchema(schema))
+  try {
+    await conn.query(`drop schema if exists ${conn.s} cascade`)
+  } finally {
+    await conn.pool.end().catch(() => {})
+  }
 }
