@@ -19,6 +19,8 @@ export type AnnalsErrorCode =
    * error's `stream`, `expected` and `actual` say which stream, what was expected, what it is.
    */
   | 'ANNALS_WRONG_EXPECTED_REVISION'
+  /** The stream was tombstoned (`tombstoneStream`): it can never be written again. Nothing was written. */
+  | 'ANNALS_STREAM_DELETED'
   /**
    * An event matching the append's condition is past its `after`: the decision the append
    * records was made on a state that has changed since. Nothing was written; the error's
@@ -132,6 +134,20 @@ export type AnnalsErrorCode =
    * ```
    */
   | 'ANNALS_INLINE_ELSEWHERE'
+  /**
+   * An event stored at an older version of its type could not be read at the current one: an
+   * upcast step threw (the `cause` is what it threw), returned something else than
+   * `{ type, data, metadata }`, or renamed the event into a type declared at a lower version
+   * than the event had reached. The read fails; the error's `position` is the event's, `type`
+   * and `version` those of the step that failed.
+   *
+   * @example
+   * ```ts
+   * const db = await open('./data', { events: { PhotoAdded: { version: 2, upcast: { 1: () => { throw new Error('no') } } } } })
+   * await db.readAll().toArray() // rejects with ANNALS_UPCAST_FAILED if a version-1 PhotoAdded is stored
+   * ```
+   */
+  | 'ANNALS_UPCAST_FAILED'
 
 /**
  * Facts an error carries as properties, by code (see {@link AnnalsError}).
@@ -146,6 +162,8 @@ export interface AnnalsErrorDetails {
   expected?: number | 'any' | 'no_stream' | 'stream_exists'
   actual?: number
   position?: number
+  type?: string
+  version?: number
 }
 
 /**
@@ -166,8 +184,15 @@ export class AnnalsError extends Error {
   readonly expected?: number | 'any' | 'no_stream' | 'stream_exists'
   /** `ANNALS_WRONG_EXPECTED_REVISION`: the stream's revision (-1: it has no events). */
   readonly actual?: number
-  /** `ANNALS_APPEND_CONDITION_FAILED`: the first position of an event matching the condition. */
+  /**
+   * `ANNALS_APPEND_CONDITION_FAILED`: the first position of an event matching the condition.
+   * `ANNALS_UPCAST_FAILED`: the position of the event that did not upcast.
+   */
   readonly position?: number
+  /** `ANNALS_UPCAST_FAILED`: the event type whose upcast step failed. */
+  readonly type?: string
+  /** `ANNALS_UPCAST_FAILED`: the version the failed step was to upcast from. */
+  readonly version?: number
 
   constructor (code: AnnalsErrorCode, message: string, options?: { cause?: unknown, details?: AnnalsErrorDetails }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })

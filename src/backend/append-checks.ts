@@ -113,6 +113,7 @@ export function storedEvents (parts: readonly AppendPart[], currents: readonly n
         revision: currents[k]! + 1 + i,
         position: position++,
         type: e.type,
+        version: e.version,
         data: e.value?.data ?? decode(e.data) ?? null,
         metadata: e.value?.metadata ?? (e.metadata === undefined ? {} : decode(e.metadata) as Record<string, unknown>),
         time

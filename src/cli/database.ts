@@ -8,16 +8,21 @@ import { open } from '../store/open.js'
 import type { Annals } from '../store/annals.js'
 import { schemaExists } from '../backend/postgres/schema.js'
 import { CliError, ExitCode, explain, usage } from './errors.js'
+import { eventsOption, loadEvents } from './user-module.js'
 
 /** Options every command that opens a database takes. */
 export interface DatabaseOptions {
   masterKeyFile?: string
   schema?: string
+  /** the module of the application's event declarations */
+  events?: string
 }
 
 /** Adds the options of {@link DatabaseOptions} to a command. */
 export function databaseOptions (command: Command): Command {
-  return command.option('--master-key-file <file>', 'the master key the subjects\' keys are wrapped under (or set ANNALS_MASTER_KEY)')
+  return command
+    .option('--master-key-file <file>', 'the master key the subjects\' keys are wrapped under (or set ANNALS_MASTER_KEY)')
+    .option(...eventsOption)
     .option('--schema <name>', 'with a postgres:// URL: the schema of the database (default annals)')
 }
 
@@ -92,9 +97,10 @@ export async function withDatabase<T> (dir: string, options: DatabaseOptions, wo
   const name = databaseName(dir)
   if (postgres && !create) await assertPostgresDatabase(dir, schema)
   if (!postgres && !create) assertDatabase(resolve(dir))
+  const events = options.events === undefined ? undefined : await loadEvents(options.events)
   let db: Annals
   try {
-    db = await open(postgres ? { postgres: dir, schema } : resolve(dir), { masterKey: masterKey(options) })
+    db = await open(postgres ? { postgres: dir, schema } : resolve(dir), { masterKey: masterKey(options), ...(events === undefined ? {} : { events }) })
   } catch (err) {
     throw explain(err, name)
   }

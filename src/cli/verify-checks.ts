@@ -4,9 +4,16 @@
 // the same of its tables); here, the records of the
 // layers above, through the key spaces: no checkpoint is ahead of the log, snapshots are of
 // revisions their streams have (what they hold is a cache, which loads check as they use it),
-// and interrupted shreds are counted.
+// and interrupted shreds are counted. With the application's event declarations, every event
+// stored at an older version of its type is upcast, as reads will (personal fields stay sealed:
+// no key is needed).
 import { parseSnapshotKey } from '../aggregates/snapshot-keys.js'
-import { verifyLevel, type LogReport } from '../backend/level/verify.js'
+import type { EventChunks } from '../backend/backend.js'
+import { logChunks } from '../backend/level/readers.js'
+import { verifyLevel, type LogReport, type Problem as LogProblem } from '../backend/level/verify.js'
+import { isAnnalsError } from '../errors.js'
+import type { Upcaster } from '../log/upcast.js'
+import '../privacy/sealed.js' // stored events may hold sealed fields: their decoding
 import { Space, namedKey, prefixRange, readU64, spaceEnd, spaceStart } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { storedProjections } from './projection-records.js'
@@ -20,7 +27,7 @@ export interface Problem {
 }
 
 /** The checks of a report, each problem named by one. */
-export type Check = 'format' | 'records' | 'times' | 'streams' | 'ids' | 'checkpoints' | 'snapshots'
+export type Check = 'format' | 'records' | 'times' | 'streams' | 'ids' | 'checkpoints' | 'snapshots' | 'upcasts'
 
 /** What verify found. */
 export interface Report {
@@ -34,6 +41,8 @@ export interface Report {
   snapshots: number
   /** subjects whose shred was interrupted: the next open finishes it (not a problem) */
   pendingShreds: number
+  /** with event declarations: how many events are stored at an older version of their type (and upcast) */
+  upcast?: number
   problems: Problem[]
   /** problems found beyond those listed */
   more: number
@@ -43,34 +52,48 @@ export interface Report {
 const MAX_PROBLEMS = 100
 const CHUNK = 1024
 
-/** The backend's checks of the log: each problem reported, then what it found. */
-export type LogVerifier = (storage: Storage, problem: (p: Problem) => void, progress: (done: number, total: number) => void) => Promise<LogReport>
+/** The backend's half of the checks: the log's own, and its stored events for the upcasts. */
+export interface LogSource {
+  /** Checks the log, telling each problem, and says what it found. */
+  verify: (problem: (p: LogProblem) => void, progress: (done: number, total: number) => void) => Promise<LogReport>
+  /** The stored events from position 0 to `head`, in order, as stored (not upcast). */
+  events: (head: number) => EventChunks
+}
+
+/** The level backend's half, on its storage. */
+export function levelSource (storage: Storage): LogSource {
+  return {
+    verify: async (problem, progress) => await verifyLevel(storage, problem, progress),
+    events: head => logChunks(storage, { from: 0, to: head, backwards: false, limit: Infinity }, () => head)
+  }
+}
 
 /**
- * Runs every check, the log's by `verifyLog` (the level backend's by default); `progress` is
- * told how far it got, of `2 * events` steps.
+ * Runs every check, the log's by `log` (the level backend's on `storage` by default); `progress`
+ * is told how far it got, of `2 * events` steps. With `upcaster` (the application's event
+ * declarations), every event stored at an older version must upcast.
  */
-export async function verifyStorage (storage: Storage, onProgress: (done: number, total: number) => void, verifyLog: LogVerifier = verifyLevel): Promise<Report> {
-  const v = new Verifier(storage, onProgress, verifyLog)
-  return await v.run()
+export async function verifyStorage (storage: Storage, onProgress: (done: number, total: number) => void, upcaster?: Upcaster, log: LogSource = levelSource(storage)): Promise<Report> {
+  const v = new Verifier(storage, onProgress, log)
+  return await v.run(upcaster)
 }
 
 class Verifier {
   readonly #storage: Storage
   readonly #progress: (done: number, total: number) => void
-  readonly #verifyLog: LogVerifier
+  readonly #source: LogSource
   readonly report: Report = { events: 0, streams: 0, indexedUpTo: -1, idEntries: 0, checkpoints: 0, snapshots: 0, pendingShreds: 0, problems: [], more: 0 }
   #head = -1
   #log: LogReport | undefined
 
-  constructor (storage: Storage, onProgress: (done: number, total: number) => void, verifyLog: LogVerifier) {
+  constructor (storage: Storage, onProgress: (done: number, total: number) => void, source: LogSource) {
     this.#storage = storage
     this.#progress = onProgress
-    this.#verifyLog = verifyLog
+    this.#source = source
   }
 
-  async run (): Promise<Report> {
-    const log = this.#log = await this.#verifyLog(this.#storage, p => { this.#problem(p.check, p.message, p.position) }, this.#progress)
+  async run (upcaster: Upcaster | undefined): Promise<Report> {
+    const log = this.#log = await this.#source.verify(p => { this.#problem(p.check, p.message, p.position) }, this.#progress)
     this.#head = log.events - 1
     this.report.events = log.events
     this.report.streams = log.streams
@@ -80,7 +103,32 @@ class Verifier {
     await this.#projections()
     await this.#snapshots()
     await this.#shreds()
+    if (upcaster !== undefined) await this.#upcasts(upcaster)
     return this.report
+  }
+
+  /** Every event stored at an older version of its type upcasts: its steps neither throw nor return a malformed event. */
+  async #upcasts (upcaster: Upcaster): Promise<void> {
+    this.report.upcast = 0
+    if (this.#head < 0 || !upcaster.active) return
+    const chunks = this.#source.events(this.#head)
+    try {
+      for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
+        for (const e of chunk) {
+          try {
+            if (upcaster.upcast([e])[0] !== e) this.report.upcast++
+          } catch (err) {
+            if (!isAnnalsError(err, 'ANNALS_UPCAST_FAILED')) throw err
+            this.#problem('upcasts', err.message, e.position)
+          }
+        }
+      }
+    } catch (err) {
+      // a record that does not decode stops the read; the records check names it
+      if (!isAnnalsError(err, 'ANNALS_CORRUPT')) throw err
+    } finally {
+      await chunks.close()
+    }
   }
 
   #problem (check: Check, message: string, position?: number): void {

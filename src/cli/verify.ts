@@ -4,16 +4,21 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { LevelDoor } from '../backend/level/door.js'
 import { Connection } from '../backend/postgres/connection.js'
+import { Readers } from '../backend/postgres/readers.js'
 import { PostgresStorage } from '../backend/postgres/storage.js'
 import { verifyPostgres } from '../backend/postgres/verify.js'
+import { checkEventDeclarations } from '../log/event-declarations.js'
+import { Upcaster } from '../log/upcast.js'
 import type { Storage } from '../storage/storage.js'
 import { assertDatabase, assertPostgresDatabase, databaseName, isPostgresUrl } from './database.js'
 import { ExitCode, explain, usage } from './errors.js'
 import { color, count, Lines, progress, type Progress } from './output.js'
-import { verifyStorage, type Check, type Report } from './verify-checks.js'
+import { eventsOption, loadEvents } from './user-module.js'
+import { levelSource, verifyStorage, type Check, type LogSource, type Report } from './verify-checks.js'
 
 interface VerifyOptions {
   json?: boolean
+  events?: string
   schema?: string
 }
 
@@ -22,13 +27,14 @@ const CHECKS: Array<[Check, (r: Report, postgres: boolean) => string]> = [
   ['records', r => `${count(r.events)} events decode and match their checksums, at positions 0 to ${count(Math.max(r.events - 1, 0))} without gaps`],
   ['times', () => 'commit times never decrease'],
   ['streams', (r, postgres) => postgres
-    ? `${count(r.streams)} streams, each with its revisions from 0 without gaps, at increasing positions, as its row says`
+    ? `${count(r.streams)} streams, each with its revisions at increasing positions, as its row says`
     : `the streams' blocks hold the log's events: ${count(r.streams)} streams, in blocks up to position ${r.indexedUpTo}`],
   ['ids', (r, postgres) => postgres
     ? `${count(r.idEntries)} event ids used once; the tag index agrees with the events' tags`
     : r.idEntries === 1 ? '1 id index entry agrees with its event' : `${count(r.idEntries)} id index entries agree with their events`],
   ['checkpoints', r => `${count(r.checkpoints)} checkpoint${r.checkpoints === 1 ? '' : 's'} of subscriptions and projections, none past the end of the log`],
-  ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`]
+  ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`],
+  ['upcasts', r => `${count(r.upcast ?? 0)} event${r.upcast === 1 ? '' : 's'} stored at an older version of ${r.upcast === 1 ? 'its type upcasts' : 'their types upcast'} to the current one`]
 ]
 
 /**
@@ -44,33 +50,46 @@ export function register (program: Command): void {
     .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints and snapshots not past its end')
     .argument('<dir>', 'the database folder, or a postgres:// URL')
     .option('--json', 'the report as one JSON object')
+    .option(...eventsOption)
     .option('--schema <name>', 'with a postgres:// URL: the schema of the database (default annals)')
     .addHelpText('after', `
-Example:
+Examples:
   $ annals verify ./demo-data
-  $ annals verify postgres://app@db.internal/app
+  $ annals verify ./demo-data --events dist/demo/events.js
+  $ annals verify postgres://app@db.internal/app --schema annals
+
+With --events, also checks that every event stored at an older version of its type upcasts
+with the application's steps (none throws, each returns { type, data, metadata }).
 
 Exits with 0 when all is well, 1 when a problem was found (each is listed, with its position).
 Reads only: works without the master key, and on a database too damaged to open.`)
     .action(async (dir: string, options: VerifyOptions) => {
       const postgres = isPostgresUrl(dir)
       const name = databaseName(dir, options.schema)
+      if (!postgres && options.schema !== undefined) throw usage('--schema is for a database on PostgreSQL (a postgres:// URL)')
+      if (postgres) await assertPostgresDatabase(dir, options.schema ?? 'annals')
+      else assertDatabase(resolve(dir))
+      let upcaster: Upcaster | undefined
+      if (options.events !== undefined) {
+        upcaster = new Upcaster()
+        upcaster.define(checkEventDeclarations(await loadEvents(options.events)))
+      }
       let storage: Storage & { close: () => Promise<void> }
-      let verifyLog: Parameters<typeof verifyStorage>[2]
+      let source: LogSource
       if (postgres) {
-        const schema = options.schema ?? 'annals'
-        await assertPostgresDatabase(dir, schema)
-        const conn = Connection.make(dir, schema)
+        const conn = Connection.make(dir, options.schema ?? 'annals')
         storage = Object.assign(new PostgresStorage(conn), { close: async () => { await conn.pool.end() } })
-        verifyLog = async (_, problem, progress) => await verifyPostgres(conn, problem, progress)
+        source = {
+          verify: async (problem, progress) => await verifyPostgres(conn, problem, progress),
+          events: head => new Readers(conn, () => head, () => {}).log({ from: 0, to: head, backwards: false, limit: Infinity })
+        }
       } else {
-        if (options.schema !== undefined) throw usage('--schema is for a database on PostgreSQL (a postgres:// URL)')
-        assertDatabase(resolve(dir))
         try {
           storage = await LevelDoor.openPath(resolve(dir))
         } catch (err) {
           throw explain(err, dir)
         }
+        source = levelSource(storage)
       }
       let report: Report
       let bar: Progress | undefined
@@ -78,7 +97,7 @@ Reads only: works without the master key, and on a database too damaged to open.
         report = await verifyStorage(storage, (done, total) => {
           bar ??= progress('verifying', total, 'steps')
           bar.update(done)
-        }, verifyLog)
+        }, upcaster, source)
       } catch (err) {
         throw explain(err, name)
       } finally {
@@ -94,6 +113,7 @@ Reads only: works without the master key, and on a database too damaged to open.
       }
       await out.write(`verifying ${name}`)
       for (const [check, describe] of CHECKS) {
+        if (check === 'upcasts' && report.upcast === undefined) continue
         const found = report.problems.filter(p => p.check === check)
         if (found.length === 0) {
           await out.write(`${color.green('✓')} ${describe(report, postgres)}`)

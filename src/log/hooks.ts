@@ -15,9 +15,10 @@ export interface EventTransform {
   seals (type: string): boolean
   /**
    * Makes ready what {@link seal} will need for these events (for example, loads or creates
-   * keys), before they are sealed. Resolves before anything of them is written.
+   * keys), before they are sealed. Resolves before anything of them is written; undefined when
+   * all of it is ready already (then the append is sealed and handed over at once).
    */
-  prepare (events: ReadonlyArray<{ stream: string, type: string, data: unknown }>): Promise<void>
+  prepare (events: ReadonlyArray<{ stream: string, type: string, data: unknown }>): Promise<void> | undefined
   /**
    * The data to store for an event about to be recorded, with its id assigned. Synchronous:
    * whatever it needs was prepared.

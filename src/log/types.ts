@@ -32,7 +32,7 @@ export interface NewEvent<Type extends string = string, Data = unknown> {
  * @example
  * ```ts
  * for await (const event of db.readStream('user-7')) {
- *   console.log(event.revision, event.position, event.type, new Date(event.time))
+ *   console.log(event.revision, event.position, event.type, event.version, new Date(event.time))
  * }
  * ```
  */
@@ -46,6 +46,12 @@ export interface RecordedEvent<Type extends string = string, Data = any> { // es
   /** Its place in the whole log, from 0, without gaps. */
   position: number
   type: Type
+  /**
+   * The schema version of its type it is read as: the type's current version when the type
+   * declares upcast steps (an event stored at an older one went through them), else the version
+   * it was appended at (1 for types never declared). See docs/evolution.md.
+   */
+  version: number
   data: Data
   /** Always an object; `{}` when none was given. */
   metadata: Record<string, unknown>

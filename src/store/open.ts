@@ -6,6 +6,7 @@ import type { AnyLevel } from '../backend/level/door.js'
 import type { Backend } from '../backend/backend.js'
 import { PostgresBackend } from '../backend/postgres/postgres-backend.js'
 import { AnnalsError } from '../errors.js'
+import { checkEventDeclarations, type EventDeclaration } from '../log/event-declarations.js'
 import { Log } from '../log/log.js'
 import { DEFAULT_MAX_EVENT_SIZE, checkKeys, checkOptions } from '../log/validate.js'
 import { checkDeclaration, type PersonalData } from '../privacy/declarations.js'
@@ -54,6 +55,13 @@ export interface OpenOptions {
    * `ANNALS_DECLARATION_CONFLICT`.
    */
   personalData?: Record<string, PersonalData>
+  /**
+   * Schema versions by event type, with the steps that read older events at the current
+   * version; the same as calling `defineEvent` for each. Appends of a declared type record its
+   * version; reads upcast events stored at older ones (see docs/evolution.md). Not stored in the
+   * database: give them at every open.
+   */
+  events?: Record<string, EventDeclaration>
 }
 
 /**
@@ -85,6 +93,7 @@ export type Location = string | { level: AnyLevel } | PostgresLocation
  */
 export async function open (location: Location, options?: OpenOptions): Promise<Annals> {
   const o = checkOpenOptions(options)
+  const events = checkEventDeclarations(o.events)
   const postgres = typeof location === 'object' && location !== null && 'postgres' in location ? checkPostgres(location) : undefined
   const level = typeof location === 'string' || postgres !== undefined ? undefined : checkLevel(location)
   if (o.masterKey !== undefined && (level !== undefined || o.keyStore !== undefined)) {
@@ -109,7 +118,8 @@ export async function open (location: Location, options?: OpenOptions): Promise<
     if (ownStore instanceof PostgresKeyStore) await ownStore.verify()
     else if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
     const maxEventSize = o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
-    const log = new Log(backend, { maxEventSize })
+    const log = new Log(backend, { maxEventSize, sync: o.sync ?? false })
+    log.upcaster.define(events)
     // the personal-data declarations stored in the database, merged with those given
     const privacy = await Privacy.open(backend.storage, ownStore ?? o.keyStore, o.personalData)
     log.setTransform(privacy)
@@ -133,7 +143,7 @@ function checkLevel (location: unknown): AnyLevel {
   return level as AnyLevel
 }
 
-const OPEN_OPTIONS = ['sync', 'maxEventSize', 'masterKey', 'keyStore', 'personalData']
+const OPEN_OPTIONS = ['sync', 'maxEventSize', 'masterKey', 'keyStore', 'personalData', 'events']
 
 function checkOpenOptions (options: unknown): OpenOptions {
   const { sync, maxEventSize, masterKey, keyStore, personalData } = checkOptions<OpenOptions>(options, 'open', OPEN_OPTIONS)

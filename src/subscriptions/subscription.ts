@@ -4,6 +4,7 @@
 // wrong: nothing is buffered, nothing skipped, nothing delivered twice, and a slow handler
 // costs memory for one chunk at most.
 import { EventEmitter } from 'node:events'
+import { codeOf, counted, databaseOf, subscriptionChannel, type SubscriptionMessage } from '../diagnostics/channels.js'
 import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import type { LogFilter } from '../backend/backend.js'
@@ -195,9 +196,11 @@ export class Subscription extends EventEmitter {
               if (this.#closed) break
               if (this.#types === undefined || this.#types.has(event.type)) {
                 current = event
+                const started = subscriptionChannel.hasSubscribers ? performance.now() : -1
                 await this.#handler(event)
                 current = undefined
                 this.#next = event.position + 1
+                if (started >= 0) this.#handled(event, started)
                 this.#handledSince++
                 await this.#checkpoint(false)
               } else {
@@ -256,6 +259,20 @@ export class Subscription extends EventEmitter {
     this.#handledSince = 0
   }
 
+  /** Tells `annals:subscription` of an event handled. */
+  #handled (event: RecordedEvent, started: number): void {
+    if (!subscriptionChannel.hasSubscribers) return
+    subscriptionChannel.publish(counted<SubscriptionMessage>({
+      kind: 'handled',
+      database: databaseOf(this.#log.storage),
+      subscription: this.name,
+      position: event.position,
+      type: event.type,
+      lag: Math.max(0, this.#log.head.position - event.position),
+      duration: performance.now() - started
+    }))
+  }
+
   #settleWaiters (): void {
     if (this.#waiters.length === 0) return
     const handled = this.#next - 1
@@ -271,6 +288,11 @@ export class Subscription extends EventEmitter {
     if (this.#closed && err instanceof AnnalsError && err.code === 'ANNALS_NOT_OPEN') return
     this.#failed = true
     this.#error = err
+    if (subscriptionChannel.hasSubscribers) {
+      subscriptionChannel.publish(counted<SubscriptionMessage>({
+        kind: 'failed', database: databaseOf(this.#log.storage), subscription: this.name, position: event?.position ?? this.#next, error: err, errorCode: codeOf(err)
+      }))
+    }
     if (this.#onError !== undefined) this.#onError(err, event)
     else queueMicrotask(() => this.emit('error', err, event))
   }

@@ -70,9 +70,9 @@ export function appendContract (t: Test, backend: Backend): void {
     await db.append('photos-7', { type: 'PhotoAdded', data: { title: 'Dunes' }, metadata: { by: 'u7' } })
     const [e] = await collect(db.readStream('photos-7')) as [RecordedEvent]
     t.match(e.id, UUID_V7)
-    t.same(Object.keys(e).sort(), ['data', 'id', 'metadata', 'position', 'revision', 'stream', 'time', 'type'])
+    t.same(Object.keys(e).sort(), ['data', 'id', 'metadata', 'position', 'revision', 'stream', 'time', 'type', 'version'])
     t.same({ ...e, id: 'x', time: 0 }, {
-      id: 'x', stream: 'photos-7', revision: 0, position: 0, type: 'PhotoAdded', data: { title: 'Dunes' }, metadata: { by: 'u7' }, time: 0
+      id: 'x', stream: 'photos-7', revision: 0, position: 0, type: 'PhotoAdded', version: 1, data: { title: 'Dunes' }, metadata: { by: 'u7' }, time: 0
     })
     t.ok(e.time >= before && e.time <= Date.now(), 'time is the commit time')
     await db.close()

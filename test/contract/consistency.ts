@@ -94,7 +94,11 @@ export function consistencyContract (t: Test, backend: Backend): void {
     const f = await backend.make()
     t.teardown(f.cleanup)
     const db = await f.open()
-    t.same(await db.read({ query: [{ tags: ['a'] }] }), { events: [], head: -1 }, 'an empty log')
+    for (const query of [[{ tags: ['a'] }], [{ types: ['A'] }], [], [{}], [{ types: ['A'] }, { tags: ['a'] }]]) {
+      for (const o of [{}, { after: -1 }, { after: 3 }, { limit: 0 }, { after: 0, limit: 1 }]) {
+        t.same(await db.read({ query, ...o }), { events: [], head: -1 }, `an empty log: ${JSON.stringify(query)} ${JSON.stringify(o)}`)
+      }
+    }
     const log: Array<[string, string[]]> = [
       ['A', ['a']], ['B', ['a', 'b']], ['A', ['b']], ['C', []], ['B', ['b', 'c']], ['A', ['a', 'c']], ['C', ['a', 'b', 'c']]
     ]
@@ -113,7 +117,11 @@ export function consistencyContract (t: Test, backend: Backend): void {
     const queries = [
       [], [{ types: ['A'] }], [{ tags: ['a'] }], [{ types: ['A', 'B'], tags: ['a'] }], [{ tags: ['a', 'c'] }],
       [{ types: ['C'] }, { tags: ['b'] }], [{ types: ['B'], tags: ['b'] }, { types: ['A'], tags: ['c'] }], [{}], [{ types: ['nothing'] }],
-      [{ tags: ['a'] }, { tags: ['b'] }]
+      [{ tags: ['a'] }, { tags: ['b'] }],
+      // the specification's example: types only (OR), tags only (AND), and both
+      [{ types: ['A', 'B'] }, { tags: ['a', 'b'] }, { types: ['B', 'C'], tags: ['a', 'c'] }],
+      [{ types: ['A', 'C'], tags: ['a', 'b'] }], [{ tags: ['a', 'b', 'c'] }], [{ tags: ['nothing'] }, { types: ['C'] }], [{ types: ['A'] }, {}],
+      [{ tags: ['a'] }, { tags: ['a'] }], [{ types: ['C'], tags: ['nothing'] }]
     ]
     for (const query of queries) {
       for (const after of [undefined, -1, 0, 2, 5, 6, 9]) {
@@ -159,6 +167,126 @@ export function consistencyContract (t: Test, backend: Backend): void {
     const h = (await db.read({ query: [{ types: ['X'] }] })).head
     await db.appendMany([{ stream: 'm', events: { type: 'M' } }], { condition: { failIfEventsMatch: [{ types: ['X'] }], after: h } })
     await t.rejects(db.append('x', { type: 'X' }, { condition: { failIfEventsMatch: 'q' } as never }), TypeError)
+    await db.close()
+  })
+
+  t.test('append conditions: every combination of types, tags, items and after the specification describes', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open()
+    const log: Array<{ type: string, tags: string[] }> = []
+    const write = async (type: string, tags: string[]): Promise<void> => {
+      await db.append('s', { type, tags })
+      log.push({ type, tags })
+    }
+    for (const [type, tags] of [['A', ['a']], ['B', ['a', 'b']], ['A', ['b']], ['C', []], ['B', ['b', 'c']], ['A', ['a', 'c']], ['C', ['a', 'b', 'c']]] as const) await write(type, [...tags])
+    type Item = { types?: string[], tags?: string[] }
+    const firstMatch = (query: Item[], after: number): number | undefined => {
+      const i = log.findIndex((e, position) => position > after && (query.length === 0 || query.some(item =>
+        (item.types === undefined || item.types.includes(e.type)) && (item.tags ?? []).every(tag => e.tags.includes(tag)))))
+      return i < 0 ? undefined : i
+    }
+    const queries: Item[][] = [
+      [], [{}], [{ types: ['A'] }], [{ types: ['A', 'C'] }], [{ tags: ['a'] }], [{ tags: ['a', 'c'] }], [{ types: ['B'], tags: ['b'] }],
+      [{ types: ['A', 'B'] }, { tags: ['a', 'b'] }, { types: ['B', 'C'], tags: ['a', 'c'] }], [{ tags: ['c'] }, { types: ['A'] }],
+      [{ types: ['nothing'] }], [{ tags: ['nothing'] }], [{ types: ['A'], tags: ['nothing'] }], [{ types: ['C'], tags: ['c'] }, { tags: ['b', 'c'] }]
+    ]
+    for (const query of queries) {
+      const head = log.length - 1
+      // no after, after -1, the start, the middle, the last match and past it, the head, past the head
+      let last = -1 // the last match
+      for (let p = firstMatch(query, -1); p !== undefined; p = firstMatch(query, p)) last = p
+      for (const after of [undefined, -1, 0, 3, Math.max(-1, last - 1), last, head, head + 5]) {
+        const expected = firstMatch(query, after ?? -1)
+        const label = `${JSON.stringify(query)} after ${String(after)}`
+        const attempt = db.append('probe', { type: 'Probe', tags: ['probe'] }, { condition: { failIfEventsMatch: query, ...(after === undefined ? {} : { after }) } })
+        if (expected === undefined) {
+          await attempt
+          log.push({ type: 'Probe', tags: ['probe'] })
+          t.pass(`${label}: passes`)
+        } else {
+          await t.rejects(attempt, { code: 'ANNALS_APPEND_CONDITION_FAILED', position: expected }, `${label}: fails at ${expected}`)
+        }
+      }
+    }
+    t.same((await collect(db.readAll())).map(e => [e.type, e.tags ?? []]), log.map(e => [e.type, e.tags]), 'only the appends that passed were written')
+    await db.close()
+  })
+
+  t.test('append conditions: the first conflict, within a batch too; nothing of a failed append is written; retries; misuse', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    let db = await f.open()
+    await db.append('x', [{ type: 'A', tags: ['b'] }, { type: 'B', tags: ['a'] }, { type: 'A', tags: ['a'] }])
+    // several items: the lowest conflicting position of any of them
+    await t.rejects(db.append('y', { type: 'Y' }, { condition: { failIfEventsMatch: [{ types: ['A'], tags: ['a'] }, { tags: ['a'] }, { types: ['A'] }] } }),
+      { code: 'ANNALS_APPEND_CONDITION_FAILED', position: 0 })
+    await t.rejects(db.append('y', { type: 'Y' }, { condition: { failIfEventsMatch: [{ types: ['A'], tags: ['a'] }, { tags: ['a'] }], after: 0 } }),
+      { code: 'ANNALS_APPEND_CONDITION_FAILED', position: 1 })
+    // an event appended earlier in the same batch conflicts as one on disk does
+    const head = (await db.read({ query: [] })).head
+    const [first, second, third] = await Promise.allSettled([
+      db.append('y', [{ type: 'C' }, { type: 'A', tags: ['a', 'z'] }]),
+      db.append('y', { type: 'Y' }, { condition: { failIfEventsMatch: [{ tags: ['z'] }], after: head } }),
+      db.appendMany([{ stream: 'w', events: { type: 'W' } }], { condition: { failIfEventsMatch: [{ types: ['C'] }], after: head + 1 } })
+    ])
+    t.match(first, { status: 'fulfilled', value: { position: 4 } })
+    t.match(second, { status: 'rejected', reason: { code: 'ANNALS_APPEND_CONDITION_FAILED', position: 4 } })
+    t.match(third, { status: 'fulfilled', value: [{ position: 5 }] }, 'a match at or before after does not conflict, in the batch either')
+    // a failed condition writes nothing of a multi-event append, nor of any part of an appendMany
+    await t.rejects(db.append('z', [{ type: 'Z' }, { type: 'Z' }], { condition: { failIfEventsMatch: [{ types: ['W'] }] } }), { code: 'ANNALS_APPEND_CONDITION_FAILED', position: 5 })
+    await t.rejects(db.appendMany([{ stream: 'z', events: { type: 'Z' } }, { stream: 'v', events: [{ type: 'V' }, { type: 'V' }] }],
+      { condition: { failIfEventsMatch: [{ types: ['W'] }], after: 4 } }), { code: 'ANNALS_APPEND_CONDITION_FAILED', position: 5 })
+    t.same([await db.revision('z'), await db.revision('v'), (await db.read({ query: [] })).head], [-1, -1, 5], 'nothing written')
+    // a condition and an expectation both hold, or the append fails
+    await t.rejects(db.appendMany([{ stream: 'z', events: { type: 'Z' }, expectedRevision: 3 }], { condition: { failIfEventsMatch: [{ types: ['nothing'] }] } }),
+      { code: 'ANNALS_WRONG_EXPECTED_REVISION', stream: 'z', expected: 3, actual: -1 })
+    // a retry after an unseen success gives the original result, though its own event now matches its condition
+    const claim = { id: 'claim-ada', type: 'UsernameClaimed', tags: ['username:ada'] }
+    const condition = { failIfEventsMatch: [{ types: ['UsernameClaimed'], tags: ['username:ada'] }] }
+    const claimed = await db.append('user-1', claim, { condition })
+    t.same(await db.append('user-1', claim, { condition }), claimed, 'a retry')
+    await db.close()
+    db = await f.open()
+    t.same(await db.append('user-1', claim, { condition }), claimed, 'a retry after reopening')
+    await t.rejects(db.append('user-2', { ...claim, id: 'claim-ada-2' }, { condition }), { code: 'ANNALS_APPEND_CONDITION_FAILED', position: claimed.position }, 'after reopening, from the tag index on disk')
+    // misuse is a TypeError, and writes nothing
+    const bad: unknown[] = [
+      null, 'q', {}, { after: 3 }, { failIfEventsMatch: {} }, { failIfEventsMatch: [], after: -2 }, { failIfEventsMatch: [], after: 1.5 },
+      { failIfEventsMatch: [], after: '3' }, { failIfEventsMatch: [], before: 3 }, { failIfEventsMatch: [null] }, { failIfEventsMatch: [{ types: [''] }] },
+      { failIfEventsMatch: [{ tags: 'a' }] }, { failIfEventsMatch: [{ tags: [1] }] }, { failIfEventsMatch: [{ kinds: ['A'] }] }
+    ]
+    for (const condition of bad) {
+      await t.rejects(db.append('m', { type: 'M' }, { condition } as never), TypeError, `append, condition ${JSON.stringify(condition)}`)
+      await t.rejects(db.appendMany([{ stream: 'm', events: { type: 'M' } }], { condition } as never), TypeError, `appendMany, condition ${JSON.stringify(condition)}`)
+    }
+    for (const options of [null, 'q', { query: 'q' }, { query: [], after: -2 }, { query: [], limit: -1 }, { query: [], from: 0 }, { query: [{ types: [''] }] }]) {
+      await t.rejects(db.read(options as never), TypeError, `read(${JSON.stringify(options)})`)
+    }
+    await t.rejects(db.read(undefined as never), TypeError, 'read() needs a query')
+    // an append of no events is refused by the specification and by annals, in any part
+    await t.rejects(db.appendMany([{ stream: 'm', events: { type: 'M' } }, { stream: 'n', events: [] }]), { code: 'ANNALS_INVALID_EVENT' })
+    await t.rejects(db.append('m', [], { condition: { failIfEventsMatch: [{ types: ['nothing'] }] } }), { code: 'ANNALS_INVALID_EVENT' })
+    t.equal(await db.revision('m'), -1, 'nothing written')
+    await db.close()
+  })
+
+  // BUG (todo): an empty `types` keeps nothing in readAll and subscribe, but readAll with `tags` or `streams` as well puts
+  // it in a query item, where an empty list means any type. The assertions run, and report as todo until it is fixed.
+  t.test('readAll by types and tags (and by types and a category) keeps no more than readAll by types alone', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open()
+    await db.append('s-1', [{ type: 'A', tags: ['a'] }, { type: 'B' }, { type: 'A', tags: ['a', 'b'] }])
+    t.same(await collect(db.readAll({ types: [] })), [])
+    const seen: number[] = []
+    const sub = db.subscribe({ types: [], tags: ['a'] }, e => { seen.push(e.position) })
+    await sub.caughtUp()
+    await sub.close()
+    t.same(seen, [], 'subscribe, with tags')
+    const todo = 'bug: readAll({ types: [], tags }) and readAll({ types: [], streams }) keep events of every type (src/store/annals.ts readAll puts types [] in a query item, where an empty list means any type)'
+    t.same((await collect(db.readAll({ types: [], tags: ['a'] }))).map(e => e.position), [], 'readAll, with tags', { todo })
+    t.same((await collect(db.readAll({ types: [], streams: { prefix: 's-' } }))).map(e => e.position), [], 'readAll, with a category', { todo })
     await db.close()
   })
 

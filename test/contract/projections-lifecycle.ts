@@ -4,7 +4,7 @@
 // settles does not hang close(); a rebuild under appends, and a close mid-catch-up, lose and
 // repeat nothing.
 import type { Test } from 'tap'
-import { defineProjection, type Annals, type ProjectionOptions } from '../../src/index.js'
+import { defineProjection, type Annals, type ProjectionDefinition, type ProjectionOptions } from '../../src/index.js'
 import { readRecords } from '../../src/projections/checkpoints.js'
 import { internalsOf } from '../../src/store/internals.js'
 import { collect, type Backend } from '../helpers/backends.js'
@@ -58,6 +58,26 @@ export function projectionLifecycleContract (t: Test, backend: Backend): void {
     t.equal(handled, 1)
     t.equal(await again.get('last'), 3001)
     await db.close()
+  })
+
+  t.test('a new version on an empty log is swapped in at once, async or inline, and then follows the log', async t => {
+    for (const mode of ['async', 'inline'] as const) {
+      const f = await backend.make()
+      t.teardown(f.cleanup)
+      const v = (version: number): ProjectionDefinition<number> =>
+        defineProjection<number>({ name: 'empty', version, mode, handle: (e, view) => { view.put(String(e.position), version) } })
+      let db = await f.open()
+      await (await db.project(v(1))).caughtUp()
+      await db.close()
+      db = await f.open()
+      const p = await db.project(v(2))
+      await p.caughtUp()
+      t.same(p.status(), { position: -1, lag: 0, state: 'live', error: undefined, failedAt: undefined }, `${mode}: swapped in`)
+      await db.append('s', { type: 'First' })
+      await p.caughtUp()
+      t.same(await collect(p.query()), [['0', 2]], `${mode}: the new version handles what comes`)
+      await db.close()
+    }
   })
 
   t.test('the version decides: a handler of other text under the same version keeps the view, and warns once', async t => {

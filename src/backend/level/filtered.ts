@@ -7,8 +7,9 @@ import type { RecordedEvent } from '../../log/types.js'
 import type { Storage } from '../../storage/storage.js'
 import type { AppendCondition, EventChunks, EventQuery, LogFilter, ReadRange } from '../backend.js'
 import { chunkAt, corruptChunk, type Chunk } from './chunk.js'
-import type { Accept } from './event-record.js'
+import { peekEvent, type Accept } from './event-record.js'
 import { decodeAt, logChunks, streamChunks } from './readers.js'
+import type { Visibility } from '../rules.js'
 import type { StreamIndex } from './stream-index.js'
 import { listStreams } from './stream-list.js'
 import { matchesQuery } from '../append-checks.js'
@@ -17,18 +18,20 @@ import { indexable, queryPositions } from './tags.js'
 /** A category with more streams than this is read by a scan of the log rather than by merging its streams. */
 export const MERGE_STREAMS = 1000
 
-/** What a filter accepts of an event's header. */
-function accepting (filter: LogFilter): Accept {
+/** What a filter accepts of an event's header (and what the rules of streams' lives let read). */
+function accepting (filter: LogFilter, visibility?: Visibility): Accept {
   const { query, prefix } = filter
-  return h => (prefix === undefined || h.stream.startsWith(prefix)) && (query === undefined || matchesQuery(query, h.type, h.tags))
+  const rules = visibility?.active === true ? visibility : undefined
+  return (h, p, t) => (prefix === undefined || h.stream.startsWith(prefix)) && (query === undefined || matchesQuery(query, h.type, h.tags)) &&
+    (rules === undefined || rules.visible(h.stream, h.revision, p, t))
 }
 
 /** The filtered read: by the cheapest way the filter allows. */
-export function filteredChunks (storage: Storage, index: StreamIndex, range: ReadRange, head: () => number, filter: LogFilter): EventChunks {
+export function filteredChunks (storage: Storage, index: StreamIndex, range: ReadRange, head: () => number, filter: LogFilter, visibility: Visibility): EventChunks {
   const { query, prefix } = filter
-  if (query !== undefined && indexable(query)) return new ByPositions(storage, range, head, query, prefix)
-  if (prefix !== undefined && query === undefined) return new Category(storage, index, range, head, prefix)
-  return logChunks(storage, range, head, accepting(filter))
+  if (query !== undefined && indexable(query)) return new ByPositions(storage, range, head, query, prefix, visibility)
+  if (prefix !== undefined && query === undefined) return new Category(storage, index, range, head, prefix, visibility)
+  return logChunks(storage, range, head, accepting(filter), visibility)
 }
 
 /** The bounds of a read, from its range and the head: `low..high`, empty when `low > high`. */
@@ -45,16 +48,18 @@ class ByPositions implements EventChunks {
   readonly #head: () => number
   readonly #query: EventQuery
   readonly #accept: Accept
+  readonly #visibility: Visibility
   #positions: AsyncGenerator<number[]> | undefined
   #chunk: Chunk | undefined
   #left: number
 
-  constructor (storage: Storage, range: ReadRange, head: () => number, query: EventQuery, prefix: string | undefined) {
+  constructor (storage: Storage, range: ReadRange, head: () => number, query: EventQuery, prefix: string | undefined, visibility: Visibility) {
     this.#storage = storage
     this.#range = range
     this.#head = head
     this.#query = query
-    this.#accept = accepting({ query, prefix })
+    this.#accept = accepting({ query, prefix }, visibility)
+    this.#visibility = visibility
     this.#left = range.limit
   }
 
@@ -90,6 +95,11 @@ class ByPositions implements EventChunks {
     const start = chunk.spans[2 * i]!
     const end = chunk.spans[2 * i + 1]!
     if (start === end) return undefined // removed
+    if (this.#visibility.active) {
+      try {
+        await this.#visibility.prepare([peekEvent(chunk.buffer, start, end).stream])
+      } catch {} // the decode below reports it
+    }
     return decodeAt(chunk.buffer, start, end, position, chunk.time, this.#accept, () => corruptChunk(position, 'its event does not decode'))
   }
 
@@ -110,6 +120,7 @@ class Category implements EventChunks {
   readonly #range: ReadRange
   readonly #head: () => number
   readonly #prefix: string
+  readonly #visibility: Visibility
   #source: EventChunks | undefined
   /** each stream's read and the events of its last chunk not yet merged */
   #heads: Array<{ chunks: EventChunks, events: RecordedEvent[], at: number }> = []
@@ -118,12 +129,13 @@ class Category implements EventChunks {
   #high = -1
   #left: number
 
-  constructor (storage: Storage, index: StreamIndex, range: ReadRange, head: () => number, prefix: string) {
+  constructor (storage: Storage, index: StreamIndex, range: ReadRange, head: () => number, prefix: string, visibility: Visibility) {
     this.#storage = storage
     this.#index = index
     this.#range = range
     this.#head = head
     this.#prefix = prefix
+    this.#visibility = visibility
     this.#left = range.limit
   }
 
@@ -135,7 +147,7 @@ class Category implements EventChunks {
     const streams: string[] = []
     for await (const s of listStreams(this.#storage, this.#index, { prefix: this.#prefix, after: undefined, limit: MERGE_STREAMS + 1 })) streams.push(s.stream)
     if (streams.length > MERGE_STREAMS) {
-      this.#source = logChunks(this.#storage, this.#range, () => head, h => h.stream.startsWith(this.#prefix))
+      this.#source = logChunks(this.#storage, this.#range, () => head, h => h.stream.startsWith(this.#prefix), this.#visibility)
       return
     }
     this.#merging = true
@@ -147,7 +159,7 @@ class Category implements EventChunks {
       if (first > last) continue
       const chunks = streamChunks(this.#storage, this.#index, stream, {
         from: backwards ? last : first, to: backwards ? first : last, backwards, limit: Infinity
-      }, 1)
+      }, 1, this.#visibility)
       const entry = { chunks, events: await chunks.next(), at: 0 }
       if (entry.events.length > 0) this.#heads.push(entry)
     }
@@ -193,14 +205,14 @@ class Category implements EventChunks {
  * condition's query; undefined when there is none. By the tag index when every item has a tag,
  * else by a scan of the log from `after` on.
  */
-export async function firstConflict (storage: Storage, condition: AppendCondition, head: number): Promise<number | undefined> {
+export async function firstConflict (storage: Storage, condition: AppendCondition, head: number, visibility: Visibility): Promise<number | undefined> {
   const low = (condition.after ?? -1) + 1
   if (low > head) return undefined
   const query = condition.failIfEventsMatch
   const range = { from: low, to: head, backwards: false, limit: 1 }
   const source = indexable(query)
-    ? new ByPositions(storage, range, () => head, query, undefined)
-    : logChunks(storage, range, () => head, accepting({ query }))
+    ? new ByPositions(storage, range, () => head, query, undefined, visibility)
+    : logChunks(storage, range, () => head, accepting({ query }), visibility)
   try {
     return (await source.next())[0]?.position
   } finally {

@@ -10,8 +10,9 @@ import type { ChunkIterator, Storage } from '../../storage/storage.js'
 import type { EventChunks, ReadRange } from '../backend.js'
 import { MalformedError } from './bytes.js'
 import { corruptChunk, logKey, parseChunk, type Chunk } from './chunk.js'
-import { readEvent, type Accept } from './event-record.js'
-import { corruptBlock, parseBlock, type BlockEvent } from './stream-block.js'
+import { peekEvent, readEvent, type Accept } from './event-record.js'
+import type { Visibility } from '../rules.js'
+import { corruptBlock, parseBlock, type BlockEvent, type StreamBlock } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
 
 /** Events handed out by a read's first call, then twice as many each call up to the second. */
@@ -82,11 +83,21 @@ class LogChunks implements EventChunks {
   /** events handed out per call: few at first, so that short reads stay cheap */
   #cap = FIRST_EVENTS
 
-  constructor (storage: Storage, range: ReadRange, head: () => number, accept: Accept | undefined) {
+  readonly #visibility: Visibility | undefined
+
+  constructor (storage: Storage, range: ReadRange, head: () => number, accept: Accept | undefined, visibility: Visibility | undefined) {
     this.#storage = storage
     this.#range = range
     this.#head = head
-    this.#accept = accept
+    // what the rules of streams' lives hide reads no more, whatever else the read keeps
+    if (visibility?.active === true) {
+      this.#visibility = visibility
+      this.#accept = accept === undefined
+        ? (h, p, t) => visibility.visible(h.stream, h.revision, p, t)
+        : (h, p, t) => visibility.visible(h.stream, h.revision, p, t) && accept(h, p, t)
+    } else {
+      this.#accept = accept
+    }
     this.#left = range.limit
   }
 
@@ -155,6 +166,7 @@ class LogChunks implements EventChunks {
     const last = chunk.first + chunk.count - 1
     // the chunk must hold the position expected next: else positions are missing
     if (chunk.first > this.#expected || last < this.#expected) throw corruptChunk(this.#expected, 'it is missing')
+    if (this.#visibility !== undefined) await this.#visibility.prepare(streamsOf(chunk))
     this.#chunk = chunk
     this.#p = this.#expected
     this.#to = backwards ? Math.max(chunk.first, this.#low) : Math.min(last, this.#high)
@@ -172,9 +184,22 @@ class LogChunks implements EventChunks {
   }
 }
 
-/** Events of the whole log in chunks; with `accept`, only those whose header it accepts. */
-export function logChunks (storage: Storage, range: ReadRange, head: () => number, accept?: Accept): EventChunks {
-  return new LogChunks(storage, range, head, accept)
+/** Events of the whole log in chunks; with `accept`, only those whose header it accepts; with `visibility`, only those the rules let read. */
+export function logChunks (storage: Storage, range: ReadRange, head: () => number, accept?: Accept, visibility?: Visibility): EventChunks {
+  return new LogChunks(storage, range, head, accept, visibility)
+}
+
+/** The streams of a chunk's events. */
+function * streamsOf (chunk: Chunk): Generator<string> {
+  for (let i = 0; i < chunk.count; i++) {
+    const start = chunk.spans[2 * i]!
+    const end = chunk.spans[2 * i + 1]!
+    if (start !== end) {
+      try {
+        yield peekEvent(chunk.buffer, start, end).stream
+      } catch {} // the read itself reports it
+    }
+  }
 }
 
 /**
@@ -189,7 +214,15 @@ class StreamChunks implements EventChunks {
   readonly #range: ReadRange
   #it: ReadAhead<[Buffer, Buffer]> | undefined
   #tail: BlockEvent[] = []
+  /** the next event of the tail to read */
+  #t = 0
   #tailDone = false
+  /** the entries of the last read, the next to parse, the block being read and its next event */
+  #entries: Array<[Buffer, Buffer]> = []
+  #at = 0
+  #block: StreamBlock | undefined
+  #j = 0
+  #cap = FIRST_EVENTS
   #diskDone = false
   #low = 0
   #high = -1
@@ -199,14 +232,16 @@ class StreamChunks implements EventChunks {
   #done = false
 
   readonly #blocksPerRead: number
+  readonly #visibility: Visibility | undefined
 
-  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead: number) {
+  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead: number, visibility: Visibility | undefined) {
     this.#storage = storage
     this.#index = index
     this.#stream = stream
     this.#range = range
     this.#left = range.limit
     this.#blocksPerRead = blocksPerRead
+    this.#visibility = visibility?.active === true ? visibility : undefined
   }
 
   async #open (): Promise<void> {
@@ -214,8 +249,17 @@ class StreamChunks implements EventChunks {
     const { from, to, backwards } = this.#range
     const summary = await this.#index.summary(this.#stream)
     const bounds = nameBounds(Space.streams, this.#stream)
-    // the start of the disk read: the block holding the lowest revision wanted
-    const low = (backwards ? to : from) ?? 0
+    const visibility = this.#visibility
+    if (visibility !== undefined) {
+      if (visibility.tombstoned(this.#stream)) {
+        this.#done = true
+        return
+      }
+      await visibility.prepare([this.#stream])
+    }
+    // the start of the disk read: the block holding the lowest revision wanted (deleted and
+    // truncated revisions are not read at all)
+    const low = Math.max((backwards ? to : from) ?? 0, visibility?.firstRevision(this.#stream) ?? 0)
     const start = low === 0 ? bounds.gte : await this.#storage.firstKey({ gte: bounds.gte, lte: streamKey(this.#stream, low), reverse: true }) ?? bounds.gte
     // the tail is copied, then the disk iterator opened, in one step: every committed event is
     // in one or the other (or both, just after a flush)
@@ -235,31 +279,42 @@ class StreamChunks implements EventChunks {
   async next (): Promise<RecordedEvent[]> {
     if (!this.#opened) await this.#open()
     const backwards = this.#range.backwards
-    while (!this.#done && this.#left > 0) {
-      let events: RecordedEvent[]
+    // few events at first, then more each call: a short read answers fast, a long one holds
+    // at most MAX_EVENTS decoded events at a time
+    const cap = Math.min(this.#cap, this.#left)
+    this.#cap = Math.min(this.#cap * 2, MAX_EVENTS)
+    const events: RecordedEvent[] = []
+    while (!this.#done && this.#left > 0 && events.length < cap) {
       if (backwards && !this.#tailDone) {
-        events = this.#fromTail()
-        this.#tailDone = true
+        this.#fromTail(events, cap)
       } else if (!this.#diskDone) {
-        const entries = await this.#it!.nextv()
-        if (entries.length === 0) {
-          this.#diskDone = true
+        const block = this.#block
+        if (block !== undefined && this.#j < block.count) {
+          this.#fromBlock(block, events, cap)
           continue
         }
-        events = []
-        for (const [key, value] of entries) this.#fromBlock(parseBlock(this.#stream, key, value), events)
+        if (this.#at >= this.#entries.length) {
+          this.#entries = await this.#it!.nextv()
+          this.#at = 0
+          if (this.#entries.length === 0) {
+            this.#diskDone = true
+            this.#block = undefined
+            continue
+          }
+        }
+        const [key, value] = this.#entries[this.#at++]!
+        this.#block = parseBlock(this.#stream, key, value)
+        this.#j = 0
       } else if (!backwards && !this.#tailDone) {
-        events = this.#fromTail()
-        this.#tailDone = true
+        this.#fromTail(events, cap)
       } else {
         const missing = backwards ? this.#expected >= this.#low : this.#expected <= this.#high
         if (missing) throw this.#missing()
         break
       }
-      if (events.length > 0) return events
     }
-    await this.close()
-    return []
+    if (events.length === 0) await this.close()
+    return events
   }
 
   /** Takes the event at `revision` if it is the one expected next; false once past the bounds. */
@@ -271,29 +326,33 @@ class StreamChunks implements EventChunks {
     return true
   }
 
-  #fromBlock (block: ReturnType<typeof parseBlock>, out: RecordedEvent[]): void {
+  /** Events of the block being read, from the next one on, until `out` holds `cap`. */
+  #fromBlock (block: StreamBlock, out: RecordedEvent[], cap: number): void {
     const backwards = this.#range.backwards
-    for (let j = 0; j < block.count && this.#left > 0; j++) {
-      const i = backwards ? block.count - 1 - j : j
+    for (; this.#j < block.count && this.#left > 0 && out.length < cap; this.#j++) {
+      const i = backwards ? block.count - 1 - this.#j : this.#j
       const revision = block.first + i
       if (revision < this.#low || revision > this.#high) continue
       if (!this.#take(revision)) continue
       const start = block.spans[2 * i]!
       const end = block.spans[2 * i + 1]!
       if (start === end) continue // removed
+      if (this.#visibility?.visible(this.#stream, revision, block.positions[i]!, block.times[i]!) === false) continue
       out.push(this.#decode(block.buffer, start, end, block.positions[i]!, block.times[i]!, revision))
     }
   }
 
-  #fromTail (): RecordedEvent[] {
-    const out: RecordedEvent[] = []
-    for (const e of this.#tail) {
-      if (this.#left <= 0) break
+  /** Events of the tail, from the next one on, until `out` holds `cap`; then the tail is done. */
+  #fromTail (out: RecordedEvent[], cap: number): void {
+    const tail = this.#tail
+    for (; this.#t < tail.length && this.#left > 0 && out.length < cap; this.#t++) {
+      const e = tail[this.#t]!
       if (e.revision < this.#low || e.revision > this.#high) continue
       if (!this.#take(e.revision)) continue
+      if (this.#visibility?.visible(this.#stream, e.revision, e.position, e.time) === false) continue
       out.push(this.#decode(e.bytes, 0, e.bytes.length, e.position, e.time, e.revision))
     }
-    return out
+    if (this.#t >= tail.length) this.#tailDone = true
   }
 
   #decode (buffer: Buffer, start: number, end: number, position: number, time: number, revision: number): RecordedEvent {
@@ -320,6 +379,6 @@ class StreamChunks implements EventChunks {
  * One stream's events in chunks; `blocksPerRead` blocks of it read per call to LevelDB (fewer
  * keep memory small where many streams are read at once).
  */
-export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead = BLOCKS_PER_READ): EventChunks {
-  return new StreamChunks(storage, index, stream, range, blocksPerRead)
+export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead = BLOCKS_PER_READ, visibility?: Visibility): EventChunks {
+  return new StreamChunks(storage, index, stream, range, blocksPerRead, visibility)
 }

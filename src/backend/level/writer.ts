@@ -4,18 +4,25 @@
 // one or more chunks (chunk.ts), id and tag index entries, and every few thousand events the
 // streams' blocks (stream-index.ts). One that fails its checks fails alone; an append to
 // several streams is one append.
+import { batchChannel, codeOf, counted, databaseOf, type BatchMessage } from '../../diagnostics/channels.js'
+import { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
 import type { AppendResult } from '../../log/types.js'
 import { Space, namedKey, u64 } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
-import type { AppendCondition, AppendHook, AppendManyRequest, AppendRequest, CommitListener, LogHead } from '../backend.js'
-import { checkCondition, checkExpected, retriedMany, storedEvents, type Placed as PlacedEvent } from '../append-checks.js'
+import {
+  LIFECYCLE_STREAM, type AppendCondition, type AppendHook, type AppendManyRequest, type AppendRequest,
+  type CommitListener, type LogHead, type StreamRule
+} from '../backend.js'
 import { GroupCommit, type Queued } from '../group-commit.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder, chunkAt } from './chunk.js'
 import type { LevelDoor } from './door.js'
 import { eventParts, writeEvent } from './event-record.js'
 import { decodeIdEntry, encodeIdEntry, idKey, type IdEntry } from './ids.js'
 import { RevisionCache } from '../revision-cache.js'
+import { checkCondition, checkExpected, retriedMany, storedEvents } from '../append-checks.js'
+import { lifecycleChange, streamDeleted } from '../lifecycle.js'
+import type { Rules } from '../rules.js'
 import type { BlockEvent } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
 import { tagKey, tagValue } from './tags.js'
@@ -27,10 +34,18 @@ const SYNC_KEY = namedKey(Space.meta, 'synced')
 
 interface Request extends Queued<AppendResult[]> {
   append: AppendManyRequest
+  /** when it joined the queue (performance.now()), for its latency */
+  at: number
 }
 
 /** An event with an indexed id, placed in the batch being built, or stored before. */
-type Placed = PlacedEvent & IdEntry
+interface Placed extends IdEntry {
+  stream: string
+  type: string
+  data: Buffer
+  metadata: Buffer | undefined
+  tags: readonly string[] | undefined
+}
 
 /** What the checks of a batch read from storage. */
 interface Known {
@@ -54,19 +69,24 @@ export class LevelWriter {
   readonly #index: StreamIndex
   readonly #sync: boolean
   readonly #conflicts: ConflictFinder
+  readonly #rules: Rules
   readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
   readonly #listeners = new Set<CommitListener>()
   readonly #queue: GroupCommit<Request, AppendResult[]>
   #hook: AppendHook | undefined
   #head: LogHead
+  /** what it counted, for db.stats() */
+  readonly figures: WriterFigures
 
-  constructor (door: LevelDoor, index: StreamIndex, head: LogHead, sync: boolean, conflicts: ConflictFinder) {
+  constructor (door: LevelDoor, index: StreamIndex, head: LogHead, sync: boolean, conflicts: ConflictFinder, rules: Rules) {
     this.#door = door
     this.#index = index
     this.#head = head
     this.#sync = sync
     this.#conflicts = conflicts
+    this.#rules = rules
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
+    this.figures = new WriterFigures(() => this.#queue.waiting)
   }
 
   get head (): LogHead {
@@ -80,9 +100,9 @@ export class LevelWriter {
 
   appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
-      let size = 0
+      let size = request.lifecycle === undefined ? 0 : 1
       for (const part of request.parts) size += part.events.length
-      this.#queue.push({ append: request, size, resolve, reject })
+      this.#queue.push({ append: { ...request, parts: [...request.parts] }, size, resolve, reject, at: performance.now() })
     })
   }
 
@@ -116,6 +136,7 @@ export class LevelWriter {
   }
 
   async #commit (group: Request[]): Promise<void> {
+    const started = batchChannel.hasSubscribers ? performance.now() : -1
     let known = NOTHING_KNOWN
     try {
       if (this.#mustRead(group)) known = await this.#prefetch(group)
@@ -139,6 +160,9 @@ export class LevelWriter {
     let position = first
     let sync = false
     let syncRetried = false
+    // streams' rules as this batch changes them, and what to do once it is written
+    const rulesNow = new Map<string, StreamRule>()
+    const ruleChanges: Array<() => void> = []
 
     for (const q of group) {
       const r = q.append
@@ -155,9 +179,22 @@ export class LevelWriter {
         const mine = new Map<string, number>()
         for (const part of r.parts) {
           const current = mine.get(part.stream) ?? revisions.get(part.stream) ?? known.revisions.get(part.stream) ?? this.#revisions.get(part.stream)!
+          if ((rulesNow.get(part.stream) ?? this.#rules.stream(part.stream))?.tombstoned === true) throw streamDeleted(part.stream)
           checkExpected(part.stream, part.expected, current)
           currents.push(current)
           mine.set(part.stream, current + part.events.length)
+        }
+        // a change to a stream's life: checked against the stream as this batch leaves it, and
+        // recorded by a system event in `$streams` (the append's one part)
+        let applyRule: (() => void) | undefined
+        let ruleOps: WriteOp[] | undefined
+        if (r.lifecycle !== undefined) {
+          ruleOps = []
+          const { apply, event } = lifecycleChange(this.#rules, r.lifecycle, ruleOps, rulesNow, s => revisions.get(s) ?? known.revisions.get(s) ?? this.#revisions.get(s)!)
+          applyRule = apply
+          const current = revisions.get(LIFECYCLE_STREAM) ?? known.revisions.get(LIFECYCLE_STREAM) ?? this.#revisions.get(LIFECYCLE_STREAM)!
+          r.parts.push({ stream: LIFECYCLE_STREAM, events: [event], expected: 'any' })
+          currents.push(current)
         }
         // the hook (inline projections) takes part last: if it throws, nothing was added yet
         const extra = hook === undefined ? undefined : await hook.append(storedEvents(r.parts, currents, position, time))
@@ -193,6 +230,10 @@ export class LevelWriter {
           results.push({ revision: current + part.events.length, position: position - 1, ids })
         })
         if (extra !== undefined) ops.push(...extra)
+        if (ruleOps !== undefined) {
+          ops.push(...ruleOps)
+          ruleChanges.push(applyRule!)
+        }
         sync ||= r.sync ?? this.#sync
         done.push({ request: q, results, written: true })
       } catch (err) {
@@ -211,10 +252,12 @@ export class LevelWriter {
           return
         }
       }
+      this.#committed(done, 0)
       for (const { request, results } of done) request.resolve(results)
       return
     }
     const fail = (err: unknown): void => {
+      if (started >= 0) this.#publish(started, group, 0, ops, sync || syncRetried, first, position - 1, err)
       hook?.settle(false)
       for (const { request, results, written } of done) {
         if (written) request.reject(err)
@@ -243,8 +286,11 @@ export class LevelWriter {
     }
     hook?.settle(true)
     indexed()
+    for (const apply of ruleChanges) apply()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     this.#head = { position: position - 1, time }
+    this.#committed(done, placed.length)
+    if (started >= 0) this.#publish(started, group, done.length, ops, sync || syncRetried, first, position - 1, undefined)
     for (const { request, results } of done) request.resolve(results)
     for (const listener of this.#listeners) {
       try {
@@ -255,10 +301,44 @@ export class LevelWriter {
     }
   }
 
+  /** Counts a batch that answered `done` and wrote `events`, for db.stats(). */
+  #committed (done: ReadonlyArray<{ request: Request }>, events: number): void {
+    const now = performance.now()
+    for (const { request } of done) this.figures.latency.add(now - request.at)
+    if (events > 0) this.figures.batch(done.length, events)
+  }
+
+  /** Tells `annals:batch` of a batch written (or failed with `err`). */
+  #publish (started: number, group: Request[], written: number, ops: WriteOp[], sync: boolean, first: number, last: number, err: unknown): void {
+    if (!batchChannel.hasSubscribers) return
+    let bytes = 0
+    for (const op of ops) bytes += op.key.length + (op.value?.length ?? 0)
+    const message: BatchMessage = {
+      database: databaseOf(this.#door),
+      appends: group.length,
+      written,
+      events: err === undefined ? last - first + 1 : 0,
+      bytes,
+      sync,
+      duration: performance.now() - started,
+      queued: this.#queue.waiting.events,
+      first: err === undefined ? first : -1,
+      last: err === undefined ? last : -1
+    }
+    if (err !== undefined) {
+      message.error = err
+      message.errorCode = codeOf(err)
+    }
+    batchChannel.publish(counted(message))
+  }
+
   /** Whether the checks of this group need reads: a stream not in the cache, an id that may be stored, a condition. */
   #mustRead (group: Request[]): boolean {
     for (const { append: r } of group) {
       if (r.condition !== undefined) return true
+      if (r.lifecycle !== undefined && this.#revisions.get(LIFECYCLE_STREAM) === undefined) return true
+      const target = r.lifecycle !== undefined && 'stream' in r.lifecycle ? r.lifecycle.stream : undefined
+      if (target !== undefined && this.#revisions.get(target) === undefined) return true
       for (const part of r.parts) {
         if (this.#revisions.get(part.stream) === undefined) return true
         for (const e of part.events) if (e.indexed && !e.fresh) return true
@@ -272,6 +352,9 @@ export class LevelWriter {
     const streams = new Set<string>()
     const ids: string[] = []
     for (const { append: r } of group) {
+      if (r.lifecycle !== undefined && this.#revisions.get(LIFECYCLE_STREAM) === undefined) streams.add(LIFECYCLE_STREAM)
+      const target = r.lifecycle !== undefined && 'stream' in r.lifecycle ? r.lifecycle.stream : undefined
+      if (target !== undefined && this.#revisions.get(target) === undefined) streams.add(target)
       for (const part of r.parts) {
         if (this.#revisions.get(part.stream) === undefined) streams.add(part.stream)
         for (const e of part.events) if (e.indexed && !e.fresh) ids.push(e.id)
@@ -307,3 +390,9 @@ export class LevelWriter {
     return { revisions, ids: found, conflicts }
   }
 }
+
+
+
+
+
+

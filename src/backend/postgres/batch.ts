@@ -7,8 +7,10 @@ import { AnnalsError } from '../../errors.js'
 import type { AppendResult } from '../../log/types.js'
 import type { WriteOp } from '../../storage/storage.js'
 import { checkCondition, checkExpected, retriedMany, storedEvents, type Placed, type PlacedMeta } from '../append-checks.js'
-import type { AppendHook, AppendManyRequest, ReadyEvent } from '../backend.js'
+import { LIFECYCLE_STREAM, type AppendHook, type AppendManyRequest, type AppendPart, type ReadyEvent, type StreamRule } from '../backend.js'
 import type { Queued } from '../group-commit.js'
+import { lifecycleChange, streamDeleted } from '../lifecycle.js'
+import type { Rules } from '../rules.js'
 import { readySum } from './rows.js'
 
 /** One queued append (one stream, or several at once). */
@@ -40,6 +42,11 @@ export function groupKeys (group: readonly Request[]): { streams: string[], ids:
   const streams = new Set<string>()
   const ids = new Set<string>()
   for (const { append } of group) {
+    // a change to a stream's life reads its stream, and writes to `$streams`
+    if (append.lifecycle !== undefined) {
+      if ('stream' in append.lifecycle) streams.add(append.lifecycle.stream)
+      streams.add(LIFECYCLE_STREAM)
+    }
     for (const part of append.parts) {
       streams.add(part.stream)
       // an id PostgreSQL cannot hold is refused by the checks, and never looked for
@@ -72,6 +79,8 @@ export class Batch {
   readonly digest: Array<Buffer | null> = []
   readonly sum: number[] = []
   readonly tags: string[] = []
+  /** what to do to the rules in force once the batch is written (changes to streams' lives) */
+  readonly ruleChanges: Array<() => void> = []
   /** the 1-based row of each entry of `tags` */
   readonly tagRows: number[] = []
   /** each stream written: its revision after the batch, and the offset of its last event */
@@ -83,6 +92,8 @@ export class Batch {
   hooked = false
   readonly #placedIds = new Map<string, Placed>()
   readonly #placedMeta: PlacedMeta[] = []
+  /** streams' rules as this batch changes them */
+  readonly #rulesNow = new Map<string, StreamRule>()
 
   /** Events in the batch. */
   get count (): number {
@@ -91,17 +102,19 @@ export class Batch {
 
   /**
    * Checks the appends of a group and lays out those that pass, from position `first` at
-   * `time` (the one-call path builds from 0 and learns both when it writes; it has no hook).
+   * `time` (the one-call path builds from 0 and learns both when it writes; it has no hook),
+   * under `rules` (the rules of streams' lives in force).
    */
-  static async build (group: readonly Request[], known: Known, first: number, time: number, hook: AppendHook | undefined): Promise<Batch> {
+  static async build (group: readonly Request[], known: Known, first: number, time: number, hook: AppendHook | undefined, rules: Rules): Promise<Batch> {
     const batch = new Batch()
-    for (const request of group) await batch.#add(request, known, first, time, hook)
+    for (const request of group) await batch.#add(request, known, first, time, hook, rules)
     if (batch.hooked && hook?.finish !== undefined) batch.writes.push(...hook.finish())
     return batch
   }
 
-  async #add (request: Request, known: Known, first: number, time: number, hook: AppendHook | undefined): Promise<void> {
+  async #add (request: Request, known: Known, first: number, time: number, hook: AppendHook | undefined, rules: Rules): Promise<void> {
     const r = request.append
+    let parts: readonly AppendPart[] = r.parts
     try {
       const again = retriedMany(r.parts, known.ids, this.#placedIds)
       if (again !== undefined) {
@@ -114,20 +127,34 @@ export class Batch {
       // each part's expectation, the parts before it of the same append counted
       const currents: number[] = []
       const mine = new Map<string, number>()
+      const revisionOf = (stream: string): number => mine.get(stream) ?? this.written.get(stream)?.revision ?? known.revision(stream)
       for (const part of r.parts) {
-        const current = mine.get(part.stream) ?? this.written.get(part.stream)?.revision ?? known.revision(part.stream)
+        const current = revisionOf(part.stream)
+        if ((this.#rulesNow.get(part.stream) ?? rules.stream(part.stream))?.tombstoned === true) throw streamDeleted(part.stream)
         checkExpected(part.stream, part.expected, current)
         currents.push(current)
         mine.set(part.stream, current + part.events.length)
       }
+      // a change to a stream's life: checked against the stream as this batch leaves it, and
+      // recorded by a system event in `$streams` (the append's one part)
+      const ruleOps: WriteOp[] = []
+      let applyRule: (() => void) | undefined
+      if (r.lifecycle !== undefined) {
+        const { apply, event } = lifecycleChange(rules, r.lifecycle, ruleOps, this.#rulesNow, revisionOf)
+        applyRule = apply
+        parts = [...r.parts, { stream: LIFECYCLE_STREAM, events: [event], expected: 'any' }]
+        currents.push(revisionOf(LIFECYCLE_STREAM))
+      }
       // the hook (inline projections) takes part last: if it throws, nothing was added yet
       if (hook !== undefined) {
-        const extra = await hook.append(storedEvents(r.parts, currents, first + this.count, time))
+        const extra = await hook.append(storedEvents(parts, currents, first + this.count, time))
         this.hooked = true
         this.writes.push(...extra)
       }
+      this.writes.push(...ruleOps)
+      if (applyRule !== undefined) this.ruleChanges.push(applyRule)
       const results: AppendResult[] = []
-      r.parts.forEach((part, k) => {
+      parts.forEach((part, k) => {
         const current = currents[k]!
         for (let i = 0; i < part.events.length; i++) this.#place(part.stream, current + 1 + i, part.events[i]!, first)
         this.written.set(part.stream, { revision: current + part.events.length, last: this.count - 1 })

@@ -48,10 +48,11 @@ export function functionsSql (s: string): string[] {
     // p_owner must have run inline projections since p_opened (the head when it opened).
     // Rows with o_stale name streams whose revision was not the one assumed; a row with o_first
     // null says why else nothing was written (o_actual: 1 an id is stored, 2 the head moved,
-    // 3 another process ran inline projections): then the writer checks under the lock itself.
+    // 3 another process ran inline projections, 4 a stream has a rule of its life, made by a
+    // process that may not have told this one yet): then the writer checks under the lock itself.
     `create or replace function ${s}.append(p_streams text[], p_befores bigint[], p_ids text[],
       p_head bigint, p_time bigint, p_owner text, p_opened bigint, ${EVENT_PARAMS},
-      p_put_k bytea[], p_put_v bytea[], p_put_doc text[], p_del_k bytea[], p_channel text)
+      p_put_k bytea[], p_put_v bytea[], p_put_doc text[], p_del_k bytea[], p_channel text, p_rule_keys bytea[])
     returns table (o_first bigint, o_time bigint, o_stale text, o_actual bigint)
     language plpgsql as $$
     #variable_conflict use_column
@@ -68,6 +69,10 @@ export function functionsSql (s: string): string[] {
       if found then return; end if;
       if exists (select 1 from ${s}.events e where e.id = any(p_ids)) then
         return query select null::bigint, null::bigint, null::text, 1::bigint;
+        return;
+      end if;
+      if exists (select 1 from ${s}.kv r where r.k = any(p_rule_keys)) then
+        return query select null::bigint, null::bigint, null::text, 4::bigint;
         return;
       end if;
       if p_head is not null and (v_first <> p_head + 1 or v_time > p_time) then
@@ -192,47 +197,51 @@ export function functionsSql (s: string): string[] {
     end $$`,
 
     // The last position committed at or before p_time, or -1: a binary search over positions
-    // (commit times never decrease with them), through the primary key.
+    // (commit times never decrease with them), through the primary key. Positions a scavenge
+    // removed are stepped over: each probe takes the first event at or after its position.
     `create or replace function ${s}.position_at(p_time bigint)
     returns bigint
     language plpgsql stable as $$
     declare
-      v_lo bigint := 0;
+      v_lo bigint;
       v_hi bigint;
       v_mid bigint;
+      v_p bigint;
       v_t bigint;
     begin
       select h.position into v_hi from ${s}.head h;
       if v_hi < 0 then return -1; end if;
-      select e.time into v_t from ${s}.events e where e.position = 0;
-      if v_t is null then raise exception 'position 0 is missing' using errcode = 'ANMIS'; end if;
+      select e.position, e.time into v_lo, v_t from ${s}.events e order by e.position limit 1;
+      if v_lo is null then raise exception 'the events are missing' using errcode = 'ANMIS'; end if;
       if v_t > p_time then return -1; end if;
       while v_lo < v_hi loop
         v_mid := (v_lo + v_hi + 1) / 2;
-        select e.time into v_t from ${s}.events e where e.position = v_mid;
-        if v_t is null then raise exception 'position % is missing', v_mid using errcode = 'ANMIS'; end if;
-        if v_t <= p_time then v_lo := v_mid; else v_hi := v_mid - 1; end if;
+        v_p := null;
+        select e.position, e.time into v_p, v_t from ${s}.events e where e.position >= v_mid and e.position <= v_hi order by e.position limit 1;
+        if v_p is null or v_t > p_time then v_hi := v_mid - 1; else v_lo := v_p; end if;
       end loop;
       return v_lo;
     end $$`,
 
     // The last revision of a stream at or before a position, or -1: a binary search over the
-    // stream's revisions (positions grow with them), through unique (stream, revision).
+    // stream's revisions still stored (from its kept_from; positions grow with them), through
+    // unique (stream, revision). Before its first revision stored: the one before that.
     `create or replace function ${s}.revision_at(p_stream text, p_position bigint)
     returns bigint
     language plpgsql stable as $$
     declare
-      v_lo bigint := 0;
+      v_lo bigint;
       v_hi bigint;
       v_mid bigint;
       v_p bigint;
     begin
-      select b.revision, b.position into v_hi, v_p from ${s}.streams b where b.stream = p_stream;
+      select b.revision, b.position, b.kept_from into v_hi, v_p, v_lo from ${s}.streams b where b.stream = p_stream;
       if v_hi is null then return -1; end if;
       if v_p <= p_position then return v_hi; end if;
-      select e.position into v_p from ${s}.events e where e.stream = p_stream and e.revision = 0;
-      if v_p is null then raise exception 'revision 0 of stream % is missing', p_stream using errcode = 'ANMIS'; end if;
-      if v_p > p_position then return -1; end if;
+      if v_lo > v_hi then return v_hi; end if;
+      select e.position into v_p from ${s}.events e where e.stream = p_stream and e.revision = v_lo;
+      if v_p is null then raise exception 'revision % of stream % is missing', v_lo, p_stream using errcode = 'ANMIS'; end if;
+      if v_p > p_position then return v_lo - 1; end if;
       while v_lo < v_hi loop
         v_mid := (v_lo + v_hi + 1) / 2;
         select e.position into v_p from ${s}.events e where e.stream = p_stream and e.revision = v_mid;

@@ -6,8 +6,9 @@
 import type pg from 'pg'
 import type {
   AppendHook, AppendManyRequest, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogFilter, LogHead, LogImporter, ReadRange,
-  StreamListOptions, StreamSummary
+  ScavengeReport, StreamListOptions, StreamRule, StreamSummary
 } from '../backend.js'
+import { Rules, Visibility } from '../rules.js'
 import { AnnalsError } from '../../errors.js'
 import type { AppendResult } from '../../log/types.js'
 import { Connection, checkSchema } from './connection.js'
@@ -16,10 +17,14 @@ import { Readers } from './readers.js'
 import { clockOffset, ensureSchema, readHead } from './schema.js'
 import { Session } from './session.js'
 import { PostgresStorage } from './storage.js'
+import { scavenge } from './scavenge.js'
 import { PostgresWriter } from './writer.js'
 
 /** The schema annals works in when none is given. */
 export const DEFAULT_SCHEMA = 'annals'
+
+/** The topic of the notice a process sends when it changed the rules of streams' lives. */
+const RULES_TOPIC = 'annals:rules'
 
 /** Streams listed per query. */
 const STREAMS_PAGE = 256
@@ -38,15 +43,34 @@ export class PostgresBackend implements Backend {
   readonly #readers: Readers
   readonly #session: Session
   readonly #where: string
+  readonly #stopHearingRules: () => void
   #closing: Promise<void> | undefined
+  /** whether a scavenge of this process deleted rows that no compaction has taken out of the files yet */
+  #scavenged = false
 
-  private constructor (conn: Connection, writer: PostgresWriter, session: Session, where: string) {
+  private constructor (conn: Connection, storage: PostgresStorage, writer: PostgresWriter, session: Session, where: string) {
     this.connection = conn
     this.#where = where
-    this.storage = new PostgresStorage(conn)
+    this.storage = storage
     this.#writer = writer
     this.#session = session
-    this.#readers = new Readers(conn, () => writer.head.position, head => { writer.advance(head) })
+    this.#readers = new Readers(conn, () => writer.head.position, head => { writer.advance(head) }, () => this.#visibility())
+    // another process changed the rules: read them again
+    this.#stopHearingRules = session.onNotice(RULES_TOPIC, () => { void this.#reloadRules() })
+  }
+
+  /** What one read sees of the rules of streams' lives; none when no rule hides anything. */
+  #visibility (): Visibility | undefined {
+    const rules = this.#writer.rules
+    return rules.any ? new Visibility(rules, async stream => await this.#writer.revision(stream)) : undefined
+  }
+
+  async #reloadRules (): Promise<void> {
+    try {
+      this.#writer.rules = await Rules.load(this.storage)
+    } catch {
+      // the next batch under the lock, or the next notice, reads them again
+    }
   }
 
   /**
@@ -69,9 +93,13 @@ export class PostgresBackend implements Backend {
         commit: (last, time) => { writer?.advance({ position: last, time }) },
         check: async () => { const head = await readHead(conn); writer?.advance(head) }
       })
-      writer = new PostgresWriter(conn, await readHead(conn), await clockOffset(conn))
+      const storage = new PostgresStorage(conn)
+      const opened = session
+      writer = new PostgresWriter(conn, await readHead(conn), await clockOffset(conn), storage, await Rules.load(storage), () => {
+        opened.notify(RULES_TOPIC, '').catch(() => {})
+      })
       await writer.warm()
-      return new PostgresBackend(conn, writer, session, where)
+      return new PostgresBackend(conn, storage, writer, session, where)
     } catch (err) {
       if (where !== undefined) openHere.delete(where)
       await session?.close()
@@ -108,6 +136,52 @@ export class PostgresBackend implements Backend {
     return await this.#writer.revision(stream)
   }
 
+  async streamRule (stream: string): Promise<StreamRule | undefined> {
+    return this.#writer.rules.stream(stream)
+  }
+
+  async streamStart (stream: string): Promise<number> {
+    const rules = this.#writer.rules
+    if (!rules.any) return 0
+    const own = rules.stream(stream)
+    const last = await this.#writer.revision(stream)
+    if (own?.tombstoned === true) return last + 1
+    let start = own?.truncateBefore ?? 0
+    const retention = rules.retention(stream)
+    if (retention?.maxCount !== undefined) start = Math.max(start, last - retention.maxCount + 1)
+    // an age, or an archive: the first revision committed at or after the bound
+    const after = async (position: number): Promise<number> => position < 0 ? 0 : await this.revisionAt(stream, position) + 1
+    if (retention?.maxAge !== undefined) start = Math.max(start, await after(await this.positionAt(Date.now() - retention.maxAge - 1)))
+    if (rules.archivedBefore > 0) start = Math.max(start, await after(rules.archivedBefore - 1))
+    return Math.min(start, last + 1)
+  }
+
+  /**
+   * Deletes the rows of what no longer reads (scavenge.ts), under the rules as they are stored
+   * now (another process may have changed them a moment ago).
+   */
+  async scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport> {
+    await this.flush()
+    const rules = this.#writer.rules = await Rules.load(this.storage)
+    const report = await scavenge(this.connection, rules, async stream => await this.#writer.revision(stream), progress, onRemoved)
+    if (report.removed > 0) this.#scavenged = true
+    return report
+  }
+
+  /**
+   * VACUUM FULL of the tables a scavenge deletes from (events, their tags, the key spaces, where
+   * the layers above dropped what removed events fed), after a scavenge of this process deleted
+   * rows: each table is rewritten, and the old files, with the deleted rows' bytes, are removed.
+   * It holds each table's exclusive lock while it rewrites it (reads and appends of every
+   * process wait). Without such a scavenge, a no-op: nothing to take out of the files.
+   */
+  async compact (): Promise<void> {
+    if (!this.#scavenged) return
+    const s = this.connection.s
+    for (const table of ['events', 'event_tags', 'kv']) await this.connection.query(`vacuum full ${s}.${table}`)
+    this.#scavenged = false
+  }
+
   async revisionAt (stream: string, position: number): Promise<number> {
     const rows = await this.connection.query<{ r: number }>(`select ${this.connection.s}.revision_at($1, $2) as r`, [stream, position])
     return rows[0]!.r
@@ -128,8 +202,15 @@ export class PostgresBackend implements Backend {
       const rows = await this.connection.query<StreamSummary>(
         `select stream, revision, position, time from ${this.connection.s}.streams where stream like $1${after === undefined ? '' : ' and stream > $3'} order by stream limit $2`,
         after === undefined ? [pattern, n] : [pattern, n, after])
-      for (const row of rows) yield row
-      left -= rows.length
+      const rules = this.#writer.rules
+      for (const row of rows) {
+        // a stream that reads nothing any more (tombstoned, or deleted and not written since) is not listed
+        const rule = rules.any ? rules.stream(row.stream) : undefined
+        if (rule !== undefined && (rule.tombstoned || rule.truncateBefore > row.revision)) continue
+        left--
+        yield row
+        if (left <= 0) return
+      }
       if (rows.length < n) return
       after = rows[rows.length - 1]!.stream
     }
@@ -178,6 +259,7 @@ export class PostgresBackend implements Backend {
       try {
         await this.flush()
       } finally {
+        this.#stopHearingRules()
         await this.#session.close()
         if (this.connection.ownPool) await this.connection.pool.end().catch(() => {})
         openHere.delete(this.#where)

@@ -8,10 +8,13 @@
 // The first page of a read learns where the log (or the stream) ends in the same statement,
 // so a read sees every event committed before it began, by any process. Every row's checksum
 // is verified; where a read takes every position (every revision of a stream) between its
-// bounds, one missing is ANNALS_CORRUPT naming it, never a silent gap.
+// bounds, one missing is ANNALS_CORRUPT naming it, never a silent gap, unless a scavenge removed
+// it (the `removed` table's runs of positions; a stream's `kept_from`). Events the rules of
+// streams' lives hide (rules.ts) are left out of what a read hands on.
 import { AnnalsError } from '../../errors.js'
 import type { RecordedEvent } from '../../log/types.js'
 import type { EventChunks, EventQuery, LogFilter, LogHead, ReadRange } from '../backend.js'
+import type { Visibility } from '../rules.js'
 import type { Connection } from './connection.js'
 import { EVENT_COLUMNS, corruptAt, rowEvent, type EventRow } from './rows.js'
 
@@ -37,6 +40,10 @@ interface Plan {
   contiguous: boolean
   /** ANNALS_CORRUPT for a key missing */
   missing: (key: number) => AnnalsError
+  /** whether the keys from `from` to `to` (inclusive) are missing because a scavenge removed them */
+  removed: (from: number, to: number) => Promise<boolean>
+  /** what the read sees of the rules of streams' lives; none when no rule hides anything */
+  visibility: Visibility | undefined
 }
 
 type PageRow = EventRow & { head?: number | null, head_time?: number | null }
@@ -85,24 +92,39 @@ class PagedRead implements EventChunks {
     }
     const backwards = this.#backwards
     const contiguous = this.#plan.contiguous
+    // runs of keys missing, each to be explained by a scavenge
+    const gaps: Array<[number, number]> = []
     let previous: number | undefined
     for (const row of rows) {
       const key = row[this.#plan.key]
-      if (contiguous ? key !== this.#next : previous !== undefined && (backwards ? key >= previous : key <= previous)) throw this.#plan.missing(this.#next)
+      if (contiguous && key !== this.#next) {
+        if (backwards ? key > this.#next : key < this.#next) throw this.#plan.missing(this.#next)
+        gaps.push(backwards ? [key + 1, this.#next] : [this.#next, key - 1])
+      } else if (!contiguous && previous !== undefined && (backwards ? key >= previous : key <= previous)) {
+        throw this.#plan.missing(this.#next)
+      }
       previous = key
       this.#next = backwards ? key - 1 : key + 1
     }
-    this.#left -= rows.length
     const beyond = backwards ? this.#next < this.#far! : this.#next > this.#far!
-    if (rows.length < this.#asked || this.#left <= 0 || beyond) {
+    const last = rows.length < this.#asked || beyond
+    if (rows.length < this.#asked && contiguous && !beyond) gaps.push(backwards ? [this.#far!, this.#next] : [this.#next, this.#far!])
+    for (const [from, to] of gaps) if (!await this.#plan.removed(from, to)) throw this.#plan.missing(from)
+    let kept: PageRow[] = rows
+    const visibility = this.#plan.visibility
+    if (visibility !== undefined && rows.length > 0) {
+      await visibility.prepare(new Set(rows.map(r => r.stream)))
+      kept = rows.filter(r => visibility.visible(r.stream, r.revision, r.position, r.time))
+    }
+    this.#left -= kept.length
+    if (last || this.#left <= 0) {
       this.#done = true
-      if (contiguous && this.#left > 0 && !beyond) throw this.#plan.missing(this.#next)
     } else {
       this.#pending = this.#page(false, this.#asked = this.#size())
       this.#pending.catch(() => {}) // seen by the next call, if there is one
     }
-    if (rows.length === 0) return await this.#end()
-    return rows.map(rowEvent)
+    if (kept.length === 0) return this.#done ? await this.#end() : await this.next()
+    return kept.map(rowEvent)
   }
 
   /** The size of the next page. */
@@ -193,12 +215,24 @@ export class Readers {
   readonly #conn: Connection
   readonly #known: () => number
   readonly #learn: (head: LogHead) => void
+  readonly #visibility: () => Visibility | undefined
 
-  /** `known` is where this process knows the log ends; `learn` is told when a read finds it further. */
-  constructor (conn: Connection, known: () => number, learn: (head: LogHead) => void) {
+  /**
+   * `known` is where this process knows the log ends; `learn` is told when a read finds it
+   * further; `visibility` is what a read beginning now sees of the rules of streams' lives.
+   */
+  constructor (conn: Connection, known: () => number, learn: (head: LogHead) => void, visibility: () => Visibility | undefined = () => undefined) {
     this.#conn = conn
     this.#known = known
     this.#learn = learn
+    this.#visibility = visibility
+  }
+
+  /** Whether every position from `from` to `to` is in a run a scavenge removed. */
+  #logRemoved = async (from: number, to: number): Promise<boolean> => {
+    const rows = await this.#conn.query<{ n: number }>(
+      `select coalesce(sum(least(last, $2) - greatest(first, $1) + 1), 0)::bigint as n from ${this.#conn.s}.removed where first <= $2 and last >= $1`, [from, to])
+    return Number(rows[0]?.n ?? 0) === to - from + 1
   }
 
   get #logEnd (): string {
@@ -218,7 +252,9 @@ export class Readers {
       params: p.values,
       end: this.#logEnd,
       contiguous: types === undefined,
-      missing: this.#logMissing
+      missing: this.#logMissing,
+      removed: this.#logRemoved,
+      visibility: this.#visibility()
     }, range, this.#known, this.#learn)
   }
 
@@ -242,15 +278,16 @@ export class Readers {
       page = backwards => `select ${EVENT_COLUMNS} from ${s}.events where position in (${items.map(item => item(backwards)).join(' union all ')}) ${order('position', backwards)}`
     } else {
       const conditions: string[] = []
-      if (query !== undefined && query.length > 0) {
-        const items = query.map(item => itemCondition(item, p))
-        if (!items.includes(undefined)) conditions.push(`(${items.map(c => `(${c!})`).join(' or ')})`)
+      // an item that keeps every event makes the query keep every event
+      const keepsAll = (item: EventQuery[number]): boolean => (item.types === undefined || item.types.length === 0) && (item.tags === undefined || item.tags.length === 0)
+      if (query !== undefined && query.length > 0 && !query.some(keepsAll)) {
+        conditions.push(`(${query.map(item => `(${itemCondition(item, p)!})`).join(' or ')})`)
       }
       if (category !== undefined) conditions.push(category)
       const where = conditions.map(c => ` and ${c}`).join('')
       page = backwards => `select ${EVENT_COLUMNS} from ${s}.events e where ${bounds('position', backwards)}${where} ${order('position', backwards)}`
     }
-    return new PagedRead(this.#conn, { key: 'position', page, params: p.values, end: this.#logEnd, contiguous: false, missing: this.#logMissing }, range, this.#known, this.#learn)
+    return new PagedRead(this.#conn, { key: 'position', page, params: p.values, end: this.#logEnd, contiguous: false, missing: this.#logMissing, removed: this.#logRemoved, visibility: this.#visibility() }, range, this.#known, this.#learn)
   }
 
   /** One stream in revision order (or backwards), every revision checked to be there. */
@@ -262,7 +299,10 @@ export class Readers {
       params: [stream],
       end: `select revision as head, null::bigint as head_time from ${s}.streams where stream = $4::text`,
       contiguous: true,
-      missing: revision => new AnnalsError('ANNALS_CORRUPT', `The log is damaged: revision ${revision} of stream '${stream}' is missing`)
+      missing: revision => new AnnalsError('ANNALS_CORRUPT', `The log is damaged: revision ${revision} of stream '${stream}' is missing`),
+      // a scavenge removes the first revisions of a stream, up to its kept_from
+      removed: async (_, to) => to < ((await this.#conn.query<{ k: number }>(`select kept_from as k from ${s}.streams where stream = $1`, [stream]))[0]?.k ?? 0),
+      visibility: this.#visibility()
     }, range)
   }
 }

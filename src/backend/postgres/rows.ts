@@ -93,6 +93,7 @@ export function rowEvent (row: EventRow): RecordedEvent {
     revision: row.revision,
     position: row.position,
     type: row.type,
+    version: row.version,
     data: data === undefined ? null : data,
     metadata,
     time: row.time

@@ -47,11 +47,19 @@ export function tablesSql (s: string): string[] {
       position bigint not null,
       primary key (tag, position)
     )`,
+    // each stream's last event, and its first revision still stored (a scavenge moves it on)
     `create table ${s}.streams (
       stream text collate "C" primary key,
       revision bigint not null,
       position bigint not null,
-      time bigint not null
+      time bigint not null,
+      kept_from bigint not null default 0
+    )`,
+    // the positions whose events a scavenge deleted (or an import found removed): runs of them,
+    // so that a read that finds a position missing can tell removal from damage
+    `create table ${s}.removed (
+      first bigint primary key,
+      last bigint not null
     )`,
     // the key spaces of the layers above; view documents also as jsonb where they are plain data
     `create table ${s}.kv (
@@ -76,4 +84,4 @@ export function keysTableSql (s: string): string {
 }
 
 /** The tables an annals schema holds: one that holds others, or not all of them, is not annals'. */
-export const TABLES = ['meta', 'head', 'events', 'event_tags', 'streams', 'kv', 'keys']
+export const TABLES = ['meta', 'head', 'events', 'event_tags', 'streams', 'removed', 'kv', 'keys']

@@ -20,10 +20,11 @@ import type { Placed } from '../append-checks.js'
 import type { AppendHook, AppendManyRequest, AppendRequest, CommitListener, LogHead } from '../backend.js'
 import { GroupCommit } from '../group-commit.js'
 import { RevisionCache } from '../revision-cache.js'
+import { Rules, ruleKey } from '../rules.js'
 import { Batch, groupKeys, placeholders, type Known, type Request } from './batch.js'
 import { rollback, sqlState, storageError, type Connection } from './connection.js'
 import { corruptAt, eventSum } from './rows.js'
-import { kvArgs } from './storage.js'
+import { kvArgs, type PostgresStorage } from './storage.js'
 
 /** Streams whose revision is kept in memory. */
 const REVISION_CACHE_SIZE = 65536
@@ -74,18 +75,30 @@ export class PostgresWriter {
   readonly #appendSql: string
   readonly #prepareSql: string
   readonly #writeSql: string
+  readonly #storage: PostgresStorage
+  /** told once a batch that changed streams' lives is committed */
+  readonly #rulesChanged: () => void
   #hook: AppendHook | undefined
   #head: LogHead
   #complete = false
+  /**
+   * The rules of streams' lives as this process knows them: read again under the lock by every
+   * batch that goes there, and when another process says it changed them (a notice). Appends to
+   * a stream with a rule of its own always go under the lock, so a tombstone holds across processes.
+   */
+  rules: Rules
 
-  constructor (conn: Connection, head: LogHead, clockOffset: number) {
+  constructor (conn: Connection, head: LogHead, clockOffset: number, storage: PostgresStorage, rules: Rules, rulesChanged: () => void) {
     this.#conn = conn
+    this.#storage = storage
+    this.rules = rules
+    this.#rulesChanged = rulesChanged
     this.#head = head
     this.#openedAt = head.position
     this.#clockOffset = clockOffset
     const s = conn.s
     this.#appendSql = `select * from ${s}.append(${placeholders(['text[]', 'bigint[]', 'text[]', 'bigint', 'bigint', 'text', 'bigint', ...EVENT_TYPES,
-      'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text'])})`
+      'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text', 'bytea[]'])})`
     this.#prepareSql = `select * from ${s}.prepare($1::text[], $2::text[], $3::jsonb)`
     this.#writeSql = `select ${s}.write(${placeholders(['bigint', 'bigint', 'text', ...EVENT_TYPES, 'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text'])})`
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
@@ -119,7 +132,7 @@ export class PostgresWriter {
 
   appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
-      let size = 0
+      let size = request.lifecycle === undefined ? 0 : 1
       for (const part of request.parts) size += part.events.length
       this.#queue.push({ append: request, size, resolve, reject })
     })
@@ -167,7 +180,10 @@ export class PostgresWriter {
   }
 
   async #commit (group: Request[]): Promise<void> {
-    if (group.some(q => q.append.condition !== undefined)) await this.#locked(group)
+    const rules = this.rules
+    const locked = group.some(q => q.append.condition !== undefined || q.append.lifecycle !== undefined ||
+      (rules.any && q.append.parts.some(p => rules.stream(p.stream) !== undefined)))
+    if (locked) await this.#locked(group)
     else await this.#oneCall(group)
   }
 
@@ -197,7 +213,7 @@ export class PostgresWriter {
     // without the hook, positions from 0, moved to where the function puts them
     const first = hook === undefined ? 0 : head.position + 1
     const time = hook === undefined ? 0 : Math.max(head.time, Date.now() + this.#clockOffset)
-    const batch = await Batch.build(group, { revision: s => before.get(s)!, ids: NO_IDS, conflicts: NO_CONFLICTS }, first, time, hook)
+    const batch = await Batch.build(group, { revision: s => before.get(s)!, ids: NO_IDS, conflicts: NO_CONFLICTS }, first, time, hook, this.rules)
     try {
       if (batch.hooked && hook?.finish !== undefined) batch.writes.push(...hook.finish())
     } catch (err) {
@@ -219,7 +235,7 @@ export class PostgresWriter {
     try {
       rows = (await client.query<AppendRow>(this.#conn.statement(this.#appendSql, [streams, assumed, ids,
         hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
-        ...batch.eventArgs(), kv.putKeys, kv.putValues, kv.putDocs, kv.delKeys, this.#conn.channel]))).rows
+        ...batch.eventArgs(), kv.putKeys, kv.putValues, kv.putDocs, kv.delKeys, this.#conn.channel, streams.map(ruleKey)]))).rows
       client.release()
     } catch (err) {
       client.release(err as Error)
@@ -268,6 +284,8 @@ export class PostgresWriter {
       time = prepared.time
       // what others committed before the lock: the hook's members catch up on it from the log
       this.advance({ position: prepared.head, time: prepared.headTime })
+      // the rules as they stand: any process that changed them committed before the lock was ours
+      this.rules = await Rules.load(this.#storage)
       const owner = prepared.owner
       if (hook !== undefined && owner !== undefined && owner.name !== this.#instance && owner.position > this.#openedAt) {
         const err = new AnnalsError('ANNALS_INLINE_ELSEWHERE', 'Another process has run inline projections on this database since this one opened it: ' +
@@ -276,7 +294,7 @@ export class PostgresWriter {
         for (const q of group) q.reject(err)
         return
       }
-      batch = await Batch.build(group, prepared.known, first, time, hook)
+      batch = await Batch.build(group, prepared.known, first, time, hook, this.rules)
       if (batch.hooked && hook?.finish !== undefined) batch.writes.push(...hook.finish())
       if (batch.count === 0) {
         await rollback(client)
@@ -352,6 +370,10 @@ export class PostgresWriter {
   /** A batch was committed at `first`: revisions cached, head moved on. */
   #written (batch: Batch, first: number, time: number): void {
     if (batch.count === 0) return
+    if (batch.ruleChanges.length > 0) {
+      for (const apply of batch.ruleChanges) apply()
+      this.#rulesChanged()
+    }
     for (const [stream, w] of batch.written) this.#revisions.set(stream, w.revision)
     this.advance({ position: first + batch.count - 1, time })
   }
