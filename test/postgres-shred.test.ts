@@ -85,7 +85,13 @@ for (const masterKey of [undefined, Buffer.alloc(32, 7)]) {
     let old = Buffer.alloc(0)
     try { old = readFileSync(join(dir, path)) } catch {}
     t.equal(old.length, 0, 'its old file is emptied (or gone)')
-    t.same(filesHolding(dir, needles), [], 'no file of the data directory outside pg_wal holds the key, raw, as hex, or as stored')
+    // each file named with its relation, if it is one, for the failure's message
+    const holding = await Promise.all(filesHolding(dir, needles).map(async f => {
+      const node = Number(f.split('/').pop())
+      const rel = Number.isSafeInteger(node) ? await postgresQuery<{ name: string }>(`select n.nspname || '.' || c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relfilenode = $1`, [node]) : []
+      return `${f}${rel.length > 0 ? ` (${rel[0]!.name})` : ''}`
+    }))
+    t.same(holding, [], 'no file of the data directory outside pg_wal holds the key, raw, as hex, or as stored')
     await db.close()
   })
 }
