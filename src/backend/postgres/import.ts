@@ -3,10 +3,18 @@
 // row's lock from the start (other writers wait) to `finish`, which writes the streams' rows and
 // the head, and commits; `abort` rolls it all back. Each `add` runs in a savepoint: a batch that
 // fails (an id stored before) leaves the import where it was.
+//
+// A log exported from a database whose events were partly removed (deleted streams, an archive)
+// has holes: their positions stay taken here too, recorded as removed, and a stream whose first
+// revisions are missing starts later (a truncation). The system events of `$streams` set the
+// rules of streams' lives they record, as they did where the log came from.
 import type pg from 'pg'
 import { AnnalsError } from '../../errors.js'
-import type { LogHead, LogImporter, PlacedEvent } from '../backend.js'
+import { LIFECYCLE_STREAM, type LogHead, type LogImporter, type PlacedEvent } from '../backend.js'
+import { lifecycleOf } from '../lifecycle.js'
 import { RevisionCache } from '../revision-cache.js'
+import { Rules } from '../rules.js'
+import type { WriteOp } from '../../storage/storage.js'
 import { placeholders } from './batch.js'
 import { rollback, sqlState, storageError, type Connection } from './connection.js'
 import { readySum } from './rows.js'
@@ -17,14 +25,18 @@ const REVISION_CACHE_SIZE = 65536
 export class PostgresImporter implements LogImporter {
   readonly #conn: Connection
   readonly #client: pg.PoolClient
-  readonly #done: (head: LogHead) => void
+  readonly #done: (head: LogHead) => Promise<void>
   readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
   readonly #insert: string
+  /** the rules of streams' lives the imported system events set */
+  readonly #rules = new Rules()
   #next = 0
+  /** events imported (positions less the holes) */
+  #count = 0
   #time = 0
   #over = false
 
-  private constructor (conn: Connection, client: pg.PoolClient, done: (head: LogHead) => void) {
+  private constructor (conn: Connection, client: pg.PoolClient, done: (head: LogHead) => Promise<void>) {
     this.#conn = conn
     this.#client = client
     this.#done = done
@@ -37,7 +49,7 @@ export class PostgresImporter implements LogImporter {
   }
 
   /** An importer into the log of `conn`, which must be empty (a `TypeError` otherwise); `done` is told the head once it commits. */
-  static async start (conn: Connection, done: (head: LogHead) => void): Promise<PostgresImporter> {
+  static async start (conn: Connection, done: (head: LogHead) => Promise<void>): Promise<PostgresImporter> {
     const client = await conn.connect()
     try {
       await client.query('begin')
@@ -52,7 +64,7 @@ export class PostgresImporter implements LogImporter {
   }
 
   get count (): number {
-    return this.#next
+    return this.#count
   }
 
   async add (events: readonly PlacedEvent[]): Promise<void> {
@@ -68,19 +80,33 @@ export class PostgresImporter implements LogImporter {
     const ids = new Map<string, number>()
     let position = this.#next
     let time = this.#time
+    const holes: Array<[number, number]> = []
+    // the rules the system events set, and what to do once they are written
+    const ops: WriteOp[] = []
+    const applied: Array<() => void> = []
     for (const placed of events) {
       const at = `The event at position ${placed.position}`
       const e = placed.event
-      if (placed.position !== position) {
-        throw invalid(`${at} comes where position ${position} was expected: an import holds a whole log, from position 0, in order, without gaps`)
+      if (!Number.isSafeInteger(placed.position) || placed.position < position) {
+        throw invalid(`${at} comes where position ${position} or a later one was expected: an import holds a log in position order`)
       }
       if (!Number.isSafeInteger(placed.time) || placed.time < time) {
         throw invalid(`${at} has time ${placed.time}: times are milliseconds since the epoch and never decrease (the event before has ${time})`)
       }
       if (e.id.includes('\u0000') || e.type.includes('\u0000')) throw invalid(`${at} has NUL (\\u0000) in its id or type, which PostgreSQL's text cannot hold`)
+      // positions skipped are events removed where the log came from: they stay taken, removed
+      if (placed.position > position) holes.push([position, placed.position - 1])
+      position = placed.position
       const current = revisions.get(placed.stream) ?? this.#revisions.get(placed.stream) ?? await this.#storedRevision(placed.stream)
-      if (placed.revision !== current + 1) {
+      if (current === -1 && placed.revision > 0 && this.#rules.stream(placed.stream) === undefined) {
+        // a stream whose first revisions were removed where it came from starts later here too
+        applied.push(this.#rules.stageStream(ops, placed.stream, { truncateBefore: placed.revision, tombstoned: false }))
+      } else if (placed.revision !== current + 1) {
         throw invalid(`${at} has revision ${placed.revision} of stream '${placed.stream}', whose next revision is ${current + 1}`)
+      }
+      if (placed.stream === LIFECYCLE_STREAM) {
+        const change = lifecycleOf(e)
+        if (change !== undefined) applied.push(change(ops, this.#rules))
       }
       if (ids.has(e.id)) throw new AnnalsError('ANNALS_DUPLICATE_ID', `${at} has the id '${e.id}' of the event at position ${ids.get(e.id)!}`)
       ids.set(e.id, position)
@@ -109,6 +135,14 @@ export class PostgresImporter implements LogImporter {
     try {
       await this.#client.query('savepoint add')
       await this.#client.query(this.#conn.statement(this.#insert, [cols.p, cols.s, cols.r, cols.i, cols.ty, cols.v, cols.tf, cols.tt, cols.d, cols.m, cols.se, cols.dg, cols.t, cols.su, tags, tagPositions]))
+      if (holes.length > 0) {
+        await this.#client.query(this.#conn.statement(`insert into ${this.#conn.s}.removed (first, last) select * from unnest($1::bigint[], $2::bigint[])`, [holes.map(h => h[0]), holes.map(h => h[1])]))
+      }
+      for (const op of ops) {
+        await this.#client.query(this.#conn.statement(op.value === undefined
+          ? `delete from ${this.#conn.s}.kv where k = $1`
+          : `insert into ${this.#conn.s}.kv (k, v) values ($1, $2) on conflict (k) do update set v = excluded.v`, op.value === undefined ? [op.key] : [op.key, op.value]))
+      }
       await this.#client.query('release savepoint add')
     } catch (err) {
       await this.#client.query('rollback to savepoint add').catch(() => {})
@@ -117,9 +151,11 @@ export class PostgresImporter implements LogImporter {
       }
       throw storageError(err)
     }
+    for (const apply of applied) apply()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     this.#next = position
     this.#time = time
+    this.#count += events.length
   }
 
   /** The last revision of a stream imported so far, read back. */
@@ -133,8 +169,10 @@ export class PostgresImporter implements LogImporter {
     const s = this.#conn.s
     const head = { position: this.#next - 1, time: this.#time }
     try {
-      await this.#client.query(`insert into ${s}.streams (stream, revision, position, time)
-        select distinct on (stream) stream, revision, position, time from ${s}.events order by stream, revision desc`)
+      await this.#client.query(`insert into ${s}.streams (stream, revision, position, time, kept_from)
+        select l.stream, l.revision, l.position, l.time, f.first from
+          (select distinct on (stream) stream, revision, position, time from ${s}.events order by stream, revision desc) l
+          join (select stream, min(revision) as first from ${s}.events group by stream) f on f.stream = l.stream`)
       await this.#client.query(this.#conn.statement(`update ${s}.head set position = $1, time = $2`, [head.position, head.time]))
       if (head.position >= 0) await this.#client.query(this.#conn.statement('select pg_notify($1, $2)', [this.#conn.channel, `c0:${head.position}:${head.time}`]))
       await this.#client.query('commit')
@@ -145,7 +183,7 @@ export class PostgresImporter implements LogImporter {
     }
     this.#over = true
     this.#client.release()
-    this.#done(head)
+    await this.#done(head)
     return head
   }
 

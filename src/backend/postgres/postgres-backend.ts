@@ -238,7 +238,10 @@ export class PostgresBackend implements Backend {
 
   async importer (): Promise<LogImporter> {
     if (this.#writer.head.position >= 0) throw new TypeError('An import needs a database without events')
-    return await PostgresImporter.start(this.connection, head => { this.#writer.advance(head) })
+    return await PostgresImporter.start(this.connection, async head => {
+      this.#writer.advance(head)
+      this.#writer.rules = await Rules.load(this.storage)
+    })
   }
 
   /** Bytes the schema's tables and indexes take on the server. */

@@ -13,7 +13,7 @@ import { Visibility, type Rules } from '../rules.js'
 import { rollback, storageError, type Connection } from './connection.js'
 
 /** Events looked at per transaction. */
-const PAGE = 4096
+const PAGE = 256
 
 interface Row { stream: string, revision: number, position: number, time: number }
 

@@ -1,6 +1,7 @@
 // The PostgreSQL backend's half of `annals verify`, on its tables directly (not through open(),
 // which a damaged log can stop): every event's checksum and bytes, positions from 0 without
-// gaps, commit times that never decrease, each stream's revisions from 0 without gaps at
+// gaps (but those a scavenge removed, the `removed` table's runs), commit times that never
+// decrease, each stream's revisions without gaps from its first one stored (its `kept_from`) at
 // increasing positions, the streams' rows and the head row against the events, ids used once,
 // the tag index against the events' tags. The events are read a page at a time; the other checks
 // are queries that the server answers (and that stop at the first problems they find).
@@ -20,12 +21,24 @@ export async function verifyPostgres (conn: Connection, problem: (p: Problem) =>
   if (format !== String(FORMAT)) problem({ check: 'format', message: `The format says ${String(format)}; this annals reads format ${FORMAT}` })
   const [{ head, total }] = await conn.query<{ head: number | null, total: number }>(`select (select position from ${s}.head) as head, (select count(*) from ${s}.events)::bigint as total`) as [{ head: number | null, total: number }]
 
+  // the runs of positions a scavenge removed
+  const removed = await conn.query<{ first: number, last: number }>(`select first, last from ${s}.removed order by first`)
+  let run = 0
+  /** The first position from `from` on that a scavenge did not remove (calls go forwards). */
+  const pastRemoved = (from: number): number => {
+    while (run < removed.length && Number(removed[run]!.last) < from) run++
+    let p = from
+    while (run < removed.length && Number(removed[run]!.first) <= p) p = Math.max(p, Number(removed[run++]!.last) + 1)
+    return p
+  }
   // every event, in position order
-  let expected = 0
+  let expected = pastRemoved(0)
   let time = -Infinity
+  let count = 0
   for (;;) {
     const rows = await conn.query<EventRow>(`select ${EVENT_COLUMNS} from ${s}.events where position >= $1 order by position limit ${PAGE}`, [expected])
     for (const row of rows) {
+      count++
       if (row.position !== expected) {
         problem({ check: 'records', position: expected, message: `Position ${expected}${row.position - expected > 1 ? ` to ${row.position - 1}` : ''} ${row.position - expected > 1 ? 'are' : 'is'} missing: the log jumps to ${row.position}` })
       }
@@ -41,24 +54,25 @@ export async function verifyPostgres (conn: Connection, problem: (p: Problem) =>
           problem({ check: 'records', position: row.position, message: `The event at position ${row.position} does not decode (${(err as Error).message})` })
         }
       }
-      expected = row.position + 1
+      expected = pastRemoved(row.position + 1)
     }
-    progress(expected, 2 * Number(total))
+    progress(count, 2 * Number(total))
     if (rows.length < PAGE) break
   }
   if ((head ?? -1) !== expected - 1) problem({ check: 'records', message: `The head row says the log ends at position ${String(head)}; its last event is at ${expected - 1}` })
 
   // each stream's revisions, and its row
   for (const r of await conn.query<{ stream: string, revision: number, position: number, before: number | null }>(
-    `select stream, revision, position, before from (select stream, revision, position, lag(revision) over w as before, lag(position) over w as before_position
-     from ${s}.events window w as (partition by stream order by revision)) x
-     where revision <> coalesce(before + 1, 0) or position <= before_position limit ${LIMIT}`)) {
+    `select x.stream, x.revision, x.position, x.before from (select stream, revision, position, lag(revision) over w as before, lag(position) over w as before_position
+     from ${s}.events window w as (partition by stream order by revision)) x left join ${s}.streams b on b.stream = x.stream
+     where x.revision <> coalesce(x.before + 1, b.kept_from, 0) or x.position <= x.before_position limit ${LIMIT}`)) {
     problem({ check: 'streams', position: r.position, message: `Stream '${r.stream}' has revision ${r.revision} at position ${r.position} after revision ${String(r.before ?? 'none')}` })
   }
   for (const r of await conn.query<{ stream: string, stored: number | null, last: number | null, position: number | null }>(
     `select coalesce(b.stream, e.stream) as stream, b.revision as stored, e.revision as last, e.position
      from ${s}.streams b full join (select distinct on (stream) stream, revision, position, time from ${s}.events order by stream, revision desc) e on e.stream = b.stream
-     where b.revision is distinct from e.revision or b.position is distinct from e.position or b.time is distinct from e.time limit ${LIMIT}`)) {
+     where (b.revision is distinct from e.revision or b.position is distinct from e.position or b.time is distinct from e.time)
+       and not (e.stream is null and b.kept_from > b.revision) limit ${LIMIT}`)) {
     problem({ check: 'streams', ...(r.position === null ? {} : { position: r.position }), message: `The row of stream '${r.stream}' says revision ${String(r.stored ?? 'none')}; its events end at revision ${String(r.last ?? 'none')}` })
   }
   progress(expected + Number(total) / 2, 2 * Number(total))
