@@ -120,6 +120,19 @@ t.test('revisionAt and positionAt agree with a scan of the log', { skip }, async
   await db.close()
 })
 
+t.test('db.stats() counts this process\'s appends, batches and latency on PostgreSQL', { skip }, async t => {
+  const schema = 'stats'
+  t.teardown(async () => { await postgresQuery(`drop schema if exists ${schema} cascade`) })
+  const db = await open({ postgres: url, schema })
+  await db.append('a', [{ type: 'A' }, { type: 'B' }])
+  await Promise.all(Array.from({ length: 10 }, async (_, i) => await db.append(`s-${i}`, { type: 'C' })))
+  const stats = db.stats()
+  t.match(stats.appends, { count: 11, events: 12 })
+  t.ok(stats.batches.count >= 2 && stats.batches.count < 11, `the ten concurrent appends went in fewer batches than appends (${stats.batches.count})`)
+  t.ok(stats.appends.latency.p99 > 0, 'a latency')
+  await db.close()
+})
+
 t.test('view documents are jsonb where they are plain data, for SQL', { skip }, async t => {
   const schema = schemaFor(t)
   const db = await open({ postgres: url, schema })

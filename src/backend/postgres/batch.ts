@@ -16,6 +16,8 @@ import { readySum } from './rows.js'
 /** One queued append (one stream, or several at once). */
 export interface Request extends Queued<AppendResult[]> {
   append: AppendManyRequest
+  /** when it joined the queue (performance.now()), for db.stats() */
+  at: number
 }
 
 /** What the checks of a batch know of the stored state. */

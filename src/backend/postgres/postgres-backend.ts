@@ -9,6 +9,7 @@ import type {
   ScavengeReport, StreamListOptions, StreamRule, StreamSummary
 } from '../backend.js'
 import { Rules, Visibility } from '../rules.js'
+import type { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
 import type { AppendResult } from '../../log/types.js'
 import { Connection, checkSchema } from './connection.js'
@@ -110,6 +111,10 @@ export class PostgresBackend implements Backend {
 
   get head (): LogHead {
     return this.#writer.head
+  }
+
+  get figures (): WriterFigures {
+    return this.#writer.figures
   }
 
   append (request: AppendRequest): Promise<AppendResult> {

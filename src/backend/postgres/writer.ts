@@ -14,6 +14,7 @@
 // A commit whose outcome the connection took away is looked for before anything is answered.
 import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
+import { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
 import type { AppendResult } from '../../log/types.js'
 import type { Placed } from '../append-checks.js'
@@ -66,6 +67,8 @@ export class PostgresWriter {
   readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
   readonly #listeners = new Set<CommitListener>()
   readonly #queue: GroupCommit<Request, AppendResult[]>
+  /** what this process's writer counted, for db.stats() */
+  readonly figures: WriterFigures
   /** this process's name where it claims inline projections (the head row's hook_owner) */
   readonly #instance = randomUUID()
   /** the head when this backend opened: inline projections run by others after it make ours stale */
@@ -102,6 +105,7 @@ export class PostgresWriter {
     this.#prepareSql = `select * from ${s}.prepare($1::text[], $2::text[], $3::jsonb)`
     this.#writeSql = `select ${s}.write(${placeholders(['bigint', 'bigint', 'text', ...EVENT_TYPES, 'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text'])})`
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
+    this.figures = new WriterFigures(() => this.#queue.waiting)
   }
 
   get head (): LogHead {
@@ -134,7 +138,7 @@ export class PostgresWriter {
     return new Promise((resolve, reject) => {
       let size = request.lifecycle === undefined ? 0 : 1
       for (const part of request.parts) size += part.events.length
-      this.#queue.push({ append: request, size, resolve, reject })
+      this.#queue.push({ append: request, size, resolve, reject, at: performance.now() })
     })
   }
 
@@ -370,6 +374,10 @@ export class PostgresWriter {
   /** A batch was committed at `first`: revisions cached, head moved on. */
   #written (batch: Batch, first: number, time: number): void {
     if (batch.count === 0) return
+    const now = performance.now()
+    const answered = batch.outcomes.filter(o => o.error === undefined)
+    for (const o of answered) this.figures.latency.add(now - o.request.at)
+    this.figures.batch(answered.length, batch.count)
     if (batch.ruleChanges.length > 0) {
       for (const apply of batch.ruleChanges) apply()
       this.#rulesChanged()
