@@ -120,6 +120,21 @@ export type AnnalsErrorCode =
    */
   | 'ANNALS_HANDLER_ABANDONED'
   /**
+   * On PostgreSQL: this process runs inline projections, and another process has run inline
+   * projections on the same database since this one opened it. Each process applies an inline
+   * projection from what it knew when it registered it, so two of them would apply some events
+   * twice: the appends of this process are refused (nothing written) while it runs inline
+   * projections. Run inline projections in one process, or make them async; a process opened
+   * after the other stopped appending takes them over (see docs/postgres.md).
+   *
+   * @example
+   * ```ts
+   * // another process appended with the inline projection 'balances' since this one opened
+   * await db.append('account-1', deposited) // rejects with ANNALS_INLINE_ELSEWHERE
+   * ```
+   */
+  | 'ANNALS_INLINE_ELSEWHERE'
+  /**
    * An event stored at an older version of its type could not be read at the current one: an
    * upcast step threw (the `cause` is what it threw), returned something else than
    * `{ type, data, metadata }`, or renamed the event into a type declared at a lower version

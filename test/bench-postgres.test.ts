@@ -1,6 +1,6 @@
 // The PostgreSQL rows of `npm run bench` run once at a tiny size on the tests' server, so that
-// they never rot: each raw row reports a rate, and the run leaves nothing in the database. No
-// timing is asserted. Skips with the reason where there is no server.
+// they never rot: each row reports a rate for annals and for its raw baseline, and the run
+// leaves nothing in the database. No timing is asserted. Skips with the reason where there is no server.
 import t from 'tap'
 import { fork } from 'node:child_process'
 import { join } from 'node:path'
@@ -14,7 +14,7 @@ import { postgresForTests } from './helpers/postgres.js'
 const server = await postgresForTests()
 if (server.skip !== undefined) t.comment(`PostgreSQL bench rows skipped: ${server.skip}`)
 
-t.test('the postgres area runs its raw rows and drops its schema', { skip: server.skip ?? false }, async t => {
+t.test('the postgres area runs its rows and drops its schemas', { skip: server.skip ?? false }, async t => {
   t.teardown(server.stop!)
   assertBuilt()
   const child = fork(join(fileURLToPath(new URL('..', import.meta.url)), 'dist', 'bench', 'child.js'), ['postgres', '0', '--tiny'], {
@@ -26,15 +26,17 @@ t.test('the postgres area runs its raw rows and drops its schema', { skip: serve
   const code = await new Promise(resolve => child.once('exit', resolve))
   t.equal(code, 0)
   t.same(results.map(r => r.name), [
-    'PostgreSQL raw: single-row INSERT per transaction, awaited',
-    'PostgreSQL raw: multi-row INSERT of 100 per transaction',
-    'PostgreSQL raw: streamed SELECT ORDER BY position (2,000 rows, decoded)'
+    'PostgreSQL: awaited single appends',
+    'PostgreSQL: single appends of 64 concurrent callers (group commit)',
+    'PostgreSQL: replay, readAll of 2,000 events'
   ])
-  for (const r of results) t.ok(r.area === 'postgres' && r.annals.rate.median > 0 && r.annals.memory.rssMB > 0, `${r.name}: a rate and a peak`)
+  for (const r of results) {
+    t.ok(r.area === 'postgres' && r.annals.rate.median > 0 && r.annals.memory.rssMB > 0 && (r.baseline?.rate.median ?? 0) > 0, `${r.name}: rates and a peak`)
+  }
   const client = new pg.Client({ connectionString: server.url! })
   await client.connect()
   try {
-    t.same((await client.query('select nspname from pg_namespace where nspname like \'annals_bench%\'')).rows, [], 'its schema is dropped')
+    t.same((await client.query('select nspname from pg_namespace where nspname like \'annals_bench%\'')).rows, [], 'its schemas are dropped')
   } finally { await client.end() }
 })
 

@@ -46,7 +46,9 @@ t.teardown(() => { Date.now = realNow })
 const defaultFlush = indexSettings.flushEvents
 t.teardown(() => { indexSettings.flushEvents = defaultFlush })
 
-for (const backend of backends) {
+// the backends that take commit times from this process's clock (PostgreSQL takes the server's,
+// which no test here can move back: its functions keep the head's time as a floor the same way)
+for (const backend of backends.filter(b => b.name !== 'postgres')) {
   t.test(`commit times never decrease when the clock goes back, on ${backend.name}`, async t => {
     let steps = 0
     await fc.assert(fc.asyncProperty(fc.array(stepArb, { minLength: 5, maxLength: 60, size: 'max' }), fc.integer({ min: 1, max: 6 }), async (plan, flush) => {

@@ -1,12 +1,14 @@
 // The examples in README.md and docs/ are programs: each ```ts block runs here, against the
 // source, in a folder of its own. A `console.log(...)` followed by a comment `// value` must
-// print that value (util.inspect's form; several calls on one line join with spaces).
+// print that value (util.inspect's form; several calls on one line join with spaces). A block that
+// reads `process.env.DATABASE_URL` needs PostgreSQL: it runs with that set to a database of this
+// file's server (its schema `annals` emptied first), and is skipped with the reason without one.
 import t from 'tap'
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
-import { tempDir } from './helpers/backends.js'
+import { postgresQuery, postgresServer, stopPostgres, tempDir } from './helpers/backends.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const snippets = join(root, 'test', '.snippets')
@@ -33,11 +35,21 @@ rmSync(snippets, { recursive: true, force: true })
 mkdirSync(snippets, { recursive: true })
 t.teardown(() => rmSync(snippets, { recursive: true, force: true }))
 
+const needsPostgres = (block: Block): boolean => block.code.includes('process.env.DATABASE_URL')
+const server = docs.some(doc => blocks(doc).some(needsPostgres)) ? await postgresServer() : undefined
+t.teardown(stopPostgres)
+
 let n = 0
 for (const doc of docs) {
   for (const block of blocks(doc)) {
     const name = `${doc}:${block.line}`
-    t.test(`the example at ${name} runs`, async t => {
+    const postgres = needsPostgres(block)
+    const skip = postgres && server?.skip !== undefined ? `needs PostgreSQL: ${server.skip}` : false
+    t.test(`the example at ${name} runs`, { skip }, async t => {
+      if (postgres) {
+        process.env.DATABASE_URL = server!.url!
+        await postgresQuery('drop schema if exists annals cascade')
+      }
       const lines = block.code.split('\n')
       const expected = new Map<number, string>()
       const source = lines.map((line, i) => {

@@ -1,9 +1,10 @@
-// Scavenging, on memory-level and classic-level: an interrupted scavenge is finished by the
+// Scavenging, on memory-level, classic-level and PostgreSQL (skipped with the reason where there is
+// no server): an interrupted scavenge is finished by the
 // next one, which then removes exactly what an uninterrupted one removes (events, snapshots and
 // the view history the removed events wrote).
 import t from 'tap'
 import { defineAggregate, defineProjection, type Annals } from '../src/index.js'
-import { backends, collect } from './helpers/backends.js'
+import { backends, collect, postgresServer, stopPostgres } from './helpers/backends.js'
 
 const Count = defineAggregate({ name: 'count', initial: () => 0, evolve: (n: number) => n + 1, snapshotEvery: 5 })
 const PerStream = defineProjection<number>({
@@ -27,8 +28,12 @@ async function build (db: Annals): Promise<void> {
 
 class Interrupted extends Error {}
 
+const server = await postgresServer()
+t.teardown(stopPostgres)
+
 for (const backend of backends.filter(b => !b.name.includes('sublevel'))) {
-  t.test(`${backend.name}: a scavenge interrupted after its first batch is finished by the next`, async t => {
+  const skip = backend.name === 'postgres' && server.skip !== undefined ? `PostgreSQL tests skipped: ${server.skip}` : false
+  t.test(`${backend.name}: a scavenge interrupted after its first batch is finished by the next`, { skip }, async t => {
     const whole = await backend.make()
     const cut = await backend.make()
     t.teardown(async () => { await whole.cleanup(); await cut.cleanup() })

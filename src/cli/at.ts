@@ -31,7 +31,7 @@ interface AtOptions extends DatabaseOptions {
 export function register (program: Command): void {
   databaseOptions(program.command('at')
     .description('an aggregate\'s state as it was: after a revision of the stream, at a position of the log, or at a moment (now without one)')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .argument('<stream>', 'the stream the aggregate folds')
     .requiredOption(...aggregateOption)
     .option('--revision <n>', 'after this revision of the stream', integer)

@@ -1,16 +1,19 @@
 // Opening the database a command works on: a folder that must exist (only `import` creates
-// one), with the master key from a file or the environment, and errors explained.
+// one), or a schema of a PostgreSQL database named by a postgres:// URL (and --schema), with the
+// master key from a file or the environment, and errors explained.
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { open } from '../store/open.js'
 import type { Annals } from '../store/annals.js'
+import { schemaExists } from '../backend/postgres/schema.js'
 import { CliError, ExitCode, explain, usage } from './errors.js'
 import { eventsOption, loadEvents } from './user-module.js'
 
 /** Options every command that opens a database takes. */
 export interface DatabaseOptions {
   masterKeyFile?: string
+  schema?: string
   /** the module of the application's event declarations */
   events?: string
 }
@@ -20,6 +23,35 @@ export function databaseOptions (command: Command): Command {
   return command
     .option('--master-key-file <file>', 'the master key the subjects\' keys are wrapped under (or set ANNALS_MASTER_KEY)')
     .option(...eventsOption)
+    .option('--schema <name>', 'with a postgres:// URL: the schema of the database (default annals)')
+}
+
+/** Whether a command's database is a PostgreSQL URL rather than a folder. */
+export function isPostgresUrl (where: string): boolean {
+  return /^postgres(ql)?:\/\//.test(where)
+}
+
+/** How messages name a database: its folder as given, or its URL without the password. */
+export function databaseName (where: string, schema?: string): string {
+  if (!isPostgresUrl(where)) return where
+  let name = where
+  try {
+    const url = new URL(where)
+    if (url.password !== '') url.password = '***'
+    name = url.toString()
+  } catch {}
+  return schema === undefined ? name : `${name} (schema ${schema})`
+}
+
+/** Throws exit code 3 unless the schema at `url` holds an annals database. */
+export async function assertPostgresDatabase (url: string, schema: string): Promise<void> {
+  let exists: boolean
+  try {
+    exists = await schemaExists(url, schema)
+  } catch (err) {
+    throw explain(err, databaseName(url))
+  }
+  if (!exists) throw new CliError(`There is no annals database at ${databaseName(url)} in schema ${schema}`, ExitCode.notFound)
 }
 
 /** The master key: from `--master-key-file`, else ANNALS_MASTER_KEY, else none. */
@@ -59,19 +91,23 @@ export function assertDatabase (dir: string): void {
  * it, whatever happens. Errors come out explained (see errors.ts).
  */
 export async function withDatabase<T> (dir: string, options: DatabaseOptions, work: (db: Annals) => Promise<T>, create = false): Promise<T> {
-  const path = resolve(dir)
-  if (!create) assertDatabase(path)
+  const postgres = isPostgresUrl(dir)
+  if (!postgres && options.schema !== undefined) throw usage('--schema is for a database on PostgreSQL (a postgres:// URL)')
+  const schema = options.schema ?? 'annals'
+  const name = databaseName(dir)
+  if (postgres && !create) await assertPostgresDatabase(dir, schema)
+  if (!postgres && !create) assertDatabase(resolve(dir))
   const events = options.events === undefined ? undefined : await loadEvents(options.events)
   let db: Annals
   try {
-    db = await open(path, { masterKey: masterKey(options), ...(events === undefined ? {} : { events }) })
+    db = await open(postgres ? { postgres: dir, schema } : resolve(dir), { masterKey: masterKey(options), ...(events === undefined ? {} : { events }) })
   } catch (err) {
-    throw explain(err, dir)
+    throw explain(err, name)
   }
   try {
     return await work(db)
   } catch (err) {
-    throw explain(err, dir)
+    throw explain(err, name)
   } finally {
     await db.close()
   }

@@ -37,7 +37,7 @@ interface ExportOptions extends DatabaseOptions {
 export function register (program: Command): void {
   databaseOptions(program.command('export')
     .description('the log as JSON Lines (one event per line, the field names of RecordedEvent), streamed; personal fields readable unless --redact')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .option('--out <file>', 'write to this file (replaced only once the export is complete) rather than standard output')
     .option('--from <position>', 'first position, inclusive', integer)
     .option('--to <position>', 'last position, inclusive', integer)

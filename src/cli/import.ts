@@ -10,8 +10,9 @@ import type { Command } from 'commander'
 import { Importer, type ImportedEvent } from '../log/import.js'
 import { internalsOf } from '../store/internals.js'
 import type { Annals } from '../store/annals.js'
-import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
-import { CliError, ExitCode, usage } from './errors.js'
+import { databaseName, databaseOptions, isPostgresUrl, withDatabase, type DatabaseOptions } from './database.js'
+import { dropSchema, schemaExists } from '../backend/postgres/schema.js'
+import { CliError, ExitCode, explain, usage } from './errors.js'
 import { inputBytes } from './input.js'
 import { fromJsonValue } from './json-value.js'
 import { integer } from './options.js'
@@ -43,7 +44,7 @@ const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'version
 export function register (program: Command): void {
   databaseOptions(program.command('import')
     .description('read an export or an archive (JSON Lines, plain or gzip-compressed) into an empty database, keeping ids, streams, revisions, positions, times and metadata')
-    .argument('<dir>', 'the database folder: new, or without events')
+    .argument('<dir>', 'the database folder (or a postgres:// URL): new, or without events')
     .argument('<file>', 'the export or archive to read (gzip-compressed or not), or - for standard input')
     .option('--max-event-size <bytes>', 'largest record accepted (default 4 MiB, as open())', integer)
     .addHelpText('after', `
@@ -56,25 +57,38 @@ Personal fields (listed in a line's "personal") are sealed again under keys of t
 fields listed in "redacted" stay unreadable there. A bad line stops the import and removes what
 it wrote: the database is left as it was.`))
     .action(async (dir: string, file: string, options: ImportOptions) => {
-      const path = resolve(dir)
       if (file !== '-' && !existsSync(file)) throw new CliError(`There is no file ${file}`, ExitCode.notFound)
-      const existed = existsSync(path)
-      const empty = !existed || (statSync(path).isDirectory() && readdirSync(path).length === 0)
-      if (!empty && (!statSync(path).isDirectory() || !existsSync(join(path, 'CURRENT')))) {
-        throw usage(`${dir} is not a database folder: import into a new or empty folder, or an annals database without events`)
-      }
-      const keysExisted = existsSync(join(path, 'keys'))
+      const run = async (): Promise<number> => await withDatabase(dir, options, async db => await importInto(db, databaseName(dir), file, options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE), true)
       let imported = 0
-      try {
-        imported = await withDatabase(dir, options, async db => await importInto(db, dir, file, options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE), true)
-      } catch (err) {
-        // the database is closed now: remove what the import made
-        if (!existed) await rm(path, { recursive: true, force: true })
-        else if (empty) for (const name of readdirSync(path)) await rm(join(path, name), { recursive: true, force: true })
-        else if (!keysExisted) await rm(join(path, 'keys'), { recursive: true, force: true })
-        throw err
+      if (isPostgresUrl(dir)) {
+        // a schema the import made goes again if it fails
+        const schema = options.schema ?? 'annals'
+        const existed = await schemaExists(dir, schema).catch(err => { throw explain(err, databaseName(dir)) })
+        try {
+          imported = await run()
+        } catch (err) {
+          if (!existed) await dropSchema(dir, schema).catch(() => {})
+          throw err
+        }
+      } else {
+        const path = resolve(dir)
+        const existed = existsSync(path)
+        const empty = !existed || (statSync(path).isDirectory() && readdirSync(path).length === 0)
+        if (!empty && (!statSync(path).isDirectory() || !existsSync(join(path, 'CURRENT')))) {
+          throw usage(`${dir} is not a database folder: import into a new or empty folder, or an annals database without events`)
+        }
+        const keysExisted = existsSync(join(path, 'keys'))
+        try {
+          imported = await run()
+        } catch (err) {
+          // the database is closed now: remove what the import made
+          if (!existed) await rm(path, { recursive: true, force: true })
+          else if (empty) for (const name of readdirSync(path)) await rm(join(path, name), { recursive: true, force: true })
+          else if (!keysExisted) await rm(join(path, 'keys'), { recursive: true, force: true })
+          throw err
+        }
       }
-      process.stderr.write(`imported ${count(imported)} event${imported === 1 ? '' : 's'} into ${dir}\n`)
+      process.stderr.write(`imported ${count(imported)} event${imported === 1 ? '' : 's'} into ${databaseName(dir, options.schema)}\n`)
     })
 }
 

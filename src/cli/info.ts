@@ -7,7 +7,8 @@ import { Space, readU64, spaceEnd, spaceStart } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { internalsOf } from '../store/internals.js'
 import type { Annals } from '../store/annals.js'
-import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
+import { databaseName, databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
+import { PostgresBackend } from '../backend/postgres/postgres-backend.js'
 import { bytes, color, count, isoTime, Lines } from './output.js'
 import { storedProjections } from './projection-records.js'
 import { chunksOf } from './scan.js'
@@ -32,6 +33,7 @@ export interface Info {
   streams: number
   firstTime: number | null
   lastTime: number | null
+  /** the folder's files, or the tables and indexes on PostgreSQL */
   sizeBytes: number
   subscriptions: Checkpoint[]
   /** projections as stored: the last position each handled (as status() says), its lag, whether it is being rebuilt */
@@ -52,11 +54,11 @@ export interface Info {
 export function register (program: Command): void {
   databaseOptions(program.command('info')
     .description('what a database holds: events, streams, first and last commit time, size on disk, durable subscriptions, projections, snapshots, shredded subjects')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .option('--json', 'one JSON object instead of the table')
     .addHelpText('after', '\nExample:\n  $ annals info ./demo-data\n  $ annals info ./demo-data --json | jq .events'))
     .action(async (dir: string, options: InfoOptions) => {
-      const info = await withDatabase(dir, options, async db => await gather(db, dir))
+      const info = await withDatabase(dir, options, async db => await gather(db, databaseName(dir, options.schema)))
       const out = new Lines()
       if (options.json === true) {
         await out.write(JSON.stringify(info))
@@ -105,7 +107,7 @@ export async function gather (db: Annals, dir: string): Promise<Info> {
     streams,
     firstTime: head < 0 ? null : (await db.readAll({ limit: 1 }).toArray())[0]?.time ?? null,
     lastTime: head < 0 ? null : log.head.time,
-    sizeBytes: db.location === undefined ? 0 : sizeOf(db.location),
+    sizeBytes: log.backend instanceof PostgresBackend ? await log.backend.sizeBytes() : db.location === undefined ? 0 : sizeOf(db.location),
     ...await progressOf(db),
     snapshots: await snapshots(log.storage),
     shreddedSubjects: await privacy.shreddedCount()

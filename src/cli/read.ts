@@ -30,7 +30,7 @@ interface ReadOptions extends DatabaseOptions {
 export function register (program: Command): void {
   databaseOptions(program.command('read')
     .description('events of one stream (by revision) or of the whole log (by position), one block per event, or JSON Lines with --json')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .argument('[stream]', 'the stream to read; the whole log without it')
     .option('--from <n>', 'first revision (of the stream) or position (of the log), inclusive', integer)
     .option('--to <n>', 'last revision or position, inclusive', integer)

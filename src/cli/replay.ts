@@ -37,7 +37,7 @@ type Condition = (state: unknown, event: RecordedEvent) => unknown
 export function register (program: Command): void {
   databaseOptions(program.command('replay')
     .description('step through a stream, printing each event and what it changed in the aggregate\'s state; --until stops where an expression starts to hold')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .argument('<stream>', 'the stream to replay')
     .requiredOption(...aggregateOption)
     .option('--from <revision>', 'first revision to show (the ones before are folded silently)', integer)

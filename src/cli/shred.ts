@@ -20,7 +20,7 @@ interface ShredOptions extends DatabaseOptions {
 export function register (program: Command): void {
   databaseOptions(program.command('shred')
     .description('forget data subjects: erase their keys, so that their personal fields read as null everywhere, for good')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .argument('<subject...>', 'the subject ids (as in the personal-data declarations)')
     .option('-y, --yes', 'do not ask for confirmation (needed when not run on a terminal)')
     .addHelpText('after', `

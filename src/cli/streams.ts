@@ -24,7 +24,7 @@ interface StreamsOptions extends DatabaseOptions {
 export function register (program: Command): void {
   databaseOptions(program.command('streams')
     .description('the streams, in the byte order of their names, with their last revision and last commit time')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .option('--prefix <prefix>', 'only the streams whose name starts with this')
     .option('--limit <n>', 'at most this many streams', integer)
     .option('--json', 'JSON Lines: {"stream","revision","position","time"} per stream')

@@ -8,7 +8,7 @@ import type { ProjectionDefinition } from '../projections/definition.js'
 import type { Annals } from '../store/annals.js'
 import type { RunningView } from '../ui/data.js'
 import { asAggregate } from './at.js'
-import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
+import { databaseName, databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { CliError, ExitCode, usage } from './errors.js'
 import { isFold } from './fold.js'
 import { collectValues, integer } from './options.js'
@@ -35,7 +35,7 @@ interface UiCommandOptions extends DatabaseOptions {
 export function register (program: Command): void {
   databaseOptions(program.command('ui')
     .description('a local web page over the database (read-only): overview, streams, events, and the log with a time slider')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .option('--port <n>', 'the port on 127.0.0.1 (default: a free one)', port)
     .option('--open', 'open the page in the system\'s browser, if one is set up')
     .option('--aggregate <module>', 'a JS or TS file exporting aggregate definitions (file.js: all of them; file.js#Name: one) for the time slider; repeat for more', collectValues)
@@ -54,7 +54,7 @@ Stop it with Ctrl+C.`))
       const aggregates = await loadAggregates(options.aggregate ?? [])
       const definitions = await loadDefinitions(options.module ?? [])
       try {
-        await withDatabase(dir, options, async db => { await serve(db, dir, options, aggregates, definitions) })
+        await withDatabase(dir, options, async db => { await serve(db, databaseName(dir, options.schema), options, aggregates, definitions) })
       } catch (err) {
         if (err instanceof CliError && err.exitCode === ExitCode.locked) {
           throw new CliError(`${err.message}\n(annals ui cannot yet join a database another process holds: it opens the folder itself.)`, ExitCode.locked, { cause: err })

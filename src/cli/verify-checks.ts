@@ -1,14 +1,16 @@
 // The checks of `annals verify`, on the raw storage (not through open(), which a damaged log
 // can stop). The backend checks the log (backend/level/verify.ts: checksums, positions without
-// gaps, commit times, streams' blocks and id index against the log); here, the records of the
+// gaps, commit times, streams' blocks and id index against the log; backend/postgres/verify.ts
+// the same of its tables); here, the records of the
 // layers above, through the key spaces: no checkpoint is ahead of the log, snapshots are of
 // revisions their streams have (what they hold is a cache, which loads check as they use it),
 // and interrupted shreds are counted. With the application's event declarations, every event
 // stored at an older version of its type is upcast, as reads will (personal fields stay sealed:
 // no key is needed).
 import { parseSnapshotKey } from '../aggregates/snapshot-keys.js'
+import type { EventChunks } from '../backend/backend.js'
 import { logChunks } from '../backend/level/readers.js'
-import { verifyLevel, type LogReport } from '../backend/level/verify.js'
+import { verifyLevel, type LogReport, type Problem as LogProblem } from '../backend/level/verify.js'
 import { isAnnalsError } from '../errors.js'
 import type { Upcaster } from '../log/upcast.js'
 import '../privacy/sealed.js' // stored events may hold sealed fields: their decoding
@@ -51,29 +53,48 @@ export interface Report {
 const MAX_PROBLEMS = 100
 const CHUNK = 1024
 
+/** The backend's half of the checks: the log's own, and its stored events for the upcasts. */
+export interface LogSource {
+  /** Checks the log, telling each problem, and says what it found. */
+  verify: (problem: (p: LogProblem) => void, progress: (done: number, total: number) => void) => Promise<LogReport>
+  /** The stored events from position 0 to `head`, in order, as stored (not upcast). */
+  events: (head: number) => EventChunks
+}
+
+/** The level backend's half, on its storage. */
+export function levelSource (storage: Storage): LogSource {
+  return {
+    verify: async (problem, progress) => await verifyLevel(storage, problem, progress),
+    events: head => logChunks(storage, { from: 0, to: head, backwards: false, limit: Infinity }, () => head)
+  }
+}
+
 /**
- * Runs every check; `progress` is told how far it got, of `2 * events` steps. With `upcaster`
- * (the application's event declarations), every event stored at an older version must upcast.
+ * Runs every check, the log's by `log` (the level backend's on `storage` by default); `progress`
+ * is told how far it got, of `2 * events` steps. With `upcaster` (the application's event
+ * declarations), every event stored at an older version must upcast.
  */
-export async function verifyStorage (storage: Storage, onProgress: (done: number, total: number) => void, upcaster?: Upcaster): Promise<Report> {
-  const v = new Verifier(storage, onProgress)
+export async function verifyStorage (storage: Storage, onProgress: (done: number, total: number) => void, upcaster?: Upcaster, log: LogSource = levelSource(storage)): Promise<Report> {
+  const v = new Verifier(storage, onProgress, log)
   return await v.run(upcaster)
 }
 
 class Verifier {
   readonly #storage: Storage
   readonly #progress: (done: number, total: number) => void
+  readonly #source: LogSource
   readonly report: Report = { events: 0, streams: 0, indexedUpTo: -1, idEntries: 0, tagEntries: 0, checkpoints: 0, snapshots: 0, pendingShreds: 0, problems: [], more: 0 }
   #head = -1
   #log: LogReport | undefined
 
-  constructor (storage: Storage, onProgress: (done: number, total: number) => void) {
+  constructor (storage: Storage, onProgress: (done: number, total: number) => void, source: LogSource) {
     this.#storage = storage
     this.#progress = onProgress
+    this.#source = source
   }
 
   async run (upcaster: Upcaster | undefined): Promise<Report> {
-    const log = this.#log = await verifyLevel(this.#storage, p => { this.#problem(p.check, p.message, p.position) }, this.#progress)
+    const log = this.#log = await this.#source.verify(p => { this.#problem(p.check, p.message, p.position) }, this.#progress)
     this.#head = log.events - 1
     this.report.events = log.events
     this.report.streams = log.streams
@@ -92,7 +113,7 @@ class Verifier {
   async #upcasts (upcaster: Upcaster): Promise<void> {
     this.report.upcast = 0
     if (this.#head < 0 || !upcaster.active) return
-    const chunks = logChunks(this.#storage, { from: 0, to: this.#head, backwards: false, limit: Infinity }, () => this.#head)
+    const chunks = this.#source.events(this.#head)
     try {
       for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
         for (const e of chunk) {

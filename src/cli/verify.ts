@@ -3,25 +3,35 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { LevelDoor } from '../backend/level/door.js'
+import { Connection } from '../backend/postgres/connection.js'
+import { Readers } from '../backend/postgres/readers.js'
+import { PostgresStorage } from '../backend/postgres/storage.js'
+import { verifyPostgres } from '../backend/postgres/verify.js'
 import { checkEventDeclarations } from '../log/event-declarations.js'
 import { Upcaster } from '../log/upcast.js'
-import { assertDatabase } from './database.js'
-import { ExitCode, explain } from './errors.js'
+import type { Storage } from '../storage/storage.js'
+import { assertDatabase, assertPostgresDatabase, databaseName, isPostgresUrl } from './database.js'
+import { ExitCode, explain, usage } from './errors.js'
 import { color, count, Lines, progress, type Progress } from './output.js'
 import { eventsOption, loadEvents } from './user-module.js'
-import { verifyStorage, type Check, type Report } from './verify-checks.js'
+import { levelSource, verifyStorage, type Check, type LogSource, type Report } from './verify-checks.js'
 
 interface VerifyOptions {
   json?: boolean
   events?: string
+  schema?: string
 }
 
-const CHECKS: Array<[Check, (r: Report) => string]> = [
+const CHECKS: Array<[Check, (r: Report, postgres: boolean) => string]> = [
   ['format', () => 'format marker'],
   ['records', r => `${count(r.events)} events decode and match their checksums, at positions 0 to ${count(Math.max(r.events - 1, 0))} without gaps`],
   ['times', () => 'commit times never decrease'],
-  ['streams', r => `the streams' blocks hold the log's events: ${count(r.streams)} streams, in blocks up to position ${r.indexedUpTo}`],
-  ['ids', r => r.idEntries === 1 ? '1 id index entry agrees with its event' : `${count(r.idEntries)} id index entries agree with their events`],
+  ['streams', (r, postgres) => postgres
+    ? `${count(r.streams)} streams, each with its revisions at increasing positions, as its row says`
+    : `the streams' blocks hold the log's events: ${count(r.streams)} streams, in blocks up to position ${r.indexedUpTo}`],
+  ['ids', (r, postgres) => postgres
+    ? `${count(r.idEntries)} event ids used once`
+    : r.idEntries === 1 ? '1 id index entry agrees with its event' : `${count(r.idEntries)} id index entries agree with their events`],
   ['tags', r => r.tagEntries === 1 ? '1 tag index entry agrees with its event' : `${count(r.tagEntries)} tag index entries agree with their events`],
   ['checkpoints', r => `${count(r.checkpoints)} checkpoint${r.checkpoints === 1 ? '' : 's'} of subscriptions and projections, none past the end of the log`],
   ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`],
@@ -39,13 +49,15 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
 export function register (program: Command): void {
   program.command('verify')
     .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream, id and tag indexes agree with the log, checkpoints and snapshots not past its end')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .option('--json', 'the report as one JSON object')
     .option(...eventsOption)
+    .option('--schema <name>', 'with a postgres:// URL: the schema of the database (default annals)')
     .addHelpText('after', `
 Examples:
   $ annals verify ./demo-data
   $ annals verify ./demo-data --events dist/demo/events.js
+  $ annals verify postgres://app@db.internal/app --schema annals
 
 With --events, also checks that every event stored at an older version of its type upcasts
 with the application's steps (none throws, each returns { type, data, metadata }).
@@ -53,17 +65,32 @@ with the application's steps (none throws, each returns { type, data, metadata }
 Exits with 0 when all is well, 1 when a problem was found (each is listed, with its position).
 Reads only: works without the master key, and on a database too damaged to open.`)
     .action(async (dir: string, options: VerifyOptions) => {
-      assertDatabase(resolve(dir))
+      const postgres = isPostgresUrl(dir)
+      const name = databaseName(dir, options.schema)
+      if (!postgres && options.schema !== undefined) throw usage('--schema is for a database on PostgreSQL (a postgres:// URL)')
+      if (postgres) await assertPostgresDatabase(dir, options.schema ?? 'annals')
+      else assertDatabase(resolve(dir))
       let upcaster: Upcaster | undefined
       if (options.events !== undefined) {
         upcaster = new Upcaster()
         upcaster.define(checkEventDeclarations(await loadEvents(options.events)))
       }
-      let storage: LevelDoor
-      try {
-        storage = await LevelDoor.openPath(resolve(dir))
-      } catch (err) {
-        throw explain(err, dir)
+      let storage: Storage & { close: () => Promise<void> }
+      let source: LogSource
+      if (postgres) {
+        const conn = Connection.make(dir, options.schema ?? 'annals')
+        storage = Object.assign(new PostgresStorage(conn), { close: async () => { await conn.pool.end() } })
+        source = {
+          verify: async (problem, progress) => await verifyPostgres(conn, problem, progress),
+          events: head => new Readers(conn, () => head, () => {}).log({ from: 0, to: head, backwards: false, limit: Infinity })
+        }
+      } else {
+        try {
+          storage = await LevelDoor.openPath(resolve(dir))
+        } catch (err) {
+          throw explain(err, dir)
+        }
+        source = levelSource(storage)
       }
       let report: Report
       let bar: Progress | undefined
@@ -71,9 +98,9 @@ Reads only: works without the master key, and on a database too damaged to open.
         report = await verifyStorage(storage, (done, total) => {
           bar ??= progress('verifying', total, 'steps')
           bar.update(done)
-        }, upcaster)
+        }, upcaster, source)
       } catch (err) {
-        throw explain(err, dir)
+        throw explain(err, name)
       } finally {
         bar?.stop()
         await storage.close()
@@ -82,15 +109,15 @@ Reads only: works without the master key, and on a database too damaged to open.
       process.exitCode = problems === 0 ? ExitCode.ok : ExitCode.problem
       const out = new Lines()
       if (options.json === true) {
-        await out.write(JSON.stringify({ ok: problems === 0, location: dir, ...report }))
+        await out.write(JSON.stringify({ ok: problems === 0, location: name, ...report }))
         return
       }
-      await out.write(`verifying ${dir}`)
+      await out.write(`verifying ${name}`)
       for (const [check, describe] of CHECKS) {
         if (check === 'upcasts' && report.upcast === undefined) continue
         const found = report.problems.filter(p => p.check === check)
         if (found.length === 0) {
-          await out.write(`${color.green('✓')} ${describe(report)}`)
+          await out.write(`${color.green('✓')} ${describe(report, postgres)}`)
           continue
         }
         await out.write(`${color.red('✗')} ${check}: ${found.length} problem${found.length === 1 ? '' : 's'}`)

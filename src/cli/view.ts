@@ -44,7 +44,7 @@ export function isDefinition (value: unknown): value is ProjectionDefinition {
 export function register (program: Command): void {
   databaseOptions(program.command('view')
     .description('a view\'s documents (one, by key, or a range), now or as it was at a position or a moment')
-    .argument('<dir>', 'the database folder')
+    .argument('<dir>', 'the database folder, or a postgres:// URL')
     .argument('<projection>', 'the projection\'s name')
     .argument('[key]', 'one document\'s key; all of them without it')
     .requiredOption('--module <file>', 'the JS or TS file of yours that exports the projection\'s definition (found by its name; file.js#Name to pick an export)')

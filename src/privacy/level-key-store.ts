@@ -12,13 +12,12 @@ import { mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import { AnnalsError } from '../errors.js'
 import { checkOptions } from '../log/validate.js'
-import { decode, encode } from '../storage/codec.js'
 import { storageError } from '../backend/level/door.js'
-import { unwrapKey, wrapKey, type SubjectKey } from './cipher.js'
+import type { SubjectKey } from './cipher.js'
+import { checkMasterKey, checkRecord, packKey, unpackKey, verifyCheckRecord } from './key-wrapping.js'
 import { newKey, wipe, type KeyStore } from './key-store.js'
 
 const CHECK = Buffer.from('check')
-const CHECK_TEXT = 'annals master key check'
 const KEY_PREFIX = 0x6b // 'k'
 const BUFFERS = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
 
@@ -193,7 +192,7 @@ export class LevelKeyStore implements KeyStore {
     for await (const [k, v] of db.iterator({ gt: Buffer.from([KEY_PREFIX]), lt: Buffer.from([KEY_PREFIX + 1]) })) {
       const subject = k.subarray(1).toString('utf8')
       const key = this.#unpack(subject, v)
-      batch.put(k, pack(next, subject, key))
+      batch.put(k, packKey(next, subject, key))
       wipe(key)
     }
     batch.put(CHECK, checkRecord(next))
@@ -245,42 +244,14 @@ export class LevelKeyStore implements KeyStore {
       await db.batch().put(CHECK, checkRecord(this.#masterKey)).write({ sync: true })
       return
     }
-    const record = decode(stored) as { wrapped?: Uint8Array }
-    if (record.wrapped === undefined) {
-      if (this.#masterKey !== undefined) {
-        throw new AnnalsError('ANNALS_WRONG_KEY', 'These keys are stored without a master key: open without one, then call rotateMasterKey to start using one')
-      }
-      return
-    }
-    if (this.#masterKey === undefined) throw new AnnalsError('ANNALS_WRONG_KEY', 'These keys are wrapped under a master key: give it (masterKey)')
-    try {
-      unwrapKey(this.#masterKey, CHECK_TEXT, Buffer.alloc(8), record.wrapped)
-    } catch (err) {
-      throw new AnnalsError('ANNALS_WRONG_KEY', 'The master key is wrong', { cause: err })
-    }
+    verifyCheckRecord(this.#masterKey, stored)
   }
 
   #pack (subject: string, key: SubjectKey): Buffer {
-    return pack(this.#masterKey, subject, key)
+    return packKey(this.#masterKey, subject, key)
   }
 
   #unpack (subject: string, value: Buffer): SubjectKey {
-    const [id, stored] = decode(value) as [Uint8Array, Uint8Array]
-    const key = this.#masterKey === undefined ? Buffer.from(stored) : unwrapKey(this.#masterKey, subject, id, stored)
-    return { id: Buffer.from(id), key }
+    return unpackKey(this.#masterKey, subject, value)
   }
-}
-
-function pack (masterKey: Buffer | undefined, subject: string, key: SubjectKey): Buffer {
-  return encode([key.id, masterKey === undefined ? key.key : wrapKey(masterKey, subject, key)])
-}
-
-function checkRecord (masterKey: Buffer | undefined): Buffer {
-  if (masterKey === undefined) return encode({})
-  return encode({ wrapped: wrapKey(masterKey, CHECK_TEXT, { id: Buffer.alloc(8), key: Buffer.from(CHECK_TEXT.padEnd(32, '.')) }) })
-}
-
-function checkMasterKey (masterKey: Uint8Array): Buffer {
-  if (!(masterKey instanceof Uint8Array) || masterKey.length !== 32) throw new TypeError('masterKey must be 32 bytes (a Buffer or Uint8Array)')
-  return Buffer.from(masterKey)
 }

@@ -16,7 +16,7 @@ import {
 } from '../log/validate.js'
 import type { PendingEvent } from '../log/validate.js'
 import type { PersonalData } from '../privacy/declarations.js'
-import { LevelKeyStore } from '../privacy/level-key-store.js'
+import type { KeyStore } from '../privacy/key-store.js'
 import type { Privacy } from '../privacy/privacy.js'
 import {
   Subscription, checkSubscribeOptions, type EventHandler, type SubscribeOptions
@@ -30,6 +30,12 @@ import { Projections } from '../projections/registry.js'
 import { collectStats, type Stats } from './stats.js'
 
 type Status = 'open' | 'closing' | 'closed'
+
+/** A key store annals made (in the database's folder, or its schema on PostgreSQL): it closes it, and can rotate its master key. */
+export interface OwnKeyStore extends KeyStore {
+  rotateMasterKey (masterKey: Uint8Array | undefined): Promise<void>
+  close (): Promise<void>
+}
 
 /**
  * An open annals database. Get one from {@link open}.
@@ -46,7 +52,7 @@ export class Annals {
   readonly #log: Log
   readonly #privacy: Privacy
   /** the key store annals made, and closes */
-  readonly #ownKeyStore: LevelKeyStore | undefined
+  readonly #ownKeyStore: OwnKeyStore | undefined
   /** the `maxEventSize` of `open`: appends whose data alone is larger fail before encoding */
   readonly #maxEventSize: number
   readonly #aggregates: Aggregates
@@ -57,7 +63,7 @@ export class Annals {
   #closing: Promise<void> | undefined
 
   /** @internal Use {@link open}. */
-  constructor (log: Log, privacy: Privacy, ownKeyStore: LevelKeyStore | undefined, maxEventSize: number) {
+  constructor (log: Log, privacy: Privacy, ownKeyStore: OwnKeyStore | undefined, maxEventSize: number) {
     this.#log = log
     this.#privacy = privacy
     this.#ownKeyStore = ownKeyStore
@@ -530,7 +536,7 @@ export class Annals {
    */
   async rotateMasterKey (masterKey: Uint8Array | undefined): Promise<void> {
     this.#assertOpen()
-    if (this.#ownKeyStore === undefined) throw new TypeError('rotateMasterKey is for the key store annals keeps in a database folder')
+    if (this.#ownKeyStore === undefined) throw new TypeError('rotateMasterKey is for the key store annals keeps in a database folder or schema')
     await this.#ownKeyStore.rotateMasterKey(masterKey)
   }
 

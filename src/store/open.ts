@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { LevelBackend } from '../backend/level/level-backend.js'
 import type { AnyLevel } from '../backend/level/door.js'
+import type { Backend } from '../backend/backend.js'
+import { PostgresBackend } from '../backend/postgres/postgres-backend.js'
 import { AnnalsError } from '../errors.js'
 import { checkEventDeclarations, type EventDeclaration } from '../log/event-declarations.js'
 import { Log } from '../log/log.js'
@@ -10,9 +12,11 @@ import { DEFAULT_MAX_EVENT_SIZE, checkKeys, checkOptions } from '../log/validate
 import { checkDeclaration, type PersonalData } from '../privacy/declarations.js'
 import type { KeyStore } from '../privacy/key-store.js'
 import { LevelKeyStore } from '../privacy/level-key-store.js'
+import { PostgresKeyStore } from '../privacy/postgres-key-store.js'
 import { Privacy } from '../privacy/privacy.js'
 import { Annals } from './annals.js'
 import { setInternals } from './internals.js'
+import { checkPostgres, type PostgresLocation } from './postgres-location.js'
 
 /**
  * Options of {@link open}.
@@ -26,18 +30,22 @@ export interface OpenOptions {
   /**
    * Make every append durable on disk (fsync) before it resolves. Default `false`: an append
    * survives a crash of the process, but not of the machine. Appends may also say `sync`.
+   * On PostgreSQL every append is as durable as the server makes its commits (see
+   * docs/postgres.md); `sync: false` lets writes of projections and checkpoints skip the wait.
    */
   sync?: boolean
   /** Largest encoded event, in bytes. Default 4 MiB. */
   maxEventSize?: number
   /**
    * 32 bytes under which subjects' keys are stored wrapped (envelope encryption), in the key
-   * store annals keeps in the database's folder. Without it, keys are stored as they are.
+   * store annals keeps in the database's folder (or its `keys` table on PostgreSQL). Without
+   * it, keys are stored as they are.
    */
   masterKey?: Uint8Array
   /**
    * Where subjects' keys live. Default for a database in a folder: a LevelDB in its `keys`
-   * folder. A database opened on a `level` needs one to hold personal data.
+   * folder; on PostgreSQL, the `keys` table of its schema. A database opened on a `level` needs
+   * one to hold personal data.
    */
   keyStore?: KeyStore
   /**
@@ -57,18 +65,19 @@ export interface OpenOptions {
 }
 
 /**
- * Where the database lives: a folder (LevelDB through classic-level), or any abstract-level
- * database you opened and will close, such as a `MemoryLevel` or a sublevel. Give annals a
- * database or sublevel of its own.
+ * Where the database lives: a folder (LevelDB through classic-level), any abstract-level
+ * database you opened and will close, such as a `MemoryLevel` or a sublevel (give annals a
+ * database or sublevel of its own), or PostgreSQL (see {@link PostgresLocation}).
  *
  * @example
  * ```ts
  * await open('./data')                                      // a folder
  * await open({ level: new MemoryLevel() })                  // in memory
  * await open({ level: new ClassicLevel('./app').sublevel('events') })  // part of your own LevelDB
+ * await open({ postgres: 'postgres://app@db.internal/app' })           // PostgreSQL, schema annals
  * ```
  */
-export type Location = string | { level: AnyLevel }
+export type Location = string | { level: AnyLevel } | PostgresLocation
 
 /**
  * Opens (creating if needed) an annals database.
@@ -85,23 +94,29 @@ export type Location = string | { level: AnyLevel }
 export async function open (location: Location, options?: OpenOptions): Promise<Annals> {
   const o = checkOpenOptions(options)
   const events = checkEventDeclarations(o.events)
-  const level = typeof location === 'string' ? undefined : checkLevel(location)
+  const postgres = typeof location === 'object' && location !== null && 'postgres' in location ? checkPostgres(location) : undefined
+  const level = typeof location === 'string' || postgres !== undefined ? undefined : checkLevel(location)
   if (o.masterKey !== undefined && (level !== undefined || o.keyStore !== undefined)) {
-    throw new TypeError('masterKey is for the key store annals keeps in a database folder; give your own key store its master key')
+    throw new TypeError('masterKey is for the key store annals keeps in a database folder or schema; give your own key store its master key')
   }
   if (level !== undefined && o.keyStore === undefined && Object.keys(o.personalData ?? {}).length > 0) {
     throw new AnnalsError('ANNALS_NO_KEY_STORE', 'personalData on a database opened on a level needs a keyStore')
   }
   const levelOptions = { sync: o.sync ?? false }
-  const backend = level === undefined ? await LevelBackend.openPath(location as string, levelOptions) : await LevelBackend.openLevel(level, levelOptions)
-  // a key store of our own, in the folder: opened (and the master key checked) now if it exists
-  // or a master key is given, else on first use, so that databases without personal data
-  // never grow a keys folder
-  const ownStore = level === undefined && o.keyStore === undefined
-    ? new LevelKeyStore(join(location as string, 'keys'), o.masterKey === undefined ? {} : { masterKey: o.masterKey })
-    : undefined
+  const backend: Backend = postgres !== undefined
+    ? await PostgresBackend.open(postgres.postgres, postgres.schema)
+    : level === undefined ? await LevelBackend.openPath(location as string, levelOptions) : await LevelBackend.openLevel(level, levelOptions)
+  // a key store of our own, in the folder (or the schema): opened (and the master key checked)
+  // now if it exists or a master key is given, else on first use, so that databases without
+  // personal data never grow a keys folder
+  const ownStore = o.keyStore !== undefined || level !== undefined
+    ? undefined
+    : backend instanceof PostgresBackend
+      ? new PostgresKeyStore(backend.connection.pool, { schema: backend.connection.schema, ...(o.masterKey === undefined ? {} : { masterKey: o.masterKey }) })
+      : new LevelKeyStore(join(location as string, 'keys'), o.masterKey === undefined ? {} : { masterKey: o.masterKey })
   try {
-    if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
+    if (ownStore instanceof PostgresKeyStore) await ownStore.verify()
+    else if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
     const maxEventSize = o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
     const log = new Log(backend, { maxEventSize, sync: o.sync ?? false })
     log.upcaster.define(events)

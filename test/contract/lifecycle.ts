@@ -108,20 +108,31 @@ export function lifecycleContract (t: Test, backend: Backend): void {
     t.same((await collect(db.readStream('user-1'))).map(e => e.data), [3])
     t.same((await collect(db.readStream('user-9'))).map(e => e.data), [1, 2, 3])
     t.equal((await collect(db.readStream('admin'))).length, 4)
-    // an age: events older than maxAge ms read no more (on the test's clock: a loaded machine's
-    // pauses cannot age the new event too)
-    const realNow = Date.now
-    let clock = realNow() + 1000
-    Date.now = () => clock
-    try {
+    if (backend.name.startsWith('postgres')) {
+      // commit times come from the server's clock, which the test cannot move: ample margins
+      // (a call to the server takes some milliseconds, and 'new' must still be young at the load)
       await db.append('old', { type: 'T', data: 'old' })
-      clock += 60_000
+      await new Promise(resolve => setTimeout(resolve, 300))
       await db.append('old', { type: 'T', data: 'new' })
-      await db.setStreamMetadata('old', { maxAge: 40_000 })
+      await db.setStreamMetadata('old', { maxAge: 250 })
       t.same((await collect(db.readStream('old'))).map(e => e.data), ['new'])
       t.match(await db.load(Count, 'old'), { state: 1, revision: 1 })
-    } finally {
-      Date.now = realNow
+    } else {
+      // an age: events older than maxAge ms read no more (on the test's clock: a loaded machine's
+      // pauses cannot age the new event too)
+      const realNow = Date.now
+      let clock = realNow() + 1000
+      Date.now = () => clock
+      try {
+        await db.append('old', { type: 'T', data: 'old' })
+        clock += 60_000
+        await db.append('old', { type: 'T', data: 'new' })
+        await db.setStreamMetadata('old', { maxAge: 40_000 })
+        t.same((await collect(db.readStream('old'))).map(e => e.data), ['new'])
+        t.match(await db.load(Count, 'old'), { state: 1, revision: 1 })
+      } finally {
+        Date.now = realNow
+      }
     }
     await t.rejects(db.setStreamMetadata('old', { maxCount: -1 }), TypeError)
     await t.rejects(db.setStreamMetadata('old', { maxCont: 1 } as never), TypeError)

@@ -1,12 +1,15 @@
-// The databases every contract suite runs on: memory-level, classic-level, and a sublevel of
-// each. A fixture opens annals on the same storage as often as a test likes, so reopening is
-// part of the contract.
+// The databases every contract suite runs on: memory-level, classic-level, a sublevel of each,
+// and PostgreSQL (a schema of its own per fixture, on the test file's server: see postgres.ts).
+// A fixture opens annals on the same storage as often as a test likes, so reopening is part of
+// the contract.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { MemoryLevel } from 'memory-level'
+import pg from 'pg'
 import { LevelKeyStore, MemoryKeyStore, open, type Annals, type OpenOptions } from '../../src/index.js'
+import { postgresForTests, type NoPostgres, type TestPostgres } from './postgres.js'
 
 export interface Fixture {
   /** Opens annals on this fixture's storage (again). */
@@ -44,6 +47,36 @@ export function syncCounting (): { level: MemoryLevel, synced: () => number } {
     }
   }
   return { level, synced: () => synced }
+}
+
+let server: Promise<TestPostgres | NoPostgres> | undefined
+
+/** This test file's PostgreSQL database (started on first use), or why there is none. */
+export async function postgresServer (): Promise<TestPostgres | NoPostgres> {
+  server ??= postgresForTests()
+  return await server
+}
+
+/** Drops this test file's PostgreSQL database (and stops its server, if it started one). */
+export async function stopPostgres (): Promise<void> {
+  const s = server
+  server = undefined
+  await (await s)?.stop?.()
+}
+
+let schemas = 0
+
+/** Runs one statement on this test file's PostgreSQL database. */
+export async function postgresQuery<R extends pg.QueryResultRow = pg.QueryResultRow> (text: string, values: unknown[] = []): Promise<R[]> {
+  const s = await postgresServer()
+  if (s.url === undefined) throw new Error(s.skip)
+  const client = new pg.Client({ connectionString: s.url })
+  await client.connect()
+  try {
+    return (await client.query<R>(text, values)).rows
+  } finally {
+    await client.end()
+  }
 }
 
 export const backends: Backend[] = [
@@ -109,6 +142,20 @@ export const backends: Backend[] = [
           await keyStore.close()
           remove()
         }
+      }
+    }
+  },
+  {
+    name: 'postgres',
+    onDisk: true,
+    async make () {
+      const s = await postgresServer()
+      if (s.url === undefined) throw new Error(`no PostgreSQL for the tests: ${s.skip}`)
+      // a schema of its own: its tables, functions and subjects' keys
+      const schema = `t${process.pid}_${schemas++}`
+      return {
+        open: async options => await open({ postgres: s.url, schema }, options),
+        cleanup: async () => { await postgresQuery(`drop schema if exists ${schema} cascade`) }
       }
     }
   }

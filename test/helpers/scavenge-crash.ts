@@ -1,8 +1,8 @@
-// Crash safety of scavenging: a child process scavenges a database with thousands of removed
+// Crash safety of scavenging (run by test/scavenge-crash-*.test.ts, half the kills each, so that
+// each file stays inside tap's timeout on a busy machine): a child process scavenges a database with thousands of removed
 // events (deleted, tombstoned, truncated, expired by count and by age; their snapshots and view
 // history) while it appends to it, and is killed with SIGKILL at a random moment of the
-// scavenge, 20 times (10 in each of two test files, so that each stays inside tap's timeout on
-// a busy machine), each on a fresh copy of the same database. After each kill: every event
+// scavenge, 20 times in all, each on a fresh copy of the same database. After each kill: every event
 // that read before and every acknowledged append reads exactly, and nothing removed reads again;
 // a second scavenge then completes the removal (no byte of a removed event is left in the
 // files) and verify finds no problem.
@@ -16,6 +16,7 @@ import { verifyStorage } from '../../src/cli/verify-checks.js'
 import { collect, tempDir } from './backends.js'
 import { kill, startChild } from './child.js'
 import { marker, scanMarkers } from './scan.js'
+
 
 interface Ack { id: string, stream: string, revision: number, position: number }
 
@@ -71,8 +72,8 @@ async function build (path: string): Promise<{ reads: RecordedEvent[], removed: 
   return { reads, removed: new Set([...written.values()].flat().filter(m => !kept.has(m))) }
 }
 
-/** Kills a scavenging child `KILLS` times, each on a fresh copy of one database, and checks each. */
-export function scavengeCrashTest (KILLS: number): void {
+/** The test: a scavenge killed `KILLS` times, each on a fresh copy. */
+export function scavengeCrash (KILLS: number): void {
   t.test(`a scavenge survives ${KILLS} kills -9: nothing else is lost, and the next one completes it`, async t => {
     const { dir, remove } = tempDir()
     t.teardown(remove)

@@ -9,10 +9,11 @@ import type { AppendCondition, EventChunks, EventQuery, LogFilter, ReadRange } f
 import { chunkAt, corruptChunk, type Chunk } from './chunk.js'
 import { peekEvent, type Accept } from './event-record.js'
 import { decodeAt, logChunks, streamChunks } from './readers.js'
-import type { Visibility } from './rules.js'
+import type { Visibility } from '../rules.js'
 import type { StreamIndex } from './stream-index.js'
 import { listStreams } from './stream-list.js'
-import { indexable, matchesQuery, queryPositions } from './tags.js'
+import { matchesQuery } from '../append-checks.js'
+import { indexable, queryPositions } from './tags.js'
 
 /** A category with more streams than this is read by a scan of the log rather than by merging its streams. */
 export const MERGE_STREAMS = 1000

@@ -8,15 +8,15 @@
 import { AnnalsError } from '../../errors.js'
 import { Space, spaceEnd, spaceStart } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
-import { LIFECYCLE_STREAM, type LogImporter, type PlacedEvent, type ReadyEvent } from '../backend.js'
-import { decode } from '../../storage/codec.js'
-import type { Rules } from './rules.js'
+import { LIFECYCLE_STREAM, type LogImporter, type PlacedEvent } from '../backend.js'
+import type { Rules } from '../rules.js'
 import { Writer as Bytes } from './bytes.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder } from './chunk.js'
 import type { LevelDoor } from './door.js'
 import { eventSize, writeEvent } from './event-record.js'
 import { decodeIdEntry, encodeIdEntry, idKey } from './ids.js'
-import { RevisionCache } from './revision-cache.js'
+import { RevisionCache } from '../revision-cache.js'
+import { lifecycleOf } from '../lifecycle.js'
 import type { BlockEvent } from './stream-block.js'
 import { INDEXED_KEY, StreamIndex } from './stream-index.js'
 import { tagKey, tagValue } from './tags.js'
@@ -169,40 +169,6 @@ export class LevelImporter implements LogImporter {
 
 const EMPTY = Buffer.alloc(0)
 
-/** The change to the rules that an imported system event of `$streams` recorded, to make again. */
-function lifecycleOf (event: ReadyEvent): ((ops: WriteOp[], rules: Rules) => () => void) | undefined {
-  let data: Record<string, unknown>
-  try {
-    data = decode(event.data) as Record<string, unknown>
-  } catch {
-    return undefined
-  }
-  if (typeof data !== 'object' || data === null) return undefined
-  const stream = data.stream
-  const before = typeof data.before === 'number' ? data.before : 0
-  const retention = { ...(typeof data.maxCount === 'number' ? { maxCount: data.maxCount } : {}), ...(typeof data.maxAge === 'number' ? { maxAge: data.maxAge } : {}) }
-  const has = Object.keys(retention).length > 0
-  switch (event.type) {
-    case '$StreamDeleted':
-    case '$StreamTruncated':
-    case '$StreamTombstoned':
-      if (typeof stream !== 'string') return undefined
-      return (ops, rules) => {
-        const rule = rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
-        return rules.stageStream(ops, stream, { ...rule, truncateBefore: Math.max(rule.truncateBefore, before), tombstoned: rule.tombstoned || event.type === '$StreamTombstoned' })
-      }
-    case '$StreamMetadataSet':
-      if (typeof data.prefix === 'string') return (ops, rules) => rules.stageCategory(ops, data.prefix as string, has ? retention : undefined)
-      if (typeof stream !== 'string') return undefined
-      return (ops, rules) => {
-        const { maxCount: _, maxAge: __, ...rest } = rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
-        return rules.stageStream(ops, stream, { ...rest, ...retention })
-      }
-    case '$LogArchived':
-      return (ops, rules) => rules.stageArchive(ops, before)
-  }
-  return undefined
-}
 
 function invalid (message: string): AnnalsError {
   return new AnnalsError('ANNALS_INVALID_EVENT', message)

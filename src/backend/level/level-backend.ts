@@ -9,7 +9,7 @@ import type {
   AppendHook, AppendManyRequest, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogFilter, LogHead, LogImporter, ReadRange,
   ScavengeReport, StreamListOptions, StreamRule, StreamSummary
 } from '../backend.js'
-import { Rules, Visibility } from './rules.js'
+import { Rules, Visibility } from '../rules.js'
 import { compact, scavenge } from './scavenge.js'
 import { filteredChunks, firstConflict } from './filtered.js'
 import { LocalCoordination } from '../local-coordination.js'

@@ -11,7 +11,7 @@ import type { EventChunks, ReadRange } from '../backend.js'
 import { MalformedError } from './bytes.js'
 import { corruptChunk, logKey, parseChunk, type Chunk } from './chunk.js'
 import { peekEvent, readEvent, type Accept } from './event-record.js'
-import type { Visibility } from './rules.js'
+import type { Visibility } from '../rules.js'
 import { corruptBlock, parseBlock, type BlockEvent, type StreamBlock } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
 

@@ -3,7 +3,7 @@
 import { Space, namedKey, prefixRange } from '../../storage/keys.js'
 import type { Storage } from '../../storage/storage.js'
 import type { StreamListOptions, StreamSummary } from '../backend.js'
-import type { Rules } from './rules.js'
+import type { Rules } from '../rules.js'
 import { decodeSummary, type StreamIndex } from './stream-index.js'
 
 const CHUNK = 256

@@ -10,6 +10,7 @@ import { AnnalsError } from '../../errors.js'
 import { decode, encode } from '../../storage/codec.js'
 import { Space, nameBounds, readU64, writeU64 } from '../../storage/keys.js'
 import type { Storage } from '../../storage/storage.js'
+import { matchesItem } from '../append-checks.js'
 import type { EventQuery, QueryItem } from '../backend.js'
 
 export function tagKey (tag: string, position: number): Buffer {
@@ -34,20 +35,6 @@ export function decodeTagEntry (key: Buffer, value: Buffer): { tag: string, posi
     throw new Error('a value that is not [type, tags]')
   }
   return { tag: key.toString('utf8', 1, key.length - 9), position: readU64(key, key.length - 8)!, type: entry[0], tags: entry[1] as string[] }
-}
-
-/** Whether an event of `type` carrying `tags` matches an item. */
-export function matchesItem (item: QueryItem, type: string, tags: readonly string[] | undefined): boolean {
-  if (item.types !== undefined && item.types.length > 0 && !item.types.includes(type)) return false
-  if (item.tags !== undefined) for (const tag of item.tags) if (tags === undefined || !tags.includes(tag)) return false
-  return true
-}
-
-/** Whether an event matches a query: any item; a query without items matches every event. */
-export function matchesQuery (query: EventQuery, type: string, tags: readonly string[] | undefined): boolean {
-  if (query.length === 0) return true
-  for (const item of query) if (matchesItem(item, type, tags)) return true
-  return false
 }
 
 /** Whether every item of a query can be answered from the tag index (each has a tag). */

@@ -21,7 +21,7 @@ import { decodeIdEntry, idOfKey } from './ids.js'
 import { decodeTagEntry } from './tags.js'
 import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
 import { parseBlock } from './stream-block.js'
-import { Rules } from './rules.js'
+import { Rules } from '../rules.js'
 import { decodeSummary, indexedUpTo } from './stream-index.js'
 
 /** What a check found wrong, with the position it concerns where there is one. */

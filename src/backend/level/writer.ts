@@ -7,25 +7,25 @@
 import { batchChannel, codeOf, counted, databaseOf, type BatchMessage } from '../../diagnostics/channels.js'
 import { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
-import type { AppendResult, ExpectedRevision, RecordedEvent } from '../../log/types.js'
-import { decode, encode } from '../../storage/codec.js'
+import type { AppendResult } from '../../log/types.js'
 import { Space, namedKey, u64 } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
 import {
-  LIFECYCLE_STREAM, sealedEvents, type AppendCondition, type AppendHook, type AppendManyRequest, type AppendPart, type AppendRequest,
-  type CommitListener, type LifecycleChange, type LogHead, type ReadyEvent, type StreamRule
+  LIFECYCLE_STREAM, type AppendCondition, type AppendHook, type AppendManyRequest, type AppendRequest,
+  type CommitListener, type LogHead, type StreamRule
 } from '../backend.js'
-import { formatUuid, newUuidV7Bytes } from '../../storage/uuid.js'
 import { GroupCommit, type Queued } from '../group-commit.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder, chunkAt } from './chunk.js'
 import type { LevelDoor } from './door.js'
 import { eventParts, writeEvent } from './event-record.js'
 import { decodeIdEntry, encodeIdEntry, idKey, type IdEntry } from './ids.js'
-import { RevisionCache } from './revision-cache.js'
-import type { Rules } from './rules.js'
+import { RevisionCache } from '../revision-cache.js'
+import { checkCondition, checkExpected, retriedMany, storedEvents } from '../append-checks.js'
+import { lifecycleChange, streamDeleted } from '../lifecycle.js'
+import type { Rules } from '../rules.js'
 import type { BlockEvent } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
-import { matchesQuery, tagKey, tagValue } from './tags.js'
+import { tagKey, tagValue } from './tags.js'
 
 /** Streams whose revision is kept in memory. */
 const REVISION_CACHE_SIZE = 65536
@@ -183,7 +183,7 @@ export class LevelWriter {
           syncRetried ||= r.sync ?? this.#sync
           continue
         }
-        if (r.condition !== undefined) this.#checkCondition(r.condition, known.conflicts.get(q), placedMeta, first)
+        if (r.condition !== undefined) checkCondition(r.condition, known.conflicts.get(q), placedMeta, first)
         // each part's expectation, the parts before it of the same append counted
         const currents: number[] = []
         const mine = new Map<string, number>()
@@ -200,7 +200,7 @@ export class LevelWriter {
         let ruleOps: WriteOp[] | undefined
         if (r.lifecycle !== undefined) {
           ruleOps = []
-          const { apply, event } = this.#lifecycle(r.lifecycle, ruleOps, rulesNow, s => revisions.get(s) ?? known.revisions.get(s) ?? this.#revisions.get(s)!)
+          const { apply, event } = lifecycleChange(this.#rules, r.lifecycle, ruleOps, rulesNow, s => revisions.get(s) ?? known.revisions.get(s) ?? this.#revisions.get(s)!)
           applyRule = apply
           const current = revisions.get(LIFECYCLE_STREAM) ?? known.revisions.get(LIFECYCLE_STREAM) ?? this.#revisions.get(LIFECYCLE_STREAM)!
           r.parts.push({ stream: LIFECYCLE_STREAM, events: [event], expected: 'any' })
@@ -342,70 +342,6 @@ export class LevelWriter {
     batchChannel.publish(counted(message))
   }
 
-  /**
-   * Checks a change to a stream's life and puts its writes into `ops`; the new rule is in
-   * `rulesNow` for the appends after it in this batch. Returns what to do once written.
-   */
-  #lifecycle (change: LifecycleChange, ops: WriteOp[], rulesNow: Map<string, StreamRule>, revisionOf: (stream: string) => number): { apply: () => void, event: ReadyEvent } {
-    if (change.kind === 'archive') return { apply: this.#rules.stageArchive(ops, change.before), event: systemEvent('$LogArchived', { before: change.before }) }
-    if (change.kind === 'category-retention') {
-      return { apply: this.#rules.stageCategory(ops, change.prefix, change.retention), event: systemEvent('$StreamMetadataSet', { prefix: change.prefix, ...change.retention }) }
-    }
-    const stream = change.stream
-    const before = rulesNow.get(stream) ?? this.#rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
-    if (before.tombstoned && !(change.kind === 'tombstone')) throw streamDeleted(stream)
-    const current = revisionOf(stream)
-    let rule: StreamRule
-    let event: ReadyEvent
-    switch (change.kind) {
-      case 'delete':
-        checkExpected(stream, change.expected, current)
-        rule = { ...before, truncateBefore: Math.max(before.truncateBefore, current + 1) }
-        event = systemEvent('$StreamDeleted', { stream, before: rule.truncateBefore })
-        break
-      case 'tombstone':
-        checkExpected(stream, change.expected, current)
-        rule = { ...before, truncateBefore: Math.max(before.truncateBefore, current + 1), tombstoned: true }
-        event = systemEvent('$StreamTombstoned', { stream, before: rule.truncateBefore })
-        break
-      case 'truncate':
-        rule = { ...before, truncateBefore: Math.max(before.truncateBefore, change.before) }
-        event = systemEvent('$StreamTruncated', { stream, before: rule.truncateBefore })
-        break
-      case 'retention': {
-        const { maxCount: _, maxAge: __, ...rest } = before
-        rule = { ...rest, ...change.retention }
-        event = systemEvent('$StreamMetadataSet', { stream, ...change.retention })
-        break
-      }
-    }
-    rulesNow.set(stream, rule)
-    return { apply: this.#rules.stageStream(ops, stream, rule), event }
-  }
-
-  /**
-   * Fails with ANNALS_APPEND_CONDITION_FAILED, naming the first conflicting position, if an
-   * event matching the condition's query is past its `after`: on disk (found before the batch
-   * was built), or placed earlier in this batch.
-   */
-  #checkCondition (condition: AppendCondition, onDisk: number | undefined, placedMeta: ReadonlyArray<{ type: string, tags: readonly string[] | undefined }>, first: number): void {
-    let conflict = onDisk
-    if (conflict === undefined) {
-      const from = Math.max(0, (condition.after ?? -1) + 1 - first)
-      for (let i = from; i < placedMeta.length; i++) {
-        if (matchesQuery(condition.failIfEventsMatch, placedMeta[i]!.type, placedMeta[i]!.tags)) {
-          conflict = first + i
-          break
-        }
-      }
-    }
-    if (conflict !== undefined) {
-      throw new AnnalsError('ANNALS_APPEND_CONDITION_FAILED',
-        `An event matching the append's condition is at position ${conflict}, past ${condition.after === undefined ? 'the start of the log' : `position ${condition.after}`}`,
-        { details: { position: conflict } })
-    }
-  }
-
   /** Whether the checks of this group need reads: a stream not in the cache, an id that may be stored, a condition. */
   #mustRead (group: Request[]): boolean {
     for (const { append: r } of group) {
@@ -465,102 +401,8 @@ export class LevelWriter {
   }
 }
 
-/** The events of an append as they are stored, for the hook. */
-function storedEvents (parts: readonly AppendPart[], currents: readonly number[], position: number, time: number): RecordedEvent[] {
-  const out: RecordedEvent[] = []
-  parts.forEach((part, k) => {
-    part.events.forEach((e, i) => {
-      const event: RecordedEvent = {
-        id: e.id,
-        stream: part.stream,
-        revision: currents[k]! + 1 + i,
-        position: position++,
-        type: e.type,
-        version: e.version,
-        data: e.value?.data ?? decode(e.data) ?? null,
-        metadata: e.value?.metadata ?? (e.metadata === undefined ? {} : decode(e.metadata) as Record<string, unknown>),
-        time
-      }
-      if (e.tags !== undefined && e.tags.length > 0) event.tags = [...e.tags]
-      if (e.sealed) sealedEvents.add(event)
-      out.push(event)
-    })
-  })
-  return out
-}
 
-/**
- * If every event of every part of an append is already stored (in `found`) or placed earlier
- * in the batch being built (in `placed`), in its part's stream, with the same content, in the
- * same order: the results of the original, and whether they wait for the batch being built.
- * Undefined when none is. Anything in between is `ANNALS_DUPLICATE_ID`.
- */
-function retriedMany (parts: readonly AppendPart[], found: ReadonlyMap<string, Placed>, placed: ReadonlyMap<string, Placed>): { results: AppendResult[], pending: boolean } | undefined {
-  let matches = 0
-  let total = 0
-  const seen = new Set<string>()
-  for (const part of parts) {
-    for (const e of part.events) {
-      total++
-      if (!e.indexed || e.fresh) continue
-      if (seen.has(e.id)) throw duplicate(`The id '${e.id}' appears twice in one append`)
-      seen.add(e.id)
-      if (placed.has(e.id) || found.has(e.id)) matches++
-    }
-  }
-  if (matches === 0) return undefined
-  if (matches < total) throw duplicate('Some events of this append are already stored and some are not')
-  const results: AppendResult[] = []
-  let pending = false
-  for (const part of parts) {
-    let last: Placed | undefined
-    for (const e of part.events) {
-      const p = placed.get(e.id)
-      const at = p ?? found.get(e.id)!
-      const same = at.stream === part.stream && at.type === e.type && (last === undefined || at.revision > last.revision) &&
-        sameTags(at.tags, e.tags) &&
-        (e.digest !== undefined ? at.digest.equals(e.digest) : at.data.equals(e.data) && sameBytes(at.metadata, e.metadata))
-      if (!same) throw duplicate(`The id '${e.id}' is already stored with other content, stream or order`)
-      last = at
-      pending ||= p !== undefined
-    }
-    results.push({ revision: last!.revision, position: last!.position, ids: part.events.map(e => e.id) })
-  }
-  return { results, pending }
-}
 
-function sameTags (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  const x = a ?? []
-  const y = b ?? []
-  return x.length === y.length && x.every((tag, i) => tag === y[i])
-}
 
-function sameBytes (a: Buffer | undefined, b: Buffer | undefined): boolean {
-  return a === undefined ? b === undefined : b !== undefined && a.equals(b)
-}
 
-/** A system event recording a change to streams' lives, made by the writer itself. */
-function systemEvent (type: string, data: Record<string, unknown>): ReadyEvent {
-  const idBytes = Buffer.from(newUuidV7Bytes())
-  return { id: formatUuid(idBytes), idBytes, indexed: true, fresh: true, type, version: 1, tags: undefined, data: encode(data), metadata: undefined, sealed: false, digest: undefined }
-}
 
-function streamDeleted (stream: string): AnnalsError {
-  return new AnnalsError('ANNALS_STREAM_DELETED', `Stream '${stream}' was tombstoned: it can never be written again`, { details: { stream } })
-}
-
-function duplicate (message: string): AnnalsError {
-  return new AnnalsError('ANNALS_DUPLICATE_ID', message)
-}
-
-function checkExpected (stream: string, expected: ExpectedRevision, current: number): void {
-  const ok = expected === 'any' ||
-    (expected === 'no_stream' && current === -1) ||
-    (expected === 'stream_exists' && current >= 0) ||
-    expected === current
-  if (!ok) {
-    throw new AnnalsError('ANNALS_WRONG_EXPECTED_REVISION',
-      `Stream '${stream}' is at revision ${current}; the append expected ${String(expected)}`,
-      { details: { stream, expected, actual: current } })
-  }
-}

@@ -1,13 +1,14 @@
 // A model test: random sequences of appends (single, batched, concurrent; right and wrong
 // expectations; given, repeated and generated ids), reads in every direction and range,
-// revisions and reopens, run against a plain in-memory model of the log.
+// revisions and reopens, run against a plain in-memory model of the log. Run by
+// test/log-model-<backend>.test.ts, one backend a file, so that each stays inside tap's timeout.
 import { deepStrictEqual } from 'node:assert/strict'
 import t from 'tap'
 import fc from 'fast-check'
-import type { Annals, ExpectedRevision, RecordedEvent } from '../src/index.js'
-import { indexSettings } from '../src/backend/level/stream-index.js'
-import { backends, collect, type Fixture } from './helpers/backends.js'
-import { ReopenCommand } from './helpers/commands.js'
+import type { Annals, ExpectedRevision, RecordedEvent } from '../../src/index.js'
+import { indexSettings } from '../../src/backend/level/stream-index.js'
+import { backends, collect, type Fixture } from './backends.js'
+import { ReopenCommand } from './commands.js'
 
 interface ModelEvent {
   stream: string
@@ -259,7 +260,9 @@ const commands = [
   fc.constantFrom(...subjects).map(s => new ShredCommand(s))
 ]
 
-for (const backend of backends.filter(b => b.name === 'memory-level' || b.name === 'classic-level')) {
+/** The model test on the backend named `name`. */
+export function logModel (name: string): void {
+  const backend = backends.find(b => b.name === name)!
   t.test(`the log behaves as the model on ${backend.name}`, async t => {
     const defaultFlush = indexSettings.flushEvents
     t.teardown(() => { indexSettings.flushEvents = defaultFlush })

@@ -9,11 +9,11 @@
 // memory, and stored in key space `X`: `X` stream -> its rule; `X` 0x00 prefix -> a category's
 // retention; `X` 0x00 0x00 -> the archive bound. Rules change in the batch of the system event
 // that records the change (see writer.ts), so the log and the rules agree after any crash.
-import { AnnalsError } from '../../errors.js'
-import { decode, encode } from '../../storage/codec.js'
-import { Space, spaceEnd, spaceStart } from '../../storage/keys.js'
-import type { Storage, WriteOp } from '../../storage/storage.js'
-import type { Retention, StreamRule } from '../backend.js'
+import { AnnalsError } from '../errors.js'
+import { decode, encode } from '../storage/codec.js'
+import { Space, spaceEnd, spaceStart } from '../storage/keys.js'
+import type { Storage, WriteOp } from '../storage/storage.js'
+import type { Retention, StreamRule } from './backend.js'
 
 const ARCHIVE_KEY = Buffer.from([Space.rules, 0, 0])
 

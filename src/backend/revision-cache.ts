@@ -2,8 +2,9 @@
 // no read. Bounded so memory stays flat with millions of streams: past its capacity, the entry
 // cached first goes first. Neither reads nor updates reorder entries, which keeps both at one
 // Map operation on the append path; a stream evicted while busy costs one read to come back.
-// Only the writer fills it, and only with committed revisions: with one writer per database,
-// a cached revision is never stale.
+// Only the writer fills it, and only with committed revisions: with one writer per database (the
+// level backend), a cached revision is never stale; where several processes write (PostgreSQL),
+// the write checks the revisions it assumed under its lock.
 
 export class RevisionCache {
   readonly #map = new Map<string, number>()
@@ -11,6 +12,16 @@ export class RevisionCache {
 
   constructor (capacity: number) {
     this.#capacity = capacity
+  }
+
+  /** Streams cached. */
+  get size (): number {
+    return this.#map.size
+  }
+
+  /** How many streams it holds at most. */
+  get capacity (): number {
+    return this.#capacity
   }
 
   get (stream: string): number | undefined {
