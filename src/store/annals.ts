@@ -14,7 +14,6 @@ import {
   checkBoolean, checkCount, checkEvents, checkExpected, checkOptions, checkPoint, checkStream, checkTypes
 } from '../log/validate.js'
 import type { PersonalData } from '../privacy/declarations.js'
-import { LevelKeyStore } from '../privacy/level-key-store.js'
 import type { Privacy } from '../privacy/privacy.js'
 import {
   Subscription, checkSubscribeOptions, type EventHandler, type SubscribeOptions
@@ -25,6 +24,12 @@ import { inlineHandlerHere } from '../projections/reentry.js'
 import { Projections } from '../projections/registry.js'
 
 type Status = 'open' | 'closing' | 'closed'
+
+/** The key store annals made for a database, which it closes, and whose master key it rotates. */
+export interface OwnKeyStore {
+  rotateMasterKey (masterKey: Uint8Array | undefined): Promise<void>
+  close (): Promise<void>
+}
 
 /**
  * An open annals database. Get one from {@link open}.
@@ -41,7 +46,7 @@ export class Annals {
   readonly #log: Log
   readonly #privacy: Privacy
   /** the key store annals made, and closes */
-  readonly #ownKeyStore: LevelKeyStore | undefined
+  readonly #ownKeyStore: OwnKeyStore | undefined
   /** the `maxEventSize` of `open`: appends whose data alone is larger fail before encoding */
   readonly #maxEventSize: number
   readonly #aggregates: Aggregates
@@ -52,7 +57,7 @@ export class Annals {
   #closing: Promise<void> | undefined
 
   /** @internal Use {@link open}. */
-  constructor (log: Log, privacy: Privacy, ownKeyStore: LevelKeyStore | undefined, maxEventSize: number) {
+  constructor (log: Log, privacy: Privacy, ownKeyStore: OwnKeyStore | undefined, maxEventSize: number) {
     this.#log = log
     this.#privacy = privacy
     this.#ownKeyStore = ownKeyStore
@@ -82,6 +87,21 @@ export class Annals {
    */
   get location (): string | undefined {
     return this.#log.backend.location
+  }
+
+  /**
+   * `'owner'` when this process writes the database's appends (it holds the folder, or the
+   * database was opened on a `level`), `'client'` when another process that holds the folder
+   * does (see docs/processes.md). A client becomes the owner when the owner goes away.
+   *
+   * @example
+   * ```ts
+   * const db = await open('./data')
+   * console.log(db.role) // 'client' while another process has ./data open
+   * ```
+   */
+  get role (): 'owner' | 'client' {
+    return this.#log.backend.role ?? 'owner'
   }
 
   /**
