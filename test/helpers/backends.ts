@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { MemoryLevel } from 'memory-level'
 import { LevelKeyStore, MemoryKeyStore, open, type Annals, type OpenOptions } from '../../src/index.js'
+import { startChild, stopChild } from './child.js'
 
 export interface Fixture {
   /** Opens annals on this fixture's storage (again). */
@@ -113,6 +114,32 @@ export const backends: Backend[] = [
     }
   }
 ]
+
+/**
+ * A client of another process: a child process owns the folder (and serves it) for the whole
+ * fixture; every open of the test's is a client of it, so every contract test runs through the
+ * socket.
+ */
+export const clientBackend: Backend = {
+  name: 'client of another process',
+  onDisk: true,
+  async make () {
+    const { dir, remove } = tempDir()
+    const path = join(dir, 'db')
+    const owner = await startChild('owner.mjs', [path], undefined, { stdin: true })
+    return {
+      open: async options => {
+        const db = await open(path, options)
+        if (db.role !== 'client') throw new Error(`expected a client, got the ${db.role}`)
+        return db
+      },
+      cleanup: async () => {
+        await stopChild(owner)
+        remove()
+      }
+    }
+  }
+}
 
 /** Collects an async iterable into an array. */
 export async function collect<T> (iterable: AsyncIterable<T>): Promise<T[]> {
