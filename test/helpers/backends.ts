@@ -22,6 +22,8 @@ export interface Backend {
   name: string
   /** true when storage lives in files (classic-level) */
   onDisk: boolean
+  /** false when inline projections cannot run where the test registers them (a client of another process) */
+  inlineHere?: boolean
   make (): Promise<Fixture>
 }
 
@@ -123,17 +125,22 @@ export const backends: Backend[] = [
 export const clientBackend: Backend = {
   name: 'client of another process',
   onDisk: true,
+  inlineHere: false,
   async make () {
     const { dir, remove } = tempDir()
     const path = join(dir, 'db')
     const owner = await startChild('owner.mjs', [path], undefined, { stdin: true })
+    const opened: Annals[] = []
     return {
       open: async options => {
         const db = await open(path, options)
+        opened.push(db)
         if (db.role !== 'client') throw new Error(`expected a client, got the ${db.role}`)
         return db
       },
       cleanup: async () => {
+        // a test that failed half-way may leave its client open: it would take the folder over
+        for (const db of opened) await db.close().catch(() => {})
         await stopChild(owner)
         remove()
       }
