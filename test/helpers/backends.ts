@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { MemoryLevel } from 'memory-level'
 import { LevelKeyStore, MemoryKeyStore, open, type Annals, type OpenOptions } from '../../src/index.js'
-import { startChild, stopChild } from './child.js'
+import type { ChildProcess } from 'node:child_process'
+import { startChild } from './child.js'
 
 export interface Fixture {
   /** Opens annals on this fixture's storage (again). */
@@ -117,6 +118,32 @@ export const backends: Backend[] = [
   }
 ]
 
+/** One child process owns the folders of the fixtures below, each opened and closed on request. */
+let owners: { child: ChildProcess, waiting: Map<string, () => void> } | undefined
+
+async function ownerSays (command: 'open' | 'close', path: string): Promise<void> {
+  if (owners === undefined) {
+    const waiting = new Map<string, () => void>()
+    const child = await startChild('owner.mjs', [], line => {
+      const [word, dir] = [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)]
+      waiting.get(`${word} ${dir}`)?.()
+    }, { stdin: true })
+    owners = { child, waiting }
+  }
+  // between requests it keeps the test process from nothing: it goes when the test process does
+  // (its standard input closes)
+  const { child, waiting } = owners
+  const streams = [child, child.stdin, child.stdout] as unknown as Array<{ ref?: () => void, unref?: () => void }>
+  for (const s of streams) s.ref?.()
+  const answer = `${command === 'open' ? 'ready' : 'closed'} ${path}`
+  await new Promise<void>(resolve => {
+    waiting.set(answer, resolve)
+    child.stdin!.write(`${command} ${path}\n`)
+  })
+  waiting.delete(answer)
+  if (waiting.size === 0) for (const s of streams) s.unref?.()
+}
+
 /**
  * A client of another process: a child process owns the folder (and serves it) for the whole
  * fixture; every open of the test's is a client of it, so every contract test runs through the
@@ -129,7 +156,7 @@ export const clientBackend: Backend = {
   async make () {
     const { dir, remove } = tempDir()
     const path = join(dir, 'db')
-    const owner = await startChild('owner.mjs', [path], undefined, { stdin: true })
+    await ownerSays('open', path)
     const opened: Annals[] = []
     return {
       open: async options => {
@@ -141,7 +168,7 @@ export const clientBackend: Backend = {
       cleanup: async () => {
         // a test that failed half-way may leave its client open: it would take the folder over
         for (const db of opened) await db.close().catch(() => {})
-        await stopChild(owner)
+        await ownerSays('close', path)
         remove()
       }
     }
