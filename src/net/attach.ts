@@ -65,6 +65,8 @@ export async function openFolder (dir: string, options: FolderOptions): Promise<
 /** Becomes the owner, or a client of the owner; tries again until `deadline`. */
 async function attach (dir: string, options: FolderOptions, deadline: number, closed: () => boolean, first: boolean): Promise<Attached> {
   let pause = 2
+  // a token refused: read from the file of an owner gone since, or wrong (refused again)
+  let refused: string | undefined
   for (;;) {
     if (closed()) throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
     let held: AnnalsError
@@ -84,9 +86,11 @@ async function attach (dir: string, options: FolderOptions, deadline: number, cl
       try {
         return await client(dir, record.socket, record.token, options)
       } catch (err) {
-        // refused (a wrong token, a wrong master key): no use trying again
-        if (err instanceof AnnalsError) throw err
-        // no one listens there: an owner starting, leaving, or gone
+        // refused: a wrong master key, or a token refused twice, is no use trying again; a token
+        // read just before a new owner wrote its own is
+        if (err instanceof AnnalsError && (err.code !== 'ANNALS_ACCESS_DENIED' || refused === record.token)) throw err
+        if (err instanceof AnnalsError) refused = record.token
+        // else no one listens there: an owner starting, leaving, or gone
       }
     }
     if (Date.now() > deadline) {

@@ -116,17 +116,24 @@ export class OwnerServer {
    */
   static async start (dir: string, served: Served): Promise<OwnerServer> {
     const path = socketPath(dir)
-    removeStaleSocket(path)
-    const server = createServer({ noDelay: true } as object)
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(path, () => { server.off('error', reject); resolve() })
-    })
-    chmodSync(path, 0o600)
+    // the owner file first: a client that reads the file of the owner before gets this one's
+    // token when it tries again, not a refusal at each try
     const token = newToken()
-    const owner = new OwnerServer(dir, served, server, path, token)
     writeOwner(dir, { pid: process.pid, socket: path, token })
-    return owner
+    removeStaleSocket(path)
+    const server = createServer()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(path, () => { server.off('error', reject); resolve() })
+      })
+      chmodSync(path, 0o600)
+    } catch (err) {
+      removeOwner(dir)
+      server.close()
+      throw err
+    }
+    return new OwnerServer(dir, served, server, path, token)
   }
 
   get served (): Served {
