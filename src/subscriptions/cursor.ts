@@ -119,6 +119,10 @@ export class Cursor {
     try {
       if (this.#durable === undefined) this.#started = true
       while (!this.#closed) {
+        if (this.#yielding) {
+          await this.#yield()
+          continue
+        }
         if (this.#durable !== undefined && this.#lock === undefined) {
           if (!await this.#acquire()) break
           continue
@@ -140,7 +144,6 @@ export class Cursor {
           }
           throw err
         }
-        if (this.#yielding) await this.#yield()
       }
     } catch (err) {
       this.#fail(err, current)
