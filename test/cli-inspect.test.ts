@@ -134,14 +134,14 @@ t.test('no database there: exit code 3, nothing created', async t => {
   t.match(await annals(['streams', notDb]), { code: 3, stderr: /not a LevelDB database/ })
 })
 
-t.test('a database open in another process: exit code 4, and what to do', async t => {
-  const child = await startChild('hold-open.mjs', [dir])
+t.test('a database another process holds with exclusive: true: exit code 4, and what to do', async t => {
+  const child = await startChild('hold-open.mjs', [dir, 'exclusive'])
   t.teardown(async () => { await kill(child) })
   for (const command of [['info', dir], ['read', dir], ['verify', dir], ['export', dir]]) {
     const { code, stdout, stderr } = await annals(command)
     t.equal(code, 4, command[0]!)
-    t.match(stderr, /is open in another process/)
-    t.match(stderr, /Close it there[^]*or copy the folder and run annals on the copy/)
+    t.match(stderr, /is open in another process that admits no other/)
+    t.match(stderr, /Run this again once it is closed; for a copy of a live database, use `annals backup`/)
     t.notMatch(stderr, /\n\s+at /, 'no stack trace')
     t.equal(stdout, '')
   }

@@ -103,7 +103,7 @@ t.test(`kill -9 the owner ${KILLS} times while three clients append and a durabl
   t.teardown(remove)
   const random = generator(SEED)
   const cluster = new Cluster(join(dir, 'db'), random)
-  t.teardown(async () => { for (const w of cluster.workers) if (w.alive) await kill(w.child) })
+  t.teardown(async () => { for (const w of cluster.workers) if (w.alive && w.child !== undefined) await kill(w.child) })
   // the first appender becomes the owner; three more append as clients, one subscribes
   await cluster.start('appender')
   await Promise.all([cluster.start('appender'), cluster.start('appender'), cluster.start('appender'), cluster.start('subscriber')])
@@ -134,7 +134,10 @@ t.test(`kill -9 the owner ${KILLS} times while three clients append and a durabl
   const db = await open(cluster.path)
   t.teardown(async () => { await db.close() })
   const log = await collect(db.readAll())
-  await cluster.until(() => new Set(cluster.seen.map(s => s.position)).size >= log.length, 'the subscription to see every event')
+  await cluster.until(() => new Set(cluster.seen.map(s => s.position)).size >= log.length, 'the subscription to see every event').catch(err => {
+    const subscribers = cluster.workers.filter(w => w.role === 'subscriber').map(w => `${w.id} alive ${w.alive} owner ${w.owner} last ${w.handled.slice(-3).join(',')}`)
+    throw new Error(`${(err as Error).message}: ${log.length} events, seen ${new Set(cluster.seen.map(s => s.position)).size}; ${subscribers.join('; ')}`)
+  })
   await db.close()
   await cluster.stop()
   t.same(cluster.errors, [], 'no append failed, no subscription failed')
@@ -185,7 +188,7 @@ t.test('a deploy: a new process starts, the old owner is stopped; no append is l
   const { dir, remove } = tempDir()
   t.teardown(remove)
   const cluster = new Cluster(join(dir, 'db'), generator(SEED + 1))
-  t.teardown(async () => { for (const w of cluster.workers) if (w.alive) await kill(w.child) })
+  t.teardown(async () => { for (const w of cluster.workers) if (w.alive && w.child !== undefined) await kill(w.child) })
   const old = await cluster.start('appender')
   await cluster.start('appender')
   for (let round = 0; round < 3; round++) {

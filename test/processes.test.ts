@@ -40,7 +40,7 @@ class Child {
     const exited = new Promise(resolve => this.child.once('exit', resolve))
     this.tell('stop')
     let timer: NodeJS.Timeout | undefined
-    await Promise.race([exited, new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Error(`${this.child.pid} did not stop: ${this.lines.slice(-3).join(' | ')}`)), 15_000) })])
+    await Promise.race([exited, new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${this.child.pid} did not stop: ${this.lines.slice(-3).join(' | ')}`)), 15_000) })])
     clearTimeout(timer)
   }
 }

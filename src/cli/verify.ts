@@ -3,12 +3,15 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { LevelDoor } from '../backend/level/door.js'
-import { assertDatabase } from './database.js'
+import { AnnalsError } from '../errors.js'
+import type { Storage } from '../storage/storage.js'
+import { internalsOf } from '../store/internals.js'
+import { assertDatabase, databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { ExitCode, explain } from './errors.js'
 import { color, count, Lines, progress, type Progress } from './output.js'
 import { verifyStorage, type Check, type Report } from './verify-checks.js'
 
-interface VerifyOptions {
+interface VerifyOptions extends DatabaseOptions {
   json?: boolean
 }
 
@@ -31,7 +34,7 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
  * ```
  */
 export function register (program: Command): void {
-  program.command('verify')
+  databaseOptions(program.command('verify')
     .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints and snapshots not past its end')
     .argument('<dir>', 'the database folder')
     .option('--json', 'the report as one JSON object')
@@ -40,27 +43,47 @@ Example:
   $ annals verify ./demo-data
 
 Exits with 0 when all is well, 1 when a problem was found (each is listed, with its position).
-Reads only: works without the master key, and on a database too damaged to open.`)
+Reads only: works without the master key, and on a database too damaged to open. On a database
+another process has open, it verifies through that process, on a snapshot, while appends go on
+(then it needs the master key, if there is one, as every process that opens it).`))
     .action(async (dir: string, options: VerifyOptions) => {
       assertDatabase(resolve(dir))
-      let storage: LevelDoor
+      let bar: Progress | undefined
+      const check = async (storage: Storage): Promise<Report> => {
+        try {
+          return await verifyStorage(storage, (done, total) => {
+            bar ??= progress('verifying', total, 'steps')
+            bar.update(done)
+          })
+        } finally {
+          bar?.stop()
+        }
+      }
+      let storage: LevelDoor | undefined
       try {
         storage = await LevelDoor.openPath(resolve(dir))
       } catch (err) {
-        throw explain(err, dir)
+        if (!(err instanceof AnnalsError && err.code === 'ANNALS_LOCKED')) throw explain(err, dir)
       }
       let report: Report
-      let bar: Progress | undefined
-      try {
-        report = await verifyStorage(storage, (done, total) => {
-          bar ??= progress('verifying', total, 'steps')
-          bar.update(done)
+      if (storage === undefined) {
+        // open in another process: verified through it, on a snapshot, while it goes on
+        report = await withDatabase(dir, options, async db => {
+          const snapshot = await internalsOf(db).snapshot!()
+          try {
+            return await check(snapshot)
+          } finally {
+            await snapshot.close()
+          }
         })
-      } catch (err) {
-        throw explain(err, dir)
-      } finally {
-        bar?.stop()
-        await storage.close()
+      } else {
+        try {
+          report = await check(storage)
+        } catch (err) {
+          throw explain(err, dir)
+        } finally {
+          await storage.close()
+        }
       }
       const problems = report.problems.length + report.more
       process.exitCode = problems === 0 ? ExitCode.ok : ExitCode.problem

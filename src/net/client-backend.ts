@@ -26,6 +26,8 @@ export class ClientBackend implements Backend {
   readonly #commits = new Set<CommitListener>()
   readonly #notices = new Map<string, Set<(message: string) => void>>()
   readonly #locks = new Set<() => void>()
+  /** this process's appends not yet answered */
+  readonly #appending = new Set<Promise<unknown>>()
   #gone: ((why: Gone) => void) | undefined
 
   /** `sync`: the default of this process's appends; undefined leaves it to the owner's. */
@@ -53,8 +55,14 @@ export class ClientBackend implements Backend {
   }
 
   async append (request: AppendRequest): Promise<AppendResult> {
-    const [revision, position] = await this.connection.request('append', request.stream, request.events.map(encodeReady), request.expected, request.sync ?? this.#sync ?? null) as [number, number]
-    return { revision, position }
+    const answer = this.connection.request('append', request.stream, request.events.map(encodeReady), request.expected, request.sync ?? this.#sync ?? null)
+    this.#appending.add(answer)
+    try {
+      const [revision, position] = await answer as [number, number]
+      return { revision, position }
+    } finally {
+      this.#appending.delete(answer)
+    }
   }
 
   readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
@@ -146,8 +154,12 @@ export class ClientBackend implements Backend {
     throw new AnnalsError('ANNALS_LOCKED', 'An import needs the database folder to itself: close the process that holds it open')
   }
 
+  /**
+   * Waits for this process's appends to be answered (written, or refused). Not the owner's
+   * flush: that waits for the owner's queue to empty, which never happens while others append.
+   */
   async flush (): Promise<void> {
-    await this.connection.request('flush')
+    await Promise.allSettled([...this.#appending])
   }
 
   async close (): Promise<void> {

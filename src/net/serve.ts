@@ -154,7 +154,6 @@ export const handlers: Record<string, Handler> = {
   notify: async (s, _c, [topic, message]) => { await s.notify(topic as string, message as string) },
   listen: (_s, c, [topic]) => { c.topics.add(topic as string) },
   unlisten: (_s, c, [topic]) => { c.topics.delete(topic as string) },
-  flush: async s => { await s.served.backend.flush() },
   keyGet: async (s, _c, [subject]) => keyOut(await keyStoreOf(s).get(subject as string)),
   keyGetOrCreate: async (s, _c, [subject]) => keyOut(await keyStoreOf(s).getOrCreate(subject as string)),
   keyShred: async (s, _c, [subject]) => { await keyStoreOf(s).shred(subject as string) },

@@ -495,3 +495,61 @@ function keysOf (b: Attached): KeyStore {
   if (b.keys === undefined) throw new AnnalsError('ANNALS_NO_KEY_STORE', 'The process that holds the database has no key store')
   return b.keys
 }
+
+/**
+ * Storage bound to one owner (a snapshot of its key spaces): when that owner goes away, reads
+ * fail with ANNALS_OWNER_LOST rather than go on elsewhere, where the snapshot is not.
+ */
+export class OwnerBoundStorage extends StorageBase {
+  readonly #inner: Storage & { close (): Promise<void> }
+
+  constructor (inner: Storage & { close (): Promise<void> }) {
+    super()
+    this.#inner = inner
+  }
+
+  get location (): string | undefined {
+    return this.#inner.location
+  }
+
+  async get (key: Buffer): Promise<Buffer | undefined> {
+    return await bound(this.#inner.get(key))
+  }
+
+  async getMany (keys: Buffer[]): Promise<Array<Buffer | undefined>> {
+    return await bound(this.#inner.getMany(keys))
+  }
+
+  async write (ops: WriteOp[], sync: boolean): Promise<void> {
+    await bound(this.#inner.write(ops, sync))
+  }
+
+  entries (range: KeyRange): ChunkIterator<[Buffer, Buffer]> {
+    return boundIterator(this.#inner.entries(range))
+  }
+
+  keys (range: KeyRange): ChunkIterator<Buffer> {
+    return boundIterator(this.#inner.keys(range))
+  }
+
+  values (range: KeyRange): ChunkIterator<Buffer> {
+    return boundIterator(this.#inner.values(range))
+  }
+
+  async close (): Promise<void> {
+    await this.#inner.close().catch(() => {})
+  }
+}
+
+async function bound<T> (promise: Promise<T>): Promise<T> {
+  try {
+    return await promise
+  } catch (err) {
+    if (!(err instanceof Disconnected)) throw err
+    throw new AnnalsError('ANNALS_OWNER_LOST', 'The process that owns the database went away, and its snapshot with it', { cause: err })
+  }
+}
+
+function boundIterator<T> (it: ChunkIterator<T>): ChunkIterator<T> {
+  return { nextv: async size => await bound(it.nextv(size)), close: async () => { await it.close() } }
+}

@@ -9,6 +9,7 @@ import { checkDeclaration, type PersonalData } from '../privacy/declarations.js'
 import type { KeyStore } from '../privacy/key-store.js'
 import { Privacy } from '../privacy/privacy.js'
 import { openFolder } from '../net/attach.js'
+import { OwnerBoundStorage } from '../net/switching.js'
 import { Annals, type OwnKeyStore } from './annals.js'
 import { setInternals, type Internals } from './internals.js'
 
@@ -99,7 +100,7 @@ export async function open (location: Location, options?: OpenOptions): Promise<
     })
     const parts = {
       backup: async (dest: string) => { await folder.backend.call(async b => { await b.backup(dest) }, 'unsent') },
-      snapshot: async () => await folder.backend.call(async b => await b.snapshot(), 'always')
+      snapshot: async () => new OwnerBoundStorage(await folder.backend.call(async b => await b.snapshot(), 'always'))
     }
     return await compose(folder.backend, folder.keyStore, folder.folderKeys, o, parts)
   }
