@@ -14,7 +14,7 @@ export function rawValue (e: SampleEvent, position: number): Buffer {
 }
 
 /** A measurement of `events` events written by `body` on a fresh annals database, removed after. */
-function onAnnals (name: string, events: number, sync: boolean, body: (db: Annals) => Promise<void>): () => Promise<Timing> {
+export function onAnnals (name: string, events: number, sync: boolean, body: (db: Annals) => Promise<void>): () => Promise<Timing> {
   return async () => {
     const dir = freshDir(name)
     const db = await open(dir, { sync })
@@ -28,7 +28,7 @@ function onAnnals (name: string, events: number, sync: boolean, body: (db: Annal
 }
 
 /** The ways of appending, on annals and raw, for events made by `event`. */
-function appenders (event: (i: number) => SampleEvent) {
+export function appenders (event: (i: number) => SampleEvent) {
   const appendOne = async (db: Annals, i: number): Promise<unknown> => {
     const e = event(i)
     return await db.append(e.stream, { type: e.type, data: e.data })

@@ -4,8 +4,12 @@
 // workload, each run and each result over the IPC channel.
 import { aggregateWorkloads } from './aggregates.js'
 import { appendWorkloads, curveAppends } from './appends.js'
+import { buildCategoryLog, categoryWorkloads, conditionalWorkloads } from './consistency.js'
+import { diagnosticsWorkloads } from './diagnostics.js'
 import { measure, type Result, type Workload } from './measure.js'
 import { parseOptions, runsAt, type Config } from './options.js'
+import { postgresWorkloads } from './postgres.js'
+import { benchPostgresUrl } from './postgres-lib.js'
 import { buildShredLog, privacyWorkloads, shredWorkload } from './privacy.js'
 import { projectionWorkloads } from './projections.js'
 import { buildLog, readWorkloads } from './reads.js'
@@ -15,6 +19,7 @@ interface Area { workloads: Workload[], close?: () => Promise<void> }
 
 export const areas = {
   appends: async (c: Config): Promise<Area> => ({ workloads: appendWorkloads(c) }),
+  diagnostics: diagnosticsWorkloads,
   aggregates: aggregateWorkloads,
   projections: projectionWorkloads,
   privacy: async (c: Config): Promise<Area> => ({ workloads: privacyWorkloads(c) }),
@@ -24,7 +29,15 @@ export const areas = {
   'scale-build': async (c: Config, events: number): Promise<Area> => { await buildLog(c, events); return { workloads: [] } },
   'scale-reads': readWorkloads,
   'shred-build': async (c: Config, events: number): Promise<Area> => { await buildShredLog(c, events); return { workloads: [] } },
-  shred: shredWorkload
+  shred: shredWorkload,
+  conditions: async (c: Config): Promise<Area> => ({ workloads: conditionalWorkloads(c) }),
+  'category-build': async (c: Config, events: number): Promise<Area> => { await buildCategoryLog(c, events); return { workloads: [] } },
+  category: categoryWorkloads,
+  postgres: async (c: Config): Promise<Area> => {
+    const url = benchPostgresUrl()
+    if (url === undefined) throw new Error('the postgres area needs ANNALS_BENCH_POSTGRES, the URL of a server')
+    return await postgresWorkloads(c, url)
+  }
 } satisfies Record<string, (c: Config, events: number) => Promise<Area>>
 
 export type AreaName = keyof typeof areas

@@ -15,7 +15,9 @@ export const usage = `usage: npm run bench -- [options]    (or: annals bench [op
   --runs <n>             runs of each workload; the median is reported (default 5; --quick 3)
   --out <file.json>      where the figures go (default annals-bench.json)
   --svg <file.svg>       where the chart goes (default annals-bench.svg)
-  --no-write             do not rewrite docs/benchmarks.md (annals bench never does)`
+  --no-write             do not rewrite docs/benchmarks.md (annals bench never does)
+
+  ANNALS_BENCH_POSTGRES=<url> in the environment adds the PostgreSQL rows, measured on that server`
 
 export class UsageError extends Error {}
 

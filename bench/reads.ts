@@ -1,12 +1,13 @@
 // Read workloads on the scale curve, on a log of each size built beforehand by another process
 // (so that building it counts in no figure of memory): replaying the whole log, reading one
-// stream, a counter projection catching up. Each beside raw classic-level iterating over the same
+// stream, a counter projection catching up, replaying events two versions old (upcast). Each beside raw classic-level iterating over the same
 // records and decoding them, in the same run; replaying and reading the stream beside raw SQLite
 // too (bench/sqlite.ts), and reading the stream beside annals replaying as many events.
 import { rmSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { unpack } from 'msgpackr'
-import { defineProjection, open, type Annals, type RecordedEvent, type ViewWriter } from '../src/index.js'
+import { defineAggregate, defineProjection, open, type Annals, type EventDeclaration, type OpenOptions, type RecordedEvent, type ViewWriter } from '../src/index.js'
 import type { Config } from './options.js'
 import { BENCH_DIR, eventMaker, freshDir, key8, rawLevel, streamKey, timedRead, type SampleEvent } from './lib.js'
 import { rawValue } from './appends.js'
@@ -71,6 +72,20 @@ export async function counted (events: AsyncIterable<RecordedEvent>): Promise<nu
   return n
 }
 
+/**
+ * The log's events are PhotoAdded at version 1: declared at version 3, each reads through two
+ * steps, each a new data object with a field more, as an application's steps would.
+ */
+const twoVersionsOn: Record<string, EventDeclaration> = {
+  PhotoAdded: {
+    version: 3,
+    upcast: {
+      1: e => ({ ...e, data: { ...e.data, license: 'all rights reserved' } }),
+      2: e => ({ ...e, data: { ...e.data, tags: [] } })
+    }
+  }
+}
+
 const countAll = async (_: RecordedEvent, view: ViewWriter<number>): Promise<void> => {
   view.put('count', (await view.get('count') ?? 0) + 1)
 }
@@ -83,8 +98,8 @@ const countAll = async (_: RecordedEvent, view: ViewWriter<number>): Promise<voi
 export async function readWorkloads (_: Config, events: number): Promise<{ workloads: Workload[], close: () => Promise<void> }> {
   const dirs = names(events)
   const big = Math.ceil(events / BIG_EVERY)
-  const onAnnals = (count: number, read: (db: Annals) => Promise<number>) => async (): Promise<Timing> => {
-    const db = await open(join(BENCH_DIR, dirs.annals))
+  const onAnnals = (count: number, read: (db: Annals) => Promise<number>, options?: OpenOptions) => async (): Promise<Timing> => {
+    const db = await open(join(BENCH_DIR, dirs.annals), options)
     try {
       return await timedRead(count, async () => await read(db))
     } finally { await db.close() }
@@ -137,6 +152,16 @@ export async function readWorkloads (_: Config, events: number): Promise<{ workl
       },
       {
         ...common,
+        name: 'replay events two versions old (readAll, upcast)',
+        series: 'upcast',
+        // issue 14: reading events that need two upcast steps at least 0.8 of reading current ones
+        raw: 'annals, replaying them as current events',
+        target: 0.8,
+        annals: onAnnals(events, async db => await counted(db.readAll()), { events: twoVersionsOn }),
+        baseline: onAnnals(events, async db => await counted(db.readAll()))
+      },
+      {
+        ...common,
         name: 'catch up a counter projection',
         series: 'catch-up',
         // issue 17: async catch-up at least 0.6 of a raw replay
@@ -147,10 +172,47 @@ export async function readWorkloads (_: Config, events: number): Promise<{ workl
           await counter.caughtUp()
           return await counter.get('count') ?? 0
         })
-      }
+      },
+      // on the log whose stream 'big' holds 10,000 events
+      ...(events === 100_000 ? [eventLoopWorkload(events)] : [])
     ],
     close: async () => {
       for (const dir of Object.values(dirs)) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true })
+    }
+  }
+}
+
+const Count = defineAggregate({ name: 'count', initial: () => 0, evolve: (n: number) => n + 1 })
+
+/**
+ * Issue 11: the event loop's delay, at its 99th percentile, while a database just opened (its
+ * caches empty) reads a stream of 10,000 events and loads that stream as it was at a past time,
+ * ten times each. Point lookups are synchronous (`getSync`): this says what they cost others.
+ */
+export function eventLoopWorkload (events: number): Workload {
+  const dirs = names(events)
+  const big = Math.ceil(events / BIG_EVERY)
+  return {
+    name: `event-loop delay (p99) while a database just opened reads a ${big.toLocaleString('en-US')}-event stream and travels by time`,
+    unit: 'ops',
+    maxMs: 20,
+    annals: async (): Promise<Timing> => {
+      const histogram = monitorEventLoopDelay({ resolution: 1 })
+      const start = performance.now()
+      const db = await open(join(BENCH_DIR, dirs.annals))
+      histogram.enable()
+      try {
+        const first = await db.readStream('big', { limit: 1 })[Symbol.asyncIterator]().next()
+        const time = (first.value?.time ?? Date.now()) + 1
+        for (let i = 0; i < 10; i++) {
+          if (await counted(db.readStream('big')) !== big) throw new Error('the stream is not whole')
+          await db.load(Count, 'big', { at: { time: time + i } })
+        }
+      } finally {
+        histogram.disable()
+        await db.close()
+      }
+      return { events: 1, ms: performance.now() - start, medianMs: histogram.percentile(99) / 1e6 }
     }
   }
 }

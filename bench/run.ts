@@ -9,7 +9,9 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AreaName, Message } from './child.js'
 import { chart } from './chart.js'
+import { categoryLogEvents } from './consistency.js'
 import { BENCH_DIR } from './lib.js'
+import { benchPostgresUrl } from './postgres-lib.js'
 import type { Result, Stats, Target } from './measure.js'
 import { parseOptions, usage, UsageError, type Config } from './options.js'
 import { progress, type Progress } from './progress.js'
@@ -25,6 +27,7 @@ function plan (config: Config): Task[] {
   const log = (n: number): string => `a log of ${fmt(n)} events`
   return [
     { area: 'appends', events: 0, label: 'appends awaited, and with sync' },
+    { area: 'diagnostics', events: 0, label: 'appends with and without a diagnostics subscriber' },
     { area: 'aggregates', events: 0, label: 'aggregates: loads, time travel, snapshots' },
     { area: 'projections', events: 0, label: 'projections: the inline cost, a view\'s time travel' },
     { area: 'privacy', events: 0, label: 'appends with personal fields' },
@@ -38,7 +41,12 @@ function plan (config: Config): Task[] {
     ...config.curve.filter(n => n <= config.sizes.shredMax).flatMap((n): Task[] => [
       { area: 'shred-build', events: n, label: `building ${log(n)} with personal data` },
       { area: 'shred', events: n, label: `shredding in ${log(n)}` }
-    ])
+    ]),
+    { area: 'conditions', events: 0, label: 'appends with a condition on a tag query' },
+    { area: 'category-build', events: categoryLogEvents(config), label: `building ${log(categoryLogEvents(config))} with a 1% category` },
+    { area: 'category', events: categoryLogEvents(config), label: 'reading a 1% category' },
+    // only when a server is given: ANNALS_BENCH_POSTGRES=postgres://…
+    ...benchPostgresUrl() === undefined ? [] : [{ area: 'postgres' as const, events: 0, label: 'PostgreSQL: raw transactions, inserts and a streamed select' }]
   ]
 }
 

@@ -30,7 +30,7 @@ export const Storage = defineAggregate({
  */
 export async function flakyClient (db: Annals, user: string, line: (text?: string) => void): Promise<void> {
   await db.append(user, { type: 'UserRegistered', data: { userId: user, name: 'Flaky', email: `${user}@example.com`, plan: 'free' } }, { expectedRevision: 'no_stream' })
-  await db.append(user, { type: 'PhotoAdded', data: { photoId: `${user}-p1`, title: 'The rooftops', camera: 'Pixel 8', size: 2_400_000 } }, { expectedRevision: 0 })
+  await db.append(user, { type: 'PhotoAdded', data: { photoId: `${user}-p1`, title: 'Rooftops', camera: 'Pixel 8', size: 2_400_000, tags: [] } }, { expectedRevision: 0 })
   const deleted = { type: 'PhotoDeleted', data: { photoId: `${user}-p1` }, metadata: { previousSize: 2_400_000 } }
   await db.append(user, deleted, { expectedRevision: 1 })
   await new Promise(resolve => setTimeout(resolve, 300)) // the app's timeout

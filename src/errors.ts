@@ -14,8 +14,19 @@
  * ```
  */
 export type AnnalsErrorCode =
-  /** The stream's current revision is not the one the append expected. Nothing was written. */
+  /**
+   * A stream's current revision is not the one the append expected. Nothing was written. The
+   * error's `stream`, `expected` and `actual` say which stream, what was expected, what it is.
+   */
   | 'ANNALS_WRONG_EXPECTED_REVISION'
+  /** The stream was tombstoned (`tombstoneStream`): it can never be written again. Nothing was written. */
+  | 'ANNALS_STREAM_DELETED'
+  /**
+   * An event matching the append's condition is past its `after`: the decision the append
+   * records was made on a state that has changed since. Nothing was written; the error's
+   * `position` is the first such event.
+   */
+  | 'ANNALS_APPEND_CONDITION_FAILED'
   /** The database is closed (or was never opened). */
   | 'ANNALS_NOT_OPEN'
   /** The database is in use by another process, or by another `open` in this one. */
@@ -109,6 +120,20 @@ export type AnnalsErrorCode =
    */
   | 'ANNALS_HANDLER_ABANDONED'
   /**
+   * An event stored at an older version of its type could not be read at the current one: an
+   * upcast step threw (the `cause` is what it threw), returned something else than
+   * `{ type, data, metadata }`, or renamed the event into a type declared at a lower version
+   * than the event had reached. The read fails; the error's `position` is the event's, `type`
+   * and `version` those of the step that failed.
+   *
+   * @example
+   * ```ts
+   * const db = await open('./data', { events: { PhotoAdded: { version: 2, upcast: { 1: () => { throw new Error('no') } } } } })
+   * await db.readAll().toArray() // rejects with ANNALS_UPCAST_FAILED if a version-1 PhotoAdded is stored
+   * ```
+   */
+  | 'ANNALS_UPCAST_FAILED'
+  /**
    * A process was refused access to a database another process holds open: it may not read the
    * owner file in the database folder (a process of another user), or the token it presented
    * is not the owner's. Nothing was read or written.
@@ -147,6 +172,23 @@ export type AnnalsErrorCode =
   | 'ANNALS_INLINE_UNAVAILABLE'
 
 /**
+ * Facts an error carries as properties, by code (see {@link AnnalsError}).
+ *
+ * @example
+ * ```ts
+ * new AnnalsError('ANNALS_WRONG_EXPECTED_REVISION', 'stale', { details: { stream: 'a', expected: 3, actual: 4 } })
+ * ```
+ */
+export interface AnnalsErrorDetails {
+  stream?: string
+  expected?: number | 'any' | 'no_stream' | 'stream_exists'
+  actual?: number
+  position?: number
+  type?: string
+  version?: number
+}
+
+/**
  * The error annals rejects with. Test `code`, never `message`.
  *
  * @example
@@ -158,10 +200,26 @@ export type AnnalsErrorCode =
 export class AnnalsError extends Error {
   /** A stable code, one of {@link AnnalsErrorCode}. */
   readonly code: AnnalsErrorCode
+  /** `ANNALS_WRONG_EXPECTED_REVISION`: the stream whose expectation failed. */
+  readonly stream?: string
+  /** `ANNALS_WRONG_EXPECTED_REVISION`: what the append expected of the stream. */
+  readonly expected?: number | 'any' | 'no_stream' | 'stream_exists'
+  /** `ANNALS_WRONG_EXPECTED_REVISION`: the stream's revision (-1: it has no events). */
+  readonly actual?: number
+  /**
+   * `ANNALS_APPEND_CONDITION_FAILED`: the first position of an event matching the condition.
+   * `ANNALS_UPCAST_FAILED`: the position of the event that did not upcast.
+   */
+  readonly position?: number
+  /** `ANNALS_UPCAST_FAILED`: the event type whose upcast step failed. */
+  readonly type?: string
+  /** `ANNALS_UPCAST_FAILED`: the version the failed step was to upcast from. */
+  readonly version?: number
 
-  constructor (code: AnnalsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  constructor (code: AnnalsErrorCode, message: string, options?: { cause?: unknown, details?: AnnalsErrorDetails }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
+    if (options?.details !== undefined) Object.assign(this, options.details)
   }
 
   override get name (): string {

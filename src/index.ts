@@ -5,9 +5,11 @@ export { Annals } from './store/annals.js'
 export { AnnalsError, isAnnalsError } from './errors.js'
 export type { AnnalsErrorCode } from './errors.js'
 export type {
-  NewEvent, RecordedEvent, ExpectedRevision, AppendOptions, AppendResult, ReadStreamOptions, ReadAllOptions
+  NewEvent, RecordedEvent, ExpectedRevision, AppendOptions, AppendResult, ReadStreamOptions, ReadAllOptions,
+  AppendCondition, AppendManyOptions, AppendManyPart, QueryItem, ReadOptions, ReadResult
 } from './log/types.js'
 export type { EventStream } from './log/reader.js'
+export type { EventDeclaration, EventShape, UpcastStep } from './log/event-declarations.js'
 export { defineAggregate } from './aggregates/define.js'
 export type { Aggregate, AggregateOptions } from './aggregates/define.js'
 export type { LoadOptions, LoadTarget, Loaded } from './aggregates/target.js'
@@ -28,3 +30,9 @@ export { Projection } from './projections/handle.js'
 export type { AtOptions, ProjectionView } from './projections/handle.js'
 export type { ProjectionStatus } from './projections/projected.js'
 export type { QueryOptions } from './projections/view.js'
+export type { Stats } from './store/stats.js'
+export type { WindowSummary } from './diagnostics/figures.js'
+export type {
+  DatabaseInfo, AppendMessage, BatchMessage, ReadMessage, LoadMessage, ShredMessage, SnapshotMessage, SubscriptionMessage, ProjectionMessage
+} from './diagnostics/channels.js'
+export { CHANNELS } from './diagnostics/channels.js'

@@ -126,6 +126,7 @@ function record (events: readonly NewEvent[], from: number): RecordedEvent[] {
     revision: from + i,
     position: from + i,
     type: e.type,
+    version: 1,
     data: stored(e.data, i, e.type),
     metadata: e.metadata === undefined ? {} : stored(e.metadata, i, e.type) as Record<string, unknown>,
     time: 0

@@ -87,7 +87,7 @@ t.test('read: JSON Lines with the field names of RecordedEvent', async t => {
   const { code, stdout } = await annals(['read', dir, '--json'])
   t.equal(code, 0)
   const lines = jsonLines(stdout)
-  t.same(lines.map(l => Object.keys(l)), expected.map(() => ['id', 'stream', 'revision', 'position', 'type', 'data', 'metadata', 'time']))
+  t.same(lines.map(l => Object.keys(l)), expected.map(() => ['id', 'stream', 'revision', 'position', 'type', 'version', 'data', 'metadata', 'time']))
   t.same(lines.map(l => ({ ...l, data: fromJsonValue(l.data), metadata: fromJsonValue(l.metadata) })), expected, 'every event, dates and all')
   t.same(lines[0]!.data, { owner: 'Ada', at: { $date: '2024-05-01T10:00:00.000Z' } }, 'a date is tagged')
   t.equal(lines[4]!.data && (lines[4]!.data as { email: string }).email, 'ada@example.com', 'personal fields readable')

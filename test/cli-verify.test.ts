@@ -13,6 +13,7 @@ import { ChunkBuilder, logKey, parseChunk } from '../src/backend/level/chunk.js'
 import { eventSize, writeEvent } from '../src/backend/level/event-record.js'
 import { encodeIdEntry } from '../src/backend/level/ids.js'
 import { encodeBlock, parseBlock } from '../src/backend/level/stream-block.js'
+import { tagKey, tagValue } from '../src/backend/level/tags.js'
 import { encode } from '../src/storage/codec.js'
 import { Space, namedKey, streamKey, u64 } from '../src/storage/keys.js'
 import { tempDir } from './helpers/backends.js'
@@ -26,7 +27,8 @@ const Count = defineAggregate({ name: 'count', snapshotEvery: 5, initial: () => 
 t.before(async () => {
   const db = await open(healthy)
   // streams a (positions 0, 2, 4, ...) and b (1, 3, 5, ...)
-  for (let i = 0; i < 20; i++) await db.append(i % 2 === 0 ? 'a' : 'b', { type: 'T', data: i, ...(i === 6 ? { id: 'given-6' } : {}) })
+  // events 1, 6, 11 and 16 carry two tags each
+  for (let i = 0; i < 20; i++) await db.append(i % 2 === 0 ? 'a' : 'b', { type: 'T', data: i, ...(i === 6 ? { id: 'given-6' } : {}), ...(i % 5 === 1 ? { tags: [`t-${i}`, 'shared'] } : {}) })
   await db.load(Count, 'a') // snapshots of revisions 4 and 9
   const sub = db.subscribe({ name: 'mailer' }, () => {})
   await sub.caughtUp()
@@ -66,6 +68,7 @@ t.test('a healthy database passes', async t => {
   t.match(stdout, /✓ 20 events decode and match their checksums, at positions 0 to 19 without gaps/)
   t.match(stdout, /✓ the streams' blocks hold the log's events: 2 streams/)
   t.match(stdout, /✓ 20 id index entries agree with their events/)
+  t.match(stdout, /✓ 8 tag index entries agree with their events/)
   t.match(stdout, /✓ 1 checkpoint of subscriptions and projections, none past the end of the log/)
   t.match(stdout, /✓ 2 snapshots, none past the end of its stream/)
   t.match(stdout, /ok: no problem found/)
@@ -99,6 +102,14 @@ t.test('damage is found, and named by position', async t => {
     ]],
     ['an id index entry pointing elsewhere', async level => { await level.put(namedKey(Space.ids, 'given-6'), encodeIdEntry({ position: 9, revision: 4, digest: Buffer.alloc(16) })) },
       [{ check: 'ids', message: /The id index does not agree with the ids of the events it names/ }]],
+    ['a tag index entry missing', async level => { await level.del(tagKey('shared', 11)) },
+      [{ check: 'tags', message: /The tag index does not agree with the tags of the events in the log/ }]],
+    ['a tag index entry for an event without the tag', async level => { await level.put(tagKey('shared', 4), tagValue('T', ['shared'])) },
+      [{ check: 'tags', message: /The tag index does not agree with the tags of the events in the log/ }]],
+    ['a tag index entry that does not parse', async level => { await level.put(tagKey('shared', 6), Buffer.from([0xc1])) }, [
+      { check: 'tags', message: /A tag index entry is damaged/ },
+      { check: 'tags', message: /The tag index does not agree with the tags of the events in the log/ }
+    ]],
     ['a checkpoint past the end of the log', async level => { await level.put(namedKey(Space.subscriptions, 'mailer'), u64(1000)) },
       [{ check: 'checkpoints', position: 1000, message: /The checkpoint of subscription 'mailer' is at position 1000, past the end of the log \(20\)/ }]],
     ['a snapshot past the end of its stream', async level => { await level.put(snapshotKey(snapshotPrefix('a', Count), 12), Buffer.from([0xc0])) },

@@ -46,6 +46,7 @@ for (const doc of docs) {
         return line
           .replace(/from 'annals'/, `from '../../src/index.js'`)
           .replace(/from 'annals\/testing'/, `from '../../src/testing.js'`)
+          .replace(/from 'annals\/otel'/, `from '../../src/otel/index.js'`)
           .replace(/console\.log\(/g, `__docLog(${i}, `)
       }).join('\n')
       const file = join(snippets, `snippet-${n++}.ts`)

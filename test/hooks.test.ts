@@ -47,7 +47,7 @@ t.test('a transform seals what is stored and opens what is read, on every path',
   }
   log.setTransform(transform)
   const events = checkEvents([{ id: 'a', type: 'Said', data: { secret: 'xyzzy', open: 'hello' } }, { type: 'Plain', data: { n: 1 } }])
-  t.same(await log.append('s', events, 'any', false), { revision: 1, position: 1 })
+  t.match(await log.append('s', events, 'any', false), { revision: 1, position: 1 })
   t.same(prepared, ['Said'], 'only the types it seals')
   const read = await collect(all(log))
   t.same(read.map(e => e.data), [{ secret: 'xyzzy', open: 'hello' }, { n: 1 }], 'reads are opened')
@@ -56,8 +56,8 @@ t.test('a transform seals what is stored and opens what is read, on every path',
   t.match(stored, /yzzyx/, 'the record holds the sealed value')
   t.notMatch(stored, /xyzzy/, 'and not the plain one')
   // a retry compares digests of what callers gave: the seals differ, the events do not
-  t.same(await log.append('s', checkEvents({ id: 'a', type: 'Said', data: { secret: 'xyzzy', open: 'hello' } }), 'no_stream', false), { revision: 0, position: 0 })
-  t.same(await log.append('s', checkEvents({ id: 'a', type: 'Said', data: { secret: 'xyzzy', open: 'hello' } }), 'any', false), { revision: 0, position: 0 })
+  t.match(await log.append('s', checkEvents({ id: 'a', type: 'Said', data: { secret: 'xyzzy', open: 'hello' } }), 'no_stream', false), { revision: 0, position: 0 })
+  t.match(await log.append('s', checkEvents({ id: 'a', type: 'Said', data: { secret: 'xyzzy', open: 'hello' } }), 'any', false), { revision: 0, position: 0 })
   await t.rejects(log.append('s', checkEvents({ id: 'a', type: 'Said', data: { secret: 'other', open: 'hello' } }), 'any', false), { code: 'ANNALS_DUPLICATE_ID' })
   // the generated id the seal saw is the one read back
   await log.append('t', checkEvents({ type: 'Said', data: { secret: 'abc' } }), 'any', false)
@@ -129,5 +129,5 @@ t.test('a hook may add writes once per batch, before it is written; if that thro
   t.same((await collect(all(log))).map(e => e.stream), ['a', 'b'], 'nothing of the failed batch was written')
   t.equal(log.head.position, 1)
   refuse = false
-  t.same(await log.append('c', checkEvents({ type: 'Good' }), 'any', false), { revision: 0, position: 2 }, 'the log goes on')
+  t.match(await log.append('c', checkEvents({ type: 'Good' }), 'any', false), { revision: 0, position: 2 }, 'the log goes on')
 })

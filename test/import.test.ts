@@ -66,8 +66,8 @@ t.test('an imported log is the same log, event for event', async t => {
   t.same(await db.readAll({ backwards: true }).toArray(), [...events].reverse())
   t.equal(await db.revision('s-3'), 3)
   // the imported log goes on as any other: new appends, and idempotent retries by the old ids
-  t.same(await db.append('a', { type: 'Closed', id: 'close-a', data: null }), { revision: 2, position: events.length - 1 })
-  t.same(await db.append('a', { type: 'Reopened' }), { revision: 3, position: events.length })
+  t.match(await db.append('a', { type: 'Closed', id: 'close-a', data: null }), { revision: 2, position: events.length - 1 })
+  t.match(await db.append('a', { type: 'Reopened' }), { revision: 3, position: events.length })
   await db.close()
   await a.level.close()
   await level.close()
@@ -79,9 +79,8 @@ t.test('what is not a log is refused, naming the position, and abort empties the
   await a.db.close()
   await a.level.close()
   const cases: Array<[string, (e: RecordedEvent[]) => RecordedEvent[], RegExp, string]> = [
-    ['a gap', e => e.filter(x => x.position !== 5), /position 6 comes where position 5/, 'ANNALS_INVALID_EVENT'],
-    ['not from 0', e => e.slice(1), /position 1 comes where position 0/, 'ANNALS_INVALID_EVENT'],
-    ['a revision skipped', e => e.map(x => x.position === 4 ? { ...x, revision: x.revision + 1 } : x), /position 4 has revision 1 of stream 's-2', whose next revision is 0/, 'ANNALS_INVALID_EVENT'],
+    ['positions going back', e => e.map(x => x.position === 5 ? { ...x, position: 3 } : x), /position 3 comes where position 5 or a later one/, 'ANNALS_INVALID_EVENT'],
+    ['a revision skipped', e => e.map(x => x.stream === 's-2' && x.revision === 1 ? { ...x, revision: 2 } : x), /has revision 2 of stream 's-2', whose next revision is 1/, 'ANNALS_INVALID_EVENT'],
     ['time going back', e => e.map(x => x.position === 9 ? { ...x, time: 0 } : x), /position 9 has time 0/, 'ANNALS_INVALID_EVENT'],
     ['an id used twice', e => e.map(x => x.position === 20 ? { ...x, id: 'note-1' } : x), /position 20 has the id 'note-1' of the event at position 1/, 'ANNALS_DUPLICATE_ID'],
     ['an id used twice in a batch', e => e.map(x => x.position === 21 ? { ...x, id: events[20]!.id } : x), /position 21 has the id/, 'ANNALS_DUPLICATE_ID'],

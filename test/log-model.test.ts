@@ -114,8 +114,9 @@ function shape (e: ModelEvent | RecordedEvent): unknown {
   return [e.id, e.stream, e.revision, e.position, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), e.redacted ?? null]
 }
 
-async function outcome (p: Promise<{ revision: number, position: number }>): Promise<Outcome> {
-  return await p.then(r => r, (err: { code?: string }) => ({ code: err.code ?? String(err) }))
+/** What an append gave: its revision and position (its ids are checked against what it wrote, by learn), or its code. */
+async function outcome (p: Promise<{ revision: number, position: number, ids: string[] }>): Promise<Outcome> {
+  return await p.then(({ revision, position }) => ({ revision, position }), (err: { code?: string }) => ({ code: err.code ?? String(err) }))
 }
 
 async function learn (m: Model, r: Real, before: number): Promise<void> {

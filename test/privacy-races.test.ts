@@ -120,7 +120,7 @@ t.test('a key made ready before a shred does not seal an event after it', async 
   const { data } = registered(3)
   await privacy.prepare([{ type: 'UserRegistered', data }])
   await privacy.shred(['user-3'])
-  const event: RecordedEvent = { id: 'e-3', stream: 'user-3', revision: 0, position: 0, type: 'UserRegistered', data, metadata: {}, time: Date.now() }
+  const event: RecordedEvent = { id: 'e-3', stream: 'user-3', revision: 0, position: 0, type: 'UserRegistered', version: 1, data, metadata: {}, time: Date.now() }
   t.throws(() => privacy.seal(event), { code: 'ANNALS_SUBJECT_SHREDDED' })
   await privacy.prepare([{ type: 'UserRegistered', data }])
   t.ok(privacy.seal(event), 'prepared again, after the shred, it seals under a new key')

@@ -58,8 +58,8 @@ t.test('four processes append concurrently to shared streams with expected revis
   t.teardown(remove)
   const path = join(dir, 'db')
   const COUNT = 150
-  const first = await new Child().start('appender.mjs', [path, 'w0', String(COUNT)])
-  const others = await Promise.all([1, 2, 3].map(async i => await new Child().start('appender.mjs', [path, `w${i}`, String(COUNT)])))
+  const first = await new Child().start('process-appender.mjs', [path, 'w0', String(COUNT)])
+  const others = await Promise.all([1, 2, 3].map(async i => await new Child().start('process-appender.mjs', [path, `w${i}`, String(COUNT)])))
   const all = [first, ...others]
   t.teardown(async () => { for (const c of all) if (c.running) await kill(c.child) })
   t.same(all.map(c => c.lines.find(l => l.startsWith('role '))), ['role owner', 'role client', 'role client', 'role client'], 'the first owns the folder, the others are its clients')

@@ -34,7 +34,7 @@ if (noBrowser !== false) {
     t.same(flaky.map(e => e.type), ['UserRegistered', 'PhotoAdded', 'PhotoDeleted', 'PhotoDeleted'], 'the flaky client\'s stream')
     const firstDelete = flaky[2]!.position
 
-    const child = spawn(process.execPath, [cliMain, 'ui', 'demo-data', '--aggregate', join(root, 'dist/demo/storage.js#Storage'), '--module', join(root, 'dist/demo/views.js')], { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [cliMain, 'ui', 'demo-data', '--aggregate', join(root, 'dist/demo/storage.js#Storage'), '--module', join(root, 'dist/demo/views.js'), '--events', join(root, 'dist/demo/events.js')], { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
     const exited = new Promise(resolve => child.once('exit', resolve))
     t.teardown(async () => {
       child.kill('SIGTERM')

@@ -227,6 +227,6 @@ t.test('an idempotent retry of events holding every kind of stored value succeed
     { id: 'bytes', type: 'Bytes', data: { raw: new Uint8Array([1, 2]), buf: Buffer.from('x') } }
   ]
   const first = await db.append('s', events, { expectedRevision: 'no_stream' })
-  t.same(await db.append('s', events, { expectedRevision: 'no_stream' }), first, 'the retry returns the first result')
+  t.match(await db.append('s', events, { expectedRevision: 'no_stream' }), first, 'the retry returns the first result')
   t.equal(await db.revision('s'), events.length - 1, 'and writes nothing')
 })

@@ -1,15 +1,19 @@
 // The keys of snapshots, in key space `N`:
 //   N stream 0x00 name 0x00 version (u64) fingerprint (8 bytes) revision (u64)
 // Stream first, then the definition that made them, so that a load sees only snapshots of its
-// own version and code; then the revision, so that the newest one at or before a target
+// own version and code (the fingerprint covers the event types' upcasting too, see
+// aggregates.ts); then the revision, so that the newest one at or before a target
 // is one reverse seek. Stream and aggregate names never contain NUL (both are checked).
 import { Space, readU64, writeU64 } from '../storage/keys.js'
 import type { Aggregate } from './define.js'
 
 const FINGERPRINT_BYTES = 8
 
-/** The part of a snapshot key before its revision: stream and definition. */
-export function snapshotPrefix (stream: string, aggregate: Aggregate): Buffer {
+/**
+ * The part of a snapshot key before its revision: stream and definition, with `fingerprint` in
+ * place of the aggregate's own when given (its code with the upcasting of the events it folds).
+ */
+export function snapshotPrefix (stream: string, aggregate: Aggregate, fingerprint = aggregate.fingerprint): Buffer {
   const streamBytes = Buffer.byteLength(stream)
   const nameBytes = Buffer.byteLength(aggregate.name)
   const key = Buffer.allocUnsafe(1 + streamBytes + 1 + nameBytes + 1 + 8 + FINGERPRINT_BYTES)
@@ -19,7 +23,7 @@ export function snapshotPrefix (stream: string, aggregate: Aggregate): Buffer {
   at += key.write(aggregate.name, at, 'utf8')
   key[at++] = 0
   writeU64(key, aggregate.version, at)
-  key.write(aggregate.fingerprint, at + 8, FINGERPRINT_BYTES, 'hex')
+  key.write(fingerprint, at + 8, FINGERPRINT_BYTES, 'hex')
   return key
 }
 

@@ -89,6 +89,35 @@ export class SnapshotStore {
     })
   }
 
+  /**
+   * Deletes the snapshots of streams that lost their first revisions (`start` says where each
+   * stream reads from now): a load of those neither uses nor writes snapshots. Resolves with the
+   * number deleted.
+   */
+  async scavenge (start: (stream: string) => Promise<number>): Promise<number> {
+    await this.settled()
+    const starts = new Map<string, number>()
+    let deleted = 0
+    const it = this.#storage.keys({ gte: spaceStart(Space.snapshots), lt: spaceEnd(Space.snapshots) })
+    try {
+      for (let keys = await it.nextv(SCAN_CHUNK); keys.length > 0; keys = await it.nextv(SCAN_CHUNK)) {
+        const ops: WriteOp[] = []
+        for (const key of keys) {
+          const parsed = parseSnapshotKey(key)
+          if (parsed === undefined) continue
+          let from = starts.get(parsed.stream)
+          if (from === undefined) starts.set(parsed.stream, from = await start(parsed.stream))
+          if (from > 0) ops.push({ key })
+        }
+        deleted += ops.length
+        if (ops.length > 0) await this.#storage.write(ops, false)
+      }
+    } finally {
+      await it.close()
+    }
+    return deleted
+  }
+
   /** Writes what is queued, then accepts no more. */
   async close (): Promise<void> {
     this.#closed = true

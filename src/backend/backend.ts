@@ -5,6 +5,7 @@
 // The log itself is records at rest: a backend stores the bytes it is given (an event's data and
 // metadata arrive already encoded) and hands back stored events, decoded but not interpreted
 // (personal fields stay sealed; upcasting and opening happen above, in log/).
+import type { WriterFigures } from '../diagnostics/figures.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types.js'
 
@@ -66,13 +67,96 @@ export interface ReadyEvent {
   value?: { data: unknown, metadata: Record<string, unknown> }
 }
 
-/** One append: events for one stream, checked against the stream's revision as one. */
-export interface AppendRequest {
+/**
+ * One item of a query (the Dynamic Consistency Boundary model): an event matches it when its
+ * type is one of `types` (any type without them) and it carries every one of `tags` (any tags
+ * without them).
+ */
+export interface QueryItem {
+  types?: readonly string[]
+  tags?: readonly string[]
+}
+
+/** A query: an event matches it when it matches any of its items; no items match every event. */
+export type EventQuery = readonly QueryItem[]
+
+/** An append's condition: it fails if an event matching `failIfEventsMatch` is at a position past `after` (at all, without). */
+export interface AppendCondition {
+  failIfEventsMatch: EventQuery
+  after: number | undefined
+}
+
+/** Events for one stream, checked against the stream's revision as one. */
+export interface AppendPart {
   stream: string
   events: ReadyEvent[]
   expected: ExpectedRevision
+}
+
+/** One append: events for one stream, checked against the stream's revision as one. */
+export interface AppendRequest extends AppendPart {
   /** durable on disk before it resolves; undefined: the database's default */
   sync: boolean | undefined
+  condition?: AppendCondition
+}
+
+/** An append to several streams, written all together or not at all. */
+export interface AppendManyRequest {
+  parts: AppendPart[]
+  sync: boolean | undefined
+  condition?: AppendCondition
+  /**
+   * A change to a stream's life, made with this append (whose one part is then the system event
+   * recording it, in the system stream `$streams`; see {@link LifecycleChange}).
+   */
+  lifecycle?: LifecycleChange
+}
+
+/** Retention: a stream keeps its newest `maxCount` events, and those younger than `maxAge` ms. */
+export interface Retention {
+  maxCount?: number
+  maxAge?: number
+}
+
+/** A stream's own rule: revisions below `truncateBefore` do not read; a tombstoned one can never be written again. */
+export interface StreamRule extends Retention {
+  truncateBefore: number
+  tombstoned: boolean
+}
+
+/**
+ * A change to the life of a stream (or of a category of streams, by prefix, or of the whole
+ * log), checked and written with the system event that records it.
+ */
+export type LifecycleChange =
+  /** soft delete: every revision up to the stream's last reads no more; appends go on after it */
+  | { kind: 'delete', stream: string, expected: ExpectedRevision }
+  /** the stream reads nothing and can never be written again (`ANNALS_STREAM_DELETED`) */
+  | { kind: 'tombstone', stream: string, expected: ExpectedRevision }
+  /** revisions below `before` read no more */
+  | { kind: 'truncate', stream: string, before: number }
+  /** a stream's retention, or a category's (`prefix`); undefined clears it */
+  | { kind: 'retention', stream: string, retention: Retention | undefined }
+  | { kind: 'category-retention', prefix: string, retention: Retention | undefined }
+  /** every position before `before` reads no more (what an archive moved out) */
+  | { kind: 'archive', before: number }
+
+/** What a scavenge did. */
+export interface ScavengeReport {
+  /** events whose records were taken out of the files */
+  removed: number
+  /** the positions it looked at: from where it started (0, or where a crash left it) to the head */
+  scanned: number
+}
+
+/** The system stream that records changes to streams' lives. */
+export const LIFECYCLE_STREAM = '$streams'
+
+/** What a read keeps of the log beyond its bounds: events matching a query, of streams with a prefix. */
+export interface LogFilter {
+  query?: EventQuery
+  /** only events of streams whose name starts with it */
+  prefix?: string
 }
 
 /** An event to import, at its place in the log it came from. */
@@ -183,10 +267,19 @@ export interface Backend {
   readonly role?: 'owner' | 'client'
   /** The last committed position (-1 when the log is empty) and its commit time. */
   readonly head: LogHead
+  /** What its writer counted (appends, batches, latency, its queue), for `db.stats()`; none: zeros. */
+  readonly figures?: WriterFigures
   /** Appends one stream's events atomically, after its checks; resolves once committed. */
   append (request: AppendRequest): Promise<AppendResult>
+  /** Appends to several streams atomically, after each part's checks and the condition; one result per part. */
+  appendMany (request: AppendManyRequest): Promise<AppendResult[]>
   /** The log in position order (or backwards), events as stored, optionally of some types only. */
   readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks
+  /**
+   * The events of the log that a filter keeps, in position order (or backwards): by an index
+   * where the backend has one (tags, a category of streams), else by a scan.
+   */
+  readFiltered (range: ReadRange, filter: LogFilter): EventChunks
   /** One stream in revision order (or backwards), events as stored. */
   readStream (stream: string, range: ReadRange): EventChunks
   /** The last revision of a stream, or -1. */
@@ -218,6 +311,24 @@ export interface Backend {
    * a lock may have become free. Returns the function that stops listening.
    */
   onNotice (topic: string, listener: (message: string) => void): () => void
+  /** A stream's rule (deleted, truncated, tombstoned, retention), if one was ever set. */
+  streamRule (stream: string): Promise<StreamRule | undefined>
+  /**
+   * The first revision of a stream that reads now (0 for a stream nothing was removed from):
+   * past its deletion or truncation, its retention, and an archive; past its last revision when
+   * nothing of it reads.
+   */
+  streamStart (stream: string): Promise<number>
+  /**
+   * Deletes what no longer reads (events of deleted, truncated, expired or archived streams):
+   * their records, index entries and stream copies. `onRemoved` is told the removed positions it
+   * passes, for the layers above to drop what they derived from them (snapshots, view history).
+   * Memory stays flat; a crash in the middle is finished by the next call. Their bytes may stay
+   * in the files until {@link Backend.compact}.
+   */
+  scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport>
+  /** Rewrites the storage's files so that nothing deleted is left in them (after a scavenge); a no-op where there are none. */
+  compact (): Promise<void>
   /** An importer into this backend, whose log must be empty (a `TypeError` otherwise). */
   importer (): Promise<LogImporter>
   /** Resolves once every append accepted so far is written (or failed). */

@@ -53,6 +53,11 @@ export class GroupCommit<Item extends Queued<T>, T> {
     }
   }
 
+  /** Items waiting (those waiting for room included) and their events (those in the queue). */
+  get waiting (): { appends: number, events: number } {
+    return { appends: this.#items.length - this.#head + this.#waiting.length, events: this.#queued }
+  }
+
   /** Resolves when every queued item has been committed (or failed). */
   async drain (): Promise<void> {
     while (this.#running !== undefined || this.#starting || this.#waiting.length > 0) {

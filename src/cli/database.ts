@@ -6,15 +6,20 @@ import type { Command } from 'commander'
 import { open } from '../store/open.js'
 import type { Annals } from '../store/annals.js'
 import { CliError, ExitCode, explain, usage } from './errors.js'
+import { eventsOption, loadEvents } from './user-module.js'
 
 /** Options every command that opens a database takes. */
 export interface DatabaseOptions {
   masterKeyFile?: string
+  /** the module of the application's event declarations */
+  events?: string
 }
 
 /** Adds the options of {@link DatabaseOptions} to a command. */
 export function databaseOptions (command: Command): Command {
-  return command.option('--master-key-file <file>', 'the master key the subjects\' keys are wrapped under (or set ANNALS_MASTER_KEY)')
+  return command
+    .option('--master-key-file <file>', 'the master key the subjects\' keys are wrapped under (or set ANNALS_MASTER_KEY)')
+    .option(...eventsOption)
 }
 
 /** The master key: from `--master-key-file`, else ANNALS_MASTER_KEY, else none. */
@@ -56,9 +61,10 @@ export function assertDatabase (dir: string): void {
 export async function withDatabase<T> (dir: string, options: DatabaseOptions, work: (db: Annals) => Promise<T>, create = false): Promise<T> {
   const path = resolve(dir)
   if (!create) assertDatabase(path)
+  const events = options.events === undefined ? undefined : await loadEvents(options.events)
   let db: Annals
   try {
-    db = await open(path, { masterKey: masterKey(options) })
+    db = await open(path, { masterKey: masterKey(options), ...(events === undefined ? {} : { events }) })
   } catch (err) {
     throw explain(err, dir)
   }

@@ -74,6 +74,8 @@ export function explain (err: unknown, dir?: string): CliError {
       return new CliError(`${err.message}: upgrade annals to read it.`, ExitCode.corrupt, { cause: err })
     case 'ANNALS_SEALED':
       return new CliError(err.message, ExitCode.userCode, { cause: err })
+    case 'ANNALS_UPCAST_FAILED':
+      return new CliError(`${err.message}\nFix the step (in the module of --events), or check all stored events with \`annals verify --events\`.`, ExitCode.userCode, { cause: err })
     case 'ANNALS_AGGREGATE_FAILED': {
       const cause = err.cause as Error | undefined
       return new CliError(`${err.message}${cause?.message === undefined ? '' : `: ${cause.message}`}`, ExitCode.userCode, { cause: err })

@@ -4,11 +4,15 @@
 // Personal fields are exported readable (as reads give them), or null with --redact; either way
 // a line with personal fields says which they are and whose (`personal`: path -> subject), so
 // that an import seals them again. Fields already shredded are null and listed in `redacted`.
+//
+// Events are exported upcast to their types' current versions (with the application's
+// declarations, --events), each line saying its `version`; with --stored, as they are stored.
+// An import writes each event at the version its line says.
 import { createWriteStream } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import type { Command } from 'commander'
 import type { RecordedEvent } from '../log/types.js'
-import { eachSealed, mapSealed } from '../privacy/sealed.js'
+import { eachSealedAt, mapSealed } from '../privacy/sealed.js'
 import { internalsOf } from '../store/internals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { integer } from './options.js'
@@ -19,6 +23,7 @@ interface ExportOptions extends DatabaseOptions {
   from?: number
   to?: number
   redact?: boolean
+  stored?: boolean
 }
 
 /**
@@ -37,13 +42,17 @@ export function register (program: Command): void {
     .option('--from <position>', 'first position, inclusive', integer)
     .option('--to <position>', 'last position, inclusive', integer)
     .option('--redact', 'personal fields as null, listed in "redacted", as if every subject were shredded')
+    .option('--stored', 'events at the versions they are stored at, not upcast to their types\' current versions (see --events)')
     .addHelpText('after', `
 Examples:
   $ annals export ./data --out backup.jsonl
   $ annals export ./data --redact | gzip > for-support.jsonl.gz
+  $ annals export ./data --events dist/events.js --out upcast.jsonl
 
-A line: {"id","stream","revision","position","type","data","metadata","time"}, then "redacted"
-(shredded fields) and "personal" (path -> subject of each personal field) when the event has them.
+A line: {"id","stream","revision","position","type","version","data","metadata","time"}, then "tags",
+"redacted" (shredded fields) and "personal" (path -> subject of each personal field) when the
+event has them. Events are upcast with the declarations of --events, unless --stored; an import
+writes each event at the version its line says.
 Dates, bytes and bigints in data are tagged: {"$date": "..."}, {"$bytes": "<base64>"}, {"$bigint": "..."}.`))
     .action(async (dir: string, options: ExportOptions) => {
       const file = options.out
@@ -70,14 +79,35 @@ Dates, bytes and bigints in data are tagged: {"$date": "..."}, {"$bytes": "<base
     })
 }
 
-async function exportLog (db: Parameters<typeof internalsOf>[0], out: Lines, options: ExportOptions, showProgress: boolean): Promise<number> {
+/**
+ * What {@link exportLog} writes: positions `from` to `to` (inclusive), personal fields as null
+ * with `redact`, events as stored (not upcast) with `stored`.
+ */
+export interface ExportRange {
+  from?: number
+  to?: number
+  redact?: boolean
+  stored?: boolean
+}
+
+/**
+ * Writes the events of `db` that read, between two positions, to `out` as JSON Lines (the
+ * format of `annals export`, which `annals import` reads); resolves with how many it wrote.
+ * Shared by `export` and `archive`.
+ *
+ * @example
+ * ```ts
+ * const n = await exportLog(db, new Lines(process.stdout), { from: 0, to: 99 }, false)
+ * ```
+ */
+export async function exportLog (db: Parameters<typeof internalsOf>[0], out: Lines, options: ExportRange, showProgress: boolean, label = 'exporting'): Promise<number> {
   const { log, privacy } = internalsOf(db)
   const head = log.head.position
   const from = options.from ?? 0
   const to = Math.min(options.to ?? head, head)
   if (from > to) return 0
-  const bar = showProgress ? progress('exporting', to - from + 1) : progress('', 0)
-  const chunks = log.chunks({ from, to, backwards: false, limit: Infinity }, undefined, true)
+  const bar = showProgress ? progress(label, to - from + 1) : progress('', 0)
+  const chunks = log.chunks({ from, to, backwards: false, limit: Infinity }, undefined, true, options.stored !== true)
   let n = 0
   try {
     for (let raw = await chunks.next(); raw.length > 0 && !out.closed; raw = await chunks.next()) {
@@ -97,10 +127,10 @@ async function exportLog (db: Parameters<typeof internalsOf>[0], out: Lines, opt
   return n
 }
 
-/** The personal fields of stored data: path -> subject, in the order reads list them; undefined when none. */
+/** The personal fields of data with its fields sealed: path -> subject, in the order reads list them; undefined when none. */
 function personalFields (data: unknown): Record<string, string> | undefined {
   let fields: Record<string, string> | undefined
-  eachSealed(data, s => { (fields ??= {})[s.path] = s.subject })
+  eachSealedAt(data, (s, path) => { (fields ??= {})[path] = s.subject })
   return fields
 }
 

@@ -1,6 +1,6 @@
 // `annals import <dir> <file>`: an export read back into an empty database, as it was: ids,
 // streams, revisions, positions, commit times and metadata kept, personal fields sealed again
-// (see export.ts). Streamed, in batches; a bad line stops the import and everything it wrote is
+// (see export.ts). The file may be gzip-compressed (an archive's is). Streamed, in batches; a bad line stops the import and everything it wrote is
 // removed, so the database is as it was before.
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
@@ -12,6 +12,7 @@ import { internalsOf } from '../store/internals.js'
 import type { Annals } from '../store/annals.js'
 import { databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { CliError, ExitCode, usage } from './errors.js'
+import { inputBytes } from './input.js'
 import { fromJsonValue } from './json-value.js'
 import { integer } from './options.js'
 import { count, progress } from './output.js'
@@ -29,7 +30,7 @@ interface Line {
 
 const BATCH = 1000
 const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
-const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'data', 'metadata', 'time', 'redacted', 'personal'])
+const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'version', 'data', 'metadata', 'time', 'tags', 'redacted', 'personal'])
 
 /**
  * Adds the `import` command to the program (see docs/cli.md).
@@ -41,14 +42,15 @@ const FIELDS = new Set(['id', 'stream', 'revision', 'position', 'type', 'data', 
  */
 export function register (program: Command): void {
   databaseOptions(program.command('import')
-    .description('read an export (JSON Lines) into an empty database, keeping ids, streams, revisions, positions, times and metadata')
+    .description('read an export or an archive (JSON Lines, plain or gzip-compressed) into an empty database, keeping ids, streams, revisions, positions, times and metadata')
     .argument('<dir>', 'the database folder: new, or without events')
-    .argument('<file>', 'the export to read, or - for standard input')
+    .argument('<file>', 'the export or archive to read (gzip-compressed or not), or - for standard input')
     .option('--max-event-size <bytes>', 'largest record accepted (default 4 MiB, as open())', integer)
     .addHelpText('after', `
 Examples:
   $ annals export ./data --out backup.jsonl && annals import ./restored backup.jsonl
   $ annals export ./data | annals import ./copy -
+  $ annals import ./old-history archive-2023.jsonl.gz
 
 Personal fields (listed in a line's "personal") are sealed again under keys of the new database;
 fields listed in "redacted" stay unreadable there. A bad line stops the import and removes what
@@ -98,8 +100,7 @@ async function importInto (db: Annals, dir: string, file: string, maxEventSize: 
   }
   try {
     let lineNumber = 0
-    let read = 0
-    for await (const text of lines(input, n => { read += n; bar.update(read) })) {
+    for await (const text of lines(inputBytes(input as AsyncIterable<Buffer>, n => { bar.update(n) }))) {
       lineNumber++
       if (text.trim() === '') continue
       batch.push(parseLine(text, lineNumber))
@@ -116,13 +117,11 @@ async function importInto (db: Annals, dir: string, file: string, maxEventSize: 
   }
 }
 
-/** The lines of a stream of UTF-8 text, read chunk by chunk; `progress` is told the bytes read. */
-async function * lines (input: NodeJS.ReadableStream, progress: (bytes: number) => void): AsyncGenerator<string> {
+/** The lines of a stream of UTF-8 text, read chunk by chunk. */
+async function * lines (input: AsyncIterable<Buffer>): AsyncGenerator<string> {
   const decoder = new StringDecoder('utf8')
   let rest = ''
-  for await (const chunk of input) {
-    const bytes = chunk as Buffer
-    progress(bytes.length)
+  for await (const bytes of input) {
     const text = rest + decoder.write(bytes)
     const parts = text.split('\n')
     rest = parts.pop()!
@@ -145,6 +144,11 @@ function parseLine (text: string, n: number): Line {
   for (const key of Object.keys(o)) if (!FIELDS.has(key)) throw bad(`unknown field '${key}'`)
   for (const key of ['id', 'stream', 'type'] as const) if (typeof o[key] !== 'string') throw bad(`'${key}' must be a string`)
   for (const key of ['revision', 'position', 'time'] as const) if (!Number.isSafeInteger(o[key])) throw bad(`'${key}' must be an integer`)
+  // exports made before versions were recorded have none: version 1
+  const version = o.version ?? 1
+  if (!(Number.isSafeInteger(version) && (version as number) >= 1)) throw bad("'version' must be a positive integer")
+  const tags = o.tags
+  if (tags !== undefined && (!Array.isArray(tags) || !tags.every(x => typeof x === 'string'))) throw bad("'tags' must be an array of strings")
   const redacted = o.redacted ?? []
   if (!Array.isArray(redacted) || !redacted.every(p => typeof p === 'string')) throw bad("'redacted' must be an array of field paths")
   const personal = o.personal as Record<string, string> | undefined
@@ -171,9 +175,11 @@ function parseLine (text: string, n: number): Line {
       revision: o.revision as number,
       position: o.position as number,
       type: o.type as string,
+      version: version as number,
       data,
       metadata: metadata as Record<string, unknown>,
-      time: o.time as number
+      time: o.time as number,
+      ...(tags === undefined ? {} : { tags: tags as string[] })
     },
     personal: personal === undefined || Object.keys(personal).length === 0 ? undefined : personal,
     redacted

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The `annals` command: looks inside a database, replays its history to debug it, verifies,
-// exports and imports it, shreds data subjects and runs the benchmarks. One command per file;
-// this one wires them together and turns every failure into a message and an exit code.
+// exports and imports it, shreds data subjects, scavenges and archives old history, and runs
+// the benchmarks. One command per file; this one wires them together and turns every failure
+// into a message and an exit code.
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
+import { register as archive } from './archive.js'
 import { register as at } from './at.js'
 import { register as backup } from './backup.js'
 import { register as bench } from './bench.js'
@@ -14,6 +16,7 @@ import { register as info } from './info.js'
 import { errorColor } from './output.js'
 import { register as read } from './read.js'
 import { register as replay } from './replay.js'
+import { register as scavenge } from './scavenge.js'
 import { register as shred } from './shred.js'
 import { register as streams } from './streams.js'
 import { register as tail } from './tail.js'
@@ -54,7 +57,7 @@ Exit codes:
 
 Documentation: docs/cli.md`)
 
-for (const command of [info, streams, read, tail, at, view, replay, exportCommand, importCommand, verify, backup, shred, ui, bench]) command(program)
+for (const command of [info, streams, read, tail, at, view, replay, exportCommand, importCommand, verify, backup, shred, scavenge, archive, ui, bench]) command(program)
 
 try {
   await program.parseAsync(process.argv)

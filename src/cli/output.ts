@@ -129,7 +129,7 @@ export function pretty (value: unknown, indent = '', colors = color.isColorSuppo
 
 /** The first line of an event for a person: position, type, stream@revision, commit time. */
 export function eventHeader (e: RecordedEvent): string {
-  return `${color.bold(color.yellow(`#${e.position}`))} ${color.bold(color.green(e.type))}  ${color.cyan(e.stream)}${color.dim('@')}${e.revision}  ${color.dim(isoTime(e.time))}`
+  return `${color.bold(color.yellow(`#${e.position}`))} ${color.bold(color.green(e.type))}${e.version === 1 ? '' : color.dim(` v${e.version}`)}  ${color.cyan(e.stream)}${color.dim('@')}${e.revision}  ${color.dim(isoTime(e.time))}`
 }
 
 /** An event for a person: a header line, then its id, data and metadata, indented. */
@@ -155,10 +155,12 @@ export function eventJson (e: RecordedEvent, extra?: Record<string, unknown>): R
     revision: e.revision,
     position: e.position,
     type: e.type,
+    version: e.version,
     data: toJsonValue(e.data),
     metadata: toJsonValue(e.metadata),
     time: e.time
   }
+  if (e.tags !== undefined) line.tags = e.tags
   if (e.redacted !== undefined) line.redacted = e.redacted
   if (extra !== undefined) Object.assign(line, extra)
   return line

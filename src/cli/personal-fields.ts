@@ -2,7 +2,7 @@
 // null, listed in `redacted`, once their subject is shredded) and do not say which they were;
 // the records do. What `annals ui` marks as sealed on the events it shows.
 import { AnnalsError } from '../errors.js'
-import { eachSealed } from '../privacy/sealed.js'
+import { eachSealedAt } from '../privacy/sealed.js'
 import type { Annals } from '../store/annals.js'
 import { internalsOf } from '../store/internals.js'
 
@@ -23,12 +23,12 @@ export type PersonalFields = Record<string, string>
 export async function personalFieldsOf (db: Annals, positions: readonly number[]): Promise<Array<PersonalFields | undefined>> {
   const { log } = internalsOf(db)
   return await Promise.all(positions.map(async position => {
-    // the event as stored: its personal fields still sealed, each naming its subject
+    // the event upcast, its personal fields still sealed, each naming its subject
     const chunks = log.chunks({ from: position, to: position, backwards: false, limit: 1 }, undefined, true)
     const [event] = await chunks.next().finally(async () => { await chunks.close() })
     if (event === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The record at position ${position} is missing`)
     let fields: PersonalFields | undefined
-    eachSealed(event.data, s => { (fields ??= {})[s.path] = s.subject })
+    eachSealedAt(event.data, (s, path) => { (fields ??= {})[path] = s.subject })
     return fields
   }))
 }

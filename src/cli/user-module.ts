@@ -6,12 +6,43 @@ import { existsSync } from 'node:fs'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { createJiti } from 'jiti'
-import { CliError, ExitCode } from './errors.js'
+import { checkEventDeclarations, type EventDeclaration } from '../log/event-declarations.js'
+import { CliError, ExitCode, usage } from './errors.js'
 
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
 
 /** The option of `at` and `replay` that names the module exporting the aggregate definition. */
 export const aggregateOption = ['--aggregate <module>', 'a JS or TS file exporting the aggregate definition: file.js, or file.js#Name to pick an export'] as const
+
+/** The option of the commands that open a database, naming the module that declares the application's event versions. */
+export const eventsOption = ['--events <module>', 'a JS or TS file exporting the application\'s event declarations (the events option of open: { Type: { version, upcast } }): events are read upcast, as the application reads them; file.js#Name to pick an export'] as const
+
+/**
+ * The event declarations exported by the module `spec` (`path`, or `path#Name`): an object of
+ * `{ version, upcast }` by event type, as `open`'s `events` option takes. A usage error when
+ * it is malformed.
+ *
+ * @example
+ * ```ts
+ * const events = await loadEvents('dist/demo/events.js')
+ * const db = await open('./demo-data', { events })
+ * ```
+ */
+export async function loadEvents (spec: string): Promise<Record<string, EventDeclaration>> {
+  const { name, value } = await loadExport(spec, 'event declarations (an object of { version, upcast } by event type)', isEventDeclarations)
+  try {
+    checkEventDeclarations(value)
+  } catch (err) {
+    throw usage(`The event declarations '${name}' of ${spec} are malformed: ${(err as Error).message}`)
+  }
+  return value
+}
+
+function isEventDeclarations (value: unknown): value is Record<string, EventDeclaration> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const declarations = Object.values(value)
+  return declarations.length > 0 && declarations.every(d => typeof d === 'object' && d !== null && typeof (d as { version?: unknown }).version === 'number')
+}
 
 /**
  * The export named by `spec` (`path#Name`, or `path` for the default or only matching export)

@@ -3,9 +3,15 @@
 // gaps, commit times, streams' blocks and id index against the log); here, the records of the
 // layers above, through the key spaces: no checkpoint is ahead of the log, snapshots are of
 // revisions their streams have (what they hold is a cache, which loads check as they use it),
-// and interrupted shreds are counted.
+// and interrupted shreds are counted. With the application's event declarations, every event
+// stored at an older version of its type is upcast, as reads will (personal fields stay sealed:
+// no key is needed).
 import { parseSnapshotKey } from '../aggregates/snapshot-keys.js'
+import { logChunks } from '../backend/level/readers.js'
 import { verifyLevel, type LogReport } from '../backend/level/verify.js'
+import { isAnnalsError } from '../errors.js'
+import type { Upcaster } from '../log/upcast.js'
+import '../privacy/sealed.js' // stored events may hold sealed fields: their decoding
 import { Space, namedKey, prefixRange, readU64, spaceEnd, spaceStart } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
 import { storedProjections } from './projection-records.js'
@@ -19,7 +25,7 @@ export interface Problem {
 }
 
 /** The checks of a report, each problem named by one. */
-export type Check = 'format' | 'records' | 'times' | 'streams' | 'ids' | 'checkpoints' | 'snapshots'
+export type Check = 'format' | 'records' | 'times' | 'streams' | 'ids' | 'tags' | 'checkpoints' | 'snapshots' | 'upcasts'
 
 /** What verify found. */
 export interface Report {
@@ -29,10 +35,13 @@ export interface Report {
   /** the last position the streams' blocks on disk cover */
   indexedUpTo: number
   idEntries: number
+  tagEntries: number
   checkpoints: number
   snapshots: number
   /** subjects whose shred was interrupted: the next open finishes it (not a problem) */
   pendingShreds: number
+  /** with event declarations: how many events are stored at an older version of their type (and upcast) */
+  upcast?: number
   problems: Problem[]
   /** problems found beyond those listed */
   more: number
@@ -42,16 +51,19 @@ export interface Report {
 const MAX_PROBLEMS = 100
 const CHUNK = 1024
 
-/** Runs every check; `progress` is told how far it got, of `2 * events` steps. */
-export async function verifyStorage (storage: Storage, onProgress: (done: number, total: number) => void): Promise<Report> {
+/**
+ * Runs every check; `progress` is told how far it got, of `2 * events` steps. With `upcaster`
+ * (the application's event declarations), every event stored at an older version must upcast.
+ */
+export async function verifyStorage (storage: Storage, onProgress: (done: number, total: number) => void, upcaster?: Upcaster): Promise<Report> {
   const v = new Verifier(storage, onProgress)
-  return await v.run()
+  return await v.run(upcaster)
 }
 
 class Verifier {
   readonly #storage: Storage
   readonly #progress: (done: number, total: number) => void
-  readonly report: Report = { events: 0, streams: 0, indexedUpTo: -1, idEntries: 0, checkpoints: 0, snapshots: 0, pendingShreds: 0, problems: [], more: 0 }
+  readonly report: Report = { events: 0, streams: 0, indexedUpTo: -1, idEntries: 0, tagEntries: 0, checkpoints: 0, snapshots: 0, pendingShreds: 0, problems: [], more: 0 }
   #head = -1
   #log: LogReport | undefined
 
@@ -60,18 +72,44 @@ class Verifier {
     this.#progress = onProgress
   }
 
-  async run (): Promise<Report> {
+  async run (upcaster: Upcaster | undefined): Promise<Report> {
     const log = this.#log = await verifyLevel(this.#storage, p => { this.#problem(p.check, p.message, p.position) }, this.#progress)
     this.#head = log.events - 1
     this.report.events = log.events
     this.report.streams = log.streams
     this.report.indexedUpTo = log.indexedUpTo
     this.report.idEntries = log.idEntries
+    this.report.tagEntries = log.tagEntries
     await this.#checkpoints()
     await this.#projections()
     await this.#snapshots()
     await this.#shreds()
+    if (upcaster !== undefined) await this.#upcasts(upcaster)
     return this.report
+  }
+
+  /** Every event stored at an older version of its type upcasts: its steps neither throw nor return a malformed event. */
+  async #upcasts (upcaster: Upcaster): Promise<void> {
+    this.report.upcast = 0
+    if (this.#head < 0 || !upcaster.active) return
+    const chunks = logChunks(this.#storage, { from: 0, to: this.#head, backwards: false, limit: Infinity }, () => this.#head)
+    try {
+      for (let chunk = await chunks.next(); chunk.length > 0; chunk = await chunks.next()) {
+        for (const e of chunk) {
+          try {
+            if (upcaster.upcast([e])[0] !== e) this.report.upcast++
+          } catch (err) {
+            if (!isAnnalsError(err, 'ANNALS_UPCAST_FAILED')) throw err
+            this.#problem('upcasts', err.message, e.position)
+          }
+        }
+      }
+    } catch (err) {
+      // a record that does not decode stops the read; the records check names it
+      if (!isAnnalsError(err, 'ANNALS_CORRUPT')) throw err
+    } finally {
+      await chunks.close()
+    }
   }
 
   #problem (check: Check, message: string, position?: number): void {

@@ -4,15 +4,19 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { LevelDoor } from '../backend/level/door.js'
 import { AnnalsError } from '../errors.js'
+import { checkEventDeclarations } from '../log/event-declarations.js'
+import { Upcaster } from '../log/upcast.js'
 import type { Storage } from '../storage/storage.js'
 import { internalsOf } from '../store/internals.js'
 import { assertDatabase, databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { ExitCode, explain } from './errors.js'
 import { color, count, Lines, progress, type Progress } from './output.js'
+import { eventsOption, loadEvents } from './user-module.js'
 import { verifyStorage, type Check, type Report } from './verify-checks.js'
 
 interface VerifyOptions extends DatabaseOptions {
   json?: boolean
+  events?: string
 }
 
 const CHECKS: Array<[Check, (r: Report) => string]> = [
@@ -21,8 +25,10 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
   ['times', () => 'commit times never decrease'],
   ['streams', r => `the streams' blocks hold the log's events: ${count(r.streams)} streams, in blocks up to position ${r.indexedUpTo}`],
   ['ids', r => r.idEntries === 1 ? '1 id index entry agrees with its event' : `${count(r.idEntries)} id index entries agree with their events`],
+  ['tags', r => r.tagEntries === 1 ? '1 tag index entry agrees with its event' : `${count(r.tagEntries)} tag index entries agree with their events`],
   ['checkpoints', r => `${count(r.checkpoints)} checkpoint${r.checkpoints === 1 ? '' : 's'} of subscriptions and projections, none past the end of the log`],
-  ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`]
+  ['snapshots', r => `${count(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}, none past the end of its stream`],
+  ['upcasts', r => `${count(r.upcast ?? 0)} event${r.upcast === 1 ? '' : 's'} stored at an older version of ${r.upcast === 1 ? 'its type upcasts' : 'their types upcast'} to the current one`]
 ]
 
 /**
@@ -35,12 +41,17 @@ const CHECKS: Array<[Check, (r: Report) => string]> = [
  */
 export function register (program: Command): void {
   databaseOptions(program.command('verify')
-    .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream and id indexes agree with the log, checkpoints and snapshots not past its end')
+    .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream, id and tag indexes agree with the log, checkpoints and snapshots not past its end')
     .argument('<dir>', 'the database folder')
     .option('--json', 'the report as one JSON object')
+    .option(...eventsOption)
     .addHelpText('after', `
-Example:
+Examples:
   $ annals verify ./demo-data
+  $ annals verify ./demo-data --events dist/demo/events.js
+
+With --events, also checks that every event stored at an older version of its type upcasts
+with the application's steps (none throws, each returns { type, data, metadata }).
 
 Exits with 0 when all is well, 1 when a problem was found (each is listed, with its position).
 Reads only: works without the master key, and on a database too damaged to open. On a database
@@ -48,13 +59,18 @@ another process has open, it verifies through that process, on a snapshot, while
 (then it needs the master key, if there is one, as every process that opens it).`))
     .action(async (dir: string, options: VerifyOptions) => {
       assertDatabase(resolve(dir))
+      let upcaster: Upcaster | undefined
+      if (options.events !== undefined) {
+        upcaster = new Upcaster()
+        upcaster.define(checkEventDeclarations(await loadEvents(options.events)))
+      }
       let bar: Progress | undefined
       const check = async (storage: Storage): Promise<Report> => {
         try {
           return await verifyStorage(storage, (done, total) => {
             bar ??= progress('verifying', total, 'steps')
             bar.update(done)
-          })
+          }, upcaster)
         } finally {
           bar?.stop()
         }
@@ -94,6 +110,7 @@ another process has open, it verifies through that process, on a snapshot, while
       }
       await out.write(`verifying ${dir}`)
       for (const [check, describe] of CHECKS) {
+        if (check === 'upcasts' && report.upcast === undefined) continue
         const found = report.problems.filter(p => p.check === check)
         if (found.length === 0) {
           await out.write(`${color.green('✓')} ${describe(report)}`)

@@ -87,11 +87,17 @@ module compiled here) shows the view as stored, with a warning (ANNALS_PROJECTIO
  */
 export async function projectAsStored (db: Annals, definition: ProjectionDefinition, module: string, rebuild: boolean): Promise<Projection> {
   const checked = checkDefinition(definition)
-  const { active } = await readRecords(internalsOf(db).log.storage, checked.name)
-  if (active !== undefined && !sameBuild(active, checked) && !rebuild) {
-    throw usage(`The definition of '${checked.name}' in ${module} is not the one that built the stored view ` +
-      `(${active.version === checked.version ? `history: ${String(checked.history)}, the view's is ${String(active.history)}` : `version ${checked.version}, the view's is ${active.version}`}): ` +
-      'showing it would rebuild the view. Point --module at the code the application runs, or add --rebuild.')
+  const { log } = internalsOf(db)
+  const { active } = await readRecords(log.storage, checked.name)
+  const versions = log.upcaster.versions
+  if (active !== undefined && !sameBuild(active, checked, versions) && !rebuild) {
+    const why = active.version !== checked.version
+      ? `version ${checked.version}, the view's is ${active.version}`
+      : active.history !== checked.history
+        ? `history: ${String(checked.history)}, the view's is ${String(active.history)}`
+        : `event versions ${versions === '' ? 'none declared' : versions}, the view's are ${active.versions === '' ? 'none declared' : active.versions}`
+    throw usage(`The definition of '${checked.name}' in ${module} is not the one that built the stored view (${why}): ` +
+      'showing it would rebuild the view. Point --module (and --events) at the code the application runs, or add --rebuild.')
   }
   if (active === undefined) process.stderr.write(`(no view '${checked.name}' was kept in this database: it is built from the log now)\n`)
   return await db.project(checked)

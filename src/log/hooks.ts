@@ -15,9 +15,10 @@ export interface EventTransform {
   seals (type: string): boolean
   /**
    * Makes ready what {@link seal} will need for these events (for example, loads or creates
-   * keys), before they are sealed. Resolves before anything of them is written.
+   * keys), before they are sealed. Resolves before anything of them is written; undefined when
+   * all of it is ready already (then the append is sealed and handed over at once).
    */
-  prepare (events: ReadonlyArray<{ stream: string, type: string, data: unknown }>): Promise<void>
+  prepare (events: ReadonlyArray<{ stream: string, type: string, data: unknown }>): Promise<void> | undefined
   /**
    * The data to store for an event about to be recorded, with its id assigned. Synchronous:
    * whatever it needs was prepared.
@@ -29,7 +30,7 @@ export interface EventTransform {
    * event is compared by. Once the subject is shredded nothing can be learned from it, and a
    * retry can no longer be recognised. Undefined when there is no key to make it with.
    */
-  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata'>): Buffer | undefined
+  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata' | 'tags'>): Buffer | undefined
   /** The events as callers see them, from the events as stored; in the same order. */
   open (events: RecordedEvent[]): RecordedEvent[] | Promise<RecordedEvent[]>
 }

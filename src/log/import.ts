@@ -51,8 +51,8 @@ export class Importer {
     await this.#importer.add(lines.map(({ event: e, stored }) => {
       const at = `The event at position ${String(e.position)}`
       const stream = checked(at, () => checkStream(e.stream))
-      const [pending] = checked(at, () => checkEvents([{ type: e.type, data: e.data, metadata: e.metadata, id: e.id }]))
-      const ready = checked(at, () => readyEvent(stream, pending!, 0, { id: pending!.id!, indexed: true, fresh: false, stored, maxEventSize: this.#maxEventSize }))
+      const [pending] = checked(at, () => checkEvents([{ type: e.type, data: e.data, metadata: e.metadata, id: e.id, ...(e.tags === undefined ? {} : { tags: e.tags }) }]))
+      const ready = checked(at, () => readyEvent(stream, pending!, 0, { id: pending!.id!, version: e.version, indexed: true, fresh: false, stored, maxEventSize: this.#maxEventSize }))
       return { stream, revision: e.revision, position: e.position, time: e.time, event: ready }
     }))
   }

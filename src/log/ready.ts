@@ -8,6 +8,8 @@ import type { PendingEvent } from './validate.js'
 /** How to make one event ready. */
 export interface ReadyOptions {
   id: string
+  /** the schema version of its type the event is written at */
+  version: number
   /** whether the id goes into the id index (see ReadyEvent.indexed) */
   indexed: boolean
   /** whether the id was generated for this append (see ReadyEvent.fresh) */
@@ -45,8 +47,8 @@ export function readyEvent (stream: string, e: PendingEvent, index: number, o: R
     indexed: o.indexed,
     fresh: o.fresh,
     type: e.type,
-    version: 1,
-    tags: undefined,
+    version: o.version,
+    tags: e.tags,
     data: bytes,
     metadata,
     sealed: o.stored !== undefined,

@@ -19,6 +19,11 @@ export interface NewEvent<Type extends string = string, Data = unknown> {
    * generates a UUIDv7.
    */
   id?: string
+  /**
+   * Tags: what the event is about, for reads and append conditions across streams
+   * (`'course:3'`, `'user:7'`). Up to 64, each 1 to 256 UTF-8 bytes.
+   */
+  tags?: readonly string[]
 }
 
 /**
@@ -27,7 +32,7 @@ export interface NewEvent<Type extends string = string, Data = unknown> {
  * @example
  * ```ts
  * for await (const event of db.readStream('user-7')) {
- *   console.log(event.revision, event.position, event.type, new Date(event.time))
+ *   console.log(event.revision, event.position, event.type, event.version, new Date(event.time))
  * }
  * ```
  */
@@ -41,11 +46,19 @@ export interface RecordedEvent<Type extends string = string, Data = any> { // es
   /** Its place in the whole log, from 0, without gaps. */
   position: number
   type: Type
+  /**
+   * The schema version of its type it is read as: the type's current version when the type
+   * declares upcast steps (an event stored at an older one went through them), else the version
+   * it was appended at (1 for types never declared). See docs/evolution.md.
+   */
+  version: number
   data: Data
   /** Always an object; `{}` when none was given. */
   metadata: Record<string, unknown>
   /** Commit time in ms since the epoch, assigned by the store; never decreases with position. */
   time: number
+  /** The event's tags; absent when it has none. */
+  tags?: string[]
   /** Paths of personal fields that were shredded and read as `null`. Absent when none. */
   redacted?: string[]
 }
@@ -75,19 +88,114 @@ export interface AppendOptions {
   expectedRevision?: ExpectedRevision
   /** Durable on disk (fsync) before the append resolves. Default: the database's `sync` option. */
   sync?: boolean
+  /**
+   * Fails the append with `ANNALS_APPEND_CONDITION_FAILED` if an event matching the query is
+   * at a position past `after` (at all, without `after`): checked with the write, atomically.
+   */
+  condition?: AppendCondition
 }
 
 /**
- * The result of an append: revision and position of the last event written.
+ * One item of a query: an event matches it when its type is one of `types` (any type without
+ * them) and it carries all of `tags` (any tags without them).
  *
  * @example
  * ```ts
- * const { revision, position } = await db.append('account-1', { type: 'Opened' })
+ * const item: QueryItem = { types: ['StudentEnrolled'], tags: ['course:3'] }
+ * ```
+ */
+export interface QueryItem {
+  types?: readonly string[]
+  tags?: readonly string[]
+}
+
+/**
+ * An append condition (the Dynamic Consistency Boundary model): the append fails if any event
+ * matching `failIfEventsMatch` (any of its items) is stored at a position past `after`.
+ *
+ * @example
+ * ```ts
+ * const { events, head } = await db.read({ query })
+ * await db.append('enrolments', event, { condition: { failIfEventsMatch: query, after: head } })
+ * ```
+ */
+export interface AppendCondition {
+  failIfEventsMatch: readonly QueryItem[]
+  /** The position the decision was made at (a read's `head`); without it, any match fails the append. */
+  after?: number
+}
+
+/**
+ * The result of an append: revision and position of the last event written, and the ids of
+ * the events it wrote (given or generated).
+ *
+ * @example
+ * ```ts
+ * const { revision, position, ids } = await db.append('account-1', { type: 'Opened' })
  * ```
  */
 export interface AppendResult {
   revision: number
   position: number
+  ids: string[]
+}
+
+/**
+ * One part of `appendMany`: events for one stream, and what it expects of the stream.
+ *
+ * @example
+ * ```ts
+ * const part: AppendManyPart = { stream: 'account-1', events: [{ type: 'Withdrawn', data: { amount: 5 } }], expectedRevision: 3 }
+ * ```
+ */
+export interface AppendManyPart {
+  stream: string
+  events: NewEvent | readonly NewEvent[]
+  expectedRevision?: ExpectedRevision
+}
+
+/**
+ * Options of `appendMany`.
+ *
+ * @example
+ * ```ts
+ * await db.appendMany(parts, { sync: true })
+ * ```
+ */
+export interface AppendManyOptions {
+  sync?: boolean
+  condition?: AppendCondition
+}
+
+/**
+ * Options of `read`: the events matching a query, after a position.
+ *
+ * @example
+ * ```ts
+ * const { events, head } = await db.read({ query: [{ types: ['Enrolled'], tags: ['course:3'] }] })
+ * ```
+ */
+export interface ReadOptions {
+  /** Any item matching keeps an event; no items keep every event. */
+  query: readonly QueryItem[]
+  /** Only events past this position. */
+  after?: number
+  /** The most events returned. */
+  limit?: number
+}
+
+/**
+ * What `read` gives: the events matching, and the head of the log when it read (the position
+ * to give a condition's `after`, even when nothing matched).
+ *
+ * @example
+ * ```ts
+ * const { events, head } = await db.read({ query })
+ * ```
+ */
+export interface ReadResult {
+  events: RecordedEvent[]
+  head: number
 }
 
 /**
@@ -118,4 +226,8 @@ export interface ReadStreamOptions {
  */
 export interface ReadAllOptions extends ReadStreamOptions {
   types?: readonly string[]
+  /** Only events carrying every one of these tags. */
+  tags?: readonly string[]
+  /** Only events of streams whose name starts with `prefix` (a category). */
+  streams?: { prefix: string }
 }

@@ -12,6 +12,10 @@ export const MAX_STREAM_BYTES = 1024
 export const MAX_TYPE_BYTES = 256
 /** Longest event id, in UTF-8 bytes. */
 export const MAX_ID_BYTES = 256
+/** Most tags on one event. */
+export const MAX_TAGS = 64
+/** Longest tag, in UTF-8 bytes. */
+export const MAX_TAG_BYTES = 256
 /** The default largest encoded event, in bytes (the `maxEventSize` option of `open`). */
 export const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024
 
@@ -22,9 +26,11 @@ export interface PendingEvent {
   type: string
   data: unknown
   metadata: Record<string, unknown> | undefined
+  /** distinct, in the order given; undefined when none */
+  tags: string[] | undefined
 }
 
-const EVENT_FIELDS = new Set(['type', 'data', 'metadata', 'id'])
+const EVENT_FIELDS = new Set(['type', 'data', 'metadata', 'id', 'tags'])
 
 function invalid (message: string, cause?: unknown): AnnalsError {
   return new AnnalsError('ANNALS_INVALID_EVENT', message, cause === undefined ? undefined : { cause })
@@ -61,9 +67,9 @@ function checkEvent (e: unknown, index: number, maxEventSize: number): PendingEv
   const at = `Event ${index}`
   if (typeof e !== 'object' || e === null || Array.isArray(e)) throw invalid(`${at} must be an object with a type`)
   for (const key in e) {
-    if (!EVENT_FIELDS.has(key)) throw invalid(`${at} has an unknown field '${key}' (events have type, data, metadata, id)`)
+    if (!EVENT_FIELDS.has(key)) throw invalid(`${at} has an unknown field '${key}' (events have type, data, metadata, id, tags)`)
   }
-  const { type, data, metadata, id } = e as Record<string, unknown>
+  const { type, data, metadata, id, tags } = e as Record<string, unknown>
   if (typeof type !== 'string') throw invalid(`${at} needs a type (a string)`)
   checkName(`${at}'s type`, type, MAX_TYPE_BYTES)
   if (id !== undefined) {
@@ -77,8 +83,53 @@ function checkEvent (e: unknown, index: number, maxEventSize: number): PendingEv
     id,
     type,
     data: data === undefined ? null : data,
-    metadata: metadata as Record<string, unknown> | undefined
+    metadata: metadata as Record<string, unknown> | undefined,
+    tags: checkTags(at, tags)
   }
+}
+
+/** An event's tags: up to 64 distinct strings of 1 to 256 UTF-8 bytes without NUL; undefined when none. */
+function checkTags (at: string, tags: unknown): string[] | undefined {
+  if (tags === undefined) return undefined
+  if (!Array.isArray(tags)) throw invalid(`${at}'s tags must be an array of strings`)
+  if (tags.length > MAX_TAGS) throw invalid(`${at} has ${tags.length} tags, over ${MAX_TAGS}`)
+  const seen = new Set<string>()
+  for (const tag of tags) {
+    if (typeof tag !== 'string') throw invalid(`${at}'s tags must be strings`)
+    checkName(`${at}'s tag`, tag, MAX_TAG_BYTES)
+    if (tag.includes('\u0000')) throw invalid(`${at}'s tag must not contain NUL (\\u0000)`)
+    seen.add(tag)
+  }
+  return seen.size === 0 ? undefined : [...seen]
+}
+
+/** Checks a query (a list of items of `types` and `tags`); `TypeError` on misuse. */
+export function checkQuery (value: unknown, what: string): Array<{ types?: string[], tags?: string[] }> {
+  if (!Array.isArray(value)) throw new TypeError(`${what} must be an array of query items ({ types, tags })`)
+  return value.map((item: unknown, i) => {
+    const o = checkOptions<{ types: string[], tags: string[] }>(item, `${what}[${i}]`, ['types', 'tags'])
+    if (typeof item !== 'object' || item === null) throw new TypeError(`${what}[${i}] must be an object ({ types, tags })`)
+    const out: { types?: string[], tags?: string[] } = {}
+    for (const key of ['types', 'tags'] as const) {
+      const list = o[key]
+      if (list === undefined) continue
+      if (!Array.isArray(list) || !list.every(x => typeof x === 'string' && x.length > 0)) {
+        throw new TypeError(`${what}[${i}].${key} must be an array of non-empty strings`)
+      }
+      out[key] = [...list]
+    }
+    return out
+  })
+}
+
+/** Checks an append condition; `TypeError` on misuse. */
+export function checkCondition (value: unknown): { failIfEventsMatch: Array<{ types?: string[], tags?: string[] }>, after: number | undefined } | undefined {
+  if (value === undefined) return undefined
+  const o = checkOptions<{ failIfEventsMatch: unknown, after: number }>(value, 'condition', ['failIfEventsMatch', 'after'])
+  if (typeof value !== 'object' || value === null) throw new TypeError('condition must be an object ({ failIfEventsMatch, after })')
+  const after = o.after
+  if (after !== undefined && !(Number.isSafeInteger(after) && after >= -1)) throw new TypeError('condition.after must be a position (an integer >= -1)')
+  return { failIfEventsMatch: checkQuery(o.failIfEventsMatch, 'condition.failIfEventsMatch'), after }
 }
 
 /** Refuses a value that would not read back as it is, naming the part at fault. */
@@ -160,4 +211,22 @@ export function checkTypes (value: unknown): readonly string[] | undefined {
   if (value === undefined) return undefined
   if (!Array.isArray(value) || !value.every(t => typeof t === 'string')) throw new TypeError('types must be an array of strings')
   return value
+}
+
+/**
+ * Checks the `streams` option of reads, subscriptions and projections (a category of streams by
+ * prefix) and returns its prefix, or undefined when absent. A prefix must be well-formed
+ * Unicode, as stream names are: half a surrogate pair matches no stream name's UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * checkStreams({ prefix: 'cart-' }) // 'cart-'
+ * ```
+ */
+export function checkStreams (value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  const o = checkOptions<{ prefix: string }>(value, 'streams', ['prefix'])
+  if (typeof o.prefix !== 'string') throw new TypeError('streams must be { prefix: string }')
+  if (!isWellFormed(o.prefix)) throw new TypeError('streams.prefix must be well-formed Unicode (no lone surrogate), as stream names are')
+  return o.prefix
 }

@@ -4,13 +4,14 @@
 // chunk at a time, one chunk ahead.
 import { AnnalsError } from '../errors.js'
 import type {
-  AppendHook, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogHead, LogImporter, ReadRange, StreamListOptions, StreamSummary
+  AppendHook, AppendManyRequest, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogFilter, LogHead, LogImporter, ReadRange,
+  ScavengeReport, StreamListOptions, StreamRule, StreamSummary
 } from '../backend/backend.js'
 import type { AppendResult, RecordedEvent } from '../log/types.js'
 import type { KeyStore, SubjectKey } from '../privacy/key-store.js'
 import { StorageBase, type ChunkIterator, type KeyRange, type WriteOp } from '../storage/storage.js'
 import { Disconnected, type Connection, type Welcome } from './connection.js'
-import { buffer, decodeEvents, encodeReady, type WireEvents } from './wire.js'
+import { buffer, decodeEvents, decodeResult, encodeParts, encodeReady, type WireEvents, type WireResult } from './wire.js'
 
 /** Why a client stops using its connection: the owner said it is leaving, or the connection is gone. */
 export type Gone = 'bye' | 'closed'
@@ -28,6 +29,9 @@ export class ClientBackend implements Backend {
   readonly #locks = new Set<() => void>()
   /** this process's appends not yet answered */
   readonly #appending = new Set<Promise<unknown>>()
+  /** the callbacks of this process's scavenges under way, by call */
+  readonly #scavenges = new Map<number, { progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void }>()
+  #nextScavenge = 1
   #gone: ((why: Gone) => void) | undefined
 
   /** `sync`: the default of this process's appends; undefined leaves it to the owner's. */
@@ -55,11 +59,20 @@ export class ClientBackend implements Backend {
   }
 
   async append (request: AppendRequest): Promise<AppendResult> {
-    const answer = this.connection.request('append', request.stream, request.events.map(encodeReady), request.expected, request.sync ?? this.#sync ?? null)
+    const answer = this.connection.request('append', request.stream, request.events.map(encodeReady), request.expected, request.sync ?? this.#sync ?? null, request.condition ?? null)
+    return decodeResult(await this.#appended(answer) as WireResult)
+  }
+
+  async appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
+    const answer = this.connection.request('appendMany', encodeParts(request.parts), request.sync ?? this.#sync ?? null, request.condition ?? null, request.lifecycle ?? null)
+    return (await this.#appended(answer) as WireResult[]).map(decodeResult)
+  }
+
+  /** Keeps an append's answer among those {@link flush} waits for, until it comes. */
+  async #appended (answer: Promise<unknown>): Promise<unknown> {
     this.#appending.add(answer)
     try {
-      const [revision, position] = await answer as [number, number]
-      return { revision, position }
+      return await answer
     } finally {
       this.#appending.delete(answer)
     }
@@ -67,6 +80,10 @@ export class ClientBackend implements Backend {
 
   readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
     return new RemoteChunks(this.connection, 'readLog', [range, types === undefined ? null : [...types]])
+  }
+
+  readFiltered (range: ReadRange, filter: LogFilter): EventChunks {
+    return new RemoteChunks(this.connection, 'readFiltered', [range, filter])
   }
 
   readStream (stream: string, range: ReadRange): EventChunks {
@@ -150,6 +167,29 @@ export class ClientBackend implements Backend {
     }
   }
 
+  async streamRule (stream: string): Promise<StreamRule | undefined> {
+    return await this.connection.request('streamRule', stream) as StreamRule | null ?? undefined
+  }
+
+  async streamStart (stream: string): Promise<number> {
+    return await this.connection.request('streamStart', stream) as number
+  }
+
+  /** Made by the owner; its progress and the positions it removes are pushed here before its answer. */
+  async scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport> {
+    const call = this.#nextScavenge++
+    this.#scavenges.set(call, { ...progress === undefined ? {} : { progress }, ...onRemoved === undefined ? {} : { onRemoved } })
+    try {
+      return await this.connection.request('scavenge', call) as ScavengeReport
+    } finally {
+      this.#scavenges.delete(call)
+    }
+  }
+
+  async compact (): Promise<void> {
+    await this.connection.request('compact')
+  }
+
   async importer (): Promise<LogImporter> {
     throw new AnnalsError('ANNALS_LOCKED', 'An import needs the database folder to itself: close the process that holds it open')
   }
@@ -202,6 +242,15 @@ export class ClientBackend implements Backend {
         }
       }
       this.connection.tell('ack', id)
+    } else if (kind === 'scavenged') {
+      const [call, what, ...rest] = args as [number, string, ...unknown[]]
+      const callbacks = this.#scavenges.get(call)
+      try {
+        if (what === 'progress') callbacks?.progress?.(rest[0] as number, rest[1] as number)
+        else callbacks?.onRemoved?.(rest[0] as number[])
+      } catch (err) {
+        queueMicrotask(() => { throw err })
+      }
     } else if (kind === 'bye') {
       this.#gone?.('bye')
     }

@@ -4,8 +4,10 @@
 // lock is what the next owner waits for: by then nothing of the folder is held.
 import { join } from 'node:path'
 import type {
-  AppendHook, AppendRequest, CommitListener, EventChunks, Lock, LogHead, LogImporter, ReadRange, StreamListOptions, StreamSummary
+  AppendHook, AppendManyRequest, AppendRequest, CommitListener, EventChunks, Lock, LogFilter, LogHead, LogImporter, ReadRange, ScavengeReport,
+  StreamListOptions, StreamRule, StreamSummary
 } from '../backend/backend.js'
+import type { WriterFigures } from '../diagnostics/figures.js'
 import { copyInto, snapshotIterator } from '../backend/level/backup.js'
 import type { LevelBackend } from '../backend/level/level-backend.js'
 import { SnapshotStorage } from '../backend/level/snapshot.js'
@@ -72,12 +74,24 @@ export class FolderOwner implements Attached {
     return this.#level.head
   }
 
+  get figures (): WriterFigures {
+    return this.#level.figures
+  }
+
   append (request: AppendRequest): Promise<AppendResult> {
     return this.#level.append(request)
   }
 
+  appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
+    return this.#level.appendMany(request)
+  }
+
   readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
     return this.#level.readLog(range, types)
+  }
+
+  readFiltered (range: ReadRange, filter: LogFilter): EventChunks {
+    return this.#level.readFiltered(range, filter)
   }
 
   readStream (stream: string, range: ReadRange): EventChunks {
@@ -120,6 +134,22 @@ export class FolderOwner implements Attached {
 
   onNotice (topic: string, listener: (message: string) => void): () => void {
     return this.#level.onNotice(topic, listener)
+  }
+
+  async streamRule (stream: string): Promise<StreamRule | undefined> {
+    return await this.#level.streamRule(stream)
+  }
+
+  async streamStart (stream: string): Promise<number> {
+    return await this.#level.streamStart(stream)
+  }
+
+  async scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport> {
+    return await this.#level.scavenge(progress, onRemoved)
+  }
+
+  async compact (): Promise<void> {
+    await this.#level.compact()
   }
 
   async importer (): Promise<LogImporter> {

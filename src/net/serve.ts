@@ -2,14 +2,14 @@
 // (its one writer, its readers, its locks), its key store, or a snapshot of its storage. Reads
 // hand out a chunk per request, so a client's read costs the owner one chunk of memory however
 // long it is, and a slow client slows only itself.
-import type { EventChunks, ReadRange, StreamListOptions, StreamSummary } from '../backend/backend.js'
+import type { AppendCondition, EventChunks, LifecycleChange, LogFilter, ReadRange, StreamListOptions, StreamSummary } from '../backend/backend.js'
 import { SnapshotStorage } from '../backend/level/snapshot.js'
 import { AnnalsError } from '../errors.js'
 import type { ExpectedRevision } from '../log/types.js'
 import type { KeyStore, SubjectKey } from '../privacy/key-store.js'
 import type { ChunkIterator, KeyRange, Storage, WriteOp } from '../storage/storage.js'
 import type { Client, OwnerServer } from './server.js'
-import { buffer, decodeReady, encodeEvents, type WireEvents } from './wire.js'
+import { buffer, decodeParts, decodeReady, encodeEvents, encodeResult, type WireEvents, type WireParts, type WireReady } from './wire.js'
 
 type Handler = (server: OwnerServer, client: Client, args: unknown[]) => unknown
 
@@ -93,16 +93,27 @@ function keyOut (key: SubjectKey | undefined): [Uint8Array, Uint8Array] | null {
 }
 
 export const handlers: Record<string, Handler> = {
-  append: async (s, _c, [stream, events, expected, sync]) => {
+  append: async (s, _c, [stream, events, expected, sync, condition]) => {
     const r = await s.served.backend.append({
       stream: stream as string,
-      events: (events as Array<Parameters<typeof decodeReady>[0]>).map(decodeReady),
+      events: (events as WireReady[]).map(decodeReady),
       expected: expected as ExpectedRevision,
-      sync: (sync as boolean | null) ?? undefined
+      sync: (sync as boolean | null) ?? undefined,
+      ...condition === null ? {} : { condition: condition as AppendCondition }
     })
-    return [r.revision, r.position]
+    return encodeResult(r)
+  },
+  appendMany: async (s, _c, [parts, sync, condition, lifecycle]) => {
+    const results = await s.served.backend.appendMany({
+      parts: decodeParts(parts as WireParts),
+      sync: (sync as boolean | null) ?? undefined,
+      ...condition === null ? {} : { condition: condition as AppendCondition },
+      ...lifecycle === null ? {} : { lifecycle: lifecycle as LifecycleChange }
+    })
+    return results.map(encodeResult)
   },
   readLog: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLog(range as ReadRange, types === null ? undefined : new Set(types as string[]))),
+  readFiltered: async (s, c, [range, filter]) => await firstEvents(c, s.served.backend.readFiltered(range as ReadRange, filter as LogFilter)),
   readStream: async (s, c, [stream, range]) => await firstEvents(c, s.served.backend.readStream(stream as string, range as ReadRange)),
   next: async (_s, c, [id]) => await nextEvents(c, id as number),
   close: async (_s, c, [id]) => {
@@ -113,6 +124,14 @@ export const handlers: Record<string, Handler> = {
   revision: async (s, _c, [stream]) => await s.served.backend.revision(stream as string),
   revisionAt: async (s, _c, [stream, position]) => await s.served.backend.revisionAt(stream as string, position as number),
   positionAt: async (s, _c, [time]) => await s.served.backend.positionAt(time as number),
+  streamRule: async (s, _c, [stream]) => await s.served.backend.streamRule(stream as string) ?? null,
+  streamStart: async (s, _c, [stream]) => await s.served.backend.streamStart(stream as string),
+  // progress and removed positions go to the client ahead of the answer, on the same socket
+  scavenge: async (s, c, [call]) => await s.served.backend.scavenge(
+    (done, total) => { c.send([0, 'scavenged', call, 'progress', done, total]) },
+    positions => { c.send([0, 'scavenged', call, 'removed', positions]) }
+  ),
+  compact: async s => { await s.served.backend.compact() },
   streams: async (s, c, [options]) => {
     const o = options as StreamListOptions
     const it = s.served.backend.streams({ prefix: o.prefix, after: o.after ?? undefined, limit: o.limit })[Symbol.asyncIterator]()

@@ -11,8 +11,10 @@
 // whose outcome is unknown fails with ANNALS_OWNER_LOST.
 import { AnnalsError } from '../errors.js'
 import type {
-  AppendHook, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogHead, LogImporter, ReadRange, StreamListOptions, StreamSummary
+  AppendHook, AppendManyRequest, AppendPart, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogFilter, LogHead, LogImporter, ReadRange,
+  ScavengeReport, StreamListOptions, StreamRule, StreamSummary
 } from '../backend/backend.js'
+import type { WriterFigures } from '../diagnostics/figures.js'
 import type { AppendResult, RecordedEvent } from '../log/types.js'
 import type { KeyStore, SubjectKey } from '../privacy/key-store.js'
 import { StorageBase, type ChunkIterator, type KeyRange, type Storage, type WriteOp } from '../storage/storage.js'
@@ -79,23 +81,39 @@ export class SwitchingBackend implements Backend {
     return this.#current
   }
 
+  /** The owner's writer's figures, when this process is the owner; none as a client. */
+  get figures (): WriterFigures | undefined {
+    return this.#current.figures
+  }
+
   append (request: AppendRequest): Promise<AppendResult> {
     // the owner's own appends: straight to its writer
     if (this.#current.role === 'owner' && this.#switching === undefined) return this.#current.append(request)
-    return this.#appendAgain(request)
+    return this.#again(request, (b, r) => b.append(r), (r, f) => ({ ...r, events: f(r) }))
   }
 
-  async #appendAgain (request: AppendRequest): Promise<AppendResult> {
+  appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
+    if (this.#current.role === 'owner' && this.#switching === undefined) return this.#current.appendMany(request)
+    // a change to a stream's life has no ids of the caller's: sent again only if unread
+    if (request.lifecycle !== undefined) return this.call(async b => await b.appendMany(request), 'unsent')
+    return this.#again(request, (b, r) => b.appendMany(r), (r, f) => ({ ...r, parts: r.parts.map(p => ({ ...p, events: f(p) })) }))
+  }
+
+  /**
+   * Sends an append until an owner answers it. After a connection lost with the append on its
+   * way, the owner may have written it: its events are sent again as not fresh, so that the
+   * next owner looks their ids up and answers as the first did.
+   */
+  async #again<R, T> (request: R, send: (b: Attached, r: R) => Promise<T>, stale: (r: R, f: (p: AppendPart) => AppendPart['events']) => R): Promise<T> {
     let r = request
     for (;;) {
       const b = await this.#ready()
       try {
-        return await b.append(r)
+        return await send(b, r)
       } catch (err) {
         if (!(err instanceof Disconnected)) throw err
         this.lost(b)
-        // the owner may have written it: the next looks its ids up, and answers as the first did
-        if (err.executed && r.events.some(e => e.fresh)) r = { ...r, events: r.events.map(e => ({ ...e, fresh: false })) }
+        if (err.executed) r = stale(r, p => p.events.some(e => e.fresh) ? p.events.map(e => ({ ...e, fresh: false })) : p.events)
       }
     }
   }
@@ -103,6 +121,11 @@ export class SwitchingBackend implements Backend {
   readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
     if (this.#current.role === 'owner') return this.#current.readLog(range, types)
     return new ResumedChunks(this, range, (b, r) => b.readLog(r, types), e => e.position)
+  }
+
+  readFiltered (range: ReadRange, filter: LogFilter): EventChunks {
+    if (this.#current.role === 'owner') return this.#current.readFiltered(range, filter)
+    return new ResumedChunks(this, range, (b, r) => b.readFiltered(r, filter), e => e.position)
   }
 
   readStream (stream: string, range: ReadRange): EventChunks {
@@ -170,6 +193,23 @@ export class SwitchingBackend implements Backend {
     }
     set.add(listener)
     return () => { set.delete(listener) }
+  }
+
+  async streamRule (stream: string): Promise<StreamRule | undefined> {
+    return await this.call(async b => await b.streamRule(stream), 'always')
+  }
+
+  async streamStart (stream: string): Promise<number> {
+    return await this.call(async b => await b.streamStart(stream), 'always')
+  }
+
+  /** Made by the owner; after a failover, the next owner finishes it (and tells every removed position again). */
+  async scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport> {
+    return await this.call(async b => await b.scavenge(progress, onRemoved), 'always')
+  }
+
+  async compact (): Promise<void> {
+    await this.call(async b => { await b.compact() }, 'always')
   }
 
   async importer (): Promise<LogImporter> {

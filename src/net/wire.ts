@@ -3,8 +3,8 @@
 // included as the Sealed extension) each behind a 4-byte length. Errors cross with their
 // class, code and properties; stored events with the mark of those holding sealed fields.
 import { AnnalsError, type AnnalsErrorCode } from '../errors.js'
-import { sealedEvents, type ReadyEvent } from '../backend/backend.js'
-import type { RecordedEvent } from '../log/types.js'
+import { sealedEvents, type AppendPart, type ReadyEvent } from '../backend/backend.js'
+import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types.js'
 import { decode, encode } from '../storage/codec.js'
 
 /** The protocol's version: an owner refuses clients of another. */
@@ -111,7 +111,7 @@ export function decodeEvents ([events, sealed]: WireEvents): RecordedEvent[] {
 }
 
 /** An event to append, as it crosses: without its decoded value. */
-type WireReady = [id: string, idBytes: Buffer | null, indexed: boolean, type: string, version: number, tags: readonly string[] | null, data: Buffer, metadata: Buffer | null, sealed: boolean, digest: Buffer | null]
+export type WireReady = [id: string, idBytes: Buffer | null, indexed: boolean, type: string, version: number, tags: readonly string[] | null, data: Buffer, metadata: Buffer | null, sealed: boolean, digest: Buffer | null]
 
 export function encodeReady (e: ReadyEvent): WireReady {
   return [e.id, e.idBytes ?? null, e.indexed, e.type, e.version, e.tags ?? null, e.data, e.metadata ?? null, e.sealed, e.digest ?? null]
@@ -130,6 +130,28 @@ export function decodeReady (w: WireReady): ReadyEvent {
   }
   if (idBytes !== null) e.idBytes = buffer(idBytes)
   return e
+}
+
+/** The parts of an append to several streams, as they cross. */
+export type WireParts = Array<[stream: string, events: WireReady[], expected: ExpectedRevision]>
+
+export function encodeParts (parts: readonly AppendPart[]): WireParts {
+  return parts.map(p => [p.stream, p.events.map(encodeReady), p.expected])
+}
+
+export function decodeParts (parts: WireParts): AppendPart[] {
+  return parts.map(([stream, events, expected]) => ({ stream, events: events.map(decodeReady), expected }))
+}
+
+/** An append's result, as it crosses. */
+export type WireResult = [revision: number, position: number, ids: string[]]
+
+export function encodeResult (r: AppendResult): WireResult {
+  return [r.revision, r.position, r.ids]
+}
+
+export function decodeResult ([revision, position, ids]: WireResult): AppendResult {
+  return { revision, position, ids }
 }
 
 /** A Buffer over the bytes msgpackr gave (a Buffer already in Node, a Uint8Array elsewhere). */

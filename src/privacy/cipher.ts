@@ -1,7 +1,11 @@
-// The cipher of personal fields: AES-256-GCM from node:crypto, a random 96-bit IV per field, and
-// additional authenticated data binding the ciphertext to the event it was sealed for, the
-// field's path, the subject and the key: a ciphertext moved anywhere else fails to open.
+// The cipher of personal fields: XChaCha20-Poly1305 (IETF) from libsodium, through
+// sodium-native, with a random 192-bit nonce per field (random nonces of that size never
+// collide in practice) and additional authenticated data binding the ciphertext to the event it
+// was sealed for, the field's path, the subject and the key: a ciphertext moved anywhere else
+// fails to open. One synchronous call a field: measured at a third of what node:crypto's
+// AES-256-GCM costs through createCipheriv (a stream object, and a context, per field).
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto'
+import sodium from 'sodium-native'
 import { AnnalsError } from '../errors.js'
 import { decode, encode } from '../storage/codec.js'
 import { sealedValue, type Sealed } from './sealed.js'
@@ -14,21 +18,24 @@ export interface SubjectKey {
   key: Uint8Array
 }
 
+/** Bytes of a field's nonce, and of the tag that follows its ciphertext. */
+export const NONCE_BYTES = 24
+export const TAG_BYTES = 16
 const IV_BYTES = 12
-const TAG_BYTES = 16
-// IVs come from a pool filled in one call (one random fill per field cost 1.8 µs); a full pool
-// is replaced, not refilled, because sealed values keep views of their IVs
-let ivPool = Buffer.alloc(0)
-let ivOffset = 0
 
-function nextIv (): Buffer {
-  if (ivOffset === ivPool.length) {
-    ivPool = randomFillSync(Buffer.allocUnsafeSlow(IV_BYTES * 1024))
-    ivOffset = 0
+// Random bytes come from a pool filled in one call (one fill per field cost more than the
+// cipher); a used pool is replaced, not refilled, because sealed values keep views of it
+let pool = Buffer.alloc(0)
+let offset = 0
+
+function random (n: number): Buffer {
+  if (offset + n > pool.length) {
+    pool = randomFillSync(Buffer.allocUnsafeSlow(48 * 1024))
+    offset = 0
   }
-  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES)
-  ivOffset += IV_BYTES
-  return iv
+  const bytes = pool.subarray(offset, offset + n)
+  offset += n
+  return bytes
 }
 
 function aad (eventId: string, path: string, subject: string, keyId: Uint8Array): Buffer {
@@ -41,33 +48,43 @@ function aad (eventId: string, path: string, subject: string, keyId: Uint8Array)
   return bytes
 }
 
+const asBuffer = (b: Uint8Array): Buffer => Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+
 /** Seals `value` (any encodable value) as the field at `path` of event `eventId`. */
 export function seal (value: unknown, key: SubjectKey, subject: string, eventId: string, path: string): Sealed {
-  const iv = nextIv()
-  const cipher = createCipheriv('aes-256-gcm', key.key, iv)
-  cipher.setAAD(aad(eventId, path, subject, key.id))
-  const ciphertext = cipher.update(encode(value))
-  cipher.final() // GCM is a stream mode: final() adds no bytes
-  return sealedValue(subject, key.id, eventId, path, iv, ciphertext, cipher.getAuthTag())
+  const nonce = random(NONCE_BYTES)
+  const plain = encode(value)
+  const box = Buffer.allocUnsafe(plain.length + TAG_BYTES)
+  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(box, plain, aad(eventId, path, subject, key.id), null, nonce, asBuffer(key.key))
+  return sealedValue(subject, key.id, eventId, path, nonce, box)
 }
 
 /** Opens a sealed value with its subject's key; `ANNALS_CORRUPT` when it was altered or moved. */
 export function open (sealed: Sealed, key: SubjectKey): unknown {
-  let plain: Buffer
+  const box = asBuffer(sealed.box)
+  const plain = Buffer.allocUnsafe(Math.max(0, box.length - TAG_BYTES))
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key.key, sealed.iv)
-    decipher.setAAD(aad(sealed.eventId, sealed.path, sealed.subject, sealed.keyId))
-    decipher.setAuthTag(sealed.box.subarray(sealed.box.length - TAG_BYTES))
-    plain = Buffer.concat([decipher.update(sealed.box.subarray(0, sealed.box.length - TAG_BYTES)), decipher.final()])
+    if (sealed.iv.length !== NONCE_BYTES || box.length < TAG_BYTES) throw new Error('a nonce or a box of the wrong size')
+    sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(plain, null, box, aad(sealed.eventId, sealed.path, sealed.subject, sealed.keyId), asBuffer(sealed.iv), asBuffer(key.key))
   } catch (err) {
     throw new AnnalsError('ANNALS_CORRUPT', `The sealed field '${sealed.path}' of ${sealed.subject} (event ${sealed.eventId}) does not open: it was altered`, { cause: err })
   }
   return decode(plain)
 }
 
+/**
+ * A keyed digest (BLAKE2b, 16 bytes) of `bytes` under a subject's key: what an idempotent retry
+ * of a sealed event is compared by.
+ */
+export function keyedDigest (bytes: Uint8Array, key: SubjectKey): Buffer {
+  const out = Buffer.allocUnsafe(16)
+  sodium.crypto_generichash(out, asBuffer(bytes), asBuffer(key.key))
+  return out
+}
+
 /** Wraps a subject's key under the master key (envelope encryption), bound to the subject. */
 export function wrapKey (masterKey: Uint8Array, subject: string, key: SubjectKey): Buffer {
-  const iv = nextIv()
+  const iv = random(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', masterKey, iv)
   cipher.setAAD(Buffer.concat([Buffer.from(`${subject}\u0000`), key.id]))
   return Buffer.concat([iv, cipher.update(key.key), cipher.final(), cipher.getAuthTag()])

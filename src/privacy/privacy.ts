@@ -2,7 +2,7 @@
 // with a key per data subject; `shred` deletes the subject's key, and every copy of its
 // personal fields (in events, and in the views and snapshots they were copied into sealed)
 // reads as null from then on. This is the log's event transform (see log/hooks.ts).
-import { createHmac } from 'node:crypto'
+import { counted, databaseOf, shredChannel, traced, tracePromise, type ShredMessage } from '../diagnostics/channels.js'
 import { AnnalsError } from '../errors.js'
 import { encode } from '../storage/codec.js'
 import type { Backend } from '../backend/backend.js'
@@ -11,7 +11,7 @@ import { withExtensions } from '../log/record.js'
 import type { RecordedEvent } from '../log/types.js'
 import { Space, namedKey, prefixRange, u64 } from '../storage/keys.js'
 import type { Storage } from '../storage/storage.js'
-import { open as openSealed, seal, type SubjectKey } from './cipher.js'
+import { keyedDigest, open as openSealed, seal, type SubjectKey } from './cipher.js'
 import { at, withValues, type Declaration, type PersonalData } from './declarations.js'
 import { KeyCache, type Mark } from './key-cache.js'
 import { newKey, wipe, type KeyStore } from './key-store.js'
@@ -90,17 +90,24 @@ export class Privacy implements EventTransform {
     return this.#declarations.has(type)
   }
 
-  async prepare (events: ReadonlyArray<{ type: string, data: unknown }>): Promise<void> {
-    // declarations are durable before anything they seal
-    if (this.#declarations.unsaved) await this.#declarations.saved()
+  prepare (events: ReadonlyArray<{ type: string, data: unknown }>): Promise<void> | undefined {
     const store = this.#store
-    if (store === undefined) return // seal() fails those appends alone
-    const subjects = new Set<string>()
-    for (const e of events) {
-      const subject = subjectOf(this.#declarations.get(e.type), e.data)
-      // an invalid subject fails its append in seal(); it must not fail the others here
-      if (typeof subject === 'string' && (this.#keys.get(subject) ?? null) === null) subjects.add(subject)
+    let subjects: Set<string> | undefined
+    if (store !== undefined) {
+      for (const e of events) {
+        const subject = subjectOf(this.#declarations.get(e.type), e.data)
+        // an invalid subject fails its append in seal(); it must not fail the others here
+        if (typeof subject === 'string' && (this.#keys.get(subject) ?? null) === null) (subjects ??= new Set()).add(subject)
+      }
     }
+    // declarations are durable before anything they seal; with no store, seal() fails those appends alone
+    if (!this.#declarations.unsaved && subjects === undefined) return undefined
+    return this.#prepare(store, subjects)
+  }
+
+  async #prepare (store: KeyStore | undefined, subjects: Set<string> | undefined): Promise<void> {
+    if (this.#declarations.unsaved) await this.#declarations.saved()
+    if (store === undefined || subjects === undefined) return
     await Promise.all([...subjects].map(async s => await this.#current(store, s)))
   }
 
@@ -123,11 +130,11 @@ export class Privacy implements EventTransform {
     return changes.length === 0 ? event.data : withValues(event.data, changes)
   }
 
-  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata'>): Buffer | undefined {
+  digest (event: Pick<RecordedEvent, 'type' | 'data' | 'metadata' | 'tags'>): Buffer | undefined {
     const subject = subjectOf(this.#declarations.get(event.type), event.data)
     const key = subject === undefined ? undefined : this.#keys.get(subject)
     if (key === undefined || key === null) return undefined
-    return createHmac('sha256', key.key).update(encode([event.type, event.data, event.metadata])).digest().subarray(0, 16)
+    return keyedDigest(encode([event.type, event.data, event.metadata, event.tags ?? []]), key)
   }
 
   async open (events: RecordedEvent[]): Promise<RecordedEvent[]> {
@@ -227,6 +234,13 @@ export class Privacy implements EventTransform {
    * the middle is finished at the next open and never leaves a key gone without its record.
    */
   async shred (subjects: readonly string[]): Promise<void> {
+    if (!traced(shredChannel)) return await this.#shred(subjects)
+    // counted, never named: subject ids are personal data
+    const message = counted<ShredMessage>({ database: databaseOf(this.#storage), subjects: new Set(subjects).size })
+    return await tracePromise(shredChannel, message, async () => { await this.#shred(subjects) })
+  }
+
+  async #shred (subjects: readonly string[]): Promise<void> {
     const store = this.#requireStore()
     const unique = [...new Set(subjects)]
     if (unique.length === 0) return
@@ -303,8 +317,10 @@ export class Privacy implements EventTransform {
   #openEvent (e: RecordedEvent): RecordedEvent {
     const redacted: string[] = []
     const data = mapSealedAt(e.data, '', (s, path) => {
-      // a sealed field opens only where it was sealed: moved elsewhere, it is tampering
-      if (s.eventId !== e.id || s.path !== path) {
+      // a sealed field opens only in the event it was sealed for: in another, it is tampering.
+      // Within its event it may have moved (an upcast step may move or copy it); the cipher still
+      // binds it to the path it was sealed at, so it cannot be relabelled
+      if (s.eventId !== e.id) {
         throw new AnnalsError('ANNALS_CORRUPT', `The event at position ${e.position} holds a sealed field of another place (${s.path} of ${s.eventId})`)
       }
       const value = this.#unseal(s)

@@ -35,8 +35,9 @@ export class Sealed {
     /** the event it was sealed for, and the path of the field there: bound into the cipher */
     readonly eventId: string,
     readonly path: string,
+    /** the cipher's nonce (24 bytes) */
     readonly iv: Uint8Array,
-    /** ciphertext followed by the 16-byte GCM tag */
+    /** ciphertext followed by the 16-byte Poly1305 tag */
     readonly box: Uint8Array
   ) {}
 
@@ -67,26 +68,28 @@ function sealedUse (s: Sealed): AnnalsError {
 }
 
 // At rest a sealed value is one binary string, cheap to write and to read:
-//   subject, event id and path as u16 length + UTF-8, key id (8), IV (12), ciphertext + tag
+//   subject, event id and path as u16 length + UTF-8, key id (8), nonce (24), ciphertext + tag (16)
 const bytesOf = new WeakMap<Sealed, Buffer>()
+const KEY_ID = 8
+const NONCE = 24
+const TAG = 16
 
 /**
  * A sealed value laid out at rest from the start: its bytes are written once, here, and reused
  * whenever it is encoded (into its event's record, or a view or snapshot it is copied into).
  */
-export function sealedValue (subject: string, keyId: Uint8Array, eventId: string, path: string, iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array): Sealed {
+export function sealedValue (subject: string, keyId: Uint8Array, eventId: string, path: string, nonce: Uint8Array, box: Uint8Array): Sealed {
   const a = Buffer.byteLength(subject)
   const b = Buffer.byteLength(eventId)
   const c = Buffer.byteLength(path)
-  const bytes = Buffer.allocUnsafe(6 + a + b + c + 8 + 12 + ciphertext.length + tag.length)
+  const bytes = Buffer.allocUnsafe(6 + a + b + c + KEY_ID + NONCE + box.length)
   let i = writeText(bytes, 0, subject, a)
   i = writeText(bytes, i, eventId, b)
   i = writeText(bytes, i, path, c)
   bytes.set(keyId, i)
-  bytes.set(iv, i + 8)
-  bytes.set(ciphertext, i + 20)
-  bytes.set(tag, i + 20 + ciphertext.length)
-  const s = new Sealed(subject, bytes.subarray(i, i + 8), eventId, path, bytes.subarray(i + 8, i + 20), bytes.subarray(i + 20))
+  bytes.set(nonce, i + KEY_ID)
+  bytes.set(box, i + KEY_ID + NONCE)
+  const s = new Sealed(subject, bytes.subarray(i, i + KEY_ID), eventId, path, bytes.subarray(i + KEY_ID, i + KEY_ID + NONCE), bytes.subarray(i + KEY_ID + NONCE))
   bytesOf.set(s, bytes)
   return s
 }
@@ -102,7 +105,7 @@ function toBytes (s: Sealed): Buffer {
   const bytes = bytesOf.get(s)
   if (bytes !== undefined) return bytes
   // made by hand (tests do): lay it out now
-  return toBytes(sealedValue(s.subject, s.keyId, s.eventId, s.path, s.iv, s.box.subarray(0, s.box.length - 16), s.box.subarray(s.box.length - 16)))
+  return toBytes(sealedValue(s.subject, s.keyId, s.eventId, s.path, s.iv, s.box))
 }
 
 function fromBytes (value: unknown): Sealed {
@@ -117,8 +120,8 @@ function fromBytes (value: unknown): Sealed {
     texts.push(b.toString('utf8', i + 2, i + 2 + length))
     i += 2 + length
   }
-  if (i + 20 + 16 > b.length) throw malformed()
-  const s = new Sealed(texts[0]!, b.subarray(i, i + 8), texts[1]!, texts[2]!, b.subarray(i + 8, i + 20), b.subarray(i + 20))
+  if (i + KEY_ID + NONCE + TAG > b.length) throw malformed()
+  const s = new Sealed(texts[0]!, b.subarray(i, i + KEY_ID), texts[1]!, texts[2]!, b.subarray(i + KEY_ID, i + KEY_ID + NONCE), b.subarray(i + KEY_ID + NONCE))
   bytesOf.set(s, b)
   return s
 }
@@ -182,4 +185,18 @@ function walk (value: unknown, open: (s: Sealed) => unknown, seen: Map<object, u
 /** Calls `visit` for every sealed value inside `value`. */
 export function eachSealed (value: unknown, visit: (s: Sealed) => void): void {
   mapSealed(value, s => { visit(s); return s })
+}
+
+/**
+ * Calls `visit` for every sealed value inside `value`, with the dotted path where it is now
+ * (which differs from the path it was sealed at, `s.path`, when an upcast step moved it).
+ * Follows plain objects and arrays, as reads open them.
+ */
+export function eachSealedAt (value: unknown, visit: (s: Sealed, path: string) => void, path = ''): void {
+  if (value instanceof Sealed) {
+    visit(value, path)
+    return
+  }
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Date) return
+  for (const key of Object.keys(value)) eachSealedAt((value as Record<string, unknown>)[key], visit, path === '' ? key : `${path}.${key}`)
 }

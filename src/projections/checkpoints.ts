@@ -17,6 +17,11 @@ export interface GenerationRecord {
   fingerprint: string
   /** whether it keeps the history of its changes */
   history: boolean
+  /**
+   * the versions of the event types with upcast steps it was built with (Upcaster.versions:
+   * '' when none); another set rebuilds the view
+   */
+  versions: string
   /** the next position to handle */
   next: number
 }
@@ -26,7 +31,8 @@ export interface GenerationRecord {
  * keeps it, since only `next` changes from one checkpoint of a generation to the next.
  */
 export function recordPrefix (r: GenerationRecord): Buffer {
-  const whole = encode([r.gen, r.version, r.fingerprint, r.history, 0])
+  // records made before versions were recorded have five fields: versions ''
+  const whole = encode(r.versions === '' ? [r.gen, r.version, r.fingerprint, r.history, 0] : [r.gen, r.version, r.fingerprint, r.history, r.versions, 0])
   return Buffer.from(whole.subarray(0, whole.length - 1)) // without the 0, a positive fixint
 }
 
@@ -53,11 +59,12 @@ function decodeRecord (name: string, bytes: Buffer): GenerationRecord {
   } catch (err) {
     throw corrupt(name, err)
   }
-  if (!Array.isArray(r) || r.length !== 5 || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1]) ||
-      typeof r[2] !== 'string' || typeof r[3] !== 'boolean' || !Number.isSafeInteger(r[4])) {
+  if (!Array.isArray(r) || (r.length !== 5 && r.length !== 6) || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1]) ||
+      typeof r[2] !== 'string' || typeof r[3] !== 'boolean' || !Number.isSafeInteger(r[r.length - 1]) ||
+      (r.length === 6 && (typeof r[4] !== 'string' || r[4] === ''))) {
     throw corrupt(name)
   }
-  return { gen: r[0], version: r[1], fingerprint: r[2], history: r[3], next: r[4] }
+  return { gen: r[0], version: r[1], fingerprint: r[2], history: r[3], versions: r.length === 6 ? r[4] : '', next: r[r.length - 1] }
 }
 
 function corrupt (name: string, cause?: unknown): AnnalsError {
@@ -74,11 +81,13 @@ export async function readRecords (storage: Storage, name: string): Promise<{ ac
 }
 
 /**
- * Whether a stored generation serves this definition: the same version, and the same history
- * flag (which decides what is stored). The fingerprint does not decide (see changed.ts).
+ * Whether a stored generation serves this definition: the same version, the same history flag
+ * (which decides what is stored), and the same versions of the event types with upcast steps
+ * (`versions`, see Upcaster.versions: the events it handled had that shape). The fingerprint
+ * does not decide (see changed.ts).
  */
-export function sameBuild (r: GenerationRecord, def: { version: number, history: boolean }): boolean {
-  return r.version === def.version && r.history === def.history
+export function sameBuild (r: GenerationRecord, def: { version: number, history: boolean }, versions: string): boolean {
+  return r.version === def.version && r.history === def.history && r.versions === versions
 }
 
 /** The lock under which a generation number is taken, in whichever process. */

@@ -2,7 +2,7 @@
 // fingerprint of its code, which checkpoints record (see changed.ts for what it decides).
 import { createHash } from 'node:crypto'
 import type { RecordedEvent } from '../log/types.js'
-import { checkKeys, checkTypes } from '../log/validate.js'
+import { checkKeys, checkStreams, checkTypes } from '../log/validate.js'
 
 /**
  * What a handler may do to its view while it handles one event. Writes are buffered and go to
@@ -75,6 +75,8 @@ export interface ProjectionOptions<Doc = any> { // eslint-disable-line @typescri
   mode?: ProjectionMode
   /** Only events of these types are handled. Default: all. */
   types?: readonly string[]
+  /** Only events of streams whose name starts with `prefix` (a category) are handled. Default: all. */
+  streams?: { prefix: string }
   /** Keep the history of the view's changes, for `at`. Default true; changing it rebuilds the view. */
   history?: boolean
   handle: ProjectionHandler<Doc>
@@ -93,6 +95,7 @@ export interface ProjectionDefinition<Doc = any> { // eslint-disable-line @types
   readonly version: number
   readonly mode: ProjectionMode
   readonly types: readonly string[] | undefined
+  readonly streams: { readonly prefix: string } | undefined
   readonly history: boolean
   readonly handle: ProjectionHandler<Doc>
   /**
@@ -105,7 +108,7 @@ export interface ProjectionDefinition<Doc = any> { // eslint-disable-line @types
 const MAX_NAME_BYTES = 256
 // the options, and `fingerprint`: `project` takes a definition again, and a definition spread
 // into a new one (`{ ...Totals, version: 2 }`) brings its fingerprint along (computed again)
-const KNOWN = ['name', 'version', 'mode', 'types', 'history', 'handle', 'fingerprint']
+const KNOWN = ['name', 'version', 'mode', 'types', 'streams', 'history', 'handle', 'fingerprint']
 
 /**
  * Defines a projection: a named view computed from the log's events by `handle`. Register it
@@ -130,23 +133,25 @@ const KNOWN = ['name', 'version', 'mode', 'types', 'history', 'handle', 'fingerp
 export function defineProjection<Doc = any> (options: ProjectionOptions<Doc>): ProjectionDefinition<Doc> { // eslint-disable-line @typescript-eslint/no-explicit-any
   if (typeof options !== 'object' || options === null) throw new TypeError('defineProjection takes an object')
   checkKeys(options, 'defineProjection', KNOWN)
-  const { name, version = 1, mode = 'async', types, history = true, handle } = options
+  const { name, version = 1, mode = 'async', types, streams, history = true, handle } = options
   if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > MAX_NAME_BYTES) {
     throw new TypeError(`A projection's name must be a string of 1 to ${MAX_NAME_BYTES} UTF-8 bytes`)
   }
   if (!Number.isSafeInteger(version) || version < 1) throw new TypeError('version must be a positive integer')
   if (mode !== 'inline' && mode !== 'async') throw new TypeError("mode must be 'inline' or 'async'")
   checkTypes(types)
+  checkStreams(streams)
   if (typeof history !== 'boolean') throw new TypeError('history must be a boolean')
   if (typeof handle !== 'function') throw new TypeError('handle must be a function')
   const sortedTypes = types === undefined ? undefined : Object.freeze([...new Set(types)].sort())
   // the handler's source text stands for what it does, as far as annals can tell: a stored view
   // of the same version written by another one is kept, with a warning (changed.ts)
   const fingerprint = createHash('sha256')
-    .update(JSON.stringify([version, handle.toString(), sortedTypes ?? null, history]))
+    .update(JSON.stringify([version, handle.toString(), sortedTypes ?? null, history, ...(streams === undefined ? [] : [streams.prefix])]))
     .digest('base64url')
     .slice(0, 22)
-  return Object.freeze({ name, version, mode, types: sortedTypes, history, handle, fingerprint })
+  const category = streams === undefined ? undefined : Object.freeze({ prefix: streams.prefix })
+  return Object.freeze({ name, version, mode, types: sortedTypes, streams: category, history, handle, fingerprint })
 }
 
 /** Accepts what {@link defineProjection} made, or options it can make one from; checks again either way. */

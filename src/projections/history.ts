@@ -7,8 +7,8 @@
 // look through one block.
 import { AnnalsError } from '../errors.js'
 import { decode, encode } from '../storage/codec.js'
-import { prefixRange } from '../storage/keys.js'
-import type { Storage } from '../storage/storage.js'
+import { Space, prefixRange, spaceEnd, spaceStart, writeU64 } from '../storage/keys.js'
+import type { Storage, WriteOp } from '../storage/storage.js'
 import {
   historyKey, historyKeyBound, historyKeyFirst, historyKeyPart, historyPrefix, unescapeKey
 } from './keys.js'
@@ -91,4 +91,44 @@ export async function * historyQuery (storage: Storage, gen: number, bounds: Key
   } finally {
     await it.close()
   }
+}
+
+/**
+ * Drops from every generation's history the changes that removed events made (a scavenge): a
+ * block keeps its other changes, under the key of its new first position; a block of removed
+ * changes only goes. A scan of the history space, a chunk at a time.
+ */
+export async function scavengeHistory (storage: Storage, removed: (position: number) => boolean): Promise<number> {
+  let dropped = 0
+  const it = storage.entries({ gte: spaceStart(Space.history), lt: spaceEnd(Space.history) })
+  try {
+    for (let entries = await it.nextv(256); entries.length > 0; entries = await it.nextv(256)) {
+      const ops: WriteOp[] = []
+      for (const [key, value] of entries) {
+        let changes: unknown
+        try {
+          changes = decode(value)
+        } catch (err) {
+          throw new AnnalsError('ANNALS_CORRUPT', 'A block of view history does not decode', { cause: err })
+        }
+        if (!Array.isArray(changes)) throw new AnnalsError('ANNALS_CORRUPT', 'A block of view history is malformed')
+        const kept: unknown[] = []
+        for (let i = 0; i < changes.length; i += 2) {
+          if (removed(changes[i] as number)) dropped++
+          else kept.push(changes[i], changes[i + 1])
+        }
+        if (kept.length === changes.length) continue
+        ops.push({ key })
+        if (kept.length > 0) {
+          const moved = Buffer.from(key)
+          writeU64(moved, kept[0] as number, moved.length - 8)
+          ops.push({ key: moved, value: encode(kept) })
+        }
+      }
+      if (ops.length > 0) await storage.write(ops, false)
+    }
+  } finally {
+    await it.close()
+  }
+  return dropped
 }

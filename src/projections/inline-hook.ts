@@ -20,7 +20,8 @@ import type { Log } from '../log/log.js'
 import type { RecordedEvent } from '../log/types.js'
 import type { WriteOp } from '../storage/storage.js'
 import type { Member } from './member.js'
-import { failedError } from './projected.js'
+import { projectionChannel } from '../diagnostics/channels.js'
+import { failedError, tellBatch } from './projected.js'
 import { closeWindow, openWindow } from './reentry.js'
 
 /** What the hook needs from the registry. */
@@ -52,6 +53,8 @@ export class InlineHook implements AppendHook {
   #window = false
   /** Batches started so far. */
   batches = 0
+  /** when the open batch started (performance.now()), when `annals:projection` has subscribers; else -1 */
+  #started = -1
 
   constructor (host: HookHost) {
     this.#host = host
@@ -69,7 +72,7 @@ export class InlineHook implements AppendHook {
     for (const event of events) {
       for (const m of members) {
         // a member stopped (abandoned by close) handles nothing more
-        if (m.owner !== 'hook' || !m.wants(event.type)) continue
+        if (m.owner !== 'hook' || !m.wants(event)) continue
         try {
           const pending = m.handle(event)
           if (pending !== undefined) await pending
@@ -122,7 +125,11 @@ export class InlineHook implements AppendHook {
     this.#open = false
     this.#closeWindow()
     if (written) {
-      for (const [m, next] of this.#next) m.record = { ...m.record, next }
+      for (const [m, next] of this.#next) {
+        const events = next - m.record.next
+        m.record = { ...m.record, next }
+        if (this.#started >= 0) tellBatch(this.#host.log, m, events, this.#started)
+      }
       for (const m of this.#checkpointed) m.stored = m.record.next
     }
     this.#checkpointed = []
@@ -144,6 +151,7 @@ export class InlineHook implements AppendHook {
 
   async #start (first: number): Promise<void> {
     this.#open = true
+    this.#started = projectionChannel.hasSubscribers ? performance.now() : -1
     this.batches++
     openWindow()
     this.#window = true
@@ -173,7 +181,7 @@ export class InlineHook implements AppendHook {
     try {
       for (let chunk = await chunks.next(); chunk.length > 0 && error === undefined; chunk = await chunks.next()) {
         for (const event of chunk) {
-          if (m.wants(event.type)) {
+          if (m.wants(event)) {
             try {
               const pending = m.handle(event)
               if (pending !== undefined) await pending

@@ -33,6 +33,7 @@ export class Member {
   inflight: Promise<unknown> | undefined
   readonly changes: Changes
   readonly types: ReadonlySet<string> | undefined
+  readonly prefix: string | undefined
   readonly #handle: ProjectionHandler
   readonly #inline: boolean
 
@@ -44,6 +45,7 @@ export class Member {
     this.changes = new Changes(storage, record.gen, record.history)
     const types = projected.definition.types
     this.types = types === undefined ? undefined : new Set(types)
+    this.prefix = projected.definition.streams?.prefix
     this.#handle = projected.definition.handle
     this.#inline = projected.definition.mode === 'inline'
   }
@@ -53,8 +55,9 @@ export class Member {
   }
 
   /** Whether this member handles events of `type`. */
-  wants (type: string): boolean {
-    return this.types === undefined || this.types.has(type)
+  wants (event: { type: string, stream: string }): boolean {
+    return (this.types === undefined || this.types.has(event.type)) &&
+      (this.prefix === undefined || event.stream.startsWith(this.prefix))
   }
 
   /**

@@ -1,5 +1,6 @@
 // A registered projection: which generation serves reads (`active`), which one is being
 // rebuilt (`building`), whether it failed, and who waits for it to move on.
+import { counted, databaseOf, projectionChannel, type ProjectionMessage } from '../diagnostics/channels.js'
 import { AnnalsError } from '../errors.js'
 import type { Lock } from '../backend/backend.js'
 import type { Log } from '../log/log.js'
@@ -101,6 +102,11 @@ export class Projected {
   fail (member: Member, position: number, error: AnnalsError): void {
     member.owner = 'stopped'
     if (member === this.active || member === this.building) {
+      if (projectionChannel.hasSubscribers) {
+        projectionChannel.publish(counted<ProjectionMessage>({
+          kind: 'failed', database: databaseOf(this.#log.storage), projection: this.name, position, error, errorCode: error.code
+        }))
+      }
       this.failure = { error, position }
       this.notify()
     }
@@ -110,6 +116,27 @@ export class Projected {
     this.#closed = new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
     this.notify()
   }
+}
+
+/**
+ * Tells `annals:projection` that `member` wrote a batch that moved it over `events` positions,
+ * handled and written since `started` (performance.now()).
+ */
+export function tellBatch (log: Log, member: Member, events: number, started: number): void {
+  if (events <= 0 || !projectionChannel.hasSubscribers) return
+  const position = member.record.next - 1
+  const definition = member.projected.definition
+  projectionChannel.publish(counted<ProjectionMessage>({
+    kind: 'batch',
+    database: databaseOf(log.storage),
+    projection: definition.name,
+    mode: definition.mode === 'inline' ? 'inline' : 'async',
+    rebuilding: member.building,
+    events,
+    position,
+    lag: Math.max(0, log.head.position - position),
+    duration: performance.now() - started
+  }))
 }
 
 /** The error of a handler that threw on the event at `position`. */

@@ -58,6 +58,16 @@ export class Projections implements TrainHost, HookHost {
     this.#generations = new Generations(this.#storage, log.backend)
   }
 
+  /** How many projections are registered (or being registered). */
+  get size (): number {
+    return this.#registering.size
+  }
+
+  /** The projections registered. */
+  registered (): IterableIterator<Projected> {
+    return this.#registered.values()
+  }
+
   /**
    * Registers a projection: resumes its view from its checkpoint, or rebuilds it beside the
    * stored one when the definition changed. Async ones resolve at once; inline ones once current.
@@ -187,11 +197,13 @@ export class Projections implements TrainHost, HookHost {
   async #load (p: Projected): Promise<void> {
     const def = p.definition
     const generations = this.#generations
+    // the events it receives come upcast: a view built with other versions of their types is rebuilt
+    const versions = this.log.upcaster.versions
     const stored = await readRecords(this.#storage, p.name)
     const ops: WriteOp[] = []
     const fresh = async (): Promise<GenerationRecord> => {
       const gen = await generations.take()
-      return { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, next: 0 }
+      return { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, versions, next: 0 }
     }
     // a generation kept for this definition goes on with its handler, whose fingerprint its next
     // checkpoint records; if that is not the stored one, say so (once)
@@ -201,12 +213,12 @@ export class Projections implements TrainHost, HookHost {
       return { ...r, fingerprint: def.fingerprint }
     }
     let active = stored.active
-    let building = stored.building !== undefined && sameBuild(stored.building, def) ? keep(stored.building) : undefined
+    let building = stored.building !== undefined && sameBuild(stored.building, def, versions) ? keep(stored.building) : undefined
     if (active === undefined) {
       active = await fresh()
       building = undefined
       ops.push({ key: recordKey(p.name, false), value: encodeRecord(active) })
-    } else if (!sameBuild(active, def)) {
+    } else if (!sameBuild(active, def, versions)) {
       // a new version: build its view beside the stored one, which serves reads meanwhile
       if (building === undefined) {
         building = await fresh()
@@ -253,7 +265,7 @@ export class Projections implements TrainHost, HookHost {
     await Promise.all(old.map(async m => { await m.quiet() }))
     const gen = await this.#generations.take()
     const def = p.definition
-    const record: GenerationRecord = { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, next: 0 }
+    const record: GenerationRecord = { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, versions: this.log.upcaster.versions, next: 0 }
     // the new generation is built beside the active one; one being built before is dropped
     const ops: WriteOp[] = [{ key: recordKey(p.name, true), value: encodeRecord(record) }]
     if (p.building !== undefined) ops.push({ key: garbageKey(p.building.record.gen), value: EMPTY })

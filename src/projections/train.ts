@@ -14,7 +14,8 @@ import type { Log } from '../log/log.js'
 import type { RecordedEvent } from '../log/types.js'
 import type { WriteOp } from '../storage/storage.js'
 import type { Member } from './member.js'
-import { failedError } from './projected.js'
+import { projectionChannel } from '../diagnostics/channels.js'
+import { failedError, tellBatch } from './projected.js'
 import { closeWindow, openWindow } from './reentry.js'
 
 export interface Failure { member: Member, position: number, error: AnnalsError }
@@ -67,7 +68,8 @@ export class Train {
 
   /** Moves `other`'s members, at the same position, onto this train; `other` then ends. */
   absorb (other: Train): void {
-    this.#take(other.#members)
+    // only its members still: one stopped or replaced (a rebuild's old generation) stays so
+    this.#take(other.#prune())
     other.#members = []
     other.wake()
     this.wake()
@@ -111,6 +113,7 @@ export class Train {
           await this.#pass(head)
           continue
         }
+        if (await this.#swapAtHead()) continue
         this.#idle = true
         this.#host.idle(this)
         if (this.#prune().length > 0) {
@@ -138,6 +141,21 @@ export class Train {
     }
   }
 
+  /**
+   * Swaps in the rebuilt generations that are at the head without having handled a chunk (a
+   * rebuild of an empty log): a pass swaps in those it brings to the head with its last chunk,
+   * so these are the only ones left. Says whether it swapped any.
+   */
+  async #swapAtHead (): Promise<boolean> {
+    const members = this.#prune().filter(m => m.building)
+    if (members.length === 0) return false
+    const ops: WriteOp[] = []
+    for (const m of members) this.#host.swap(m, this.#next, ops)
+    await this.#host.log.storage.write(ops, false)
+    this.#host.written(members, members, [])
+    return true
+  }
+
   /** Handles the log from the train's position up to `head`. */
   async #pass (head: number): Promise<void> {
     const chunks = this.#host.log.chunks({ from: this.#next, to: head, backwards: false, limit: Infinity }, undefined, true)
@@ -155,6 +173,8 @@ export class Train {
   }
 
   async #chunk (members: Member[], chunk: RecordedEvent[], head: number): Promise<void> {
+    const started = projectionChannel.hasSubscribers ? performance.now() : -1
+    const before = started >= 0 ? members.map(m => m.record.next) : undefined
     const failures: Failure[] = []
     // inline handlers run in a window of their own (reentry.ts)
     const window = members.some(m => m.inline)
@@ -191,6 +211,7 @@ export class Train {
       m.stored = nexts[i]!
     })
     this.#next = end
+    if (before !== undefined) members.forEach((m, i) => { tellBatch(this.#host.log, m, nexts[i]! - before[i]!, started) })
     this.#host.written(members, swapped, failures)
   }
 
@@ -200,7 +221,7 @@ export class Train {
     for (const event of chunk) {
       for (let i = 0; i < live.length; i++) {
         const m = live[i]!
-        if (!m.wants(event.type)) continue
+        if (!m.wants(event)) continue
         try {
           const pending = m.handle(event)
           if (pending !== undefined) await pending

@@ -53,6 +53,18 @@ export function decode (bytes: Uint8Array): unknown {
   return packr.unpack(bytes)
 }
 
+const range = { start: 0, end: 0 }
+
+/**
+ * Decodes the MessagePack bytes `buffer[start..end)`, which must hold exactly one value, without
+ * a view of them: msgpackr keeps one DataView per buffer, so the events of one chunk share it.
+ */
+export function decodeRange (buffer: Buffer, start: number, end: number): unknown {
+  range.start = start
+  range.end = end
+  return packr.unpack(buffer, range)
+}
+
 /** How many extension values (see {@link registerExtension}) have been decoded so far. */
 let extensionReads = 0
 

@@ -33,7 +33,11 @@ export const Space = {
   /** personal data: shred records and intents (subjects' keys live in a key store) */
   privacy: 0x4b, // 'K'
   /** stream summaries: stream name -> its last revision and position on disk (see backend/level/stream-index.ts) */
-  summaries: 0x52 // 'R'
+  summaries: 0x52, // 'R'
+  /** tag index: tag, 0x00, position (u64) -> the event's type and tags (see backend/level/tags.ts) */
+  tags: 0x54, // 'T'
+  /** the rules of streams' lives: deletion, truncation, tombstones, retention (see backend/level/rules.ts) */
+  rules: 0x58 // 'X'
 } as const
 
 export type SpaceTag = typeof Space[keyof typeof Space]

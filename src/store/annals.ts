@@ -5,14 +5,16 @@ import { Aggregates } from '../aggregates/aggregates.js'
 import { checkAggregate, type Aggregate } from '../aggregates/define.js'
 import { checkLoadOptions, type LoadOptions, type Loaded } from '../aggregates/target.js'
 import { AnnalsError } from '../errors.js'
+import { checkEventDeclaration, type EventDeclaration } from '../log/event-declarations.js'
 import type { Log } from '../log/log.js'
-import { EventIterator, type EventStream, type ReadRange } from '../log/reader.js'
+import { EventIterator, traceRead, type EventStream, type ReadRange } from '../log/reader.js'
 import type {
-  AppendOptions, AppendResult, NewEvent, ReadAllOptions, ReadStreamOptions
+  AppendManyOptions, AppendManyPart, AppendOptions, AppendResult, ExpectedRevision, NewEvent, ReadAllOptions, ReadOptions, ReadResult, ReadStreamOptions
 } from '../log/types.js'
 import {
-  checkBoolean, checkCount, checkEvents, checkExpected, checkOptions, checkPoint, checkStream, checkTypes
+  checkBoolean, checkCondition, checkCount, checkEvents, checkExpected, checkOptions, checkPoint, checkQuery, checkStream, checkStreams, checkTypes
 } from '../log/validate.js'
+import type { PendingEvent } from '../log/validate.js'
 import type { PersonalData } from '../privacy/declarations.js'
 import type { Privacy } from '../privacy/privacy.js'
 import {
@@ -20,8 +22,11 @@ import {
 } from '../subscriptions/subscription.js'
 import { checkDefinition, type ProjectionDefinition } from '../projections/definition.js'
 import { Projection } from '../projections/handle.js'
+import { scavengeHistory } from '../projections/history.js'
+import type { StreamSummary } from '../backend/backend.js'
 import { inlineHandlerHere } from '../projections/reentry.js'
 import { Projections } from '../projections/registry.js'
+import { collectStats, type Stats } from './stats.js'
 
 type Status = 'open' | 'closing' | 'closed'
 
@@ -119,19 +124,75 @@ export class Annals {
   append (stream: string, events: NewEvent | readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
     // not async: one promise per append rather than two, on the hottest path there is
     try {
-      this.#assertOpen()
-      const inline = inlineHandlerHere()
-      if (inline !== undefined) {
-        throw new AnnalsError('ANNALS_REENTRANT_APPEND', `append was called from the handler of inline projection '${inline}', ` +
-          'which runs inside the writer: it would wait for ever for the batch the handler is part of')
-      }
-      const name = checkStream(stream)
-      const checked = checkEvents(events, this.#maxEventSize)
+      this.#assertAppendable()
+      const name = checkWritableStream(stream)
+      const checked = checkUserTypes(checkEvents(events, this.#maxEventSize))
       const o = checkOptions<AppendOptions>(options, 'append', APPEND_OPTIONS)
-      return this.#log.append(name, checked, checkExpected(o.expectedRevision), checkBoolean(o.sync, 'sync'))
+      return this.#log.append(name, checked, checkExpected(o.expectedRevision), checkBoolean(o.sync, 'sync'), checkCondition(o.condition))
     } catch (err) {
       return Promise.reject(err)
     }
+  }
+
+  /**
+   * Appends to several streams at once, atomically: all of it is written, or none of it. Each
+   * part's `expectedRevision` is checked (a failure names the part's stream, what it expected and
+   * what it found, as the error's `stream`, `expected` and `actual`); a `condition` is checked
+   * as for `append`. Resolves with one result per part, in order.
+   *
+   * @example
+   * ```ts
+   * await db.appendMany([
+   *   { stream: 'account-1', events: { type: 'Withdrawn', data: { amount: 30 } }, expectedRevision: 4 },
+   *   { stream: 'account-2', events: { type: 'Deposited', data: { amount: 30 } }, expectedRevision: 'stream_exists' }
+   * ])
+   * ```
+   */
+  appendMany (parts: readonly AppendManyPart[], options?: AppendManyOptions): Promise<AppendResult[]> {
+    try {
+      this.#assertAppendable()
+      if (!Array.isArray(parts)) throw new TypeError('appendMany takes an array of { stream, events, expectedRevision }')
+      if (parts.length === 0) throw new AnnalsError('ANNALS_INVALID_EVENT', 'appendMany needs at least one part')
+      const checked = parts.map((part: unknown, i) => {
+        const p = checkOptions<AppendManyPart>(part, `appendMany's part ${i}`, MANY_PART_FIELDS)
+        if (typeof part !== 'object' || part === null) throw new TypeError(`appendMany's part ${i} must be an object`)
+        return { stream: checkWritableStream(p.stream), events: checkUserTypes(checkEvents(p.events, this.#maxEventSize)), expected: checkExpected(p.expectedRevision) }
+      })
+      const o = checkOptions<AppendManyOptions>(options, 'appendMany', ['sync', 'condition'])
+      return this.#log.appendMany(checked, checkBoolean(o.sync, 'sync'), checkCondition(o.condition))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * The events matching a query (any of its items: an item matches events of one of its
+   * `types` carrying all of its `tags`), past `after`, in position order, and the head of the
+   * log when it read: the `after` to give an append's condition, so that the append fails if
+   * anything matching was written since (the Dynamic Consistency Boundary model).
+   *
+   * @example
+   * ```ts
+   * const query = [{ types: ['StudentEnrolled'], tags: ['course:3'] }]
+   * const { events, head } = await db.read({ query })
+   * if (events.length < 30) {
+   *   await db.append('enrolments', { type: 'StudentEnrolled', data: { student: 7 }, tags: ['course:3', 'student:7'] },
+   *     { condition: { failIfEventsMatch: query, after: head } })
+   * }
+   * ```
+   */
+  async read (options: ReadOptions): Promise<ReadResult> {
+    this.#assertOpen()
+    const o = checkOptions<ReadOptions>(options, 'read', ['query', 'after', 'limit'])
+    if (typeof options !== 'object' || options === null) throw new TypeError('read takes { query, after, limit }')
+    const query = checkQuery(o.query, 'query')
+    const after = o.after
+    if (after !== undefined && !(Number.isSafeInteger(after) && after >= -1)) throw new TypeError('after must be a position (an integer >= -1)')
+    const limit = checkCount(o.limit, 'limit') ?? Infinity
+    const head = this.#log.head.position
+    const events = await new EventIterator(() => this.#log.filtered({ from: (after ?? -1) + 1, to: head, backwards: false, limit }, { query }), this.#assertOpen,
+      traceRead(this.#log.database, 'read', undefined, options)).toArray()
+    return { events, head }
   }
 
   /**
@@ -146,7 +207,7 @@ export class Annals {
     return new EventIterator(() => {
       const name = checkStream(stream)
       return this.#log.streamChunks(name, readRange(checkOptions<ReadStreamOptions>(options, 'readStream', READ_STREAM_OPTIONS)))
-    }, this.#assertOpen)
+    }, this.#assertOpen, traceRead(this.#log.database, 'readStream', stream, options))
   }
 
   /**
@@ -162,8 +223,14 @@ export class Annals {
       const o = checkOptions<ReadAllOptions>(options, 'readAll', READ_ALL_OPTIONS)
       const range = readRange(o)
       const types = checkTypes(o.types)
-      return this.#log.chunks(range, types === undefined ? undefined : new Set(types))
-    }, this.#assertOpen)
+      const tags = o.tags === undefined ? undefined : checkQuery([{ tags: o.tags }], 'tags')[0]!.tags
+      const prefix = checkStreams(o.streams)
+      // no types (`types: []`) match nothing, whatever the tags or streams (in a query item an
+      // empty list of types means any type: it is not made one)
+      if ((tags === undefined && prefix === undefined) || types?.length === 0) return this.#log.chunks(range, types === undefined ? undefined : new Set(types))
+      const query = tags === undefined && types === undefined ? undefined : [{ ...(types === undefined ? {} : { types: [...types] }), ...(tags === undefined ? {} : { tags }) }]
+      return this.#log.filtered(range, { ...(query === undefined ? {} : { query }), ...(prefix === undefined ? {} : { prefix }) })
+    }, this.#assertOpen, traceRead(this.#log.database, 'readAll', undefined, options))
   }
 
   /**
@@ -178,6 +245,155 @@ export class Annals {
   async revision (stream: string): Promise<number> {
     this.#assertOpen()
     return await this.#log.revision(checkStream(stream))
+  }
+
+  /**
+   * The last committed position and its commit time; position -1 (time 0) when the log is empty.
+   *
+   * @example
+   * ```ts
+   * const { position, time } = await db.head()
+   * ```
+   */
+  async head (): Promise<{ position: number, time: number }> {
+    this.#assertOpen()
+    const { position, time } = this.#log.head
+    return { position, time }
+  }
+
+  /**
+   * The streams, in the byte order of their names, with their last revision and the position
+   * and commit time of that event: those whose name starts with `prefix`, after the stream
+   * `after`, at most `limit`. Streams that read nothing any more (tombstoned, or deleted and not
+   * written since) are not listed.
+   *
+   * @example
+   * ```ts
+   * for await (const { stream, revision } of db.streams({ prefix: 'cart-', limit: 100 })) console.log(stream, revision)
+   * ```
+   */
+  streams (options?: { prefix?: string, after?: string, limit?: number }): AsyncIterable<StreamSummary> {
+    const o = checkOptions<{ prefix: string, after: string, limit: number }>(options, 'streams', ['prefix', 'after', 'limit'])
+    if (o.prefix !== undefined && typeof o.prefix !== 'string') throw new TypeError('prefix must be a string')
+    if (o.after !== undefined && typeof o.after !== 'string') throw new TypeError('after must be a stream name')
+    const limit = checkCount(o.limit, 'limit') ?? Infinity
+    this.#assertOpen()
+    const backend = this.#log.backend
+    const assertOpen = this.#assertOpen
+    return {
+      async * [Symbol.asyncIterator] () {
+        for await (const s of backend.streams({ prefix: o.prefix ?? '', after: o.after, limit })) {
+          assertOpen()
+          yield s
+        }
+      }
+    }
+  }
+
+  /**
+   * Deletes a stream, softly: its events read no more (reads of it give nothing), `revision`
+   * still says where it ended, and an append re-creates it with revisions going on from there.
+   * Recorded as a `$StreamDeleted` event in the system stream `$streams`. `expectedRevision` is
+   * checked as for an append. Resolves with the system event's revision and position.
+   *
+   * @example
+   * ```ts
+   * await db.deleteStream('cart-1', { expectedRevision: 4 })
+   * ```
+   */
+  async deleteStream (stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult> {
+    this.#assertAppendable()
+    const o = checkOptions<{ expectedRevision: ExpectedRevision }>(options, 'deleteStream', ['expectedRevision'])
+    return await this.#log.lifecycle({ kind: 'delete', stream: checkWritableStream(stream), expected: checkExpected(o.expectedRevision) })
+  }
+
+  /**
+   * Deletes a stream for good: it reads nothing, and every append to it fails with
+   * `ANNALS_STREAM_DELETED`. Recorded as a `$StreamTombstoned` event in `$streams`.
+   *
+   * @example
+   * ```ts
+   * await db.tombstoneStream('cart-2')
+   * ```
+   */
+  async tombstoneStream (stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult> {
+    this.#assertAppendable()
+    const o = checkOptions<{ expectedRevision: ExpectedRevision }>(options, 'tombstoneStream', ['expectedRevision'])
+    return await this.#log.lifecycle({ kind: 'tombstone', stream: checkWritableStream(stream), expected: checkExpected(o.expectedRevision) })
+  }
+
+  /**
+   * Removes a stream's revisions below `before`: they read no more (a truncation only ever moves
+   * forwards). Recorded as a `$StreamTruncated` event in `$streams`.
+   *
+   * @example
+   * ```ts
+   * await db.truncateStream('cart-3', { before: 100 })
+   * ```
+   */
+  async truncateStream (stream: string, options: { before: number }): Promise<AppendResult> {
+    this.#assertAppendable()
+    const o = checkOptions<{ before: number }>(options, 'truncateStream', ['before'])
+    if (!Number.isSafeInteger(o.before) || o.before! < 0) throw new TypeError('before must be a revision (an integer >= 0)')
+    return await this.#log.lifecycle({ kind: 'truncate', stream: checkWritableStream(stream), before: o.before! })
+  }
+
+  /**
+   * Sets a stream's retention: it keeps its newest `maxCount` events, and those younger than
+   * `maxAge` ms; older ones read no more. A name ending in `*` sets it for every stream whose
+   * name starts with what comes before (`'user-*'`); a stream's own setting wins over its
+   * category's. `{}` clears it. Recorded as a `$StreamMetadataSet` event in `$streams`.
+   *
+   * @example
+   * ```ts
+   * await db.setStreamMetadata('cart-4', { maxCount: 1000 })
+   * await db.setStreamMetadata('user-*', { maxAge: 90 * 86400_000 })
+   * ```
+   */
+  async setStreamMetadata (stream: string, metadata: { maxCount?: number, maxAge?: number }): Promise<AppendResult> {
+    this.#assertAppendable()
+    const o = checkOptions<{ maxCount: number, maxAge: number }>(metadata, 'setStreamMetadata', ['maxCount', 'maxAge'])
+    if (typeof metadata !== 'object' || metadata === null) throw new TypeError('setStreamMetadata takes { maxCount, maxAge }')
+    for (const key of ['maxCount', 'maxAge'] as const) {
+      const v = o[key]
+      if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw new TypeError(`${key} must be an integer >= 0`)
+    }
+    const retention = o.maxCount === undefined && o.maxAge === undefined ? undefined : { ...(o.maxCount === undefined ? {} : { maxCount: o.maxCount }), ...(o.maxAge === undefined ? {} : { maxAge: o.maxAge }) }
+    if (typeof stream === 'string' && stream.endsWith('*')) {
+      return await this.#log.lifecycle({ kind: 'category-retention', prefix: stream.slice(0, -1), retention })
+    }
+    return await this.#log.lifecycle({ kind: 'retention', stream: checkWritableStream(stream), retention })
+  }
+
+  /**
+   * Takes out of the database's files what no longer reads: the events of deleted, truncated,
+   * expired and archived streams (their records, their copies in the streams' blocks, their id
+   * and tag index entries), the snapshots of streams that lost their first events, and the view
+   * history their changes wrote. The database stays in use meanwhile; memory stays flat; a crash
+   * in the middle loses nothing, and the next scavenge finishes it. Resolves with how many events
+   * were removed from the files.
+   *
+   * @example
+   * ```ts
+   * await db.deleteStream('cart-1')
+   * const { removed } = await db.scavenge()
+   * ```
+   */
+  async scavenge (options?: { onProgress?: (done: number, total: number) => void }): Promise<{ removed: number, snapshots: number, history: number }> {
+    this.#assertOpen()
+    const o = checkOptions<{ onProgress: (done: number, total: number) => void }>(options, 'scavenge', ['onProgress'])
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('onProgress must be a function')
+    // the removed positions, one bit each, for the view history they wrote
+    const head = this.#log.head.position
+    const bits = new Uint8Array(Math.ceil((head + 1) / 8))
+    const report = await this.#log.backend.scavenge(o.onProgress, positions => {
+      for (const p of positions) if (p <= head) bits[p >> 3]! |= 1 << (p & 7)
+    })
+    const snapshots = await this.#aggregates.scavenge()
+    const history = await scavengeHistory(this.#log.storage, p => p <= head && (bits[p >> 3]! & 1 << (p & 7)) !== 0)
+    // last, so that no byte of what went is left in the files
+    await this.#log.backend.compact()
+    return { removed: report.removed, snapshots, history }
   }
 
   /**
@@ -277,6 +493,32 @@ export class Annals {
   }
 
   /**
+   * Declares the schema version of an event type, and the steps that bring events stored at
+   * older versions up to it (`upcast[v]` from version v to v + 1): the same as the `events`
+   * option of `open`. From now on, appends of that type record this version, and every read
+   * (streams, the log, subscriptions, loads, projections) gives older events upcast, with
+   * `version` saying which they are read as. A `TypeError` for a malformed declaration, and for
+   * one that changes the versions in force once a projection is registered: views are built
+   * with the versions in force when they are registered, so declare before `project`. See
+   * docs/evolution.md.
+   *
+   * @example
+   * ```ts
+   * db.defineEvent('PhotoAdded', { version: 2, upcast: { 1: e => ({ ...e, data: { ...e.data, tags: [] } }) } })
+   * ```
+   */
+  defineEvent (type: string, declaration: EventDeclaration): void {
+    this.#assertOpen()
+    const declared = checkEventDeclaration(type, declaration)
+    const upcaster = this.#log.upcaster
+    if ((this.#projections?.size ?? 0) > 0 && upcaster.versionsWith([[type, declared]]) !== upcaster.versions) {
+      throw new TypeError(`defineEvent('${type}') changes the versions in force after projections were registered, which were built with the old ones: ` +
+        'declare event versions before db.project (or with the events option of open)')
+    }
+    upcaster.define([[type, declared]])
+  }
+
+  /**
    * Forgets data subjects: erases their keys, so that every personal field sealed for them, in
    * events, views and snapshots, reads as null from then on (events list the paths in
    * `redacted`). Shredding twice, or a subject that never existed, is fine.
@@ -338,6 +580,24 @@ export class Annals {
     return new Projection<Doc>(projected, { log: this.#log, registry, assertOpen: this.#assertOpen, open: async value => await this.#privacy.openValue(value) })
   }
 
+  /**
+   * The database's figures now, for people without OpenTelemetry (`annals/otel` reports the
+   * same as metrics): appends and events written, batches and their sizes, append latency
+   * (mean, p50, p99 over the last 1,024 appends), the writer's queue, the head, and the
+   * position and lag of each projection and subscription. Synchronous and cheap; after `close`
+   * it gives the figures as the database left them.
+   *
+   * @example
+   * ```ts
+   * const stats = db.stats()
+   * console.log(stats.appends.count, stats.appends.latency.p99, stats.queue.events)
+   * for (const p of stats.projections) if (p.lag > 1000) console.warn(`${p.name} lags by ${p.lag} events`)
+   * ```
+   */
+  stats (): Stats {
+    return collectStats(this.#log, this.#projections?.registered() ?? [], this.#subscriptions)
+  }
+
   /** The projections of this database, started on first use. */
   #registry (): Projections {
     this.#projections ??= new Projections(this.#log)
@@ -397,6 +657,16 @@ export class Annals {
   readonly #assertOpen = (): void => {
     if (this.#status !== 'open') throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
   }
+
+  /** Open, and not called from an inline projection's handler (which runs inside the writer). */
+  #assertAppendable (): void {
+    this.#assertOpen()
+    const inline = inlineHandlerHere()
+    if (inline !== undefined) {
+      throw new AnnalsError('ANNALS_REENTRANT_APPEND', `append was called from the handler of inline projection '${inline}', ` +
+        'which runs inside the writer: it would wait for ever for the batch the handler is part of')
+    }
+  }
 }
 
 /** The default of close's `handlerTimeout`, in ms. */
@@ -409,10 +679,27 @@ function checkCloseOptions (options: unknown): number {
   return timeout
 }
 
-const APPEND_OPTIONS = ['expectedRevision', 'sync']
+const APPEND_OPTIONS = ['expectedRevision', 'sync', 'condition']
+const MANY_PART_FIELDS = ['stream', 'events', 'expectedRevision']
 const READ_STREAM_OPTIONS = ['from', 'to', 'backwards', 'limit']
-const READ_ALL_OPTIONS = [...READ_STREAM_OPTIONS, 'types']
+const READ_ALL_OPTIONS = [...READ_STREAM_OPTIONS, 'types', 'tags', 'streams']
 
+/** A stream an application may write to or change: `$` begins the names of annals' system streams. */
+function checkWritableStream (stream: unknown): string {
+  const name = checkStream(stream)
+  if (name.startsWith('$')) throw new AnnalsError('ANNALS_INVALID_EVENT', `Stream names that begin with $ are annals' own ('${name}')`)
+  return name
+}
+
+/** Events an application may append: `$` begins the types of annals' system events. */
+function checkUserTypes (events: readonly PendingEvent[]): PendingEvent[] {
+  for (const [i, e] of events.entries()) {
+    if (e.type.startsWith('$')) throw new AnnalsError('ANNALS_INVALID_EVENT', `Event ${i}'s type begins with $, which annals keeps for its own events ('${e.type}')`)
+  }
+  return events as PendingEvent[]
+}
+
+/** The prefix of `streams: { prefix }`, checked. */
 function readRange (o: Partial<ReadStreamOptions>): ReadRange {
   const from = checkPoint(o.from, 'from')
   const to = checkPoint(o.to, 'to')

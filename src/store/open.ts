@@ -3,6 +3,7 @@ import type { Backend } from '../backend/backend.js'
 import { LevelBackend } from '../backend/level/level-backend.js'
 import type { AnyLevel } from '../backend/level/door.js'
 import { AnnalsError } from '../errors.js'
+import { checkEventDeclarations, type EventDeclaration } from '../log/event-declarations.js'
 import { Log } from '../log/log.js'
 import { DEFAULT_MAX_EVENT_SIZE, checkKeys, checkOptions } from '../log/validate.js'
 import { checkDeclaration, type PersonalData } from '../privacy/declarations.js'
@@ -47,6 +48,13 @@ export interface OpenOptions {
    */
   personalData?: Record<string, PersonalData>
   /**
+   * Schema versions by event type, with the steps that read older events at the current
+   * version; the same as calling `defineEvent` for each. Appends of a declared type record its
+   * version; reads upcast events stored at older ones (see docs/evolution.md). Not stored in the
+   * database: give them at every open.
+   */
+  events?: Record<string, EventDeclaration>
+  /**
    * Open the folder only as its owner, admitting no other process: `ANNALS_LOCKED` when another
    * process holds it. Default `false`: when another process holds the folder, this one becomes
    * its client (see docs/processes.md). Folders only.
@@ -87,6 +95,7 @@ export type Location = string | { level: AnyLevel }
  */
 export async function open (location: Location, options?: OpenOptions): Promise<Annals> {
   const o = checkOpenOptions(options)
+  const events = checkEventDeclarations(o.events)
   const level = typeof location === 'string' ? undefined : checkLevel(location)
   if (o.masterKey !== undefined && (level !== undefined || o.keyStore !== undefined)) {
     throw new TypeError('masterKey is for the key store annals keeps in a database folder; give your own key store its master key')
@@ -102,20 +111,22 @@ export async function open (location: Location, options?: OpenOptions): Promise<
       backup: async (dest: string) => { await folder.backend.call(async b => { await b.backup(dest) }, 'unsent') },
       snapshot: async () => new OwnerBoundStorage(await folder.backend.call(async b => await b.snapshot(), 'always'))
     }
-    return await compose(folder.backend, folder.keyStore, folder.folderKeys, o, parts)
+    return await compose(folder.backend, folder.keyStore, folder.folderKeys, o, events, parts)
   }
   if (o.exclusive !== undefined || o.failoverTimeout !== undefined) throw new TypeError('exclusive and failoverTimeout are for databases in a folder')
-  return await compose(await LevelBackend.openLevel(level, { sync: o.sync ?? false }), o.keyStore, undefined, o, {})
+  return await compose(await LevelBackend.openLevel(level, { sync: o.sync ?? false }), o.keyStore, undefined, o, events, {})
 }
 
 /** The default of `failoverTimeout`, in ms. */
 const FAILOVER_TIMEOUT = 30_000
 
 /** The log, privacy and the database object, over a backend (closed if this fails). */
-async function compose (backend: Backend, keyStore: KeyStore | undefined, ownKeyStore: OwnKeyStore | undefined, o: OpenOptions, parts: Pick<Internals, 'backup' | 'snapshot'>): Promise<Annals> {
+async function compose (backend: Backend, keyStore: KeyStore | undefined, ownKeyStore: OwnKeyStore | undefined, o: OpenOptions,
+  events: ReturnType<typeof checkEventDeclarations>, parts: Pick<Internals, 'backup' | 'snapshot'>): Promise<Annals> {
   try {
     const maxEventSize = o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
-    const log = new Log(backend, { maxEventSize })
+    const log = new Log(backend, { maxEventSize, sync: o.sync ?? false })
+    log.upcaster.define(events)
     // the personal-data declarations stored in the database, merged with those given
     const privacy = await Privacy.open(backend.storage, keyStore, o.personalData, backend)
     log.setTransform(privacy)
@@ -138,7 +149,7 @@ function checkLevel (location: unknown): AnyLevel {
   return level as AnyLevel
 }
 
-const OPEN_OPTIONS = ['sync', 'maxEventSize', 'masterKey', 'keyStore', 'personalData', 'exclusive', 'failoverTimeout']
+const OPEN_OPTIONS = ['sync', 'maxEventSize', 'masterKey', 'keyStore', 'personalData', 'events', 'exclusive', 'failoverTimeout']
 
 function checkOpenOptions (options: unknown): OpenOptions {
   const { sync, maxEventSize, masterKey, keyStore, personalData, exclusive, failoverTimeout } = checkOptions<OpenOptions>(options, 'open', OPEN_OPTIONS)

@@ -10,8 +10,9 @@
 // loses its lock (its owner process went away) stops after the event in hand, writes nothing
 // more, and waits to take it again. A consumer group's cursor may hand a slot it adopted back
 // to the member it belongs to when that member asks (see group.ts).
+import { counted, databaseOf, subscriptionChannel, type SubscriptionMessage } from '../diagnostics/channels.js'
 import { AnnalsError } from '../errors.js'
-import type { Lock } from '../backend/backend.js'
+import type { Lock, LogFilter } from '../backend/backend.js'
 import type { Log } from '../log/log.js'
 import type { RecordedEvent } from '../log/types.js'
 import { Space, namedKey, readU64, u64 } from '../storage/keys.js'
@@ -42,6 +43,10 @@ export interface CursorOptions {
   /** the first position, when not resuming from a checkpoint */
   from: number
   types: ReadonlySet<string> | undefined
+  /** tags or a category: the log is read through the filter (by an index where there is one) */
+  filter?: LogFilter
+  /** the subscription's name, for the diagnostics channel */
+  name?: string
   /** only events of the streams it accepts (a group member's slot) */
   accepts?: (stream: string) => boolean
   durable?: Durable
@@ -161,16 +166,19 @@ export class Cursor {
 
   /** Handles the log from the cursor up to `head`, or until it must stop. */
   async #pass (head: number, handling: (e: RecordedEvent) => void): Promise<void> {
-    const { types, accepts, handler } = this.#o
-    const chunks = this.#o.log.chunks({ from: this.#next, to: head, backwards: false, limit: Infinity })
+    const { types, accepts, handler, filter } = this.#o
+    const range = { from: this.#next, to: head, backwards: false, limit: Infinity }
+    const chunks = filter === undefined ? this.#o.log.chunks(range) : this.#o.log.filtered(range, filter)
     try {
       for (let chunk = await chunks.next(); chunk.length > 0 && !this.#stopping(); chunk = await chunks.next()) {
         for (const event of chunk) {
           if (this.#stopping()) break
           if ((types === undefined || types.has(event.type)) && (accepts === undefined || accepts(event.stream))) {
             handling(event)
+            const started = subscriptionChannel.hasSubscribers ? performance.now() : -1
             await handler(event)
             this.#next = event.position + 1
+            if (started >= 0) this.#handled(event, started)
             this.#handledSince++
             await this.#checkpoint(false)
           } else {
@@ -183,8 +191,25 @@ export class Cursor {
     } finally {
       await chunks.close()
     }
+    // a filtered read passes over what it does not keep: it has read everything up to the head
+    if (filter !== undefined && !this.#stopping()) this.#next = Math.max(this.#next, head + 1)
     await this.#checkpoint(true)
     this.#settleWaiters()
+  }
+
+  /** Tells `annals:subscription` of an event handled. */
+  #handled (event: RecordedEvent, started: number): void {
+    if (!subscriptionChannel.hasSubscribers) return
+    const log = this.#o.log
+    subscriptionChannel.publish(counted<SubscriptionMessage>({
+      kind: 'handled',
+      database: databaseOf(log.storage),
+      subscription: this.#o.name,
+      position: event.position,
+      type: event.type,
+      lag: Math.max(0, log.head.position - event.position),
+      duration: performance.now() - started
+    }))
   }
 
   #stopping (): boolean {

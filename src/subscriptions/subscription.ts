@@ -3,9 +3,11 @@
 // group, see group.ts). A durable subscription runs in one process at a time; in another, a
 // subscription of the same name waits on standby and takes over when the first goes away.
 import { EventEmitter } from 'node:events'
+import { codeOf, counted, databaseOf, subscriptionChannel, type SubscriptionMessage } from '../diagnostics/channels.js'
 import type { Log } from '../log/log.js'
+import type { LogFilter } from '../backend/backend.js'
 import type { RecordedEvent } from '../log/types.js'
-import { checkOptions, checkTypes } from '../log/validate.js'
+import { checkOptions, checkQuery, checkStreams, checkTypes } from '../log/validate.js'
 import { Cursor } from './cursor.js'
 import { layoutStart, slotCheckpoint, slotLock, slotOf } from './group.js'
 
@@ -22,6 +24,10 @@ export interface SubscribeOptions {
   from?: number | 'end'
   /** Deliver only events of these types. */
   types?: readonly string[]
+  /** Deliver only events carrying every one of these tags. */
+  tags?: readonly string[]
+  /** Deliver only events of streams whose name starts with `prefix` (a category), read by its streams where it has few. */
+  streams?: { prefix: string }
   /**
    * Makes the subscription durable: it resumes after its last handled event, across restarts.
    * It runs in one process at a time: in another process, a subscription of the same name waits
@@ -60,12 +66,14 @@ export type EventHandler = (event: RecordedEvent) => unknown
 
 /** Checks subscribe options; throws TypeError on misuse. */
 export function checkSubscribeOptions (options: unknown): SubscribeOptions {
-  const o = checkOptions<SubscribeOptions>(options, 'subscribe', ['from', 'types', 'name', 'onError', 'checkpoint', 'group'])
+  const o = checkOptions<SubscribeOptions>(options, 'subscribe', ['from', 'types', 'tags', 'streams', 'name', 'onError', 'checkpoint', 'group'])
   const { from, name, onError, checkpoint, group } = o
   if (from !== undefined && from !== 'end' && !(Number.isSafeInteger(from) && from >= 0)) {
     throw new TypeError("from must be a non-negative integer or 'end'")
   }
   checkTypes(o.types)
+  if (o.tags !== undefined) checkQuery([{ tags: o.tags }], 'tags')
+  checkStreams(o.streams)
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) throw new TypeError('name must be a non-empty string')
   if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function')
   if (checkpoint !== undefined) {
@@ -115,6 +123,15 @@ export class Subscription extends EventEmitter {
     super()
     this.#log = log
     this.name = options.name
+    const tags = options.tags === undefined || options.tags.length === 0 ? undefined : [...options.tags]
+    const prefix = options.streams?.prefix
+    // tags or a category: the log is read through the filter (by an index where there is one)
+    const filter: LogFilter | undefined = tags === undefined && prefix === undefined
+      ? undefined
+      : {
+          ...(tags === undefined ? {} : { query: [{ tags, ...(options.types === undefined ? {} : { types: [...options.types] }) }] }),
+          ...(prefix === undefined ? {} : { prefix })
+        }
     this.#onError = options.onError
     const types = options.types === undefined ? undefined : new Set(options.types)
     // 'end' means after what is committed now, so it is read here, not when the loop starts
@@ -124,9 +141,9 @@ export class Subscription extends EventEmitter {
     const name = options.name
     const group = options.group
     if (name === undefined) {
-      this.#cursors = [new Cursor({ log, from, types, handler, fail })]
+      this.#cursors = [new Cursor({ log, from, types, filter, handler, fail })]
     } else if (group === undefined) {
-      this.#cursors = [new Cursor({ log, from, types, handler, fail, durable: { checkpoint: name, lock: `subscription:${name}`, every } })]
+      this.#cursors = [new Cursor({ log, from, types, filter, name, handler, fail, durable: { checkpoint: name, lock: `subscription:${name}`, every } })]
     } else {
       const { member, members } = group
       const start = async (): Promise<number | undefined> => await layoutStart(log.storage, name, members)
@@ -136,6 +153,8 @@ export class Subscription extends EventEmitter {
         log,
         from,
         types,
+        filter,
+        name,
         accepts: stream => slotOf(stream, members) === slot,
         handler,
         fail,
@@ -181,6 +200,11 @@ export class Subscription extends EventEmitter {
     if (this.#failed) return
     this.#failed = true
     this.#error = err
+    if (subscriptionChannel.hasSubscribers) {
+      subscriptionChannel.publish(counted<SubscriptionMessage>({
+        kind: 'failed', database: databaseOf(this.#log.storage), subscription: this.name, position: event?.position ?? this.position + 1, error: err, errorCode: codeOf(err)
+      }))
+    }
     // one slot of a group failing stops the whole member
     for (const c of this.#cursors) void c.close()
     if (this.#onError !== undefined) this.#onError(err, event)

@@ -18,6 +18,8 @@ export interface EventRow {
   revision: number
   position: number
   type: string
+  /** the version of its type it is read as */
+  version: number
   data: Json
   metadata: Json
   time: number

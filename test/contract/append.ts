@@ -50,9 +50,9 @@ export function appendContract (t: Test, backend: Backend): void {
     const f = await backend.make()
     t.teardown(f.cleanup)
     const db = await f.open()
-    t.same(await db.append('a', { type: 'A1' }), { revision: 0, position: 0 })
-    t.same(await db.append('b', [{ type: 'B1' }, { type: 'B2' }]), { revision: 1, position: 2 })
-    t.same(await db.append('a', { type: 'A2' }), { revision: 1, position: 3 })
+    t.match(await db.append('a', { type: 'A1' }), { revision: 0, position: 0 })
+    t.match(await db.append('b', [{ type: 'B1' }, { type: 'B2' }]), { revision: 1, position: 2 })
+    t.match(await db.append('a', { type: 'A2' }), { revision: 1, position: 3 })
     const all = await collect(db.readAll())
     t.same(all.map(e => [e.stream, e.revision, e.position, e.type]), [
       ['a', 0, 0, 'A1'], ['b', 0, 1, 'B1'], ['b', 1, 2, 'B2'], ['a', 1, 3, 'A2']
@@ -70,9 +70,9 @@ export function appendContract (t: Test, backend: Backend): void {
     await db.append('photos-7', { type: 'PhotoAdded', data: { title: 'Dunes' }, metadata: { by: 'u7' } })
     const [e] = await collect(db.readStream('photos-7')) as [RecordedEvent]
     t.match(e.id, UUID_V7)
-    t.same(Object.keys(e).sort(), ['data', 'id', 'metadata', 'position', 'revision', 'stream', 'time', 'type'])
+    t.same(Object.keys(e).sort(), ['data', 'id', 'metadata', 'position', 'revision', 'stream', 'time', 'type', 'version'])
     t.same({ ...e, id: 'x', time: 0 }, {
-      id: 'x', stream: 'photos-7', revision: 0, position: 0, type: 'PhotoAdded', data: { title: 'Dunes' }, metadata: { by: 'u7' }, time: 0
+      id: 'x', stream: 'photos-7', revision: 0, position: 0, type: 'PhotoAdded', version: 1, data: { title: 'Dunes' }, metadata: { by: 'u7' }, time: 0
     })
     t.ok(e.time >= before && e.time <= Date.now(), 'time is the commit time')
     await db.close()
@@ -115,14 +115,14 @@ export function appendContract (t: Test, backend: Backend): void {
     const wrong = { code: 'ANNALS_WRONG_EXPECTED_REVISION' }
     await t.rejects(db.append('s', { type: 'X' }, { expectedRevision: 'stream_exists' }), wrong)
     await t.rejects(db.append('s', { type: 'X' }, { expectedRevision: 0 }), wrong)
-    t.same(await db.append('s', { type: 'X' }, { expectedRevision: 'no_stream' }), { revision: 0, position: 0 })
+    t.match(await db.append('s', { type: 'X' }, { expectedRevision: 'no_stream' }), { revision: 0, position: 0 })
     await t.rejects(db.append('s', { type: 'X' }, { expectedRevision: 'no_stream' }), wrong)
     await t.rejects(db.append('s', { type: 'X' }, { expectedRevision: -1 }), wrong)
     await t.rejects(db.append('s', { type: 'X' }, { expectedRevision: 1 }), wrong)
-    t.same(await db.append('s', [{ type: 'X' }, { type: 'Y' }], { expectedRevision: 0 }), { revision: 2, position: 2 })
-    t.same(await db.append('s', { type: 'X' }, { expectedRevision: 'stream_exists' }), { revision: 3, position: 3 })
-    t.same(await db.append('s', { type: 'X' }, { expectedRevision: 'any' }), { revision: 4, position: 4 })
-    t.same(await db.append('t', { type: 'X' }, { expectedRevision: -1 }), { revision: 0, position: 5 })
+    t.match(await db.append('s', [{ type: 'X' }, { type: 'Y' }], { expectedRevision: 0 }), { revision: 2, position: 2 })
+    t.match(await db.append('s', { type: 'X' }, { expectedRevision: 'stream_exists' }), { revision: 3, position: 3 })
+    t.match(await db.append('s', { type: 'X' }, { expectedRevision: 'any' }), { revision: 4, position: 4 })
+    t.match(await db.append('t', { type: 'X' }, { expectedRevision: -1 }), { revision: 0, position: 5 })
     t.equal((await collect(db.readAll())).length, 6, 'failed appends wrote nothing')
     const err = await db.append('s', { type: 'X' }, { expectedRevision: 2 }).catch((e: unknown) => e)
     t.ok(err instanceof AnnalsError)
@@ -183,7 +183,7 @@ export function appendContract (t: Test, backend: Backend): void {
     t.equal(await db.revision('s'), -1)
     t.same(await collect(db.readAll()), [], 'nothing was written')
     // the writer goes on after failures
-    t.same(await db.append('s', { type: 'X', data: { ok: true } }), { revision: 0, position: 0 })
+    t.match(await db.append('s', { type: 'X', data: { ok: true } }), { revision: 0, position: 0 })
     await db.close()
   })
 
@@ -222,7 +222,7 @@ export function appendContract (t: Test, backend: Backend): void {
     db = await f.open()
     t.same(await collect(db.readAll()), before)
     t.equal(await db.revision('a'), 1)
-    t.same(await db.append('a', { type: 'D' }, { expectedRevision: 1 }), { revision: 2, position: 3 })
+    t.match(await db.append('a', { type: 'D' }, { expectedRevision: 1 }), { revision: 2, position: 3 })
     const last = (await collect(db.readAll({ backwards: true, limit: 1 })))[0]!
     t.ok(last.time >= before[2]!.time)
     await db.close()

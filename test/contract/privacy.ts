@@ -70,7 +70,7 @@ export function privacyContract (t: Test, backend: Backend): void {
     const db = await f.open({ personalData: { UserRegistered: personal } })
     const event = { id: 'register-6', ...registered(6) }
     const first = await db.append('user-6', event)
-    t.same(await db.append('user-6', event), first)
+    t.match(await db.append('user-6', event), first)
     await t.rejects(db.append('user-6', { ...event, data: { ...event.data, email: 'other@example.com' } }), { code: 'ANNALS_DUPLICATE_ID' })
     t.equal((await collect(db.readAll())).length, 1)
     await db.close()

@@ -4,7 +4,7 @@
 // settles does not hang close(); a rebuild under appends, and a close mid-catch-up, lose and
 // repeat nothing.
 import type { Test } from 'tap'
-import { defineProjection, type Annals, type ProjectionOptions } from '../../src/index.js'
+import { defineProjection, type Annals, type ProjectionDefinition, type ProjectionOptions } from '../../src/index.js'
 import { readRecords } from '../../src/projections/checkpoints.js'
 import { internalsOf } from '../../src/store/internals.js'
 import { collect, type Backend } from '../helpers/backends.js'
@@ -61,6 +61,27 @@ export function projectionLifecycleContract (t: Test, backend: Backend): void {
     t.equal(handled, 1)
     t.equal(await again.get('last'), 3001)
     await db.close()
+  })
+
+  t.test('a new version on an empty log is swapped in at once, async or inline, and then follows the log', async t => {
+    // inline here only where this process can run it (see inline.ts)
+    for (const mode of [...new Set(['async', inlineMode(backend)] as const)]) {
+      const f = await backend.make()
+      t.teardown(f.cleanup)
+      const v = (version: number): ProjectionDefinition<number> =>
+        defineProjection<number>({ name: 'empty', version, mode, handle: (e, view) => { view.put(String(e.position), version) } })
+      let db = await f.open()
+      await (await db.project(v(1))).caughtUp()
+      await db.close()
+      db = await f.open()
+      const p = await db.project(v(2))
+      await p.caughtUp()
+      t.same(p.status(), { position: -1, lag: 0, state: 'live', error: undefined, failedAt: undefined }, `${mode}: swapped in`)
+      await db.append('s', { type: 'First' })
+      await p.caughtUp()
+      t.same(await collect(p.query()), [['0', 2]], `${mode}: the new version handles what comes`)
+      await db.close()
+    }
   })
 
   t.test('the version decides: a handler of other text under the same version keeps the view, and warns once', async t => {
@@ -156,7 +177,7 @@ export function projectionLifecycleContract (t: Test, backend: Backend): void {
       })
     })
     release()
-    t.same(await Promise.all([waiting, outside]), [{ revision: 1, position: 1 }, { revision: 2, position: 2 }])
+    t.match(await Promise.all([waiting, outside]), [{ revision: 1, position: 1 }, { revision: 2, position: 2 }])
     t.match(await subscribed, { position: 3 }, 'a subscription\'s handler may append')
     t.same((await collect(db.readAll())).map(e => e.type), ['Try', 'Wait', 'Outside', 'Reaction'], 'no reaction of an inline handler was written')
 
@@ -191,7 +212,7 @@ export function projectionLifecycleContract (t: Test, backend: Backend): void {
     t.ok(Date.now() - started >= 90, 'close waited for the handler first')
     t.same(codes, ['ANNALS_HANDLER_ABANDONED'], 'and says which it abandoned')
     t.match(await hung, { code: 'ANNALS_HANDLER_ABANDONED' }, 'the append that waited for it failed')
-    t.same(await behind, { revision: 1, position: 1 }, 'the append queued behind it was written')
+    t.match(await behind, { revision: 1, position: 1 }, 'the append queued behind it was written')
     late() // the abandoned handler settles after all: what it does is kept nowhere
     await new Promise(resolve => setTimeout(resolve, 10))
     hang = false

@@ -300,7 +300,7 @@ export function projectionContract (t: Test, backend: Backend): void {
       }
     })
     await t.rejects(db.project(Strict), { code: 'ANNALS_PROJECTION_FAILED' })
-    t.same(await db.append('s', { type: 'T', data: 2 }), { revision: 2, position: 2 }, 'appends do not go through it')
+    t.match(await db.append('s', { type: 'T', data: 2 }), { revision: 2, position: 2 }, 'appends do not go through it')
     await t.rejects(db.project(Strict), { code: 'ANNALS_PROJECTION_FAILED' }, 'registering again retries, and fails again')
     await db.close()
   })

@@ -125,6 +125,12 @@ export class Reader {
     return this.buffer.subarray(start, this.offset)
   }
 
+  /** Moves past `n` bytes. */
+  skip (n: number): void {
+    if (n > this.end - this.offset) throw new MalformedError('ends early')
+    this.offset += n
+  }
+
   lengthPrefixed (): Buffer {
     return this.bytes(this.varint())
   }

@@ -33,6 +33,8 @@ import { checkFolder, openError } from './folder.js'
 export type AnyLevel = AbstractLevel<any, any, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const BUFFERS = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
+/** How much one read of an iterator may bring at most (classic-level's highWaterMarkBytes). */
+const ITERATOR_BYTES = 1024 * 1024
 /** Up to this many keys, a multi-get reads synchronously; past it, one trip to the thread pool is cheaper. */
 const SYNC_GETS = 16
 
@@ -343,7 +345,9 @@ export class LevelDoor extends StorageBase {
 
   /** @internal for iterators */
   openIterator (range: KeyRange, kind: Kind): LevelIterator<unknown> {
-    const options = { ...range, ...BUFFERS }
+    // classic-level stops a nextv at 16 KiB by default: a few chunks or blocks of the log take
+    // more, and each stop is one more trip to LevelDB's thread
+    const options = { ...range, ...BUFFERS, highWaterMarkBytes: ITERATOR_BYTES }
     try {
       return (kind === 'keys' ? this.db.keys(options) : this.db.iterator(options)) as LevelIterator<unknown>
     } catch (err) {

@@ -14,9 +14,9 @@
 // Position and commit time are not in the event's bytes: its chunk (or block) gives them.
 import { sealedEvents, type ReadyEvent } from '../backend.js'
 import type { RecordedEvent } from '../../log/types.js'
-import { decode } from '../../storage/codec.js'
+import { decodeRange } from '../../storage/codec.js'
 import { formatUuid, parseUuid } from '../../storage/uuid.js'
-import { MalformedError, Reader, type Writer } from './bytes.js'
+import { MalformedError, type Writer } from './bytes.js'
 
 const UUID = 1
 const SEALED = 2
@@ -66,20 +66,79 @@ export interface EventHeader {
   indexed: boolean
 }
 
-function readHeader (r: Reader, flags: number): EventHeader {
+// Reading is the hot path of every read: the fields are read by plain functions over the bytes
+// (no reader object, no view per field), and short ASCII names are made without the UTF-8 decoder.
+let buf: Buffer = Buffer.alloc(0)
+let at = 0
+let stop = 0
+
+function begin (buffer: Buffer, start: number, end: number): number {
+  buf = buffer
+  at = start
+  stop = end
+  if (at >= stop) throw new MalformedError('ends early')
+  const flags = buf[at++]!
   if ((flags & ~KNOWN) !== 0) throw new MalformedError('unknown flags')
-  const id = (flags & UUID) !== 0 ? formatUuid(r.bytes(16)) : r.string()
-  const revision = r.varint()
-  const stream = r.string()
-  const type = r.string()
-  const version = (flags & VERSION) !== 0 ? r.varint() : 1
-  let tags: string[] | undefined
-  if ((flags & TAGS) !== 0) {
-    const n = r.varint()
-    tags = []
-    for (let i = 0; i < n; i++) tags.push(r.string())
+  return flags
+}
+
+function varint (): number {
+  let n = 0
+  let scale = 1
+  for (;;) {
+    if (at >= stop || scale > 2 ** 49) throw new MalformedError('a malformed number')
+    const b = buf[at++]!
+    n += (b & 0x7f) * scale
+    if (b < 0x80) return n
+    scale *= 0x80
   }
-  return { id, revision, stream, type, version, tags, sealed: (flags & SEALED) !== 0, indexed: (flags & INDEXED) !== 0 }
+}
+
+/** The end of a length-prefixed field that starts here; `at` moves to its first byte. */
+function field (): number {
+  const n = varint()
+  if (n > stop - at) throw new MalformedError('ends early')
+  return at + n
+}
+
+function string (): string {
+  const end = field()
+  const start = at
+  at = end
+  if (end - start <= 24) {
+    let s = ''
+    for (let i = start; i < end; i++) {
+      const b = buf[i]!
+      if (b >= 0x80) return buf.toString('utf8', start, end)
+      s += String.fromCharCode(b)
+    }
+    return s
+  }
+  return buf.toString('utf8', start, end)
+}
+
+function id (flags: number): string {
+  if ((flags & UUID) === 0) return string()
+  if (stop - at < 16) throw new MalformedError('ends early')
+  at += 16
+  return formatUuid(buf, at - 16)
+}
+
+function tags (flags: number): string[] | undefined {
+  if ((flags & TAGS) === 0) return undefined
+  const n = varint()
+  const list: string[] = []
+  for (let i = 0; i < n; i++) list.push(string())
+  return list
+}
+
+function readHeader (flags: number): EventHeader {
+  const eventId = id(flags)
+  const revision = varint()
+  const stream = string()
+  const type = string()
+  const version = (flags & VERSION) !== 0 ? varint() : 1
+  return { id: eventId, revision, stream, type, version, tags: tags(flags), sealed: (flags & SEALED) !== 0, indexed: (flags & INDEXED) !== 0 }
 }
 
 /** An event's header and its data and metadata as stored bytes. */
@@ -90,49 +149,65 @@ export interface EventParts extends EventHeader {
 
 /** The header, data and metadata bytes of the event whose bytes are `buffer[start..end)`. Throws MalformedError. */
 export function eventParts (buffer: Buffer, start: number, end: number): EventParts {
-  const r = new Reader(buffer, start, end)
-  const flags = r.byte()
-  const header = readHeader(r, flags)
-  const data = r.lengthPrefixed()
-  const metadata = (flags & METADATA) !== 0 ? r.bytes(r.end - r.offset) : undefined
-  return { ...header, data, metadata }
+  const flags = begin(buffer, start, end)
+  const parts = readHeader(flags) as EventParts
+  const dataEnd = field()
+  parts.data = buf.subarray(at, dataEnd)
+  parts.metadata = (flags & METADATA) !== 0 ? buf.subarray(dataEnd, stop) : undefined
+  return parts
 }
 
 /** The header of the event whose bytes are `buffer[start..end)`. Throws MalformedError. */
 export function peekEvent (buffer: Buffer, start: number, end: number): EventHeader {
-  const r = new Reader(buffer, start, end)
-  return readHeader(r, r.byte())
+  return readHeader(begin(buffer, start, end))
 }
+
+/** Which events a read keeps, by their header, position and commit time: their data is not decoded for the others. */
+export type Accept = (header: EventHeader, position: number, time: number) => boolean
 
 /**
  * The event whose bytes are `buffer[start..end)`, at `position` and `time`, as stored (sealed
- * fields stay sealed); undefined when `types` is given and its type is not one of them (its
- * data is then not decoded). Throws MalformedError, or what the codec throws on bad MessagePack.
+ * fields stay sealed); undefined when `accept` refuses its header (its data is then not
+ * decoded). Throws MalformedError, or what the codec throws on bad MessagePack.
  */
-export function readEvent (buffer: Buffer, start: number, end: number, position: number, time: number, types?: ReadonlySet<string>): RecordedEvent | undefined {
-  const r = new Reader(buffer, start, end)
-  const flags = r.byte()
-  const h = readHeader(r, flags)
-  if (types !== undefined && !types.has(h.type)) return undefined
-  const data = decode(r.lengthPrefixed())
+export function readEvent (buffer: Buffer, start: number, end: number, position: number, time: number, accept?: Accept): RecordedEvent | undefined {
+  const flags = begin(buffer, start, end)
+  let eventId: string, revision: number, stream: string, type: string, version: number, eventTags: string[] | undefined
+  if (accept === undefined) {
+    eventId = id(flags)
+    revision = varint()
+    stream = string()
+    type = string()
+    version = (flags & VERSION) !== 0 ? varint() : 1
+    eventTags = tags(flags)
+  } else {
+    const h = readHeader(flags)
+    if (!accept(h, position, time)) return undefined
+    ;({ id: eventId, revision, stream, type, version, tags: eventTags } = h)
+  }
+  const dataEnd = field()
+  const dataStart = at
+  const hasMetadata = (flags & METADATA) !== 0
+  if (!hasMetadata && dataEnd !== stop) throw new MalformedError('bytes after the data')
+  const data = decodeRange(buffer, dataStart, dataEnd)
   let metadata: Record<string, unknown> = {}
-  if ((flags & METADATA) !== 0) {
-    const m = decode(r.bytes(r.end - r.offset))
+  if (hasMetadata) {
+    const m = decodeRange(buffer, dataEnd, end)
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new MalformedError('metadata that is not an object')
     metadata = m as Record<string, unknown>
-  } else if (!r.done) {
-    throw new MalformedError('bytes after the data')
   }
   const event: RecordedEvent = {
-    id: h.id,
-    stream: h.stream,
-    revision: h.revision,
+    id: eventId,
+    stream,
+    revision,
     position,
-    type: h.type,
+    type,
+    version,
     data: data === undefined ? null : data,
     metadata,
     time
   }
-  if (h.sealed) sealedEvents.add(event)
+  if (eventTags !== undefined && eventTags.length > 0) event.tags = eventTags
+  if ((flags & SEALED) !== 0) sealedEvents.add(event)
   return event
 }

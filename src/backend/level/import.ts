@@ -7,7 +7,9 @@
 import { AnnalsError } from '../../errors.js'
 import { Space, spaceEnd, spaceStart } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
-import type { LogImporter, PlacedEvent } from '../backend.js'
+import { LIFECYCLE_STREAM, type LogImporter, type PlacedEvent, type ReadyEvent } from '../backend.js'
+import { decode } from '../../storage/codec.js'
+import type { Rules } from './rules.js'
 import { Writer as Bytes } from './bytes.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder } from './chunk.js'
 import type { LevelDoor } from './door.js'
@@ -16,11 +18,12 @@ import { decodeIdEntry, encodeIdEntry, idKey } from './ids.js'
 import { RevisionCache } from './revision-cache.js'
 import type { BlockEvent } from './stream-block.js'
 import { INDEXED_KEY, StreamIndex } from './stream-index.js'
+import { tagKey, tagValue } from './tags.js'
 
 /** Streams whose revision is kept in memory during an import. */
 const REVISION_CACHE_SIZE = 65536
 /** The key spaces an import writes. */
-const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids, Space.uuids]
+const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids, Space.uuids, Space.tags, Space.rules]
 
 export class LevelImporter implements LogImporter {
   readonly #door: LevelDoor
@@ -29,24 +32,29 @@ export class LevelImporter implements LogImporter {
   /** the next position expected, and the time of the last event */
   #next = 0
   #time = 0
+  /** events imported (positions less the holes) */
+  #count = 0
 
-  private constructor (door: LevelDoor, index: StreamIndex) {
+  readonly #rules: Rules
+
+  private constructor (door: LevelDoor, index: StreamIndex, rules: Rules) {
     this.#door = door
     this.#index = index
+    this.#rules = rules
   }
 
   /** An importer into `door`, whose log must be empty (a `TypeError` otherwise). */
-  static async start (door: LevelDoor, index: StreamIndex): Promise<LevelImporter> {
+  static async start (door: LevelDoor, index: StreamIndex, rules: Rules): Promise<LevelImporter> {
     for (const space of SPACES) {
       if (await door.firstKey({ gte: spaceStart(space), lt: spaceEnd(space) }) !== undefined) {
         throw new TypeError('An import needs a database without events')
       }
     }
-    return new LevelImporter(door, index)
+    return new LevelImporter(door, index, rules)
   }
 
   get count (): number {
-    return this.#next
+    return this.#count
   }
 
   async add (events: readonly PlacedEvent[]): Promise<void> {
@@ -56,20 +64,36 @@ export class LevelImporter implements LogImporter {
     const revisions = new Map<string, number>()
     const ids = new Map<string, number>()
     const chunks: ChunkBuilder[] = []
-    const placed: BlockEvent[] = []
+    // every entry of the chunks, in order: the event placed there, or undefined for a hole
+    const placed: Array<BlockEvent | undefined> = []
     let position = this.#next
     let time = this.#time
+    const applied: Array<() => void> = []
     for (const p of events) {
       const at = `The event at position ${p.position}`
-      if (p.position !== position) {
-        throw invalid(`${at} comes where position ${position} was expected: an import holds a whole log, from position 0, in order, without gaps`)
+      if (!Number.isSafeInteger(p.position) || p.position < position) {
+        throw invalid(`${at} comes where position ${position} or a later one was expected: an import holds a log in position order`)
       }
       if (!Number.isSafeInteger(p.time) || p.time < time) {
         throw invalid(`${at} has time ${p.time}: times are milliseconds since the epoch and never decrease (the event before has ${time})`)
       }
+      // positions skipped are events removed where the log came from: they stay taken, removed
+      for (; position < p.position; position++) {
+        let chunk = chunks[chunks.length - 1]
+        if (chunk === undefined || chunk.count >= CHUNK_EVENTS) chunks.push(chunk = new ChunkBuilder(position, time))
+        chunk.add(EMPTY)
+        placed.push(undefined)
+      }
       const current = revisions.get(p.stream) ?? this.#revisions.get(p.stream) ?? await this.#index.revision(p.stream)
-      if (p.revision !== current + 1) {
+      if (current === -1 && p.revision > 0 && this.#rules.stream(p.stream) === undefined) {
+        // a stream whose first revisions were removed where it came from starts later here too
+        applied.push(this.#rules.stageStream(ops, p.stream, { truncateBefore: p.revision, tombstoned: false }))
+      } else if (p.revision !== current + 1) {
         throw invalid(`${at} has revision ${p.revision} of stream '${p.stream}', whose next revision is ${current + 1}`)
+      }
+      if (p.stream === LIFECYCLE_STREAM) {
+        const change = lifecycleOf(p.event)
+        if (change !== undefined) applied.push(change(ops, this.#rules))
       }
       const id = p.event.id
       if (ids.has(id)) throw new AnnalsError('ANNALS_DUPLICATE_ID', `${at} has the id '${id}' of the event at position ${ids.get(id)!}`)
@@ -88,6 +112,7 @@ export class LevelImporter implements LogImporter {
       if (list === undefined) added.set(p.stream, list = [])
       list.push(e)
       ops.push({ key: idKey(id), value: encodeIdEntry({ position, revision: p.revision, digest: p.event.digest ?? Buffer.alloc(0) }) })
+      for (const tag of p.event.tags ?? []) ops.push({ key: tagKey(tag, position), value: tagValue(p.event.type, p.event.tags!) })
       revisions.set(p.stream, p.revision)
       time = p.time
       position++
@@ -101,14 +126,19 @@ export class LevelImporter implements LogImporter {
     for (const chunk of chunks) {
       const { key, value, events: views } = chunk.finish()
       ops.push({ key, value })
-      for (const bytes of views) placed[k++]!.bytes = bytes
+      for (const bytes of views) {
+        const e = placed[k++]
+        if (e !== undefined) e.bytes = bytes
+      }
     }
     const staged = this.#index.stage(ops, added, position - 1)
     await this.#door.write(ops, false)
     staged()
+    for (const apply of applied) apply()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     this.#next = position
     this.#time = time
+    this.#count += events.length
   }
 
   async finish (): Promise<{ position: number, time: number }> {
@@ -134,6 +164,43 @@ export class LevelImporter implements LogImporter {
     }
     await this.#door.write([{ key: INDEXED_KEY }], true)
   }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** The change to the rules that an imported system event of `$streams` recorded, to make again. */
+function lifecycleOf (event: ReadyEvent): ((ops: WriteOp[], rules: Rules) => () => void) | undefined {
+  let data: Record<string, unknown>
+  try {
+    data = decode(event.data) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  if (typeof data !== 'object' || data === null) return undefined
+  const stream = data.stream
+  const before = typeof data.before === 'number' ? data.before : 0
+  const retention = { ...(typeof data.maxCount === 'number' ? { maxCount: data.maxCount } : {}), ...(typeof data.maxAge === 'number' ? { maxAge: data.maxAge } : {}) }
+  const has = Object.keys(retention).length > 0
+  switch (event.type) {
+    case '$StreamDeleted':
+    case '$StreamTruncated':
+    case '$StreamTombstoned':
+      if (typeof stream !== 'string') return undefined
+      return (ops, rules) => {
+        const rule = rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
+        return rules.stageStream(ops, stream, { ...rule, truncateBefore: Math.max(rule.truncateBefore, before), tombstoned: rule.tombstoned || event.type === '$StreamTombstoned' })
+      }
+    case '$StreamMetadataSet':
+      if (typeof data.prefix === 'string') return (ops, rules) => rules.stageCategory(ops, data.prefix as string, has ? retention : undefined)
+      if (typeof stream !== 'string') return undefined
+      return (ops, rules) => {
+        const { maxCount: _, maxAge: __, ...rest } = rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
+        return rules.stageStream(ops, stream, { ...rest, ...retention })
+      }
+    case '$LogArchived':
+      return (ops, rules) => rules.stageArchive(ops, before)
+  }
+  return undefined
 }
 
 function invalid (message: string): AnnalsError {

@@ -1,12 +1,17 @@
 // The level backend: the log and the key spaces in one abstract-level database (LevelDB
 // through classic-level for a folder). Composes the door (door.ts), the writer (writer.ts),
 // the streams' blocks (stream-index.ts) and the readers (readers.ts).
+import type { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
 import { decode, encode } from '../../storage/codec.js'
 import { Space, spaceEnd } from '../../storage/keys.js'
 import type {
-  AppendHook, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogHead, LogImporter, ReadRange, StreamListOptions, StreamSummary
+  AppendHook, AppendManyRequest, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogFilter, LogHead, LogImporter, ReadRange,
+  ScavengeReport, StreamListOptions, StreamRule, StreamSummary
 } from '../backend.js'
+import { Rules, Visibility } from './rules.js'
+import { compact, scavenge } from './scavenge.js'
+import { filteredChunks, firstConflict } from './filtered.js'
 import { LocalCoordination } from '../local-coordination.js'
 import type { AppendResult } from '../../log/types.js'
 import { logKey, parseChunk } from './chunk.js'
@@ -31,13 +36,20 @@ export class LevelBackend implements Backend {
   readonly storage: LevelDoor
   readonly #index: StreamIndex
   readonly #writer: LevelWriter
+  readonly #rules: Rules
   /** the locks and notices of the processes using this database (this one, and its clients) */
   readonly coordination = new LocalCoordination()
 
-  private constructor (door: LevelDoor, index: StreamIndex, writer: LevelWriter) {
+  private constructor (door: LevelDoor, index: StreamIndex, writer: LevelWriter, rules: Rules) {
     this.storage = door
     this.#index = index
     this.#writer = writer
+    this.#rules = rules
+  }
+
+  /** What one read sees of the rules of streams' lives. */
+  #visibility (): Visibility {
+    return new Visibility(this.#rules, async stream => await this.#writer.revision(stream))
   }
 
   /** Opens classic-level in a folder (created if need be). */
@@ -76,7 +88,13 @@ export class LevelBackend implements Backend {
           await it.close()
         }
       })
-      return new LevelBackend(door, index, new LevelWriter(door, index, head, options.sync))
+      const rules = await Rules.load(door)
+      // set below, once the writer exists: conditions see what the rules let read
+      let visibility!: () => Visibility
+      const writer = new LevelWriter(door, index, head, options.sync, async (condition, at) => await firstConflict(door, condition, at, visibility()), rules)
+      const backend = new LevelBackend(door, index, writer, rules)
+      visibility = () => backend.#visibility()
+      return backend
     } catch (err) {
       await door.close()
       throw err
@@ -91,16 +109,56 @@ export class LevelBackend implements Backend {
     return this.#writer.head
   }
 
+  get figures (): WriterFigures {
+    return this.#writer.figures
+  }
+
   append (request: AppendRequest): Promise<AppendResult> {
     return this.#writer.append(request)
   }
 
+  appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
+    return this.#writer.appendMany(request)
+  }
+
   readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
-    return logChunks(this.storage, range, () => this.#writer.head.position, types)
+    return logChunks(this.storage, range, () => this.#writer.head.position, types === undefined ? undefined : h => types.has(h.type), this.#visibility())
+  }
+
+  readFiltered (range: ReadRange, filter: LogFilter): EventChunks {
+    return filteredChunks(this.storage, this.#index, range, () => this.#writer.head.position, filter, this.#visibility())
   }
 
   readStream (stream: string, range: ReadRange): EventChunks {
-    return streamChunks(this.storage, this.#index, stream, range)
+    return streamChunks(this.storage, this.#index, stream, range, undefined, this.#visibility())
+  }
+
+  async streamRule (stream: string): Promise<StreamRule | undefined> {
+    return this.#rules.stream(stream)
+  }
+
+  async streamStart (stream: string): Promise<number> {
+    const rules = this.#rules
+    if (!rules.any) return 0
+    const own = rules.stream(stream)
+    const last = await this.#writer.revision(stream)
+    if (own?.tombstoned === true) return last + 1
+    let start = own?.truncateBefore ?? 0
+    const retention = rules.retention(stream)
+    if (retention?.maxCount !== undefined) start = Math.max(start, last - retention.maxCount + 1)
+    // an age, or an archive: the first revision committed at or after the bound
+    const after = async (position: number): Promise<number> => position < 0 ? 0 : await this.#index.revisionAt(stream, position) + 1
+    if (retention?.maxAge !== undefined) start = Math.max(start, await after(await this.positionAt(Date.now() - retention.maxAge - 1)))
+    if (rules.archivedBefore > 0) start = Math.max(start, await after(rules.archivedBefore - 1))
+    return Math.min(start, last + 1)
+  }
+
+  async scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport> {
+    return await scavenge(this.storage, this.#rules, this.#writer, progress, onRemoved)
+  }
+
+  async compact (): Promise<void> {
+    await compact(this.storage)
   }
 
   async revision (stream: string): Promise<number> {
@@ -116,7 +174,7 @@ export class LevelBackend implements Backend {
   }
 
   streams (options: StreamListOptions): AsyncIterable<StreamSummary> {
-    return listStreams(this.storage, this.#index, options)
+    return listStreams(this.storage, this.#index, options, this.#rules)
   }
 
   onCommit (listener: CommitListener): () => void {
@@ -141,7 +199,7 @@ export class LevelBackend implements Backend {
 
   async importer (): Promise<LogImporter> {
     if (this.#writer.head.position >= 0) throw new TypeError('An import needs a database without events')
-    const importer = await LevelImporter.start(this.storage, this.#index)
+    const importer = await LevelImporter.start(this.storage, this.#index, this.#rules)
     const writer = this.#writer
     const index = this.#index
     return {

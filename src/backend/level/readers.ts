@@ -9,19 +9,52 @@ import { Space, nameBounds, streamKey } from '../../storage/keys.js'
 import type { ChunkIterator, Storage } from '../../storage/storage.js'
 import type { EventChunks, ReadRange } from '../backend.js'
 import { MalformedError } from './bytes.js'
-import { corruptChunk, logKey, parseChunk } from './chunk.js'
-import { readEvent } from './event-record.js'
-import { corruptBlock, parseBlock, type BlockEvent } from './stream-block.js'
+import { corruptChunk, logKey, parseChunk, type Chunk } from './chunk.js'
+import { peekEvent, readEvent, type Accept } from './event-record.js'
+import type { Visibility } from './rules.js'
+import { corruptBlock, parseBlock, type BlockEvent, type StreamBlock } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
 
-/** Records read per native call: a chunk holds up to 128 events, a block up to 1,024. */
-const CHUNKS_PER_READ = 8
-const BLOCKS_PER_READ = 4
+/** Events handed out by a read's first call, then twice as many each call up to the second. */
+const FIRST_EVENTS = 64
+const MAX_EVENTS = 1024
+/** Records read per native call (up to 1 MiB): a chunk holds up to 128 events, a block up to 1,024. */
+const CHUNKS_PER_READ = 16
+const BLOCKS_PER_READ = 16
+
+/**
+ * Reads an iterator one native call ahead: the next entries are on their way from LevelDB's
+ * thread while the caller decodes these (measured: a replay spent a quarter of its time waiting
+ * for the next read).
+ */
+class ReadAhead<T> {
+  readonly #it: ChunkIterator<T>
+  readonly #size: number
+  #next: Promise<T[]> | undefined
+
+  constructor (it: ChunkIterator<T>, size: number) {
+    this.#it = it
+    this.#size = size
+  }
+
+  async nextv (): Promise<T[]> {
+    const entries = await (this.#next ?? this.#it.nextv(this.#size))
+    this.#next = entries.length === 0 ? undefined : this.#it.nextv(this.#size)
+    this.#next?.catch(() => {}) // seen by the next call, if there is one
+    return entries
+  }
+
+  async close (): Promise<void> {
+    await this.#next?.catch(() => {})
+    this.#next = undefined
+    await this.#it.close()
+  }
+}
 
 /** Decodes an event, naming where it is when it does not decode. */
-function decodeAt (buffer: Buffer, start: number, end: number, position: number, time: number, types: ReadonlySet<string> | undefined, where: () => AnnalsError): RecordedEvent | undefined {
+export function decodeAt (buffer: Buffer, start: number, end: number, position: number, time: number, accept: Accept | undefined, where: () => AnnalsError): RecordedEvent | undefined {
   try {
-    return readEvent(buffer, start, end, position, time, types)
+    return readEvent(buffer, start, end, position, time, accept)
   } catch (err) {
     if (err instanceof MalformedError || !(err instanceof AnnalsError)) throw where()
     throw err
@@ -32,21 +65,39 @@ function decodeAt (buffer: Buffer, start: number, end: number, position: number,
 class LogChunks implements EventChunks {
   readonly #storage: Storage
   readonly #range: ReadRange
-  readonly #types: ReadonlySet<string> | undefined
+  readonly #accept: Accept | undefined
   readonly #head: () => number
-  #it: ChunkIterator<[Buffer, Buffer]> | undefined
+  #it: ReadAhead<[Buffer, Buffer]> | undefined
   #low = 0
   #high = -1
   /** the next position expected, in reading order */
   #expected = 0
   #left: number
   #done = false
+  /** the entries of the last read, the next to parse, and the chunk being decoded: from #p to #to */
+  #entries: Array<[Buffer, Buffer]> = []
+  #at = 0
+  #chunk: Chunk | undefined
+  #p = 0
+  #to = 0
+  /** events handed out per call: few at first, so that short reads stay cheap */
+  #cap = FIRST_EVENTS
 
-  constructor (storage: Storage, range: ReadRange, head: () => number, types: ReadonlySet<string> | undefined) {
+  readonly #visibility: Visibility | undefined
+
+  constructor (storage: Storage, range: ReadRange, head: () => number, accept: Accept | undefined, visibility: Visibility | undefined) {
     this.#storage = storage
     this.#range = range
     this.#head = head
-    this.#types = types
+    // what the rules of streams' lives hide reads no more, whatever else the read keeps
+    if (visibility?.active === true) {
+      this.#visibility = visibility
+      this.#accept = accept === undefined
+        ? (h, p, t) => visibility.visible(h.stream, h.revision, p, t)
+        : (h, p, t) => visibility.visible(h.stream, h.revision, p, t) && accept(h, p, t)
+    } else {
+      this.#accept = accept
+    }
     this.#left = range.limit
   }
 
@@ -59,7 +110,7 @@ class LogChunks implements EventChunks {
     if (this.#low > this.#high) return
     // the chunk holding the lowest position wanted may start before it
     const start = await this.#storage.firstKey({ gte: logKey(0), lte: logKey(this.#low), reverse: true }) ?? logKey(0)
-    this.#it = this.#storage.entries({ gte: start, lte: logKey(this.#high), reverse: backwards })
+    this.#it = new ReadAhead(this.#storage.entries({ gte: start, lte: logKey(this.#high), reverse: backwards }), CHUNKS_PER_READ)
   }
 
   async next (): Promise<RecordedEvent[]> {
@@ -69,39 +120,57 @@ class LogChunks implements EventChunks {
       if (this.#it === undefined) return await this.#end()
     }
     const backwards = this.#range.backwards
-    const types = this.#types
-    for (;;) {
-      if (this.#left <= 0) return await this.#end()
-      const entries = await this.#it.nextv(CHUNKS_PER_READ)
-      if (entries.length === 0) {
+    const accept = this.#accept
+    const cap = Math.min(this.#cap, this.#left)
+    this.#cap = Math.min(this.#cap * 2, MAX_EVENTS)
+    const events: RecordedEvent[] = []
+    while (events.length < cap) {
+      const chunk = this.#chunk
+      if (chunk === undefined || (backwards ? this.#p < this.#to : this.#p > this.#to)) {
+        if (!await this.#nextChunk()) break
+        continue
+      }
+      const p = this.#p
+      this.#p += backwards ? -1 : 1
+      this.#expected = this.#p
+      const i = p - chunk.first
+      const start = chunk.spans[2 * i]!
+      const end = chunk.spans[2 * i + 1]!
+      if (start === end) continue // removed
+      const event = decodeAt(chunk.buffer, start, end, p, chunk.time, accept, () => corruptChunk(p, 'its event does not decode'))
+      if (event !== undefined) events.push(event)
+    }
+    this.#left -= events.length
+    if (events.length === 0 || this.#left <= 0) {
+      if (events.length === 0) return await this.#end()
+      await this.close()
+    }
+    return events
+  }
+
+  /** Moves to the next chunk in reading order: false at the end (after checking nothing is missing). */
+  async #nextChunk (): Promise<boolean> {
+    const backwards = this.#range.backwards
+    if (this.#at >= this.#entries.length) {
+      this.#entries = await this.#it!.nextv()
+      this.#at = 0
+      if (this.#entries.length === 0) {
         const missing = backwards ? this.#expected >= this.#low : this.#expected <= this.#high
         if (missing) throw corruptChunk(this.#expected, 'it is missing')
-        return await this.#end()
+        this.#chunk = undefined
+        return false
       }
-      const events: RecordedEvent[] = []
-      for (const [key, value] of entries) {
-        const chunk = parseChunk(key, value)
-        const last = chunk.first + chunk.count - 1
-        // the chunk must hold the position expected next: else positions are missing
-        if (chunk.first > this.#expected || last < this.#expected) throw corruptChunk(this.#expected, 'it is missing')
-        const from = backwards ? Math.min(last, this.#high) : Math.max(chunk.first, this.#low)
-        const to = backwards ? Math.max(chunk.first, this.#low) : Math.min(last, this.#high)
-        const step = backwards ? -1 : 1
-        for (let p = from; backwards ? p >= to : p <= to; p += step) {
-          const i = p - chunk.first
-          const start = chunk.spans[2 * i]!
-          const end = chunk.spans[2 * i + 1]!
-          if (start === end) continue // removed
-          const event = decodeAt(chunk.buffer, start, end, p, chunk.time, types, () => corruptChunk(p, 'its event does not decode'))
-          if (event === undefined) continue
-          events.push(event)
-          if (--this.#left === 0) break
-        }
-        this.#expected = backwards ? to - 1 : to + 1
-        if (this.#left === 0) break
-      }
-      if (events.length > 0) return events
     }
+    const [key, value] = this.#entries[this.#at++]!
+    const chunk = parseChunk(key, value)
+    const last = chunk.first + chunk.count - 1
+    // the chunk must hold the position expected next: else positions are missing
+    if (chunk.first > this.#expected || last < this.#expected) throw corruptChunk(this.#expected, 'it is missing')
+    if (this.#visibility !== undefined) await this.#visibility.prepare(streamsOf(chunk))
+    this.#chunk = chunk
+    this.#p = this.#expected
+    this.#to = backwards ? Math.max(chunk.first, this.#low) : Math.min(last, this.#high)
+    return true
   }
 
   async #end (): Promise<RecordedEvent[]> {
@@ -115,9 +184,22 @@ class LogChunks implements EventChunks {
   }
 }
 
-/** Events of the whole log in chunks. */
-export function logChunks (storage: Storage, range: ReadRange, head: () => number, types?: ReadonlySet<string>): EventChunks {
-  return new LogChunks(storage, range, head, types)
+/** Events of the whole log in chunks; with `accept`, only those whose header it accepts; with `visibility`, only those the rules let read. */
+export function logChunks (storage: Storage, range: ReadRange, head: () => number, accept?: Accept, visibility?: Visibility): EventChunks {
+  return new LogChunks(storage, range, head, accept, visibility)
+}
+
+/** The streams of a chunk's events. */
+function * streamsOf (chunk: Chunk): Generator<string> {
+  for (let i = 0; i < chunk.count; i++) {
+    const start = chunk.spans[2 * i]!
+    const end = chunk.spans[2 * i + 1]!
+    if (start !== end) {
+      try {
+        yield peekEvent(chunk.buffer, start, end).stream
+      } catch {} // the read itself reports it
+    }
+  }
 }
 
 /**
@@ -130,9 +212,17 @@ class StreamChunks implements EventChunks {
   readonly #index: StreamIndex
   readonly #stream: string
   readonly #range: ReadRange
-  #it: ChunkIterator<[Buffer, Buffer]> | undefined
+  #it: ReadAhead<[Buffer, Buffer]> | undefined
   #tail: BlockEvent[] = []
+  /** the next event of the tail to read */
+  #t = 0
   #tailDone = false
+  /** the entries of the last read, the next to parse, the block being read and its next event */
+  #entries: Array<[Buffer, Buffer]> = []
+  #at = 0
+  #block: StreamBlock | undefined
+  #j = 0
+  #cap = FIRST_EVENTS
   #diskDone = false
   #low = 0
   #high = -1
@@ -141,12 +231,17 @@ class StreamChunks implements EventChunks {
   #opened = false
   #done = false
 
-  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange) {
+  readonly #blocksPerRead: number
+  readonly #visibility: Visibility | undefined
+
+  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead: number, visibility: Visibility | undefined) {
     this.#storage = storage
     this.#index = index
     this.#stream = stream
     this.#range = range
     this.#left = range.limit
+    this.#blocksPerRead = blocksPerRead
+    this.#visibility = visibility?.active === true ? visibility : undefined
   }
 
   async #open (): Promise<void> {
@@ -154,8 +249,17 @@ class StreamChunks implements EventChunks {
     const { from, to, backwards } = this.#range
     const summary = await this.#index.summary(this.#stream)
     const bounds = nameBounds(Space.streams, this.#stream)
-    // the start of the disk read: the block holding the lowest revision wanted
-    const low = (backwards ? to : from) ?? 0
+    const visibility = this.#visibility
+    if (visibility !== undefined) {
+      if (visibility.tombstoned(this.#stream)) {
+        this.#done = true
+        return
+      }
+      await visibility.prepare([this.#stream])
+    }
+    // the start of the disk read: the block holding the lowest revision wanted (deleted and
+    // truncated revisions are not read at all)
+    const low = Math.max((backwards ? to : from) ?? 0, visibility?.firstRevision(this.#stream) ?? 0)
     const start = low === 0 ? bounds.gte : await this.#storage.firstKey({ gte: bounds.gte, lte: streamKey(this.#stream, low), reverse: true }) ?? bounds.gte
     // the tail is copied, then the disk iterator opened, in one step: every committed event is
     // in one or the other (or both, just after a flush)
@@ -168,38 +272,49 @@ class StreamChunks implements EventChunks {
       this.#done = true
       return
     }
-    this.#it = this.#storage.entries({ gte: start, lte: streamKey(this.#stream, this.#high), reverse: backwards })
+    this.#it = new ReadAhead(this.#storage.entries({ gte: start, lte: streamKey(this.#stream, this.#high), reverse: backwards }), this.#blocksPerRead)
     if (backwards) this.#tail.reverse()
   }
 
   async next (): Promise<RecordedEvent[]> {
     if (!this.#opened) await this.#open()
     const backwards = this.#range.backwards
-    while (!this.#done && this.#left > 0) {
-      let events: RecordedEvent[]
+    // few events at first, then more each call: a short read answers fast, a long one holds
+    // at most MAX_EVENTS decoded events at a time
+    const cap = Math.min(this.#cap, this.#left)
+    this.#cap = Math.min(this.#cap * 2, MAX_EVENTS)
+    const events: RecordedEvent[] = []
+    while (!this.#done && this.#left > 0 && events.length < cap) {
       if (backwards && !this.#tailDone) {
-        events = this.#fromTail()
-        this.#tailDone = true
+        this.#fromTail(events, cap)
       } else if (!this.#diskDone) {
-        const entries = await this.#it!.nextv(BLOCKS_PER_READ)
-        if (entries.length === 0) {
-          this.#diskDone = true
+        const block = this.#block
+        if (block !== undefined && this.#j < block.count) {
+          this.#fromBlock(block, events, cap)
           continue
         }
-        events = []
-        for (const [key, value] of entries) this.#fromBlock(parseBlock(this.#stream, key, value), events)
+        if (this.#at >= this.#entries.length) {
+          this.#entries = await this.#it!.nextv()
+          this.#at = 0
+          if (this.#entries.length === 0) {
+            this.#diskDone = true
+            this.#block = undefined
+            continue
+          }
+        }
+        const [key, value] = this.#entries[this.#at++]!
+        this.#block = parseBlock(this.#stream, key, value)
+        this.#j = 0
       } else if (!backwards && !this.#tailDone) {
-        events = this.#fromTail()
-        this.#tailDone = true
+        this.#fromTail(events, cap)
       } else {
         const missing = backwards ? this.#expected >= this.#low : this.#expected <= this.#high
         if (missing) throw this.#missing()
         break
       }
-      if (events.length > 0) return events
     }
-    await this.close()
-    return []
+    if (events.length === 0) await this.close()
+    return events
   }
 
   /** Takes the event at `revision` if it is the one expected next; false once past the bounds. */
@@ -211,29 +326,33 @@ class StreamChunks implements EventChunks {
     return true
   }
 
-  #fromBlock (block: ReturnType<typeof parseBlock>, out: RecordedEvent[]): void {
+  /** Events of the block being read, from the next one on, until `out` holds `cap`. */
+  #fromBlock (block: StreamBlock, out: RecordedEvent[], cap: number): void {
     const backwards = this.#range.backwards
-    for (let j = 0; j < block.count && this.#left > 0; j++) {
-      const i = backwards ? block.count - 1 - j : j
+    for (; this.#j < block.count && this.#left > 0 && out.length < cap; this.#j++) {
+      const i = backwards ? block.count - 1 - this.#j : this.#j
       const revision = block.first + i
       if (revision < this.#low || revision > this.#high) continue
       if (!this.#take(revision)) continue
       const start = block.spans[2 * i]!
       const end = block.spans[2 * i + 1]!
       if (start === end) continue // removed
+      if (this.#visibility?.visible(this.#stream, revision, block.positions[i]!, block.times[i]!) === false) continue
       out.push(this.#decode(block.buffer, start, end, block.positions[i]!, block.times[i]!, revision))
     }
   }
 
-  #fromTail (): RecordedEvent[] {
-    const out: RecordedEvent[] = []
-    for (const e of this.#tail) {
-      if (this.#left <= 0) break
+  /** Events of the tail, from the next one on, until `out` holds `cap`; then the tail is done. */
+  #fromTail (out: RecordedEvent[], cap: number): void {
+    const tail = this.#tail
+    for (; this.#t < tail.length && this.#left > 0 && out.length < cap; this.#t++) {
+      const e = tail[this.#t]!
       if (e.revision < this.#low || e.revision > this.#high) continue
       if (!this.#take(e.revision)) continue
+      if (this.#visibility?.visible(this.#stream, e.revision, e.position, e.time) === false) continue
       out.push(this.#decode(e.bytes, 0, e.bytes.length, e.position, e.time, e.revision))
     }
-    return out
+    if (this.#t >= tail.length) this.#tailDone = true
   }
 
   #decode (buffer: Buffer, start: number, end: number, position: number, time: number, revision: number): RecordedEvent {
@@ -256,7 +375,10 @@ class StreamChunks implements EventChunks {
   }
 }
 
-/** One stream's events in chunks. */
-export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange): EventChunks {
-  return new StreamChunks(storage, index, stream, range)
+/**
+ * One stream's events in chunks; `blocksPerRead` blocks of it read per call to LevelDB (fewer
+ * keep memory small where many streams are read at once).
+ */
+export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead = BLOCKS_PER_READ, visibility?: Visibility): EventChunks {
+  return new StreamChunks(storage, index, stream, range, blocksPerRead, visibility)
 }

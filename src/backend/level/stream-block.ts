@@ -100,7 +100,7 @@ export function parseBlock (stream: string, key: Buffer, value: Buffer, withEven
       for (let i = 0; i < count; i++) {
         const length = r.varint()
         spans.push(r.offset)
-        r.bytes(length)
+        r.skip(length)
         spans.push(r.offset)
       }
       if (!r.done) throw new MalformedError('bytes after the last event')

@@ -11,7 +11,7 @@
 // from the chunks after the marker (a few thousand events at most). Readers see the blocks on
 // disk plus a copy of the tail, taken at the moment they open their disk iterator.
 import { AnnalsError } from '../../errors.js'
-import { Space, nameBounds, namedKey, streamKey } from '../../storage/keys.js'
+import { Space, nameBounds, namedKey, parseStreamKey, streamKey } from '../../storage/keys.js'
 import type { Storage, WriteOp } from '../../storage/storage.js'
 import { MalformedError, Reader, Writer, checksumHolds } from './bytes.js'
 import { encodeBlock, parseBlock, splitBlocks, type BlockEvent, type StreamBlock } from './stream-block.js'
@@ -129,6 +129,11 @@ export class StreamIndex {
    * The last revision of `stream` at or before `position` in the log, or -1 when it has none
    * there. From the tail when it holds one (it holds the newest events), else by binary search
    * over the stream's blocks on disk: each probe is one seek, so it never reads the stream.
+   *
+   * A stream whose first blocks were dropped (a scavenge, or an import of a stream that starts
+   * past revision 0) has lost where its first revisions were: a position before its first
+   * block gives the revision before that block's first, which is a removed one (the layers
+   * above treat every removed revision alike).
    */
   async revisionAt (stream: string, position: number): Promise<number> {
     const tail = this.#tail.get(stream)
@@ -139,9 +144,13 @@ export class StreamIndex {
     if (summary === undefined) return -1
     if (summary.position <= position) return summary.revision
     // invariant: revisions below `low` are at or before `position`, those above `high` after it
-    let low = 0
+    const bounds = nameBounds(Space.streams, stream)
+    const firstKey = await this.#storage.firstKey(bounds)
+    // no block at all: every revision it had was removed
+    if (firstKey === undefined) return summary.revision
+    let low = parseStreamKey(firstKey)?.revision ?? 0
     let high = summary.revision
-    let best = -1
+    let best = low - 1
     while (low <= high) {
       const block = await this.#blockAt(stream, low + Math.floor((high - low) / 2))
       const found = lastAtOrBefore(block, position)

@@ -3,6 +3,7 @@
 import { Space, namedKey, prefixRange } from '../../storage/keys.js'
 import type { Storage } from '../../storage/storage.js'
 import type { StreamListOptions, StreamSummary } from '../backend.js'
+import type { Rules } from './rules.js'
 import { decodeSummary, type StreamIndex } from './stream-index.js'
 
 const CHUNK = 256
@@ -13,9 +14,14 @@ const CHUNK = 256
  * streams (a few thousand at most) and one chunk of summaries. Streams appended while the
  * listing runs may or may not be in it.
  */
-export async function * listStreams (storage: Storage, index: StreamIndex, options: StreamListOptions): AsyncGenerator<StreamSummary> {
+export async function * listStreams (storage: Storage, index: StreamIndex, options: StreamListOptions, rules?: Rules): AsyncGenerator<StreamSummary> {
   const { prefix, after, limit } = options
   if (limit <= 0) return
+  // a stream that reads nothing any more (tombstoned, or deleted and not written since) is not listed
+  const gone = (s: StreamSummary): boolean => {
+    const rule = rules?.stream(s.stream)
+    return rule !== undefined && (rule.tombstoned || rule.truncateBefore > s.revision)
+  }
   const afterName = after === undefined ? undefined : Buffer.from(after, 'utf8')
   const tail = [...index.tailStreams()]
     .filter(([stream]) => stream.startsWith(prefix))
@@ -33,16 +39,19 @@ export async function * listStreams (storage: Storage, index: StreamIndex, optio
         const name = key.subarray(1)
         // the tail's streams that sort before this one come first; the tail is newer than the disk
         for (; t < tail.length && Buffer.compare(tail[t]!.name, name) < 0; t++) {
+          if (gone(tail[t]!.summary)) continue
           yield tail[t]!.summary
           if (++given >= limit) return
         }
+        let summary: StreamSummary
         if (t < tail.length && tail[t]!.name.equals(name)) {
-          yield tail[t++]!.summary
+          summary = tail[t++]!.summary
         } else {
           const stream = name.toString('utf8')
-          const s = decodeSummary(stream, value)
-          yield { stream, ...s }
+          summary = { stream, ...decodeSummary(stream, value) }
         }
+        if (gone(summary)) continue
+        yield summary
         if (++given >= limit) return
       }
     }
@@ -50,6 +59,7 @@ export async function * listStreams (storage: Storage, index: StreamIndex, optio
     await it.close()
   }
   for (; t < tail.length; t++) {
+    if (gone(tail[t]!.summary)) continue
     yield tail[t]!.summary
     if (++given >= limit) return
   }

@@ -3,7 +3,14 @@
 // commit times that never decrease; every stream's blocks whole, in order, and the same events
 // as the log's (each position up to the marker in exactly one block); summaries that agree
 // with the blocks; id index entries that agree with the events they name. Memory stays flat:
-// one bit per position up to the marker, and the streams of the events after it.
+// two bits per position up to the marker, and the streams of the events after it.
+//
+// Streams that lost events (rules.ts) are checked as a scavenge leaves them at any moment, even
+// one interrupted by a crash: removed events may be emptied in the log (length 0), their
+// stream's blocks below its first readable revision (the rule's `truncateBefore`) dropped or
+// emptied, and a stream whose every revision was removed may keep its summary without blocks.
+// Events below that revision are compared between the log and the blocks only as far as a
+// scavenge leaves both; what reads is compared whole.
 import { crc32 } from 'node:zlib'
 import { decode } from '../../storage/codec.js'
 import { Space, parseStreamKey, spaceEnd, spaceStart } from '../../storage/keys.js'
@@ -11,13 +18,15 @@ import type { Storage } from '../../storage/storage.js'
 import { parseChunk } from './chunk.js'
 import { peekEvent, readEvent } from './event-record.js'
 import { decodeIdEntry, idOfKey } from './ids.js'
+import { decodeTagEntry } from './tags.js'
 import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
 import { parseBlock } from './stream-block.js'
+import { Rules } from './rules.js'
 import { decodeSummary, indexedUpTo } from './stream-index.js'
 
 /** What a check found wrong, with the position it concerns where there is one. */
 export interface Problem {
-  check: 'format' | 'records' | 'times' | 'streams' | 'ids'
+  check: 'format' | 'records' | 'times' | 'streams' | 'ids' | 'tags'
   position?: number
   message: string
 }
@@ -30,6 +39,7 @@ export interface LogReport {
   /** the last position the streams' blocks cover */
   indexedUpTo: number
   idEntries: number
+  tagEntries: number
   /** the last revision of each stream, for the checks of the layers above (snapshots) */
   lastRevision: (stream: string) => Promise<number>
 }
@@ -58,10 +68,17 @@ class Verifier {
   #idsFromLog = 0
   #idsFromIndex = 0
   #idCount = 0
+  #tagsFromLog = 0
+  #tagsFromIndex = 0
+  #tagCount = 0
   #streams = 0
   #newStreams = 0
   /** whether the log itself has problems: then the blocks are not compared with it as a whole */
   #logDamaged = false
+  /** the rules of streams' lives: which revisions a scavenge may have taken out */
+  #rules = new Rules()
+  /** positions up to the marker whose event is removed (emptied, or below its stream's first readable revision) */
+  #removed = new Uint8Array(0)
 
   constructor (storage: Storage, problem: (p: Problem) => void, progress: (done: number, total: number) => void) {
     this.#storage = storage
@@ -71,15 +88,18 @@ class Verifier {
 
   async run (): Promise<LogReport> {
     await this.#format()
+    await this.#loadRules()
     await this.#marker()
     await this.#chunks()
     await this.#blocks()
     await this.#ids()
+    await this.#tags()
     return {
       events: this.#head + 1,
       streams: this.#streams + this.#newStreams,
       indexedUpTo: this.#indexed,
       idEntries: this.#idCount,
+      tagEntries: this.#tagCount,
       lastRevision: async stream => this.#tail.has(stream) ? this.#tail.get(stream)! - 1 : await this.#diskRevision(stream)
     }
   }
@@ -106,12 +126,31 @@ class Verifier {
     if (format !== FORMAT_VERSION) this.#problem({ check: 'format', message: `The format marker says ${String(format)}; this annals reads format ${FORMAT_VERSION}` })
   }
 
+  async #loadRules (): Promise<void> {
+    try {
+      this.#rules = await Rules.load(this.#storage)
+    } catch (err) {
+      this.#problem({ check: 'streams', message: (err as Error).message })
+    }
+  }
+
+  /** The first revision of a stream that may still be in the files (Infinity: none, tombstoned). */
+  #firstKept (stream: string): number {
+    const rule = this.#rules.stream(stream)
+    return rule === undefined ? 0 : rule.tombstoned ? Infinity : rule.truncateBefore
+  }
+
+  #markRemoved (position: number): void {
+    if (position <= this.#indexed) this.#removed[position >> 3]! |= 1 << (position & 7)
+  }
+
   async #marker (): Promise<void> {
     try {
       this.#indexed = await indexedUpTo(this.#storage)
     } catch (err) {
       this.#problem({ check: 'streams', message: (err as Error).message })
     }
+    this.#removed = new Uint8Array(Math.ceil((this.#indexed + 1) / 8))
   }
 
   /** Every chunk in position order: checksum, events decode, no gaps, times never decrease. */
@@ -162,7 +201,10 @@ class Verifier {
     const position = chunk.first + i
     const start = chunk.spans[2 * i]!
     const end = chunk.spans[2 * i + 1]!
-    if (start === end) return // removed
+    if (start === end) {
+      this.#markRemoved(position)
+      return
+    }
     let header
     try {
       readEvent(chunk.buffer, start, end, position, chunk.time)
@@ -172,8 +214,11 @@ class Verifier {
       return
     }
     if (header.indexed) this.#idsFromLog ^= crc32(`${header.id}\u0000${position}\u0000${header.revision}`)
+    for (const tag of header.tags ?? []) this.#tagsFromLog ^= tagFingerprint(tag, position, header.type, header.tags!)
     if (position <= this.#indexed) {
-      this.#fromLog ^= fingerprint(header.stream, header.revision, position, chunk.time, chunk.buffer.subarray(start, end))
+      // below its stream's first readable revision: in the blocks, or dropped from them
+      if (header.revision < this.#firstKept(header.stream)) this.#markRemoved(position)
+      else this.#fromLog ^= fingerprint(header.stream, header.revision, position, chunk.time, chunk.buffer.subarray(start, end))
       return
     }
     let next = this.#tail.get(header.stream)
@@ -217,12 +262,23 @@ class Verifier {
     await nextSummary()
     let current: { stream: string, next: number, position: number, time: number } | undefined
     let done = 0
+    // a summary without blocks: a stream whose every revision was removed, or damage
+    const blockless = (entry: [Buffer, Buffer]): void => {
+      const stream = entry[0].subarray(1).toString('utf8')
+      try {
+        if (decodeSummary(stream, entry[1]).revision < this.#firstKept(stream)) return
+      } catch (err) {
+        this.#problem({ check: 'streams', message: (err as Error).message })
+        return
+      }
+      this.#problem({ check: 'streams', message: `Stream '${stream}' has a summary but no blocks` })
+    }
     const finish = async (): Promise<void> => {
       if (current === undefined) return
       const name = Buffer.from(current.stream, 'utf8')
       // summaries of streams without blocks, before this one
       while (summary !== undefined && Buffer.compare(summary[0].subarray(1), name) < 0) {
-        this.#problem({ check: 'streams', message: `Stream '${summary[0].subarray(1).toString('utf8')}' has a summary but no blocks` })
+        blockless(summary)
         await nextSummary()
       }
       if (summary === undefined || !summary[0].subarray(1).equals(name)) {
@@ -252,7 +308,9 @@ class Verifier {
           if (current?.stream !== stream) {
             await finish()
             this.#streams++
-            current = { stream, next: 0, position: -1, time: 0 }
+            // a stream's first block holds revision 0, or, once its first revisions were
+            // removed, any revision up to its first readable one
+            current = { stream, next: revision > 0 && revision <= this.#firstKept(stream) ? revision : 0, position: -1, time: 0 }
           }
           let block
           try {
@@ -278,7 +336,7 @@ class Verifier {
             }
             const start = block.spans[2 * i]!
             const end = block.spans[2 * i + 1]!
-            if (start !== end) this.#fromBlocks ^= fingerprint(stream, revision + i, position, block.times[i]!, block.buffer.subarray(start, end))
+            if (start !== end && revision + i >= this.#firstKept(stream)) this.#fromBlocks ^= fingerprint(stream, revision + i, position, block.times[i]!, block.buffer.subarray(start, end))
             current.position = position
             current.time = block.times[i]!
           }
@@ -289,7 +347,7 @@ class Verifier {
       }
       await finish()
       while (summary !== undefined) {
-        this.#problem({ check: 'streams', message: `Stream '${summary[0].subarray(1).toString('utf8')}' has a summary but no blocks` })
+        blockless(summary)
         await nextSummary()
       }
     } finally {
@@ -298,7 +356,8 @@ class Verifier {
     }
     let uncovered = 0
     for (let position = 0; position <= indexed; position++) {
-      if ((covered[position >> 3]! & 1 << (position & 7)) === 0 && uncovered++ < 10) {
+      const bit = 1 << (position & 7)
+      if ((covered[position >> 3]! & bit) === 0 && (this.#removed[position >> 3]! & bit) === 0 && uncovered++ < 10) {
         this.#problem({ check: 'streams', position, message: `Position ${position} is in no stream's blocks` })
       }
     }
@@ -334,4 +393,31 @@ class Verifier {
       await it.close()
     }
   }
+
+  /** Tag index entries: one for each tag of each event still in the log, saying its type and tags. */
+  async #tags (): Promise<void> {
+    const it = this.#storage.entries({ gte: spaceStart(Space.tags), lt: spaceEnd(Space.tags) })
+    try {
+      for (let entries = await it.nextv(1024); entries.length > 0; entries = await it.nextv(1024)) {
+        for (const [key, value] of entries) {
+          this.#tagCount++
+          try {
+            const { tag, position, type, tags } = decodeTagEntry(key, value)
+            this.#tagsFromIndex ^= tagFingerprint(tag, position, type, tags)
+          } catch (err) {
+            this.#problem({ check: 'tags', message: `A tag index entry is damaged: ${(err as Error).message}` })
+          }
+        }
+      }
+    } finally {
+      await it.close()
+    }
+    if (!this.#logDamaged && this.#tagsFromIndex !== this.#tagsFromLog) {
+      this.#problem({ check: 'tags', message: 'The tag index does not agree with the tags of the events in the log' })
+    }
+  }
+}
+
+function tagFingerprint (tag: string, position: number, type: string, tags: readonly string[]): number {
+  return crc32(`${tag}\u0000${position}\u0000${type}\u0000${tags.join('\u0000')}`)
 }

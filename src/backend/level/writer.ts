@@ -1,30 +1,41 @@
 // The one writer of the level backend. Appends queue up (group-commit.ts); whenever the writer
-// is free it takes everything waiting, checks each append on its own (expected revision,
-// idempotent ids) and writes all that passed as one atomic batch: the events as one or more
-// chunks (chunk.ts), id index entries, and every few thousand events the streams' blocks
-// (stream-index.ts). One that fails its checks fails alone.
+// is free it takes everything waiting, checks each append on its own (expected revisions,
+// idempotent ids, its condition) and writes all that passed as one atomic batch: the events as
+// one or more chunks (chunk.ts), id and tag index entries, and every few thousand events the
+// streams' blocks (stream-index.ts). One that fails its checks fails alone; an append to
+// several streams is one append.
+import { batchChannel, codeOf, counted, databaseOf, type BatchMessage } from '../../diagnostics/channels.js'
+import { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from '../../log/types.js'
-import { decode } from '../../storage/codec.js'
+import { decode, encode } from '../../storage/codec.js'
 import { Space, namedKey, u64 } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
-import { sealedEvents, type AppendHook, type AppendRequest, type CommitListener, type LogHead, type ReadyEvent } from '../backend.js'
+import {
+  LIFECYCLE_STREAM, sealedEvents, type AppendCondition, type AppendHook, type AppendManyRequest, type AppendPart, type AppendRequest,
+  type CommitListener, type LifecycleChange, type LogHead, type ReadyEvent, type StreamRule
+} from '../backend.js'
+import { formatUuid, newUuidV7Bytes } from '../../storage/uuid.js'
 import { GroupCommit, type Queued } from '../group-commit.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder, chunkAt } from './chunk.js'
 import type { LevelDoor } from './door.js'
 import { eventParts, writeEvent } from './event-record.js'
 import { decodeIdEntry, encodeIdEntry, idKey, type IdEntry } from './ids.js'
 import { RevisionCache } from './revision-cache.js'
+import type { Rules } from './rules.js'
 import type { BlockEvent } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
+import { matchesQuery, tagKey, tagValue } from './tags.js'
 
 /** Streams whose revision is kept in memory. */
 const REVISION_CACHE_SIZE = 65536
 /** A write that makes what came before it durable, when a batch has nothing else to write. */
 const SYNC_KEY = namedKey(Space.meta, 'synced')
 
-interface Request extends Queued<AppendResult> {
-  append: AppendRequest
+interface Request extends Queued<AppendResult[]> {
+  append: AppendManyRequest
+  /** when it joined the queue (performance.now()), for its latency */
+  at: number
 }
 
 /** An event with an indexed id, placed in the batch being built, or stored before. */
@@ -33,33 +44,49 @@ interface Placed extends IdEntry {
   type: string
   data: Buffer
   metadata: Buffer | undefined
+  tags: readonly string[] | undefined
 }
 
 /** What the checks of a batch read from storage. */
 interface Known {
   revisions: Map<string, number>
   ids: Map<string, Placed>
+  /** the first position on disk that breaks each request's condition, if any */
+  conflicts: Map<Request, number>
 }
 
-const NOTHING_KNOWN: Known = { revisions: new Map(), ids: new Map() }
+const NOTHING_KNOWN: Known = { revisions: new Map(), ids: new Map(), conflicts: new Map() }
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * Finds the first position past `after` (and at most `head`) of an event matching a
+ * condition's query, among the events on disk.
+ */
+export type ConflictFinder = (condition: AppendCondition, head: number) => Promise<number | undefined>
 
 export class LevelWriter {
   readonly #door: LevelDoor
   readonly #index: StreamIndex
   readonly #sync: boolean
+  readonly #conflicts: ConflictFinder
+  readonly #rules: Rules
   readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
   readonly #listeners = new Set<CommitListener>()
-  readonly #queue: GroupCommit<Request, AppendResult>
+  readonly #queue: GroupCommit<Request, AppendResult[]>
   #hook: AppendHook | undefined
   #head: LogHead
+  /** what it counted, for db.stats() */
+  readonly figures: WriterFigures
 
-  constructor (door: LevelDoor, index: StreamIndex, head: LogHead, sync: boolean) {
+  constructor (door: LevelDoor, index: StreamIndex, head: LogHead, sync: boolean, conflicts: ConflictFinder, rules: Rules) {
     this.#door = door
     this.#index = index
     this.#head = head
     this.#sync = sync
+    this.#conflicts = conflicts
+    this.#rules = rules
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
+    this.figures = new WriterFigures(() => this.#queue.waiting)
   }
 
   get head (): LogHead {
@@ -67,8 +94,15 @@ export class LevelWriter {
   }
 
   append (request: AppendRequest): Promise<AppendResult> {
+    const { sync, condition, ...part } = request
+    return this.appendMany({ parts: [part], sync, condition }).then(results => results[0]!)
+  }
+
+  appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ append: request, size: request.events.length, resolve, reject })
+      let size = request.lifecycle === undefined ? 0 : 1
+      for (const part of request.parts) size += part.events.length
+      this.#queue.push({ append: { ...request, parts: [...request.parts] }, size, resolve, reject, at: performance.now() })
     })
   }
 
@@ -102,6 +136,7 @@ export class LevelWriter {
   }
 
   async #commit (group: Request[]): Promise<void> {
+    const started = batchChannel.hasSubscribers ? performance.now() : -1
     let known = NOTHING_KNOWN
     try {
       if (this.#mustRead(group)) known = await this.#prefetch(group)
@@ -114,53 +149,93 @@ export class LevelWriter {
     const revisions = new Map<string, number>() // stream -> revision after this batch
     const added = new Map<string, BlockEvent[]>() // stream -> its events in this batch
     const placedIds = new Map<string, Placed>()
+    // the type and tags of every event of this batch, for the conditions of the appends after it
+    const placedMeta: Array<{ type: string, tags: readonly string[] | undefined }> = []
     const ops: WriteOp[] = []
     const chunks: ChunkBuilder[] = []
     const placed: BlockEvent[] = [] // every event of the batch, in position order
     // appends answered by this batch; `written` when their answer depends on its write
-    const done: Array<{ request: Request, result: AppendResult, written: boolean }> = []
-    let position = this.#head.position + 1
+    const done: Array<{ request: Request, results: AppendResult[], written: boolean }> = []
+    const first = this.#head.position + 1
+    let position = first
     let sync = false
     let syncRetried = false
+    // streams' rules as this batch changes them, and what to do once it is written
+    const rulesNow = new Map<string, StreamRule>()
+    const ruleChanges: Array<() => void> = []
 
     for (const q of group) {
       const r = q.append
       try {
-        const again = retried(r.stream, r.events, known.ids, placedIds)
+        const again = retriedMany(r.parts, known.ids, placedIds)
         if (again !== undefined) {
-          done.push({ request: q, result: again.result, written: again.pending })
+          done.push({ request: q, results: again.results, written: again.pending })
           syncRetried ||= r.sync ?? this.#sync
           continue
         }
-        const current = revisions.get(r.stream) ?? known.revisions.get(r.stream) ?? this.#revisions.get(r.stream)!
-        checkExpected(r.stream, r.expected, current)
-        // the hook (inline projections) takes part last: if it throws, nothing was added yet
-        const extra = hook === undefined ? undefined : await hook.append(storedEvents(r, current, position, time))
-        // the append passed every check: it joins the batch
-        let list = added.get(r.stream)
-        if (list === undefined) added.set(r.stream, list = [])
-        for (let i = 0; i < r.events.length; i++) {
-          const e = r.events[i]!
-          let chunk = chunks[chunks.length - 1]
-          if (chunk === undefined || chunk.count >= CHUNK_EVENTS || chunk.bytes >= CHUNK_BYTES) chunks.push(chunk = new ChunkBuilder(position + i, time))
-          writeEvent(chunk.event(), r.stream, current + 1 + i, e)
-          chunk.end()
-          // its bytes in the tail are a view into its chunk, once that is finished
-          const event: BlockEvent = { revision: current + 1 + i, position: position + i, time, bytes: EMPTY }
-          placed.push(event)
-          list.push(event)
-          if (e.indexed) {
-            const entry: IdEntry = { position: position + i, revision: current + 1 + i, digest: e.digest ?? EMPTY }
-            ops.push({ key: idKey(e.id, e.idBytes), value: encodeIdEntry(entry) })
-            // a fresh id cannot come again in this batch: only given ones are looked for
-            if (!e.fresh) placedIds.set(e.id, { ...entry, stream: r.stream, type: e.type, data: e.data, metadata: e.metadata })
-          }
+        if (r.condition !== undefined) this.#checkCondition(r.condition, known.conflicts.get(q), placedMeta, first)
+        // each part's expectation, the parts before it of the same append counted
+        const currents: number[] = []
+        const mine = new Map<string, number>()
+        for (const part of r.parts) {
+          const current = mine.get(part.stream) ?? revisions.get(part.stream) ?? known.revisions.get(part.stream) ?? this.#revisions.get(part.stream)!
+          if ((rulesNow.get(part.stream) ?? this.#rules.stream(part.stream))?.tombstoned === true) throw streamDeleted(part.stream)
+          checkExpected(part.stream, part.expected, current)
+          currents.push(current)
+          mine.set(part.stream, current + part.events.length)
         }
+        // a change to a stream's life: checked against the stream as this batch leaves it, and
+        // recorded by a system event in `$streams` (the append's one part)
+        let applyRule: (() => void) | undefined
+        let ruleOps: WriteOp[] | undefined
+        if (r.lifecycle !== undefined) {
+          ruleOps = []
+          const { apply, event } = this.#lifecycle(r.lifecycle, ruleOps, rulesNow, s => revisions.get(s) ?? known.revisions.get(s) ?? this.#revisions.get(s)!)
+          applyRule = apply
+          const current = revisions.get(LIFECYCLE_STREAM) ?? known.revisions.get(LIFECYCLE_STREAM) ?? this.#revisions.get(LIFECYCLE_STREAM)!
+          r.parts.push({ stream: LIFECYCLE_STREAM, events: [event], expected: 'any' })
+          currents.push(current)
+        }
+        // the hook (inline projections) takes part last: if it throws, nothing was added yet
+        const extra = hook === undefined ? undefined : await hook.append(storedEvents(r.parts, currents, position, time))
+        // the append passed every check: it joins the batch
+        const results: AppendResult[] = []
+        r.parts.forEach((part, k) => {
+          const current = currents[k]!
+          let list = added.get(part.stream)
+          if (list === undefined) added.set(part.stream, list = [])
+          const ids: string[] = new Array(part.events.length)
+          for (let i = 0; i < part.events.length; i++) {
+            const e = part.events[i]!
+            ids[i] = e.id
+            let chunk = chunks[chunks.length - 1]
+            if (chunk === undefined || chunk.count >= CHUNK_EVENTS || chunk.bytes >= CHUNK_BYTES) chunks.push(chunk = new ChunkBuilder(position, time))
+            writeEvent(chunk.event(), part.stream, current + 1 + i, e)
+            chunk.end()
+            // its bytes in the tail are a view into its chunk, once that is finished
+            const event: BlockEvent = { revision: current + 1 + i, position, time, bytes: EMPTY }
+            placed.push(event)
+            list.push(event)
+            placedMeta.push({ type: e.type, tags: e.tags })
+            if (e.tags !== undefined) for (const tag of e.tags) ops.push({ key: tagKey(tag, position), value: tagValue(e.type, e.tags) })
+            if (e.indexed) {
+              const entry: IdEntry = { position, revision: current + 1 + i, digest: e.digest ?? EMPTY }
+              ops.push({ key: idKey(e.id, e.idBytes), value: encodeIdEntry(entry) })
+              // a fresh id cannot come again in this batch: only given ones are looked for
+              if (!e.fresh) placedIds.set(e.id, { ...entry, stream: part.stream, type: e.type, data: e.data, metadata: e.metadata, tags: e.tags })
+            }
+            position++
+          }
+          revisions.set(part.stream, current + part.events.length)
+          results.push({ revision: current + part.events.length, position: position - 1, ids })
+        })
         if (extra !== undefined) ops.push(...extra)
-        position += r.events.length
-        revisions.set(r.stream, current + r.events.length)
+        if (ruleOps !== undefined) {
+          ops.push(...ruleOps)
+          ruleChanges.push(applyRule!)
+        }
         sync ||= r.sync ?? this.#sync
-        done.push({ request: q, result: { revision: current + r.events.length, position: position - 1 }, written: true })
+        done.push({ request: q, results, written: true })
       } catch (err) {
         q.reject(err)
       }
@@ -177,14 +252,16 @@ export class LevelWriter {
           return
         }
       }
-      for (const { request, result } of done) request.resolve(result)
+      this.#committed(done, 0)
+      for (const { request, results } of done) request.resolve(results)
       return
     }
     const fail = (err: unknown): void => {
+      if (started >= 0) this.#publish(started, group, 0, ops, sync || syncRetried, first, position - 1, err)
       hook?.settle(false)
-      for (const { request, result, written } of done) {
+      for (const { request, results, written } of done) {
         if (written) request.reject(err)
-        else request.resolve(result)
+        else request.resolve(results)
       }
     }
     try {
@@ -209,10 +286,12 @@ export class LevelWriter {
     }
     hook?.settle(true)
     indexed()
+    for (const apply of ruleChanges) apply()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
-    const first = this.#head.position + 1
     this.#head = { position: position - 1, time }
-    for (const { request, result } of done) request.resolve(result)
+    this.#committed(done, placed.length)
+    if (started >= 0) this.#publish(started, group, done.length, ops, sync || syncRetried, first, position - 1, undefined)
+    for (const { request, results } of done) request.resolve(results)
     for (const listener of this.#listeners) {
       try {
         listener(first, position - 1)
@@ -222,26 +301,140 @@ export class LevelWriter {
     }
   }
 
-  /** Whether the checks of this group need reads: a stream not in the cache, or an id that may be stored. */
+  /** Counts a batch that answered `done` and wrote `events`, for db.stats(). */
+  #committed (done: ReadonlyArray<{ request: Request }>, events: number): void {
+    const now = performance.now()
+    for (const { request } of done) this.figures.latency.add(now - request.at)
+    if (events > 0) this.figures.batch(done.length, events)
+  }
+
+  /** Tells `annals:batch` of a batch written (or failed with `err`). */
+  #publish (started: number, group: Request[], written: number, ops: WriteOp[], sync: boolean, first: number, last: number, err: unknown): void {
+    if (!batchChannel.hasSubscribers) return
+    let bytes = 0
+    for (const op of ops) bytes += op.key.length + (op.value?.length ?? 0)
+    const message: BatchMessage = {
+      database: databaseOf(this.#door),
+      appends: group.length,
+      written,
+      events: err === undefined ? last - first + 1 : 0,
+      bytes,
+      sync,
+      duration: performance.now() - started,
+      queued: this.#queue.waiting.events,
+      first: err === undefined ? first : -1,
+      last: err === undefined ? last : -1
+    }
+    if (err !== undefined) {
+      message.error = err
+      message.errorCode = codeOf(err)
+    }
+    batchChannel.publish(counted(message))
+  }
+
+  /**
+   * Checks a change to a stream's life and puts its writes into `ops`; the new rule is in
+   * `rulesNow` for the appends after it in this batch. Returns what to do once written.
+   */
+  #lifecycle (change: LifecycleChange, ops: WriteOp[], rulesNow: Map<string, StreamRule>, revisionOf: (stream: string) => number): { apply: () => void, event: ReadyEvent } {
+    if (change.kind === 'archive') return { apply: this.#rules.stageArchive(ops, change.before), event: systemEvent('$LogArchived', { before: change.before }) }
+    if (change.kind === 'category-retention') {
+      return { apply: this.#rules.stageCategory(ops, change.prefix, change.retention), event: systemEvent('$StreamMetadataSet', { prefix: change.prefix, ...change.retention }) }
+    }
+    const stream = change.stream
+    const before = rulesNow.get(stream) ?? this.#rules.stream(stream) ?? { truncateBefore: 0, tombstoned: false }
+    if (before.tombstoned && !(change.kind === 'tombstone')) throw streamDeleted(stream)
+    const current = revisionOf(stream)
+    let rule: StreamRule
+    let event: ReadyEvent
+    switch (change.kind) {
+      case 'delete':
+        checkExpected(stream, change.expected, current)
+        rule = { ...before, truncateBefore: Math.max(before.truncateBefore, current + 1) }
+        event = systemEvent('$StreamDeleted', { stream, before: rule.truncateBefore })
+        break
+      case 'tombstone':
+        checkExpected(stream, change.expected, current)
+        rule = { ...before, truncateBefore: Math.max(before.truncateBefore, current + 1), tombstoned: true }
+        event = systemEvent('$StreamTombstoned', { stream, before: rule.truncateBefore })
+        break
+      case 'truncate':
+        rule = { ...before, truncateBefore: Math.max(before.truncateBefore, change.before) }
+        event = systemEvent('$StreamTruncated', { stream, before: rule.truncateBefore })
+        break
+      case 'retention': {
+        const { maxCount: _, maxAge: __, ...rest } = before
+        rule = { ...rest, ...change.retention }
+        event = systemEvent('$StreamMetadataSet', { stream, ...change.retention })
+        break
+      }
+    }
+    rulesNow.set(stream, rule)
+    return { apply: this.#rules.stageStream(ops, stream, rule), event }
+  }
+
+  /**
+   * Fails with ANNALS_APPEND_CONDITION_FAILED, naming the first conflicting position, if an
+   * event matching the condition's query is past its `after`: on disk (found before the batch
+   * was built), or placed earlier in this batch.
+   */
+  #checkCondition (condition: AppendCondition, onDisk: number | undefined, placedMeta: ReadonlyArray<{ type: string, tags: readonly string[] | undefined }>, first: number): void {
+    let conflict = onDisk
+    if (conflict === undefined) {
+      const from = Math.max(0, (condition.after ?? -1) + 1 - first)
+      for (let i = from; i < placedMeta.length; i++) {
+        if (matchesQuery(condition.failIfEventsMatch, placedMeta[i]!.type, placedMeta[i]!.tags)) {
+          conflict = first + i
+          break
+        }
+      }
+    }
+    if (conflict !== undefined) {
+      throw new AnnalsError('ANNALS_APPEND_CONDITION_FAILED',
+        `An event matching the append's condition is at position ${conflict}, past ${condition.after === undefined ? 'the start of the log' : `position ${condition.after}`}`,
+        { details: { position: conflict } })
+    }
+  }
+
+  /** Whether the checks of this group need reads: a stream not in the cache, an id that may be stored, a condition. */
   #mustRead (group: Request[]): boolean {
     for (const { append: r } of group) {
-      if (this.#revisions.get(r.stream) === undefined) return true
-      for (const e of r.events) if (e.indexed && !e.fresh) return true
+      if (r.condition !== undefined) return true
+      if (r.lifecycle !== undefined && this.#revisions.get(LIFECYCLE_STREAM) === undefined) return true
+      const target = r.lifecycle !== undefined && 'stream' in r.lifecycle ? r.lifecycle.stream : undefined
+      if (target !== undefined && this.#revisions.get(target) === undefined) return true
+      for (const part of r.parts) {
+        if (this.#revisions.get(part.stream) === undefined) return true
+        for (const e of part.events) if (e.indexed && !e.fresh) return true
+      }
     }
     return false
   }
 
-  /** Reads what the checks need and the cache lacks: revisions of streams, entries of ids. */
+  /** Reads what the checks need and the cache lacks: revisions of streams, entries of ids, conflicts with conditions. */
   async #prefetch (group: Request[]): Promise<Known> {
     const streams = new Set<string>()
     const ids: string[] = []
     for (const { append: r } of group) {
-      if (this.#revisions.get(r.stream) === undefined) streams.add(r.stream)
-      for (const e of r.events) if (e.indexed && !e.fresh) ids.push(e.id)
+      if (r.lifecycle !== undefined && this.#revisions.get(LIFECYCLE_STREAM) === undefined) streams.add(LIFECYCLE_STREAM)
+      const target = r.lifecycle !== undefined && 'stream' in r.lifecycle ? r.lifecycle.stream : undefined
+      if (target !== undefined && this.#revisions.get(target) === undefined) streams.add(target)
+      for (const part of r.parts) {
+        if (this.#revisions.get(part.stream) === undefined) streams.add(part.stream)
+        for (const e of part.events) if (e.indexed && !e.fresh) ids.push(e.id)
+      }
     }
     const revisions = new Map<string, number>()
     const found = new Map<string, Placed>()
+    const conflicts = new Map<Request, number>()
+    const head = this.#head.position
     await Promise.all([
+      Promise.all(group.map(async q => {
+        const condition = q.append.condition
+        if (condition === undefined) return
+        const at = await this.#conflicts(condition, head)
+        if (at !== undefined) conflicts.set(q, at)
+      })),
       Promise.all([...streams].map(async s => { revisions.set(s, await this.#index.revision(s)) })),
       (async () => {
         const values = await this.#door.getMany(ids.map(id => idKey(id)))
@@ -254,66 +447,96 @@ export class LevelWriter {
           const k = entry.position - chunk.first
           const parts = eventParts(chunk.buffer, chunk.spans[2 * k]!, chunk.spans[2 * k + 1]!)
           if (parts.id !== id) throw new AnnalsError('ANNALS_CORRUPT', `The id index puts '${id}' at position ${entry.position}, which holds another event`)
-          found.set(id, { ...entry, stream: parts.stream, type: parts.type, data: parts.data, metadata: parts.metadata })
+          found.set(id, { ...entry, stream: parts.stream, type: parts.type, data: parts.data, metadata: parts.metadata, tags: parts.tags })
         }))
       })()
     ])
-    return { revisions, ids: found }
+    return { revisions, ids: found, conflicts }
   }
 }
 
 /** The events of an append as they are stored, for the hook. */
-function storedEvents (r: AppendRequest, current: number, position: number, time: number): RecordedEvent[] {
-  return r.events.map((e, i) => {
-    const event: RecordedEvent = {
-      id: e.id,
-      stream: r.stream,
-      revision: current + 1 + i,
-      position: position + i,
-      type: e.type,
-      data: e.value?.data ?? decode(e.data) ?? null,
-      metadata: e.value?.metadata ?? (e.metadata === undefined ? {} : decode(e.metadata) as Record<string, unknown>),
-      time
-    }
-    if (e.sealed) sealedEvents.add(event)
-    return event
+function storedEvents (parts: readonly AppendPart[], currents: readonly number[], position: number, time: number): RecordedEvent[] {
+  const out: RecordedEvent[] = []
+  parts.forEach((part, k) => {
+    part.events.forEach((e, i) => {
+      const event: RecordedEvent = {
+        id: e.id,
+        stream: part.stream,
+        revision: currents[k]! + 1 + i,
+        position: position++,
+        type: e.type,
+        version: e.version,
+        data: e.value?.data ?? decode(e.data) ?? null,
+        metadata: e.value?.metadata ?? (e.metadata === undefined ? {} : decode(e.metadata) as Record<string, unknown>),
+        time
+      }
+      if (e.tags !== undefined && e.tags.length > 0) event.tags = [...e.tags]
+      if (e.sealed) sealedEvents.add(event)
+      out.push(event)
+    })
   })
+  return out
 }
 
 /**
- * If every event of an append to `stream` is already stored (in `found`) or placed earlier in
- * the batch being built (in `placed`), with the same content, in the same order: the result of
- * the original, and whether it waits for the batch being built. Undefined when none is.
- * Anything in between is `ANNALS_DUPLICATE_ID`.
+ * If every event of every part of an append is already stored (in `found`) or placed earlier
+ * in the batch being built (in `placed`), in its part's stream, with the same content, in the
+ * same order: the results of the original, and whether they wait for the batch being built.
+ * Undefined when none is. Anything in between is `ANNALS_DUPLICATE_ID`.
  */
-function retried (stream: string, events: readonly ReadyEvent[], found: ReadonlyMap<string, Placed>, placed: ReadonlyMap<string, Placed>): { result: AppendResult, pending: boolean } | undefined {
+function retriedMany (parts: readonly AppendPart[], found: ReadonlyMap<string, Placed>, placed: ReadonlyMap<string, Placed>): { results: AppendResult[], pending: boolean } | undefined {
   let matches = 0
-  let seen: Set<string> | undefined
-  for (const e of events) {
-    if (!e.indexed || e.fresh) continue
-    seen ??= new Set()
-    if (seen.has(e.id)) throw duplicate(`The id '${e.id}' appears twice in one append`)
-    seen.add(e.id)
-    if (placed.has(e.id) || found.has(e.id)) matches++
+  let total = 0
+  const seen = new Set<string>()
+  for (const part of parts) {
+    for (const e of part.events) {
+      total++
+      if (!e.indexed || e.fresh) continue
+      if (seen.has(e.id)) throw duplicate(`The id '${e.id}' appears twice in one append`)
+      seen.add(e.id)
+      if (placed.has(e.id) || found.has(e.id)) matches++
+    }
   }
   if (matches === 0) return undefined
-  if (matches < events.length) throw duplicate('Some events of this append are already stored and some are not')
-  let last: AppendResult | undefined
-  let inBatch = false
-  for (const e of events) {
-    const p = placed.get(e.id)
-    const at = p ?? found.get(e.id)!
-    const same = at.stream === stream && at.type === e.type && (last === undefined || at.revision > last.revision) &&
-      (e.digest !== undefined ? at.digest.equals(e.digest) : at.data.equals(e.data) && sameBytes(at.metadata, e.metadata))
-    if (!same) throw duplicate(`The id '${e.id}' is already stored with other content, stream or order`)
-    last = { revision: at.revision, position: at.position }
-    inBatch ||= p !== undefined
+  if (matches < total) throw duplicate('Some events of this append are already stored and some are not')
+  const results: AppendResult[] = []
+  let pending = false
+  for (const part of parts) {
+    let last: Placed | undefined
+    for (const e of part.events) {
+      const p = placed.get(e.id)
+      const at = p ?? found.get(e.id)!
+      const same = at.stream === part.stream && at.type === e.type && (last === undefined || at.revision > last.revision) &&
+        sameTags(at.tags, e.tags) &&
+        (e.digest !== undefined ? at.digest.equals(e.digest) : at.data.equals(e.data) && sameBytes(at.metadata, e.metadata))
+      if (!same) throw duplicate(`The id '${e.id}' is already stored with other content, stream or order`)
+      last = at
+      pending ||= p !== undefined
+    }
+    results.push({ revision: last!.revision, position: last!.position, ids: part.events.map(e => e.id) })
   }
-  return { result: last!, pending: inBatch }
+  return { results, pending }
+}
+
+function sameTags (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  const x = a ?? []
+  const y = b ?? []
+  return x.length === y.length && x.every((tag, i) => tag === y[i])
 }
 
 function sameBytes (a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === undefined ? b === undefined : b !== undefined && a.equals(b)
+}
+
+/** A system event recording a change to streams' lives, made by the writer itself. */
+function systemEvent (type: string, data: Record<string, unknown>): ReadyEvent {
+  const idBytes = Buffer.from(newUuidV7Bytes())
+  return { id: formatUuid(idBytes), idBytes, indexed: true, fresh: true, type, version: 1, tags: undefined, data: encode(data), metadata: undefined, sealed: false, digest: undefined }
+}
+
+function streamDeleted (stream: string): AnnalsError {
+  return new AnnalsError('ANNALS_STREAM_DELETED', `Stream '${stream}' was tombstoned: it can never be written again`, { details: { stream } })
 }
 
 function duplicate (message: string): AnnalsError {
@@ -327,6 +550,7 @@ function checkExpected (stream: string, expected: ExpectedRevision, current: num
     expected === current
   if (!ok) {
     throw new AnnalsError('ANNALS_WRONG_EXPECTED_REVISION',
-      `Stream '${stream}' is at revision ${current}; the append expected ${String(expected)}`)
+      `Stream '${stream}' is at revision ${current}; the append expected ${String(expected)}`,
+      { details: { stream, expected, actual: current } })
   }
 }
