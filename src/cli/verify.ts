@@ -11,12 +11,11 @@ import { internalsOf } from '../store/internals.js'
 import { assertDatabase, databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
 import { ExitCode, explain } from './errors.js'
 import { color, count, Lines, progress, type Progress } from './output.js'
-import { eventsOption, loadEvents } from './user-module.js'
+import { loadEvents } from './user-module.js'
 import { verifyStorage, type Check, type Report } from './verify-checks.js'
 
 interface VerifyOptions extends DatabaseOptions {
   json?: boolean
-  events?: string
 }
 
 const CHECKS: Array<[Check, (r: Report) => string]> = [
@@ -44,7 +43,6 @@ export function register (program: Command): void {
     .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream, id and tag indexes agree with the log, checkpoints and snapshots not past its end')
     .argument('<dir>', 'the database folder')
     .option('--json', 'the report as one JSON object')
-    .option(...eventsOption)
     .addHelpText('after', `
 Examples:
   $ annals verify ./demo-data
