@@ -14,6 +14,7 @@ import type {
   AppendHook, AppendManyRequest, AppendPart, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogFilter, LogHead, LogImporter, ReadRange,
   ScavengeReport, StreamListOptions, StreamRule, StreamSummary
 } from '../backend/backend.js'
+import { sameDatabase } from '../diagnostics/channels.js'
 import type { WriterFigures } from '../diagnostics/figures.js'
 import type { AppendResult, RecordedEvent } from '../log/types.js'
 import type { KeyStore, SubjectKey } from '../privacy/key-store.js'
@@ -293,6 +294,8 @@ export class SwitchingBackend implements Backend {
   }
 
   #install (b: Attached): void {
+    // the owner's writer names this database in the diagnostics channels' messages
+    if (b.role === 'owner') sameDatabase(b.storage, this.storage)
     b.whenGone?.(() => { this.lost(b) })
     this.#detach.push(b.onCommit((first, last) => { this.#committed(first, last) }))
     for (const topic of this.#topics.keys()) this.#detach.push(b.onNotice(topic, message => { this.#deliver(topic, message) }))
