@@ -7,7 +7,7 @@
 // (`annals.owner`, 0600) holds the socket's path, the owner's pid and a random token; a client
 // must read it, so must be able to read the folder, and presents the token.
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, lstatSync, mkdirSync, chmodSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, chmodSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { AnnalsError } from '../errors.js'
@@ -93,8 +93,9 @@ export function removeOwner (dir: string): void {
 }
 
 /**
- * What the owner file says, or undefined when there is none (or it is being replaced).
- * `ANNALS_ACCESS_DENIED` when this user may not read it: a process of another user.
+ * What the owner file says, or undefined when there is none (or it is being replaced, or this
+ * user cannot look into the folder at all). `ANNALS_ACCESS_DENIED` when it is there and this
+ * user may not read it: a process of another user.
  */
 export function readOwner (dir: string): OwnerRecord | undefined {
   const path = join(dir, OWNER_FILE)
@@ -105,6 +106,9 @@ export function readOwner (dir: string): OwnerRecord | undefined {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return undefined
     if (code === 'EACCES' || code === 'EPERM') {
+      // a folder this user cannot even look into says nothing of another process: the caller's
+      // own failure to open it is the answer
+      if (!visible(path)) return undefined
       throw new AnnalsError('ANNALS_ACCESS_DENIED', `The database at ${dir} is open in another process, and this user may not read its owner file: only the user that owns the database may use it`, { cause: err })
     }
     throw new AnnalsError('ANNALS_STORAGE', `Cannot read ${path}: ${(err as Error).message}`, { cause: err })
@@ -114,6 +118,16 @@ export function readOwner (dir: string): OwnerRecord | undefined {
     return typeof record.pid === 'number' ? record : undefined
   } catch {
     return undefined // written as we read it: try again
+  }
+}
+
+/** Whether this user can see that a file is there (stat it), though maybe not read it. */
+function visible (path: string): boolean {
+  try {
+    statSync(path)
+    return true
+  } catch {
+    return false
   }
 }
 
