@@ -148,6 +148,43 @@ export type AnnalsErrorCode =
    * ```
    */
   | 'ANNALS_UPCAST_FAILED'
+  /**
+   * A process was refused access to a database another process holds open: it may not read the
+   * owner file in the database folder (a process of another user), or the token it presented
+   * is not the owner's. Nothing was read or written.
+   *
+   * @example
+   * ```ts
+   * // run as another user than the application that holds ./data
+   * await open('./data') // rejects with ANNALS_ACCESS_DENIED
+   * ```
+   */
+  | 'ANNALS_ACCESS_DENIED'
+  /**
+   * A client process lost the process that owns the database, and neither reached a new owner
+   * nor became one in time (`failoverTimeout`); or a write to the key spaces was on its way when
+   * the owner went away, so whether it was made is unknown. Appends are never failed so: they
+   * are sent again to the new owner (idempotent by id).
+   *
+   * @example
+   * ```ts
+   * await db.shred('user-7').catch(err => { if (err.code === 'ANNALS_OWNER_LOST') return db.shred('user-7') })
+   * ```
+   */
+  | 'ANNALS_OWNER_LOST'
+  /**
+   * An inline projection was registered in a client process, and the process that owns the
+   * database does not run it (the same name and version): inline projections run in the
+   * owner's writer, in the batch of each append, so only the owner can run them. Register it
+   * in the owner too (then clients read its view), or make it `async`.
+   *
+   * @example
+   * ```ts
+   * const db = await open('./data')  // db.role === 'client'
+   * await db.project(InlineBalances)  // rejects with ANNALS_INLINE_UNAVAILABLE unless the owner runs it
+   * ```
+   */
+  | 'ANNALS_INLINE_UNAVAILABLE'
 
 /**
  * Facts an error carries as properties, by code (see {@link AnnalsError}).

@@ -123,6 +123,22 @@ t.test('a folder the process may not read is ANNALS_STORAGE', { skip: needsRoot(
   t.equal(err?.cause, true, 'the cause is kept')
 })
 
+t.test('a folder a process of another user holds, which this one may look into: ANNALS_ACCESS_DENIED, never access', { skip: needsRoot() }, async t => {
+  const { dir, remove } = tempDir()
+  t.teardown(remove)
+  chmodSync(dir, 0o755)
+  const path = await database(dir)
+  chmodSync(path, 0o755)
+  const db = await open(path)
+  t.teardown(async () => { await db.close() })
+  const { position } = await db.append('secret', { type: 'Kept' })
+  const child = FaultChild.start({ user: nobody() })
+  t.teardown(async () => { await child.kill() })
+  const err = await child.open(path)
+  t.equal(err?.code, 'ANNALS_ACCESS_DENIED', err?.message ?? 'it opened')
+  t.equal((await db.head()).position, position, 'the owner goes on, unchanged')
+})
+
 t.test('a regular file is ANNALS_NOT_A_DATABASE', async t => {
   const { dir, remove } = tempDir()
   t.teardown(remove)

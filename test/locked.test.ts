@@ -1,4 +1,5 @@
-// A database folder open in another process is ANNALS_LOCKED, with a message that says so.
+// A database folder another process holds with exclusive: true is ANNALS_LOCKED, with a message
+// that says so (without exclusive, the second process is its client: see processes.test.ts).
 import t from 'tap'
 import { join } from 'node:path'
 import { MemoryLevel } from 'memory-level'
@@ -6,11 +7,11 @@ import { open } from '../src/index.js'
 import { tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
 
-t.test('a folder held by another process', async t => {
+t.test('a folder held by another process that admits no other', async t => {
   const { dir, remove } = tempDir()
   t.teardown(remove)
   const path = join(dir, 'db')
-  const child = await startChild('hold-open.mjs', [path])
+  const child = await startChild('hold-open.mjs', [path, 'exclusive'])
   const err = await open(path).catch((e: unknown) => e)
   t.match(err, { code: 'ANNALS_LOCKED', message: /open in another process/ })
   await kill(child)

@@ -258,6 +258,13 @@ export interface Backend {
   readonly storage: Storage
   /** The folder of the database, when it has one. */
   readonly location: string | undefined
+  /**
+   * Whose writer takes this process's appends: `'owner'`, this process's own (the hook set
+   * here takes part in every append), or `'client'`, that of another process which holds the
+   * database (appends go to it; a hook cannot be set here). Absent means `'owner'`. It may
+   * change while open: a client becomes the owner when the owner goes away.
+   */
+  readonly role?: 'owner' | 'client'
   /** The last committed position (-1 when the log is empty) and its commit time. */
   readonly head: LogHead
   /** What its writer counted (appends, batches, latency, its queue), for `db.stats()`; none: zeros. */

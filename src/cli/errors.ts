@@ -20,7 +20,7 @@ export const ExitCode = {
   usage: 2,
   /** no database at that path, or no such file, module or export */
   notFound: 3,
-  /** the database is open in another process */
+  /** the database is open in another process that admits no other, or refuses this one */
   locked: 4,
   /** the master key is missing or wrong */
   key: 5,
@@ -60,9 +60,11 @@ export function explain (err: unknown, dir?: string): CliError {
   const where = dir === undefined ? 'The database' : `The database at ${dir}`
   switch (err.code) {
     case 'ANNALS_LOCKED':
-      return new CliError(`${where} is open in another process (your application?).\n` +
-        'Close it there and run this again, or copy the folder and run annals on the copy:\n' +
-        `  cp -r ${dir ?? '<dir>'} /tmp/annals-copy && annals <command> /tmp/annals-copy ...`, ExitCode.locked, { cause: err })
+      return new CliError(`${where} is open in another process that admits no other (opened with exclusive: true, or by a command that needs the folder to itself).\n` +
+        `${err.message}.\nRun this again once it is closed; for a copy of a live database, use \`annals backup\`.`, ExitCode.locked, { cause: err })
+    case 'ANNALS_ACCESS_DENIED':
+      return new CliError(`${where} is open in another process, which refuses this one: ${err.message}.\n` +
+        'Run annals as the user that owns the database folder.', ExitCode.locked, { cause: err })
     case 'ANNALS_WRONG_KEY':
       return new CliError(`${err.message}.\nGive the master key with --master-key-file <file> (32 bytes, or 64 hex digits, or base64), ` +
         'or in the environment variable ANNALS_MASTER_KEY (hex or base64).', ExitCode.key, { cause: err })

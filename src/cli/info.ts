@@ -29,6 +29,8 @@ interface Checkpoint {
 /** What `annals info` reports. */
 export interface Info {
   location: string
+  /** how this command opened it: as its owner, or as a client of the process that holds it */
+  role: 'owner' | 'client'
   events: number
   streams: number
   firstTime: number | null
@@ -53,7 +55,7 @@ export interface Info {
  */
 export function register (program: Command): void {
   databaseOptions(program.command('info')
-    .description('what a database holds: events, streams, first and last commit time, size on disk, durable subscriptions, projections, snapshots, shredded subjects')
+    .description('what a database holds: events, streams, first and last commit time, size on disk, durable subscriptions, projections, snapshots, shredded subjects; and whether another process has it open')
     .argument('<dir>', 'the database folder, or a postgres:// URL')
     .option('--json', 'one JSON object instead of the table')
     .addHelpText('after', '\nExample:\n  $ annals info ./demo-data\n  $ annals info ./demo-data --json | jq .events'))
@@ -66,6 +68,7 @@ export function register (program: Command): void {
       }
       const row = (label: string, value: string): string => value === '' ? color.dim(label) : `${color.dim(label.padEnd(20))}${value}`
       await out.write(row('database', info.location))
+      await out.write(row('opened as', info.role === 'client' ? 'client (another process has it open, and serves this one)' : 'owner (no other process had it open)'))
       await out.write(row('events', info.events === 0 ? 'none' : `${count(info.events)} (positions 0 to ${count(info.events - 1)})`))
       await out.write(row('streams', count(info.streams)))
       await out.write(row('first commit', info.firstTime === null ? '-' : isoTime(info.firstTime)))
@@ -103,6 +106,7 @@ export async function gather (db: Annals, dir: string): Promise<Info> {
   for await (const _ of log.backend.streams({ prefix: '', after: undefined, limit: Infinity })) streams++
   return {
     location: dir,
+    role: db.role,
     events: head + 1,
     streams,
     firstTime: head < 0 ? null : (await db.readAll({ limit: 1 }).toArray())[0]?.time ?? null,

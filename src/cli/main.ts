@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { register as archive } from './archive.js'
 import { register as at } from './at.js'
+import { register as backup } from './backup.js'
 import { register as bench } from './bench.js'
 import { ExitCode, explain } from './errors.js'
 import { register as exportCommand } from './export.js'
@@ -18,6 +19,7 @@ import { register as replay } from './replay.js'
 import { register as scavenge } from './scavenge.js'
 import { register as shred } from './shred.js'
 import { register as streams } from './streams.js'
+import { register as tail } from './tail.js'
 import { register as ui } from './ui.js'
 import { register as verify } from './verify.js'
 import { register as view } from './view.js'
@@ -38,6 +40,7 @@ const program = new Command('annals')
 Examples:
   $ annals info ./data
   $ annals read ./data user-7
+  $ annals tail ./data --types PhotoAdded
   $ annals replay ./data user-7 --aggregate dist/storage.js#Storage --until 'state.bytes < 0'
   $ annals ui ./data --aggregate dist/storage.js#Storage --module dist/views.js
 
@@ -46,7 +49,7 @@ Exit codes:
   1   a problem was found (verify), or replay --until never held
   2   bad usage: unknown command or option, bad value, bad input file
   3   no database at that path, or no such file, module or export
-  4   the database is open in another process
+  4   the database is open in another process that admits no other, or refuses this one
   5   the master key is missing or wrong
   6   the database is damaged, or of a newer format
   7   your code threw (aggregate, projection, --until expression)
@@ -54,7 +57,7 @@ Exit codes:
 
 Documentation: docs/cli.md`)
 
-for (const command of [info, streams, read, at, view, replay, exportCommand, importCommand, verify, shred, scavenge, archive, ui, bench]) command(program)
+for (const command of [info, streams, read, tail, at, view, replay, exportCommand, importCommand, verify, backup, shred, scavenge, archive, ui, bench]) command(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -9,7 +9,7 @@ import type { Annals } from '../store/annals.js'
 import type { RunningView } from '../ui/data.js'
 import { asAggregate } from './at.js'
 import { databaseName, databaseOptions, withDatabase, type DatabaseOptions } from './database.js'
-import { CliError, ExitCode, usage } from './errors.js'
+import { usage } from './errors.js'
 import { isFold } from './fold.js'
 import { collectValues, integer } from './options.js'
 import { color, errorColor } from './output.js'
@@ -53,14 +53,7 @@ Stop it with Ctrl+C.`))
     .action(async (dir: string, options: UiCommandOptions) => {
       const aggregates = await loadAggregates(options.aggregate ?? [])
       const definitions = await loadDefinitions(options.module ?? [])
-      try {
-        await withDatabase(dir, options, async db => { await serve(db, databaseName(dir, options.schema), options, aggregates, definitions) })
-      } catch (err) {
-        if (err instanceof CliError && err.exitCode === ExitCode.locked) {
-          throw new CliError(`${err.message}\n(annals ui cannot yet join a database another process holds: it opens the folder itself.)`, ExitCode.locked, { cause: err })
-        }
-        throw err
-      }
+      await withDatabase(dir, options, async db => { await serve(db, databaseName(dir, options.schema), options, aggregates, definitions) })
     })
 }
 

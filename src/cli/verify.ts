@@ -3,6 +3,7 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { LevelDoor } from '../backend/level/door.js'
+import { AnnalsError } from '../errors.js'
 import { Connection } from '../backend/postgres/connection.js'
 import { Readers } from '../backend/postgres/readers.js'
 import { PostgresStorage } from '../backend/postgres/storage.js'
@@ -10,16 +11,15 @@ import { verifyPostgres } from '../backend/postgres/verify.js'
 import { checkEventDeclarations } from '../log/event-declarations.js'
 import { Upcaster } from '../log/upcast.js'
 import type { Storage } from '../storage/storage.js'
-import { assertDatabase, assertPostgresDatabase, databaseName, isPostgresUrl } from './database.js'
+import { internalsOf } from '../store/internals.js'
+import { assertDatabase, assertPostgresDatabase, databaseName, databaseOptions, isPostgresUrl, withDatabase, type DatabaseOptions } from './database.js'
 import { ExitCode, explain, usage } from './errors.js'
 import { color, count, Lines, progress, type Progress } from './output.js'
-import { eventsOption, loadEvents } from './user-module.js'
-import { levelSource, verifyStorage, type Check, type LogSource, type Report } from './verify-checks.js'
+import { loadEvents } from './user-module.js'
+import { verifyStorage, type Check, type LogSource, type Report } from './verify-checks.js'
 
-interface VerifyOptions {
+interface VerifyOptions extends DatabaseOptions {
   json?: boolean
-  events?: string
-  schema?: string
 }
 
 const CHECKS: Array<[Check, (r: Report, postgres: boolean) => string]> = [
@@ -47,12 +47,10 @@ const CHECKS: Array<[Check, (r: Report, postgres: boolean) => string]> = [
  * ```
  */
 export function register (program: Command): void {
-  program.command('verify')
+  databaseOptions(program.command('verify')
     .description('read everything and check it: records decode, positions without gaps, commit times never decrease, stream, id and tag indexes agree with the log, checkpoints and snapshots not past its end')
     .argument('<dir>', 'the database folder, or a postgres:// URL')
     .option('--json', 'the report as one JSON object')
-    .option(...eventsOption)
-    .option('--schema <name>', 'with a postgres:// URL: the schema of the database (default annals)')
     .addHelpText('after', `
 Examples:
   $ annals verify ./demo-data
@@ -63,7 +61,9 @@ With --events, also checks that every event stored at an older version of its ty
 with the application's steps (none throws, each returns { type, data, metadata }).
 
 Exits with 0 when all is well, 1 when a problem was found (each is listed, with its position).
-Reads only: works without the master key, and on a database too damaged to open.`)
+Reads only: works without the master key, and on a database too damaged to open. On a database
+another process has open, it verifies through that process, on a snapshot, while appends go on
+(then it needs the master key, if there is one, as every process that opens it).`))
     .action(async (dir: string, options: VerifyOptions) => {
       const postgres = isPostgresUrl(dir)
       const name = databaseName(dir, options.schema)
@@ -75,35 +75,57 @@ Reads only: works without the master key, and on a database too damaged to open.
         upcaster = new Upcaster()
         upcaster.define(checkEventDeclarations(await loadEvents(options.events)))
       }
-      let storage: Storage & { close: () => Promise<void> }
-      let source: LogSource
+      let bar: Progress | undefined
+      const check = async (storage: Storage, source?: LogSource): Promise<Report> => {
+        try {
+          return await verifyStorage(storage, (done, total) => {
+            bar ??= progress('verifying', total, 'steps')
+            bar.update(done)
+          }, upcaster, source)
+        } finally {
+          bar?.stop()
+        }
+      }
+      let report: Report
       if (postgres) {
         const conn = Connection.make(dir, options.schema ?? 'annals')
-        storage = Object.assign(new PostgresStorage(conn), { close: async () => { await conn.pool.end() } })
-        source = {
+        const source: LogSource = {
           verify: async (problem, progress) => await verifyPostgres(conn, problem, progress),
           events: head => new Readers(conn, () => head, () => {}).log({ from: 0, to: head, backwards: false, limit: Infinity })
         }
+        try {
+          report = await check(new PostgresStorage(conn), source)
+        } catch (err) {
+          throw explain(err, name)
+        } finally {
+          await conn.pool.end()
+        }
       } else {
+        let storage: LevelDoor | undefined
         try {
           storage = await LevelDoor.openPath(resolve(dir))
         } catch (err) {
-          throw explain(err, dir)
+          if (!(err instanceof AnnalsError && err.code === 'ANNALS_LOCKED')) throw explain(err, dir)
         }
-        source = levelSource(storage)
-      }
-      let report: Report
-      let bar: Progress | undefined
-      try {
-        report = await verifyStorage(storage, (done, total) => {
-          bar ??= progress('verifying', total, 'steps')
-          bar.update(done)
-        }, upcaster, source)
-      } catch (err) {
-        throw explain(err, name)
-      } finally {
-        bar?.stop()
-        await storage.close()
+        if (storage === undefined) {
+          // open in another process: verified through it, on a snapshot, while it goes on
+          report = await withDatabase(dir, options, async db => {
+            const snapshot = await internalsOf(db).snapshot!()
+            try {
+              return await check(snapshot)
+            } finally {
+              await snapshot.close()
+            }
+          })
+        } else {
+          try {
+            report = await check(storage)
+          } catch (err) {
+            throw explain(err, dir)
+          } finally {
+            await storage.close()
+          }
+        }
       }
       const problems = report.problems.length + report.more
       process.exitCode = problems === 0 ? ExitCode.ok : ExitCode.problem

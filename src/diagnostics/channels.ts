@@ -319,11 +319,23 @@ export function describeDatabase (storage: Storage, location: string | undefined
   return info
 }
 
+/** Storage objects below the one a database was described by (its owner's, under the backend that switches between owners). */
+const below = new WeakMap<object, object>()
+
+/**
+ * Says that `inner` is storage of the database described by `outer`'s storage (the owner's own,
+ * under the backend that switches): messages its writer publishes name that database.
+ */
+export function sameDatabase (inner: Storage, outer: Storage): void {
+  below.set(inner, outer)
+}
+
 const UNKNOWN: DatabaseInfo = Object.freeze({ id: 0, location: undefined })
 
 /** The info of the database whose storage this is. */
 export function databaseOf (storage: Storage): DatabaseInfo {
-  return databases.get(storage) ?? UNKNOWN
+  const outer = below.get(storage)
+  return databases.get(storage) ?? (outer === undefined ? undefined : databases.get(outer)) ?? UNKNOWN
 }
 
 /** The `code` of an `AnnalsError` (or of any error with a string code). */

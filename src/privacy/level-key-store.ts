@@ -8,11 +8,12 @@
 // flushed together into the bottom level keep the old bytes). What cleared every case in our
 // experiments: delete, compact the range, delete again, compact again, with no iterator or
 // snapshot open on the database. That is what `shred` does.
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import { AnnalsError } from '../errors.js'
 import { checkOptions } from '../log/validate.js'
 import { storageError } from '../backend/level/door.js'
+import { snapshotIterator } from '../backend/level/backup.js'
 import type { SubjectKey } from './cipher.js'
 import { checkMasterKey, checkRecord, packKey, unpackKey, verifyCheckRecord } from './key-wrapping.js'
 import { newKey, wipe, type KeyStore } from './key-store.js'
@@ -198,6 +199,17 @@ export class LevelKeyStore implements KeyStore {
     batch.put(CHECK, checkRecord(next))
     await batch.write({ sync: true })
     this.#masterKey = next
+  }
+
+  /**
+   * An iterator over every record of the store as it is now (for a backup), or undefined when
+   * the store was never made. Taken between rotations, never during one.
+   */
+  async snapshot (): Promise<ReturnType<typeof snapshotIterator> | undefined> {
+    if (this.#db === undefined && this.#opening === undefined && !existsSync(this.location)) return undefined
+    const db = await this.#open()
+    while (this.#rotating !== undefined) await this.#rotating.catch(() => {})
+    return snapshotIterator(db as never)
   }
 
   async close (): Promise<void> {

@@ -5,6 +5,7 @@
 import { counted, databaseOf, shredChannel, traced, tracePromise, type ShredMessage } from '../diagnostics/channels.js'
 import { AnnalsError } from '../errors.js'
 import { encode } from '../storage/codec.js'
+import type { Backend } from '../backend/backend.js'
 import type { EventTransform } from '../log/hooks.js'
 import { withExtensions } from '../log/record.js'
 import type { RecordedEvent } from '../log/types.js'
@@ -19,19 +20,37 @@ import { Declarations } from './stored-declarations.js'
 
 const INTENTS = 'intent/'
 const SHREDDED = 'shredded/'
+/** The notice every process hears of a shred on: the message is the subject. */
+const SHRED_TOPIC = 'shred'
+
+/**
+ * How privacy reaches the other processes that use the database (the backend's notices): a
+ * shred in one makes every other drop the subject's key from its cache.
+ */
+export type Notices = Pick<Backend, 'notify' | 'onNotice'>
 
 export class Privacy implements EventTransform {
   readonly #storage: Storage
   readonly #store: KeyStore | undefined
   readonly #declarations: Declarations
   readonly #keys = new KeyCache()
+  readonly #notices: Notices | undefined
   /** subjects being shredded: a key made for them waits until the shred is done */
   readonly #shredding = new Map<string, Promise<void>>()
 
-  private constructor (storage: Storage, store: KeyStore | undefined, declarations: Declarations) {
+  private constructor (storage: Storage, store: KeyStore | undefined, declarations: Declarations, notices: Notices | undefined) {
     this.#storage = storage
     this.#store = store
     this.#declarations = declarations
+    this.#notices = notices
+    // a shred in another process: the subject's key, if this one has it, is erased
+    notices?.onNotice(SHRED_TOPIC, subject => { this.#forget(subject) })
+  }
+
+  /** Drops what this process knows of a subject's key; a read of it under way is not remembered. */
+  #forget (subject: string): void {
+    this.#keys.shredStarts(subject)
+    this.#keys.shredEnds(subject, false)
   }
 
   /**
@@ -39,8 +58,8 @@ export class Privacy implements EventTransform {
    * force, merged with `personalData` (stored durably before this resolves), and the shreds a
    * crash interrupted finished.
    */
-  static async open (storage: Storage, store: KeyStore | undefined, personalData: Readonly<Record<string, PersonalData>> = {}): Promise<Privacy> {
-    const privacy = new Privacy(storage, store, await Declarations.load(storage))
+  static async open (storage: Storage, store: KeyStore | undefined, personalData: Readonly<Record<string, PersonalData>> = {}, notices?: Notices): Promise<Privacy> {
+    const privacy = new Privacy(storage, store, await Declarations.load(storage), notices)
     await privacy.#recover()
     const specs = Object.entries(personalData)
     if (specs.length > 0) {
@@ -273,6 +292,8 @@ export class Privacy implements EventTransform {
       }
     }
     if (failure !== undefined) throw failure.err
+    // every other process drops the erased keys before the shred is done
+    if (this.#notices !== undefined) await Promise.all(subjects.map(async s => { await this.#notices!.notify(SHRED_TOPIC, s) }))
     const time = u64(Date.now())
     await this.#storage.write([
       ...subjects.map(s => ({ key: namedKey(Space.privacy, SHREDDED + s), value: time })),

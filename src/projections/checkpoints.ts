@@ -1,6 +1,8 @@
 // Checkpoints: the record of one generation of a view, written in the same batch as the view
 // changes it accounts for. `next` is the first position the generation has not handled, so
 // after any crash the view holds exactly the effects of the events before `next`.
+import type { Backend } from '../backend/backend.js'
+import { waitForLock } from '../backend/wait-lock.js'
 import { AnnalsError } from '../errors.js'
 import { decode, encode } from '../storage/codec.js'
 import type { Storage } from '../storage/storage.js'
@@ -88,25 +90,35 @@ export function sameBuild (r: GenerationRecord, def: { version: number, history:
   return r.version === def.version && r.history === def.history && r.versions === versions
 }
 
-/** Hands out generation numbers; each is written with the first record that uses it. */
+/** The lock under which a generation number is taken, in whichever process. */
+const GENERATIONS_LOCK = 'projection-generations'
+
+/**
+ * Hands out generation numbers, unique across every process that uses the database: each is
+ * taken from the stored counter under a lock, and the counter moved on before it is used.
+ */
 export class Generations {
-  #next: number
+  readonly #storage: Storage
+  readonly #backend: Pick<Backend, 'tryLock' | 'onNotice'>
 
-  private constructor (next: number) {
-    this.#next = next
+  constructor (storage: Storage, backend: Pick<Backend, 'tryLock' | 'onNotice'>) {
+    this.#storage = storage
+    this.#backend = backend
   }
 
-  static async open (storage: Storage): Promise<Generations> {
-    const stored = await storage.get(COUNTER_KEY)
-    if (stored !== undefined && stored.length !== 4) throw new AnnalsError('ANNALS_CORRUPT', 'The projection generation counter is malformed')
-    return new Generations(stored === undefined ? 0 : stored.readUInt32BE(0))
-  }
-
-  /** A new generation number and the write that keeps it taken. */
-  take (): { gen: number, op: { key: Buffer, value: Buffer } } {
-    const gen = this.#next++
-    const value = Buffer.allocUnsafe(4)
-    value.writeUInt32BE(this.#next, 0)
-    return { gen, op: { key: COUNTER_KEY, value } }
+  /** A new generation number, stored as taken. */
+  async take (): Promise<number> {
+    const lock = await waitForLock(this.#backend, GENERATIONS_LOCK)
+    try {
+      const stored = await this.#storage.get(COUNTER_KEY)
+      if (stored !== undefined && stored.length !== 4) throw new AnnalsError('ANNALS_CORRUPT', 'The projection generation counter is malformed')
+      const gen = stored === undefined ? 0 : stored.readUInt32BE(0)
+      const value = Buffer.allocUnsafe(4)
+      value.writeUInt32BE(gen + 1, 0)
+      await this.#storage.write([{ key: COUNTER_KEY, value }], false)
+      return gen
+    } finally {
+      await lock.release()
+    }
   }
 }

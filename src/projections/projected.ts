@@ -2,6 +2,7 @@
 // rebuilt (`building`), whether it failed, and who waits for it to move on.
 import { counted, databaseOf, projectionChannel, type ProjectionMessage } from '../diagnostics/channels.js'
 import { AnnalsError } from '../errors.js'
+import type { Lock } from '../backend/backend.js'
 import type { Log } from '../log/log.js'
 import type { ProjectionDefinition } from './definition.js'
 import type { Member } from './member.js'
@@ -38,6 +39,10 @@ export class Projected {
   active: Member | undefined
   building: Member | undefined
   failure: { error: AnnalsError, position: number } | undefined
+  /** the lock this process runs it under, while it does */
+  lock: Lock | undefined
+  /** run by another process: this one reads its view, and takes over when that one goes away */
+  following = false
   #closed: AnnalsError | undefined
   #waiters: Waiter[] = []
 

@@ -9,8 +9,12 @@ import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import type { Storage, WriteOp } from '../storage/storage.js'
 import { warnChanged } from './changed.js'
+import type { Lock } from '../backend/backend.js'
 import { Generations, encodeRecord, readRecords, sameBuild, type GenerationRecord } from './checkpoints.js'
 import type { ProjectionDefinition } from './definition.js'
+import {
+  PROGRESS_TOPIC, applyProgress, inlineUnavailable, lockName, parseNotice, progressOf, projectionOfLock, rebuildRequest, refreshFollower
+} from './follow.js'
 import { collectGarbage } from './garbage.js'
 import { InlineHook, type HookHost } from './inline-hook.js'
 import { garbageKey, recordKey } from './keys.js'
@@ -29,7 +33,12 @@ export class Projections implements TrainHost, HookHost {
   readonly #storage: Storage
   readonly #hook: InlineHook
   #hookSet = false
-  #generations: Promise<Generations> | undefined
+  readonly #generations: Generations
+  #started = false
+  #stopNotices: Array<() => void> = []
+  /** projections this process runs whose progress is to be announced */
+  readonly #progressed = new Set<Projected>()
+  #announcing = false
   readonly #registering = new Map<string, { definition: ProjectionDefinition, done: Promise<Projected> }>()
   readonly #registered = new Map<string, Projected>()
   readonly #rebuilds = new Map<Projected, Promise<unknown>>()
@@ -46,6 +55,7 @@ export class Projections implements TrainHost, HookHost {
     this.log = log
     this.#storage = log.storage
     this.#hook = new InlineHook(this)
+    this.#generations = new Generations(this.#storage, log.backend)
   }
 
   /** How many projections are registered (or being registered). */
@@ -80,11 +90,15 @@ export class Projections implements TrainHost, HookHost {
     try {
       // known from the start, so that close stops (or abandons) what it starts
       this.#registered.set(p.name, p)
-      await this.#load(p, await this.#open())
-      if (p.definition.mode === 'inline') await p.caughtUp()
+      this.#open()
+      await this.#claim(p)
+      if (p.definition.mode === 'inline' && !p.following) await p.caughtUp()
       return p
     } catch (err) {
       for (const m of [p.active, p.building]) if (m !== undefined) this.#stop(m)
+      const lock = p.lock
+      p.lock = undefined
+      await lock?.release().catch(() => {})
       this.#registered.delete(p.name)
       this.#registering.delete(p.name)
       this.#updateHook()
@@ -92,15 +106,103 @@ export class Projections implements TrainHost, HookHost {
     }
   }
 
-  async #load (p: Projected, generations: Generations): Promise<void> {
+  /**
+   * Runs the projection if no process does (taking its lock), else follows the one that does.
+   * Inline projections run in the owner's writer: a client follows the owner's, if it runs it.
+   */
+  async #claim (p: Projected): Promise<void> {
+    const backend = this.log.backend
     const def = p.definition
+    if (def.mode === 'inline' && backend.role === 'client') {
+      const probe = await backend.tryLock(lockName(p.name))
+      if (probe !== undefined) {
+        await probe.release()
+        throw inlineUnavailable(p.name, def.version)
+      }
+      const stored = await readRecords(this.#storage, p.name)
+      if ((stored.building ?? stored.active)?.version !== def.version) throw inlineUnavailable(p.name, def.version)
+      p.following = true
+      await refreshFollower(p, this.#storage)
+      return
+    }
+    const lock = await backend.tryLock(lockName(p.name))
+    if (this.#closed) {
+      await lock?.release()
+      throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
+    }
+    if (lock === undefined) {
+      p.following = true
+      await refreshFollower(p, this.#storage)
+      return
+    }
+    await this.#lead(p, lock)
+  }
+
+  /** Runs the projection under `lock`, from its stored records. */
+  async #lead (p: Projected, lock: Lock): Promise<void> {
+    p.lock = lock
+    p.following = false
+    void lock.lost.then(async () => { await this.#lost(p, lock) })
+    await this.#load(p)
+    this.#announce(p)
+  }
+
+  /** The lock is gone with the process that kept it: stop, write nothing more, follow or take it again. */
+  async #lost (p: Projected, lock: Lock): Promise<void> {
+    if (p.lock !== lock) return
+    p.lock = undefined
+    p.following = true
+    const old = [p.active, p.building].filter(m => m !== undefined)
+    for (const m of old) this.#stop(m)
+    this.#updateHook()
+    await Promise.all(old.map(async m => { await m.quiet() }))
+    await this.#retake(p)
+  }
+
+  /** A follower's chance to run the projection: its runner may have gone. */
+  async #retake (p: Projected): Promise<void> {
+    if (this.#closed || !p.following || this.#registered.get(p.name) !== p) return
+    const backend = this.log.backend
+    try {
+      if (p.definition.mode === 'inline' && backend.role === 'client') {
+        // the new owner may not run it: say so, until its notices say otherwise
+        const probe = await backend.tryLock(lockName(p.name))
+        if (probe !== undefined) {
+          await probe.release()
+          p.failure = { error: inlineUnavailable(p.name, p.definition.version), position: p.active?.record.next ?? 0 }
+          p.notify()
+        }
+        return
+      }
+      const lock = await backend.tryLock(lockName(p.name))
+      if (lock === undefined) {
+        await refreshFollower(p, this.#storage)
+        return
+      }
+      if (this.#closed || !p.following || this.#registered.get(p.name) !== p) {
+        await lock.release()
+        return
+      }
+      p.failure = undefined
+      await this.#lead(p, lock)
+    } catch (err) {
+      // the database closed, or its owner went away again: the next chance comes with a notice
+      if (!(err instanceof AnnalsError) || (err.code !== 'ANNALS_NOT_OPEN' && err.code !== 'ANNALS_OWNER_LOST')) {
+        p.failure = { error: err instanceof AnnalsError ? err : new AnnalsError('ANNALS_STORAGE', String(err), { cause: err }), position: p.active?.record.next ?? 0 }
+        p.notify()
+      }
+    }
+  }
+
+  async #load (p: Projected): Promise<void> {
+    const def = p.definition
+    const generations = this.#generations
     // the events it receives come upcast: a view built with other versions of their types is rebuilt
     const versions = this.log.upcaster.versions
     const stored = await readRecords(this.#storage, p.name)
     const ops: WriteOp[] = []
-    const fresh = (): GenerationRecord => {
-      const { gen, op } = generations.take()
-      ops.push(op)
+    const fresh = async (): Promise<GenerationRecord> => {
+      const gen = await generations.take()
       return { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, versions, next: 0 }
     }
     // a generation kept for this definition goes on with its handler, whose fingerprint its next
@@ -113,13 +215,13 @@ export class Projections implements TrainHost, HookHost {
     let active = stored.active
     let building = stored.building !== undefined && sameBuild(stored.building, def, versions) ? keep(stored.building) : undefined
     if (active === undefined) {
-      active = fresh()
+      active = await fresh()
       building = undefined
       ops.push({ key: recordKey(p.name, false), value: encodeRecord(active) })
     } else if (!sameBuild(active, def, versions)) {
       // a new version: build its view beside the stored one, which serves reads meanwhile
       if (building === undefined) {
-        building = fresh()
+        building = await fresh()
         ops.push({ key: recordKey(p.name, true), value: encodeRecord(building) })
       }
     } else {
@@ -142,6 +244,14 @@ export class Projections implements TrainHost, HookHost {
    * is swapped in and current.
    */
   async rebuild (p: Projected): Promise<void> {
+    if (p.following) {
+      // another process runs it: ask it, and wait for the rebuilt view to be swapped in
+      const gen = p.active?.record.gen
+      await this.log.backend.notify(PROGRESS_TOPIC, rebuildRequest(p.name))
+      await p.waitFor(() => p.active !== undefined && p.active.record.gen !== gen && p.building === undefined)
+      await p.caughtUp()
+      return
+    }
     const start = (this.#rebuilds.get(p) ?? Promise.resolve()).then(async () => { await this.#restart(p) })
     this.#rebuilds.set(p, start.catch(() => {}))
     await start
@@ -150,15 +260,14 @@ export class Projections implements TrainHost, HookHost {
 
   async #restart (p: Projected): Promise<void> {
     if (this.#closed) throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
-    const generations = await this.#open()
     const old = [p.active, p.building].filter(m => m !== undefined)
     for (const m of old) this.#stop(m)
     await Promise.all(old.map(async m => { await m.quiet() }))
-    const { gen, op } = generations.take()
+    const gen = await this.#generations.take()
     const def = p.definition
     const record: GenerationRecord = { gen, version: def.version, fingerprint: def.fingerprint, history: def.history, versions: this.log.upcaster.versions, next: 0 }
     // the new generation is built beside the active one; one being built before is dropped
-    const ops: WriteOp[] = [op, { key: recordKey(p.name, true), value: encodeRecord(record) }]
+    const ops: WriteOp[] = [{ key: recordKey(p.name, true), value: encodeRecord(record) }]
     if (p.building !== undefined) ops.push({ key: garbageKey(p.building.record.gen), value: EMPTY })
     await this.#storage.write(ops, false)
     const m = new Member(p, this.#storage, record, true)
@@ -166,6 +275,7 @@ export class Projections implements TrainHost, HookHost {
     p.failure = undefined
     this.#start(m)
     this.#collect()
+    this.#announce(p)
   }
 
   /**
@@ -197,6 +307,7 @@ export class Projections implements TrainHost, HookHost {
   async stop (): Promise<void> {
     this.#closed = true
     this.#stopCommits?.()
+    for (const stop of this.#stopNotices) stop()
     for (const t of this.#trains) t.stop()
     await Promise.all([...this.#trains].map(async t => { await t.done }))
     await this.#gc
@@ -216,9 +327,18 @@ export class Projections implements TrainHost, HookHost {
       const m = p.active
       if (m !== undefined && m.owner === 'hook' && m.stored < m.record.next) behind.push(m)
     }
-    if (behind.length === 0) return
-    await this.#storage.write(behind.map(m => m.checkpoint(m.record.next)), false)
-    for (const m of behind) m.stored = m.record.next
+    try {
+      if (behind.length === 0) return
+      await this.#storage.write(behind.map(m => m.checkpoint(m.record.next)), false)
+      for (const m of behind) m.stored = m.record.next
+    } finally {
+      // what it ran, others may run now
+      await Promise.all([...this.#registered.values()].map(async p => {
+        const lock = p.lock
+        p.lock = undefined
+        await lock?.release().catch(() => {})
+      }))
+    }
   }
 
   // --- for trains and the hook
@@ -261,22 +381,59 @@ export class Projections implements TrainHost, HookHost {
   }
 
   settled (members: Member[]): void {
-    for (const p of new Set(members.map(m => m.projected))) p.notify()
+    for (const p of new Set(members.map(m => m.projected))) {
+      p.notify()
+      this.#announce(p)
+    }
+  }
+
+  /** Soon, tells the processes that follow `p` where it stands (once per turn of the event loop). */
+  #announce (p: Projected): void {
+    if (p.following || p.lock === undefined) return
+    this.#progressed.add(p)
+    if (this.#announcing) return
+    this.#announcing = true
+    setImmediate(() => {
+      this.#announcing = false
+      const backend = this.log.backend
+      for (const q of this.#progressed) {
+        if (q.following || q.lock === undefined) continue
+        backend.notify(PROGRESS_TOPIC, progressOf(q)).catch(() => {})
+      }
+      this.#progressed.clear()
+    })
+  }
+
+  /** A notice of another process: a runner's progress, or a follower asking for a rebuild. */
+  readonly #onProgress = (message: string): void => {
+    const notice = parseNotice(message)
+    const p = notice === undefined ? undefined : this.#registered.get(notice.name)
+    if (notice === undefined || p === undefined) return
+    if ('rebuild' in notice) {
+      if (!p.following) this.rebuild(p).catch(() => {})
+      return
+    }
+    if (!p.following) return
+    if (!applyProgress(p, notice)) refreshFollower(p, this.#storage).catch(() => {})
+  }
+
+  /** A lock was freed: a projection this process follows may be its to run now. */
+  readonly #onFreed = (lock: string): void => {
+    const name = projectionOfLock(lock)
+    const p = name === undefined ? undefined : this.#registered.get(name)
+    if (p?.following === true) void this.#retake(p)
   }
 
   // ---
 
-  /** Starts the registry on first use: generation numbers, commit wake-ups, leftover deletes. */
-  async #open (): Promise<Generations> {
-    this.#generations ??= Generations.open(this.#storage).then(generations => {
-      this.#stopCommits = this.log.onCommit(this.#onCommit)
-      this.#collect()
-      return generations
-    }, (err: unknown) => {
-      this.#generations = undefined
-      throw err
-    })
-    return await this.#generations
+  /** Starts the registry on first use: commit wake-ups, other processes' notices, leftover deletes. */
+  #open (): void {
+    if (this.#started) return
+    this.#started = true
+    this.#stopCommits = this.log.onCommit(this.#onCommit)
+    const backend = this.log.backend
+    this.#stopNotices = [backend.onNotice(PROGRESS_TOPIC, this.#onProgress), backend.onNotice('lock-freed', this.#onFreed)]
+    this.#collect()
   }
 
   readonly #onCommit = (): void => {
@@ -346,7 +503,7 @@ export class Projections implements TrainHost, HookHost {
   }
 
   /** The hook is in the append path while an inline projection is registered, and only then. */
-  #updateHook (wanted = [...this.#registering.values()].some(r => r.definition.mode === 'inline')): void {
+  #updateHook (wanted = [...this.#registered.values()].some(p => p.definition.mode === 'inline' && !p.following)): void {
     if (wanted && !this.#hookSet) {
       this.log.setHook(this.#hook)
       this.#hookSet = true

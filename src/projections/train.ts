@@ -133,7 +133,8 @@ export class Train {
       const closing = this.#stopped && (error.code === 'ANNALS_NOT_OPEN' || error.code === 'ANNALS_HANDLER_ABANDONED')
       for (const m of this.#members) {
         m.changes.reset(false)
-        if (!closing) m.projected.fail(m, m.record.next, error)
+        // the owner went away: not a failure of the projection, which another run resumes at its checkpoint
+        if (!closing && error.code !== 'ANNALS_OWNER_LOST' && !m.projected.following) m.projected.fail(m, m.record.next, error)
       }
     } finally {
       this.#host.ended(this)
@@ -193,6 +194,12 @@ export class Train {
       if (window) closeWindow()
     }
     const end = chunk.length === 0 ? head + 1 : chunk[chunk.length - 1]!.position + 1
+    // a projection whose lock was lost meanwhile writes nothing more: another process runs it now
+    if (members.some(m => m.projected.following)) {
+      for (const m of members) if (m.projected.following) m.changes.reset(false)
+      members = members.filter(m => !m.projected.following)
+      if (members.length === 0) return
+    }
     const ops: WriteOp[] = []
     const swapped: Member[] = []
     const nexts = members.map(m => {

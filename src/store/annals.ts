@@ -16,7 +16,6 @@ import {
 } from '../log/validate.js'
 import type { PendingEvent } from '../log/validate.js'
 import type { PersonalData } from '../privacy/declarations.js'
-import type { KeyStore } from '../privacy/key-store.js'
 import type { Privacy } from '../privacy/privacy.js'
 import {
   Subscription, checkSubscribeOptions, type EventHandler, type SubscribeOptions
@@ -31,8 +30,8 @@ import { collectStats, type Stats } from './stats.js'
 
 type Status = 'open' | 'closing' | 'closed'
 
-/** A key store annals made (in the database's folder, or its schema on PostgreSQL): it closes it, and can rotate its master key. */
-export interface OwnKeyStore extends KeyStore {
+/** The key store annals made for a database, which it closes, and whose master key it rotates. */
+export interface OwnKeyStore {
   rotateMasterKey (masterKey: Uint8Array | undefined): Promise<void>
   close (): Promise<void>
 }
@@ -93,6 +92,21 @@ export class Annals {
    */
   get location (): string | undefined {
     return this.#log.backend.location
+  }
+
+  /**
+   * `'owner'` when this process writes the database's appends (it holds the folder, or the
+   * database was opened on a `level`), `'client'` when another process that holds the folder
+   * does (see docs/processes.md). A client becomes the owner when the owner goes away.
+   *
+   * @example
+   * ```ts
+   * const db = await open('./data')
+   * console.log(db.role) // 'client' while another process has ./data open
+   * ```
+   */
+  get role (): 'owner' | 'client' {
+    return this.#log.backend.role ?? 'owner'
   }
 
   /**

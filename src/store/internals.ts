@@ -3,12 +3,17 @@
 // exported from the package: nothing here is a contract.
 import type { Log } from '../log/log.js'
 import type { Privacy } from '../privacy/privacy.js'
+import type { Storage } from '../storage/storage.js'
 import type { Annals } from './annals.js'
 
 /** What {@link open} composed a database from. */
 export interface Internals {
   log: Log
   privacy: Privacy
+  /** A consistent copy of a database in a folder (its key store too) at `dest`, made by its owner. */
+  backup?: (dest: string) => Promise<void>
+  /** The key spaces of a database in a folder as they are now, while appends go on; close it when done. */
+  snapshot?: () => Promise<Storage & { close (): Promise<void> }>
 }
 
 const internals = new WeakMap<Annals, Internals>()

@@ -1,9 +1,7 @@
 // open(): composes storage, log, privacy and subscriptions into the public database object.
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import type { Backend } from '../backend/backend.js'
 import { LevelBackend } from '../backend/level/level-backend.js'
 import type { AnyLevel } from '../backend/level/door.js'
-import type { Backend } from '../backend/backend.js'
 import { PostgresBackend } from '../backend/postgres/postgres-backend.js'
 import { AnnalsError } from '../errors.js'
 import { checkEventDeclarations, type EventDeclaration } from '../log/event-declarations.js'
@@ -11,11 +9,12 @@ import { Log } from '../log/log.js'
 import { DEFAULT_MAX_EVENT_SIZE, checkKeys, checkOptions } from '../log/validate.js'
 import { checkDeclaration, type PersonalData } from '../privacy/declarations.js'
 import type { KeyStore } from '../privacy/key-store.js'
-import { LevelKeyStore } from '../privacy/level-key-store.js'
 import { PostgresKeyStore } from '../privacy/postgres-key-store.js'
 import { Privacy } from '../privacy/privacy.js'
-import { Annals } from './annals.js'
-import { setInternals } from './internals.js'
+import { openFolder } from '../net/attach.js'
+import { OwnerBoundStorage } from '../net/switching.js'
+import { Annals, type OwnKeyStore } from './annals.js'
+import { setInternals, type Internals } from './internals.js'
 import { checkPostgres, type PostgresLocation } from './postgres-location.js'
 
 /**
@@ -62,6 +61,17 @@ export interface OpenOptions {
    * database: give them at every open.
    */
   events?: Record<string, EventDeclaration>
+  /**
+   * Open the folder only as its owner, admitting no other process: `ANNALS_LOCKED` when another
+   * process holds it. Default `false`: when another process holds the folder, this one becomes
+   * its client (see docs/processes.md). Folders only.
+   */
+  exclusive?: boolean
+  /**
+   * How long a client process whose owner went away tries to reach or become a new owner
+   * before its calls fail with `ANNALS_OWNER_LOST`, in ms. Default 30,000. Folders only.
+   */
+  failoverTimeout?: number
 }
 
 /**
@@ -102,32 +112,57 @@ export async function open (location: Location, options?: OpenOptions): Promise<
   if (level !== undefined && o.keyStore === undefined && Object.keys(o.personalData ?? {}).length > 0) {
     throw new AnnalsError('ANNALS_NO_KEY_STORE', 'personalData on a database opened on a level needs a keyStore')
   }
-  const levelOptions = { sync: o.sync ?? false }
-  const backend: Backend = postgres !== undefined
-    ? await PostgresBackend.open(postgres.postgres, postgres.schema)
-    : level === undefined ? await LevelBackend.openPath(location as string, levelOptions) : await LevelBackend.openLevel(level, levelOptions)
-  // a key store of our own, in the folder (or the schema): opened (and the master key checked)
-  // now if it exists or a master key is given, else on first use, so that databases without
-  // personal data never grow a keys folder
-  const ownStore = o.keyStore !== undefined || level !== undefined
-    ? undefined
-    : backend instanceof PostgresBackend
-      ? new PostgresKeyStore(backend.connection.pool, { schema: backend.connection.schema, ...(o.masterKey === undefined ? {} : { masterKey: o.masterKey }) })
-      : new LevelKeyStore(join(location as string, 'keys'), o.masterKey === undefined ? {} : { masterKey: o.masterKey })
+  if (postgres !== undefined) {
+    if (o.exclusive !== undefined || o.failoverTimeout !== undefined) throw new TypeError('exclusive and failoverTimeout are for databases in a folder')
+    const backend = await PostgresBackend.open(postgres.postgres, postgres.schema)
+    // a key store of our own in the schema, its master key checked now
+    const ownStore = o.keyStore !== undefined
+      ? undefined
+      : new PostgresKeyStore(backend.connection.pool, { schema: backend.connection.schema, ...(o.masterKey === undefined ? {} : { masterKey: o.masterKey }) })
+    try {
+      await ownStore?.verify()
+    } catch (err) {
+      await ownStore?.close()
+      await backend.close()
+      throw err
+    }
+    // compose closes the backend if it fails
+    return await compose(backend, ownStore ?? o.keyStore, ownStore, o, events, {}).catch(async (err: unknown) => {
+      await ownStore?.close()
+      throw err
+    })
+  }
+  if (level === undefined) {
+    const folder = await openFolder(location as string, {
+      sync: o.sync, masterKey: o.masterKey, keyStore: o.keyStore, exclusive: o.exclusive ?? false, failoverTimeout: o.failoverTimeout ?? FAILOVER_TIMEOUT
+    })
+    const parts = {
+      backup: async (dest: string) => { await folder.backend.call(async b => { await b.backup(dest) }, 'unsent') },
+      snapshot: async () => new OwnerBoundStorage(await folder.backend.call(async b => await b.snapshot(), 'always'))
+    }
+    return await compose(folder.backend, folder.keyStore, folder.folderKeys, o, events, parts)
+  }
+  if (o.exclusive !== undefined || o.failoverTimeout !== undefined) throw new TypeError('exclusive and failoverTimeout are for databases in a folder')
+  return await compose(await LevelBackend.openLevel(level, { sync: o.sync ?? false }), o.keyStore, undefined, o, events, {})
+}
+
+/** The default of `failoverTimeout`, in ms. */
+const FAILOVER_TIMEOUT = 30_000
+
+/** The log, privacy and the database object, over a backend (closed if this fails). */
+async function compose (backend: Backend, keyStore: KeyStore | undefined, ownKeyStore: OwnKeyStore | undefined, o: OpenOptions,
+  events: ReturnType<typeof checkEventDeclarations>, parts: Pick<Internals, 'backup' | 'snapshot'>): Promise<Annals> {
   try {
-    if (ownStore instanceof PostgresKeyStore) await ownStore.verify()
-    else if (ownStore !== undefined && (o.masterKey !== undefined || existsSync(ownStore.location))) await ownStore.verify()
     const maxEventSize = o.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE
     const log = new Log(backend, { maxEventSize, sync: o.sync ?? false })
     log.upcaster.define(events)
     // the personal-data declarations stored in the database, merged with those given
-    const privacy = await Privacy.open(backend.storage, ownStore ?? o.keyStore, o.personalData)
+    const privacy = await Privacy.open(backend.storage, keyStore, o.personalData, backend)
     log.setTransform(privacy)
-    const db = new Annals(log, privacy, ownStore, maxEventSize)
-    setInternals(db, { log, privacy })
+    const db = new Annals(log, privacy, ownKeyStore, maxEventSize)
+    setInternals(db, { log, privacy, ...parts })
     return db
   } catch (err) {
-    await ownStore?.close()
     await backend.close()
     throw err
   }
@@ -143,11 +178,13 @@ function checkLevel (location: unknown): AnyLevel {
   return level as AnyLevel
 }
 
-const OPEN_OPTIONS = ['sync', 'maxEventSize', 'masterKey', 'keyStore', 'personalData', 'events']
+const OPEN_OPTIONS = ['sync', 'maxEventSize', 'masterKey', 'keyStore', 'personalData', 'events', 'exclusive', 'failoverTimeout']
 
 function checkOpenOptions (options: unknown): OpenOptions {
-  const { sync, maxEventSize, masterKey, keyStore, personalData } = checkOptions<OpenOptions>(options, 'open', OPEN_OPTIONS)
+  const { sync, maxEventSize, masterKey, keyStore, personalData, exclusive, failoverTimeout } = checkOptions<OpenOptions>(options, 'open', OPEN_OPTIONS)
   if (sync !== undefined && typeof sync !== 'boolean') throw new TypeError('sync must be a boolean')
+  if (exclusive !== undefined && typeof exclusive !== 'boolean') throw new TypeError('exclusive must be a boolean')
+  if (failoverTimeout !== undefined && !(Number.isSafeInteger(failoverTimeout) && failoverTimeout >= 0)) throw new TypeError('failoverTimeout must be a non-negative integer of ms')
   if (maxEventSize !== undefined && !(Number.isSafeInteger(maxEventSize) && maxEventSize > 0)) {
     throw new TypeError('maxEventSize must be a positive integer')
   }

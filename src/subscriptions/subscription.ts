@@ -1,16 +1,15 @@
-// Subscriptions: catch up from a position, then stay live. One loop reads the log from the next
-// position it has not handled, in chunks, and sleeps when it reaches the head until the writer
-// commits more. The cursor is a position, so there is no hand-over from catch-up to live to get
-// wrong: nothing is buffered, nothing skipped, nothing delivered twice, and a slow handler
-// costs memory for one chunk at most.
+// Subscriptions: catch up from a position, then stay live, through one delivery loop (a
+// cursor, see cursor.ts), or several for a member of a consumer group (one per slot of the
+// group, see group.ts). A durable subscription runs in one process at a time; in another, a
+// subscription of the same name waits on standby and takes over when the first goes away.
 import { EventEmitter } from 'node:events'
 import { codeOf, counted, databaseOf, subscriptionChannel, type SubscriptionMessage } from '../diagnostics/channels.js'
-import { AnnalsError } from '../errors.js'
 import type { Log } from '../log/log.js'
 import type { LogFilter } from '../backend/backend.js'
 import type { RecordedEvent } from '../log/types.js'
 import { checkOptions, checkQuery, checkStreams, checkTypes } from '../log/validate.js'
-import { Space, namedKey, readU64, u64 } from '../storage/keys.js'
+import { Cursor } from './cursor.js'
+import { layoutStart, slotCheckpoint, slotLock, slotOf } from './group.js'
 
 /**
  * Options of `subscribe`.
@@ -29,8 +28,19 @@ export interface SubscribeOptions {
   tags?: readonly string[]
   /** Deliver only events of streams whose name starts with `prefix` (a category), read by its streams where it has few. */
   streams?: { prefix: string }
-  /** Makes the subscription durable: it resumes after its last handled event, across restarts. */
+  /**
+   * Makes the subscription durable: it resumes after its last handled event, across restarts.
+   * It runs in one process at a time: in another process, a subscription of the same name waits
+   * on standby, and takes over from the checkpoint when the first goes away.
+   */
   name?: string
+  /**
+   * Makes this subscription one member of a consumer group of `members` processes sharing the
+   * durable subscription `name`: each stream is handled by one member (by a stable hash of its
+   * name), in order; a member that goes away leaves its streams to the others, which take them
+   * over from their checkpoints (see docs/processes.md).
+   */
+  group?: { member: number, members: number }
   /**
    * How often a durable subscription writes its checkpoint: once `events` events were handled
    * since the last one, or `ms` milliseconds passed (default 100 events or 1,000 ms), and
@@ -56,8 +66,8 @@ export type EventHandler = (event: RecordedEvent) => unknown
 
 /** Checks subscribe options; throws TypeError on misuse. */
 export function checkSubscribeOptions (options: unknown): SubscribeOptions {
-  const o = checkOptions<SubscribeOptions>(options, 'subscribe', ['from', 'types', 'tags', 'streams', 'name', 'onError', 'checkpoint'])
-  const { from, name, onError, checkpoint } = o
+  const o = checkOptions<SubscribeOptions>(options, 'subscribe', ['from', 'types', 'tags', 'streams', 'name', 'onError', 'checkpoint', 'group'])
+  const { from, name, onError, checkpoint, group } = o
   if (from !== undefined && from !== 'end' && !(Number.isSafeInteger(from) && from >= 0)) {
     throw new TypeError("from must be a non-negative integer or 'end'")
   }
@@ -73,6 +83,12 @@ export function checkSubscribeOptions (options: unknown): SubscribeOptions {
       if (v !== undefined && !(Number.isSafeInteger(v) && v >= (key === 'events' ? 1 : 0))) throw new TypeError(`checkpoint.${key} must be ${key === 'events' ? 'a positive' : 'a non-negative'} integer`)
     }
     if (name === undefined) throw new TypeError('checkpoint is for durable subscriptions (with a name)')
+  }
+  if (group !== undefined) {
+    const g = checkOptions<{ member: number, members: number }>(group, 'group', ['member', 'members'])
+    if (!(Number.isSafeInteger(g.members) && g.members! >= 1)) throw new TypeError('group.members must be a positive integer')
+    if (!(Number.isSafeInteger(g.member) && g.member! >= 0 && g.member! < g.members!)) throw new TypeError('group.member must be an integer from 0 to members - 1')
+    if (name === undefined) throw new TypeError('group is for durable subscriptions (with a name)')
   }
   return o
 }
@@ -96,69 +112,79 @@ export class Subscription extends EventEmitter {
   /** The durable name, if any. */
   readonly name: string | undefined
   readonly #log: Log
-  readonly #handler: EventHandler
-  readonly #types: ReadonlySet<string> | undefined
-  /** tags or a category: the log is read through the filter (by an index where there is one) */
-  #filter: LogFilter | undefined
   readonly #onError: SubscribeOptions['onError']
-  readonly #every: { events: number, ms: number }
-  /** the next position as last written in the checkpoint, when, and events handled since */
-  #saved = -1
-  #savedAt = 0
-  #handledSince = 0
-  #failedStorage = false
-  readonly #release: () => void
-  #next: number
-  #closed = false
-  #error: unknown
+  readonly #cursors: Cursor[]
   #failed = false
-  #wake: (() => void) | undefined
-  #waiters: Array<{ target: number, resolve: () => void, reject: (err: unknown) => void }> = []
-  readonly #stopListening: () => void
-  readonly #resumed: Promise<void>
+  #error: unknown
   readonly #done: Promise<void>
 
   /** @internal Use `db.subscribe`. */
   constructor (log: Log, options: SubscribeOptions, handler: EventHandler, release: () => void) {
     super()
     this.#log = log
-    this.#handler = handler
     this.name = options.name
-    this.#types = options.types === undefined ? undefined : new Set(options.types)
     const tags = options.tags === undefined || options.tags.length === 0 ? undefined : [...options.tags]
     const prefix = options.streams?.prefix
-    if (tags !== undefined || prefix !== undefined) {
-      this.#filter = {
-        ...(tags === undefined ? {} : { query: [{ tags, ...(options.types === undefined ? {} : { types: [...options.types] }) }] }),
-        ...(prefix === undefined ? {} : { prefix })
-      }
-    }
+    // tags or a category: the log is read through the filter (by an index where there is one)
+    const filter: LogFilter | undefined = tags === undefined && prefix === undefined
+      ? undefined
+      : {
+          ...(tags === undefined ? {} : { query: [{ tags, ...(options.types === undefined ? {} : { types: [...options.types] }) }] }),
+          ...(prefix === undefined ? {} : { prefix })
+        }
     this.#onError = options.onError
-    this.#every = { events: options.checkpoint?.events ?? CHECKPOINT_EVENTS, ms: options.checkpoint?.ms ?? CHECKPOINT_MS }
-    this.#release = release
+    const types = options.types === undefined ? undefined : new Set(options.types)
     // 'end' means after what is committed now, so it is read here, not when the loop starts
-    this.#next = options.from === 'end' ? log.head.position + 1 : options.from ?? 0
-    this.#stopListening = log.onCommit(() => this.#wake?.())
-    this.#resumed = this.#resume()
-    this.#done = this.#run()
+    const from = options.from === 'end' ? log.head.position + 1 : options.from ?? 0
+    const every = { events: options.checkpoint?.events ?? CHECKPOINT_EVENTS, ms: options.checkpoint?.ms ?? CHECKPOINT_MS }
+    const fail = (err: unknown, event: RecordedEvent | undefined): void => { this.#fail(err, event) }
+    const name = options.name
+    const group = options.group
+    if (name === undefined) {
+      this.#cursors = [new Cursor({ log, from, types, filter, handler, fail })]
+    } else if (group === undefined) {
+      this.#cursors = [new Cursor({ log, from, types, filter, name, handler, fail, durable: { checkpoint: name, lock: `subscription:${name}`, every } })]
+    } else {
+      const { member, members } = group
+      const start = async (): Promise<number | undefined> => await layoutStart(log.storage, name, members)
+      // its own slot first, then the others, which it runs while their members are away
+      const slots = Array.from({ length: members }, (_, i) => (member + i) % members)
+      this.#cursors = slots.map(slot => new Cursor({
+        log,
+        from,
+        types,
+        filter,
+        name,
+        accepts: stream => slotOf(stream, members) === slot,
+        handler,
+        fail,
+        durable: { checkpoint: slotCheckpoint(name, slot, members), lock: slotLock(name, slot, members), every, start, wants: slot === member, yields: slot !== member }
+      }))
+    }
+    this.#done = Promise.all(this.#cursors.map(async c => { await c.done })).then(() => { release() })
   }
 
-  /** The position up to which the log has been handled (inclusive); -1 before any. */
+  /**
+   * The position up to which the log has been handled (inclusive); -1 before any. For a group
+   * member, the lowest of the slots it runs.
+   */
   get position (): number {
-    return this.#next - 1
+    const running = this.#cursors.filter(c => c.running)
+    const cursors = running.length > 0 ? running : this.#cursors.slice(0, 1)
+    return Math.min(...cursors.map(c => c.position))
   }
 
   /**
    * Resolves once every event committed before this call has been handled; rejects if the
-   * subscription fails or closes first.
+   * subscription fails or closes first. A durable subscription on standby (another process runs
+   * it) resolves once it has taken over and caught up; a group member, once the slots it runs
+   * have.
    */
   async caughtUp (): Promise<void> {
     const target = this.#log.head.position
-    await this.#resumed.catch(() => {})
     if (this.#failed) throw this.#error
-    if (this.#next > target) return
-    if (this.#closed) throw closedError()
-    await new Promise<void>((resolve, reject) => this.#waiters.push({ target, resolve, reject }))
+    const running = this.#cursors.filter(c => c.running)
+    await Promise.all((running.length > 0 ? running : this.#cursors.slice(0, 1)).map(async c => { await c.caughtUp(target) }))
   }
 
   /**
@@ -166,136 +192,22 @@ export class Subscription extends EventEmitter {
    * call `close()` on its own subscription, but must not await it.
    */
   async close (): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true
-      this.#wake?.()
-    }
+    await Promise.all(this.#cursors.map(async c => { await c.close() }))
     await this.#done
   }
 
-  async #run (): Promise<void> {
-    let current: RecordedEvent | undefined
-    try {
-      await this.#resumed
-      while (!this.#closed) {
-        const head = this.#log.head.position
-        if (this.#next > head) {
-          this.#settleWaiters()
-          await new Promise<void>(resolve => { this.#wake = resolve })
-          this.#wake = undefined
-          continue
-        }
-        const range = { from: this.#next, to: head, backwards: false, limit: Infinity }
-        const chunks = this.#filter === undefined ? this.#log.chunks(range) : this.#log.filtered(range, this.#filter)
-        try {
-          for (let chunk = await chunks.next(); chunk.length > 0 && !this.#closed; chunk = await chunks.next()) {
-            for (const event of chunk) {
-              if (this.#closed) break
-              if (this.#types === undefined || this.#types.has(event.type)) {
-                current = event
-                const started = subscriptionChannel.hasSubscribers ? performance.now() : -1
-                await this.#handler(event)
-                current = undefined
-                this.#next = event.position + 1
-                if (started >= 0) this.#handled(event, started)
-                this.#handledSince++
-                await this.#checkpoint(false)
-              } else {
-                this.#next = event.position + 1
-              }
-            }
-            // filtered-out events advance the checkpoint too, so a restart does not rescan them
-            await this.#checkpoint(false)
-          }
-        } finally {
-          await chunks.close()
-        }
-        // the read passed over everything up to the head: what a filter does not keep, and what
-        // no longer reads (removed events keep their positions, so the log's tail may be a hole)
-        if (!this.#closed) this.#next = Math.max(this.#next, head + 1)
-        await this.#checkpoint(true)
-        this.#settleWaiters()
-      }
-    } catch (err) {
-      this.#fail(err, current)
-    } finally {
-      // where it stopped, handled or failed: the next run resumes there
-      if (!this.#failedStorage) await this.#checkpoint(true).catch(() => {})
-      this.#closed = true
-      this.#stopListening()
-      this.#release()
-      const error = this.#failed ? this.#error : closedError()
-      for (const w of this.#waiters.splice(0)) w.reject(error)
-    }
-  }
-
-  async #resume (): Promise<void> {
-    if (this.name === undefined) return
-    const stored = await this.#log.storage.get(namedKey(Space.subscriptions, this.name))
-    if (stored === undefined) return
-    const next = stored.length === 8 ? readU64(stored, 0) : undefined
-    if (next === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The checkpoint of subscription '${this.name}' is malformed`)
-    this.#next = next
-    this.#saved = next
-  }
-
-  /** Writes the checkpoint if one is due (or `now`), and only if it moved. */
-  async #checkpoint (now: boolean): Promise<void> {
-    if (this.name === undefined || this.#next === this.#saved) return
-    const due = now || this.#handledSince >= this.#every.events || Date.now() - this.#savedAt >= this.#every.ms ||
-      (this.#handledSince === 0 && this.#next - this.#saved >= 1024)
-    if (!due) return
-    const next = this.#next
-    try {
-      await this.#log.storage.write([{ key: namedKey(Space.subscriptions, this.name), value: u64(next) }], false)
-    } catch (err) {
-      this.#failedStorage = true
-      throw err
-    }
-    this.#saved = next
-    this.#savedAt = Date.now()
-    this.#handledSince = 0
-  }
-
-  /** Tells `annals:subscription` of an event handled. */
-  #handled (event: RecordedEvent, started: number): void {
-    if (!subscriptionChannel.hasSubscribers) return
-    subscriptionChannel.publish(counted<SubscriptionMessage>({
-      kind: 'handled',
-      database: databaseOf(this.#log.storage),
-      subscription: this.name,
-      position: event.position,
-      type: event.type,
-      lag: Math.max(0, this.#log.head.position - event.position),
-      duration: performance.now() - started
-    }))
-  }
-
-  #settleWaiters (): void {
-    if (this.#waiters.length === 0) return
-    const handled = this.#next - 1
-    this.#waiters = this.#waiters.filter(w => {
-      if (w.target > handled) return true
-      w.resolve()
-      return false
-    })
-  }
-
   #fail (err: unknown, event: RecordedEvent | undefined): void {
-    // an error caused by closing the database is not the handler's failure
-    if (this.#closed && err instanceof AnnalsError && err.code === 'ANNALS_NOT_OPEN') return
+    if (this.#failed) return
     this.#failed = true
     this.#error = err
     if (subscriptionChannel.hasSubscribers) {
       subscriptionChannel.publish(counted<SubscriptionMessage>({
-        kind: 'failed', database: databaseOf(this.#log.storage), subscription: this.name, position: event?.position ?? this.#next, error: err, errorCode: codeOf(err)
+        kind: 'failed', database: databaseOf(this.#log.storage), subscription: this.name, position: event?.position ?? this.position + 1, error: err, errorCode: codeOf(err)
       }))
     }
+    // one slot of a group failing stops the whole member
+    for (const c of this.#cursors) void c.close()
     if (this.#onError !== undefined) this.#onError(err, event)
     else queueMicrotask(() => this.emit('error', err, event))
   }
-}
-
-function closedError (): AnnalsError {
-  return new AnnalsError('ANNALS_NOT_OPEN', 'The subscription is closed')
 }

@@ -3,6 +3,7 @@ import type { Test } from 'tap'
 import { MemoryLevel } from 'memory-level'
 import { Sealed, defineAggregate, defineProjection, open } from '../../src/index.js'
 import { collect, type Backend } from '../helpers/backends.js'
+import { inlineMode } from './inline.js'
 
 const registered = (n: number, extra: Record<string, unknown> = {}): { type: string, data: Record<string, unknown> } => ({
   type: 'UserRegistered',
@@ -153,11 +154,13 @@ export function privacyContract (t: Test, backend: Backend): void {
       name: `contacts-${mode}`, mode, types: ['UserRegistered'],
       handle (event, view) { view.put(event.data.userId, { email: event.data.email, street: event.data.address.street }) }
     })
-    const inline = await db.project(contacts('inline'))
+    if (inlineMode(backend) === 'async') await t.rejects(db.project(contacts('inline')), { code: 'ANNALS_INLINE_UNAVAILABLE' })
+    const inline = await db.project(contacts(inlineMode(backend)))
     const async = await db.project(contacts('async'))
     await db.append('user-12', registered(12))
     const { position } = await db.append('user-13', registered(13))
     await async.caughtUp()
+    await inline.caughtUp()
     for (const view of [inline, async]) {
       t.same(await view.get('user-12'), { email: 'user12@example.com', street: '12 Main St' })
       t.same(await (await view.at({ position })).get('user-12'), { email: 'user12@example.com', street: '12 Main St' })
@@ -170,10 +173,17 @@ export function privacyContract (t: Test, backend: Backend): void {
     }
     // a handler cannot compute on a sealed field: registering fails on the events it catches up
     // with, and an append it would handle fails alone
-    const domains = (types: string[]) => defineProjection({
-      name: `domains-${types[0]!}`, mode: 'inline', types,
+    const domains = (types: string[], mode: 'inline' | 'async' = 'inline') => defineProjection({
+      name: `domains-${types[0]!}`, mode, types,
       handle (event, view) { view.put(event.data.userId, String(event.data.email).split('@')[1]) }
     })
+    if (inlineMode(backend) === 'async') {
+      // a client: an async one stops at the event it cannot handle
+      const failing = await db.project(domains(['UserRegistered'], 'async'))
+      await t.rejects(failing.caughtUp(), { code: 'ANNALS_PROJECTION_FAILED', cause: { code: 'ANNALS_SEALED' } })
+      await db.close()
+      return
+    }
     await t.rejects(db.project(domains(['UserRegistered'])), { code: 'ANNALS_PROJECTION_FAILED', cause: { code: 'ANNALS_SEALED' } })
     db.definePersonalData('EmailChanged', personal)
     await db.project(domains(['EmailChanged']))

@@ -8,6 +8,7 @@ import {
   defineAggregate, defineProjection, type Annals, type EventDeclaration, type OpenOptions, type RecordedEvent
 } from '../../src/index.js'
 import { collect, type Backend, type Fixture } from '../helpers/backends.js'
+import { inlineMode } from './inline.js'
 
 /** PhotoUploaded (v1) was renamed PhotoAdded (v2), which gained `camera` (v2) and `tags` (v3). */
 export const photoEvents: Record<string, EventDeclaration> = {
@@ -155,9 +156,11 @@ export function upcastContract (t: Test, backend: Backend): void {
       handle: (e, view) => { view.put(e.data.photoId, { version: e.version, tags: e.data.tags, camera: e.data.camera }) }
     })
     const later = await db.project(handled('later', 'async'))
-    const inline = await db.project(handled('inline', 'inline'))
+    // inline where this process can run it (see inline.ts)
+    const inline = await db.project(handled('inline', inlineMode(backend)))
     await db.append('album', { type: 'PhotoAdded', data: { photoId: 'p4', title: 'Rooftops', camera: 'X', tags: ['roofs'] } })
     await later.caughtUp()
+    await inline.caughtUp()
     for (const view of [later, inline]) {
       t.same(await collect(view.query()), [
         ['p0', { version: 3, tags: [], camera: null }], ['p1', { version: 3, tags: [], camera: null }],

@@ -9,6 +9,8 @@ import { ClassicLevel } from 'classic-level'
 import { MemoryLevel } from 'memory-level'
 import pg from 'pg'
 import { LevelKeyStore, MemoryKeyStore, open, type Annals, type OpenOptions } from '../../src/index.js'
+import type { ChildProcess } from 'node:child_process'
+import { startChild } from './child.js'
 import { postgresForTests, type NoPostgres, type TestPostgres } from './postgres.js'
 
 export interface Fixture {
@@ -24,6 +26,8 @@ export interface Backend {
   name: string
   /** true when storage lives in files (classic-level) */
   onDisk: boolean
+  /** false when inline projections cannot run where the test registers them (a client of another process) */
+  inlineHere?: boolean
   make (): Promise<Fixture>
 }
 
@@ -160,6 +164,63 @@ export const backends: Backend[] = [
     }
   }
 ]
+
+/** One child process owns the folders of the fixtures below, each opened and closed on request. */
+let owners: { child: ChildProcess, waiting: Map<string, () => void> } | undefined
+
+async function ownerSays (command: 'open' | 'close', path: string): Promise<void> {
+  if (owners === undefined) {
+    const waiting = new Map<string, () => void>()
+    const child = await startChild('owner.mjs', [], line => {
+      const [word, dir] = [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)]
+      waiting.get(`${word} ${dir}`)?.()
+    }, { stdin: true })
+    owners = { child, waiting }
+  }
+  // between requests it keeps the test process from nothing: it goes when the test process does
+  // (its standard input closes)
+  const { child, waiting } = owners
+  const streams = [child, child.stdin, child.stdout] as unknown as Array<{ ref?: () => void, unref?: () => void }>
+  for (const s of streams) s.ref?.()
+  const answer = `${command === 'open' ? 'ready' : 'closed'} ${path}`
+  await new Promise<void>(resolve => {
+    waiting.set(answer, resolve)
+    child.stdin!.write(`${command} ${path}\n`)
+  })
+  waiting.delete(answer)
+  if (waiting.size === 0) for (const s of streams) s.unref?.()
+}
+
+/**
+ * A client of another process: a child process owns the folder (and serves it) for the whole
+ * fixture; every open of the test's is a client of it, so every contract test runs through the
+ * socket.
+ */
+export const clientBackend: Backend = {
+  name: 'client of another process',
+  onDisk: true,
+  inlineHere: false,
+  async make () {
+    const { dir, remove } = tempDir()
+    const path = join(dir, 'db')
+    await ownerSays('open', path)
+    const opened: Annals[] = []
+    return {
+      open: async options => {
+        const db = await open(path, options)
+        opened.push(db)
+        if (db.role !== 'client') throw new Error(`expected a client, got the ${db.role}`)
+        return db
+      },
+      cleanup: async () => {
+        // a test that failed half-way may leave its client open: it would take the folder over
+        for (const db of opened) await db.close().catch(() => {})
+        await ownerSays('close', path)
+        remove()
+      }
+    }
+  }
+}
 
 /** Collects an async iterable into an array. */
 export async function collect<T> (iterable: AsyncIterable<T>): Promise<T[]> {

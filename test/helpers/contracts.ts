@@ -2,7 +2,7 @@
 // timeout on a busy machine: the log (appends, reads, retries, subscriptions, personal data),
 // and what is built on it (aggregates, projections, consistency, streams' lives, upcasting).
 import t from 'tap'
-import { backends } from './backends.js'
+import { backends, clientBackend } from './backends.js'
 import { aggregateContract } from '../contract/aggregates.js'
 import { appendContract } from '../contract/append.js'
 import { idempotencyContract } from '../contract/idempotency.js'
@@ -17,7 +17,7 @@ import { upcastContract } from '../contract/upcast.js'
 
 /** Runs one half of the contract suite on the backend named `name`; `skip` (a reason) skips every part. */
 export function runContracts (name: string, half: 'log' | 'built', skip: string | false = false): void {
-  const backend = backends.find(b => b.name === name)
+  const backend = [...backends, clientBackend].find(b => b.name === name)
   if (backend === undefined) throw new Error(`no backend named ${name}`)
   if (half === 'log') {
     t.test('append', { skip }, async t => { appendContract(t, backend) })

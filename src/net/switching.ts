@@ -1,0 +1,598 @@
+// The backend under the log of a database in a folder: the current backend (this process's
+// own, as the owner; or a client of the owner) behind one object, so that when the owner goes
+// away and another backend takes its place (this process becomes the owner, or a client of
+// the new one) the layers above keep every reference they hold.
+//
+// What was under way when the owner went away goes on: an append is sent again (its ids make a
+// re-send idempotent) and resolves with its result; a read goes on after the last event it
+// gave; listeners for commits and notices move to the new backend, with the commits in
+// between; locks held through the old owner are lost (their holders take them again), and
+// those this process asked for in vain are announced as maybe free. A write to the key spaces
+// whose outcome is unknown fails with ANNALS_OWNER_LOST.
+import { AnnalsError } from '../errors.js'
+import type {
+  AppendHook, AppendManyRequest, AppendPart, AppendRequest, Backend, CommitListener, EventChunks, Lock, LogFilter, LogHead, LogImporter, ReadRange,
+  ScavengeReport, StreamListOptions, StreamRule, StreamSummary
+} from '../backend/backend.js'
+import { sameDatabase } from '../diagnostics/channels.js'
+import type { WriterFigures } from '../diagnostics/figures.js'
+import type { AppendResult, RecordedEvent } from '../log/types.js'
+import type { KeyStore, SubjectKey } from '../privacy/key-store.js'
+import { StorageBase, type ChunkIterator, type KeyRange, type Storage, type WriteOp } from '../storage/storage.js'
+import { Disconnected } from './connection.js'
+
+/** A backend the switching backend can stand on: the owner's, or a client's. */
+export interface Attached extends Backend {
+  readonly role: 'owner' | 'client'
+  /** the key store of the database's folder (the owner's), when the process uses it */
+  readonly keys: KeyStore | undefined
+  /** tells the switching backend that this one is no longer usable (clients only) */
+  whenGone? (gone: () => void): void
+  backup (dest: string): Promise<void>
+  snapshot (): Promise<Storage & { close (): Promise<void> }>
+  rotateMasterKey (masterKey: Uint8Array | undefined): Promise<void>
+}
+
+/** Finds the next backend: becomes the owner, or a client of the new one; rejects when it cannot in time. */
+export type Reattach = (closed: () => boolean) => Promise<Attached>
+
+/** Whether a request may be sent again after the owner went away with it. */
+type Retry = 'always' | 'unsent'
+
+export class SwitchingBackend implements Backend {
+  readonly storage: Storage
+  readonly #reattach: Reattach
+  readonly #onClose: () => void
+  #current: Attached
+  #switching: Promise<void> | undefined
+  #failure: unknown
+  #closed = false
+  #hook: AppendHook | undefined
+  /** the last position this process was told of */
+  #seen: number
+  readonly #commits = new Set<CommitListener>()
+  readonly #topics = new Map<string, Set<(message: string) => void>>()
+  /** lock names this process asked for and did not get: maybe free after a switch */
+  readonly #wanted = new Set<string>()
+  #detach: Array<() => void> = []
+
+  constructor (first: Attached, reattach: Reattach, onClose: () => void) {
+    this.#current = first
+    this.#reattach = reattach
+    this.#onClose = onClose
+    this.#seen = first.head.position
+    this.storage = new SwitchingStorage(this)
+    this.#install(first)
+  }
+
+  get role (): 'owner' | 'client' {
+    return this.#current.role
+  }
+
+  get location (): string | undefined {
+    return this.#current.location
+  }
+
+  get head (): LogHead {
+    return this.#current.head
+  }
+
+  /** The backend in use now. */
+  get current (): Attached {
+    return this.#current
+  }
+
+  /** The owner's writer's figures, when this process is the owner; none as a client. */
+  get figures (): WriterFigures | undefined {
+    return this.#current.figures
+  }
+
+  append (request: AppendRequest): Promise<AppendResult> {
+    // the owner's own appends: straight to its writer
+    if (this.#current.role === 'owner' && this.#switching === undefined) return this.#current.append(request)
+    return this.#again(request, (b, r) => b.append(r), (r, f) => ({ ...r, events: f(r) }))
+  }
+
+  appendMany (request: AppendManyRequest): Promise<AppendResult[]> {
+    if (this.#current.role === 'owner' && this.#switching === undefined) return this.#current.appendMany(request)
+    // a change to a stream's life has no ids of the caller's: sent again only if unread
+    if (request.lifecycle !== undefined) return this.call(async b => await b.appendMany(request), 'unsent')
+    return this.#again(request, (b, r) => b.appendMany(r), (r, f) => ({ ...r, parts: r.parts.map(p => ({ ...p, events: f(p) })) }))
+  }
+
+  /**
+   * Sends an append until an owner answers it. After a connection lost with the append on its
+   * way, the owner may have written it: its events are sent again as not fresh, so that the
+   * next owner looks their ids up and answers as the first did.
+   */
+  async #again<R, T> (request: R, send: (b: Attached, r: R) => Promise<T>, stale: (r: R, f: (p: AppendPart) => AppendPart['events']) => R): Promise<T> {
+    let r = request
+    for (;;) {
+      const b = await this.#ready()
+      try {
+        return await send(b, r)
+      } catch (err) {
+        if (!(err instanceof Disconnected)) throw err
+        this.lost(b)
+        if (err.executed) r = stale(r, p => p.events.some(e => e.fresh) ? p.events.map(e => ({ ...e, fresh: false })) : p.events)
+      }
+    }
+  }
+
+  readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
+    if (this.#current.role === 'owner') return this.#current.readLog(range, types)
+    return new ResumedChunks(this, range, (b, r) => b.readLog(r, types), e => e.position)
+  }
+
+  readFiltered (range: ReadRange, filter: LogFilter): EventChunks {
+    if (this.#current.role === 'owner') return this.#current.readFiltered(range, filter)
+    return new ResumedChunks(this, range, (b, r) => b.readFiltered(r, filter), e => e.position)
+  }
+
+  readStream (stream: string, range: ReadRange): EventChunks {
+    if (this.#current.role === 'owner') return this.#current.readStream(stream, range)
+    return new ResumedChunks(this, range, (b, r) => b.readStream(stream, r), e => e.revision)
+  }
+
+  async revision (stream: string): Promise<number> {
+    return await this.call(async b => await b.revision(stream), 'always')
+  }
+
+  async revisionAt (stream: string, position: number): Promise<number> {
+    return await this.call(async b => await b.revisionAt(stream, position), 'always')
+  }
+
+  async positionAt (time: number): Promise<number> {
+    return await this.call(async b => await b.positionAt(time), 'always')
+  }
+
+  async * streams (options: StreamListOptions): AsyncIterable<StreamSummary> {
+    let after = options.after
+    let left = options.limit
+    for (;;) {
+      const b = await this.#ready()
+      try {
+        for await (const s of b.streams({ ...options, after, limit: left })) {
+          yield s
+          after = s.stream
+          left--
+        }
+        return
+      } catch (err) {
+        if (!(err instanceof Disconnected)) throw err
+        this.lost(b)
+      }
+    }
+  }
+
+  onCommit (listener: CommitListener): () => void {
+    this.#commits.add(listener)
+    return () => { this.#commits.delete(listener) }
+  }
+
+  setHook (hook: AppendHook | undefined): void {
+    this.#hook = hook
+    if (this.#current.role === 'owner') this.#current.setHook(hook)
+  }
+
+  async tryLock (name: string): Promise<Lock | undefined> {
+    const lock = await this.call(async b => await b.tryLock(name), 'always')
+    if (lock === undefined) this.#wanted.add(name)
+    else this.#wanted.delete(name)
+    return lock
+  }
+
+  async notify (topic: string, message: string): Promise<void> {
+    await this.call(async b => { await b.notify(topic, message) }, 'always')
+  }
+
+  onNotice (topic: string, listener: (message: string) => void): () => void {
+    let set = this.#topics.get(topic)
+    if (set === undefined) {
+      this.#topics.set(topic, set = new Set())
+      this.#detach.push(this.#current.onNotice(topic, message => { this.#deliver(topic, message) }))
+    }
+    set.add(listener)
+    return () => { set.delete(listener) }
+  }
+
+  async streamRule (stream: string): Promise<StreamRule | undefined> {
+    return await this.call(async b => await b.streamRule(stream), 'always')
+  }
+
+  async streamStart (stream: string): Promise<number> {
+    return await this.call(async b => await b.streamStart(stream), 'always')
+  }
+
+  /** Made by the owner; after a failover, the next owner finishes it (and tells every removed position again). */
+  async scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport> {
+    return await this.call(async b => await b.scavenge(progress, onRemoved), 'always')
+  }
+
+  async compact (): Promise<void> {
+    await this.call(async b => { await b.compact() }, 'always')
+  }
+
+  async importer (): Promise<LogImporter> {
+    return await this.call(async b => await b.importer(), 'unsent')
+  }
+
+  async flush (): Promise<void> {
+    await this.call(async b => { await b.flush() }, 'always')
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      await this.#switching
+      await this.#current.close()
+    } finally {
+      for (const stop of this.#detach) stop()
+      this.#onClose()
+    }
+  }
+
+  /**
+   * Runs `fn` on the current backend; if the owner goes away meanwhile, on the next one, when
+   * `retry` allows: `'always'` for what may be done twice, `'unsent'` when the owner refused it
+   * unread. Otherwise ANNALS_OWNER_LOST.
+   */
+  async call<T> (fn: (b: Attached) => Promise<T>, retry: Retry): Promise<T> {
+    for (;;) {
+      const b = await this.#ready()
+      try {
+        return await fn(b)
+      } catch (err) {
+        if (!(err instanceof Disconnected)) throw err
+        this.lost(b)
+        if (retry === 'unsent' && err.executed) {
+          throw new AnnalsError('ANNALS_OWNER_LOST', 'The process that owns the database went away while this write was on its way: whether it was made is unknown', { cause: err })
+        }
+      }
+    }
+  }
+
+  /** The owner behind `b` went away (or is leaving): find the next, unless that is under way. */
+  lost (b: Attached): void {
+    if (b !== this.#current || this.#switching !== undefined || this.#closed) return
+    this.#switching = this.#switch(b).finally(() => { this.#switching = undefined })
+  }
+
+  /** Resolves with the backend to use, once no switch is under way. */
+  async #ready (): Promise<Attached> {
+    while (this.#switching !== undefined) await this.#switching
+    if (this.#closed) throw new AnnalsError('ANNALS_NOT_OPEN', 'The database is closed')
+    if (this.#failure !== undefined) throw this.#failure
+    return this.#current
+  }
+
+  async #switch (old: Attached): Promise<void> {
+    for (const stop of this.#detach) stop()
+    this.#detach = []
+    let next: Attached
+    try {
+      next = await this.#reattach(() => this.#closed)
+    } catch (err) {
+      this.#failure = err instanceof AnnalsError && err.code !== 'ANNALS_NOT_OPEN'
+        ? err
+        : new AnnalsError('ANNALS_OWNER_LOST', 'The process that owned the database went away, and no other could take its place', { cause: err })
+      return
+    } finally {
+      void old.close().catch(() => {})
+    }
+    if (this.#closed) {
+      await next.close().catch(() => {})
+      return
+    }
+    this.#current = next
+    this.#install(next)
+    // commits this process was not told of, while it had no owner
+    const head = next.head.position
+    if (head > this.#seen) this.#committed(this.#seen + 1, head)
+    for (const name of this.#wanted) this.#deliver('lock-freed', name)
+  }
+
+  #install (b: Attached): void {
+    // the owner's writer names this database in the diagnostics channels' messages
+    if (b.role === 'owner') sameDatabase(b.storage, this.storage)
+    b.whenGone?.(() => { this.lost(b) })
+    this.#detach.push(b.onCommit((first, last) => { this.#committed(first, last) }))
+    for (const topic of this.#topics.keys()) this.#detach.push(b.onNotice(topic, message => { this.#deliver(topic, message) }))
+    if (b.role === 'owner' && this.#hook !== undefined) b.setHook(this.#hook)
+  }
+
+  #committed (first: number, last: number): void {
+    if (last <= this.#seen) return
+    const from = Math.max(first, this.#seen + 1)
+    this.#seen = last
+    for (const listener of this.#commits) {
+      try {
+        listener(from, last)
+      } catch (err) {
+        queueMicrotask(() => { throw err })
+      }
+    }
+  }
+
+  #deliver (topic: string, message: string): void {
+    for (const listener of [...this.#topics.get(topic) ?? []]) {
+      try {
+        listener(message)
+      } catch (err) {
+        queueMicrotask(() => { throw err })
+      }
+    }
+  }
+}
+
+/** A read that goes on after its last event on the next backend when the owner goes away. */
+class ResumedChunks implements EventChunks {
+  readonly #switching: SwitchingBackend
+  readonly #range: ReadRange
+  readonly #open: (b: Attached, range: ReadRange) => EventChunks
+  readonly #place: (e: RecordedEvent) => number
+  #source: { backend: Attached, chunks: EventChunks } | undefined
+  #last: number | undefined
+  #given = 0
+  #closed = false
+
+  constructor (switching: SwitchingBackend, range: ReadRange, open: (b: Attached, range: ReadRange) => EventChunks, place: (e: RecordedEvent) => number) {
+    this.#switching = switching
+    this.#range = range
+    this.#open = open
+    this.#place = place
+  }
+
+  async next (): Promise<RecordedEvent[]> {
+    for (;;) {
+      if (this.#closed) return []
+      const source = this.#source ?? await this.#reopen()
+      if (source === undefined) return []
+      try {
+        const events = await source.chunks.next()
+        if (events.length > 0) {
+          this.#last = this.#place(events[events.length - 1]!)
+          this.#given += events.length
+        }
+        return events
+      } catch (err) {
+        if (!(err instanceof Disconnected)) throw err
+        this.#source = undefined
+        this.#switching.lost(source.backend)
+      }
+    }
+  }
+
+  async #reopen (): Promise<{ backend: Attached, chunks: EventChunks } | undefined> {
+    const r = this.#range
+    let range = r
+    if (this.#last !== undefined) {
+      const from = r.backwards ? this.#last - 1 : this.#last + 1
+      if (from < 0 || (r.to !== undefined && (r.backwards ? from < r.to : from > r.to))) return undefined
+      range = { ...r, from, limit: r.limit - this.#given }
+      if (range.limit <= 0) return undefined
+    }
+    const backend = await this.#switching.call(async b => b, 'always')
+    this.#source = { backend, chunks: this.#open(backend, range) }
+    return this.#source
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    await this.#source?.chunks.close().catch(() => {})
+  }
+}
+
+/** The key spaces of whichever backend is current; scans go on past their last key after a switch. */
+class SwitchingStorage extends StorageBase {
+  readonly #switching: SwitchingBackend
+
+  constructor (switching: SwitchingBackend) {
+    super()
+    this.#switching = switching
+  }
+
+  get location (): string | undefined {
+    return this.#switching.location
+  }
+
+  async get (key: Buffer): Promise<Buffer | undefined> {
+    const current = this.#switching.current
+    if (current.role === 'owner') return await current.storage.get(key)
+    return await this.#switching.call(async b => await b.storage.get(key), 'always')
+  }
+
+  async getMany (keys: Buffer[]): Promise<Array<Buffer | undefined>> {
+    const current = this.#switching.current
+    if (current.role === 'owner') return await current.storage.getMany(keys)
+    return await this.#switching.call(async b => await b.storage.getMany(keys), 'always')
+  }
+
+  async write (ops: WriteOp[], sync: boolean): Promise<void> {
+    const current = this.#switching.current
+    if (current.role === 'owner') return await current.storage.write(ops, sync)
+    await this.#switching.call(async b => { await b.storage.write(ops, sync) }, 'unsent')
+  }
+
+  entries (range: KeyRange): ChunkIterator<[Buffer, Buffer]> {
+    const current = this.#switching.current
+    if (current.role === 'owner') return current.storage.entries(range)
+    return new ResumedScan(this.#switching, range, (s, r) => s.entries(r), e => e[0])
+  }
+
+  keys (range: KeyRange): ChunkIterator<Buffer> {
+    const current = this.#switching.current
+    if (current.role === 'owner') return current.storage.keys(range)
+    return new ResumedScan(this.#switching, range, (s, r) => s.keys(r), k => k)
+  }
+
+  values (range: KeyRange): ChunkIterator<Buffer> {
+    const current = this.#switching.current
+    if (current.role === 'owner') return current.storage.values(range)
+    const entries = new ResumedScan(this.#switching, range, (s, r) => s.entries(r), e => e[0])
+    return {
+      nextv: async size => (await entries.nextv(size)).map(e => e[1]),
+      close: async () => { await entries.close() }
+    }
+  }
+}
+
+/** A range scan that reopens past its last key on the next backend when the owner goes away. */
+class ResumedScan<T> implements ChunkIterator<T> {
+  readonly #switching: SwitchingBackend
+  readonly #range: KeyRange
+  readonly #open: (s: Storage, range: KeyRange) => ChunkIterator<T>
+  readonly #key: (item: T) => Buffer
+  #source: { backend: Attached, it: ChunkIterator<T> } | undefined
+  #last: Buffer | undefined
+  #left: number
+  #closed = false
+
+  constructor (switching: SwitchingBackend, range: KeyRange, open: (s: Storage, range: KeyRange) => ChunkIterator<T>, key: (item: T) => Buffer) {
+    this.#switching = switching
+    this.#range = range
+    this.#open = open
+    this.#key = key
+    this.#left = range.limit ?? Infinity
+  }
+
+  async nextv (size: number): Promise<T[]> {
+    for (;;) {
+      if (this.#closed || this.#left <= 0) return []
+      const source = this.#source ?? await this.#reopen()
+      try {
+        const items = await source.it.nextv(Math.min(size, this.#left))
+        if (items.length > 0) {
+          this.#last = this.#key(items[items.length - 1]!)
+          this.#left -= items.length
+        }
+        return items
+      } catch (err) {
+        if (!(err instanceof Disconnected)) throw err
+        this.#source = undefined
+        this.#switching.lost(source.backend)
+      }
+    }
+  }
+
+  async #reopen (): Promise<{ backend: Attached, it: ChunkIterator<T> }> {
+    const range: KeyRange = { ...this.#range }
+    if (this.#left !== Infinity) range.limit = this.#left
+    if (this.#last !== undefined) {
+      if (range.reverse === true) {
+        delete range.lte
+        range.lt = this.#last
+      } else {
+        delete range.gte
+        range.gt = this.#last
+      }
+    }
+    const backend = await this.#switching.call(async b => b, 'always')
+    this.#source = { backend, it: this.#open(backend.storage, range) }
+    return this.#source
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    await this.#source?.it.close().catch(() => {})
+  }
+}
+
+/**
+ * The key store of a database's folder, wherever it is: the owner's own, reached directly or
+ * through the socket. Its calls are all safe to repeat, and are, when the owner goes away.
+ */
+export class FolderKeyStore implements KeyStore {
+  readonly #switching: SwitchingBackend
+  readonly #rotated: (masterKey: Uint8Array | undefined) => void
+
+  /** `rotated` hears of a new master key: what this process proves to the next owner. */
+  constructor (switching: SwitchingBackend, rotated: (masterKey: Uint8Array | undefined) => void) {
+    this.#switching = switching
+    this.#rotated = rotated
+  }
+
+  async getOrCreate (subject: string): Promise<SubjectKey> {
+    return await this.#switching.call(async b => await keysOf(b).getOrCreate(subject), 'always')
+  }
+
+  async get (subject: string): Promise<SubjectKey | undefined> {
+    return await this.#switching.call(async b => await keysOf(b).get(subject), 'always')
+  }
+
+  async shred (subject: string): Promise<void> {
+    await this.#switching.call(async b => { await keysOf(b).shred(subject) }, 'always')
+  }
+
+  async rotateMasterKey (masterKey: Uint8Array | undefined): Promise<void> {
+    await this.#switching.call(async b => { await b.rotateMasterKey(masterKey) }, 'unsent')
+    this.#rotated(masterKey)
+  }
+
+  /** Closed with the backend (the owner closes its store before it lets the folder go). */
+  async close (): Promise<void> {}
+}
+
+function keysOf (b: Attached): KeyStore {
+  if (b.keys === undefined) throw new AnnalsError('ANNALS_NO_KEY_STORE', 'The process that holds the database has no key store')
+  return b.keys
+}
+
+/**
+ * Storage bound to one owner (a snapshot of its key spaces): when that owner goes away, reads
+ * fail with ANNALS_OWNER_LOST rather than go on elsewhere, where the snapshot is not.
+ */
+export class OwnerBoundStorage extends StorageBase {
+  readonly #inner: Storage & { close (): Promise<void> }
+
+  constructor (inner: Storage & { close (): Promise<void> }) {
+    super()
+    this.#inner = inner
+  }
+
+  get location (): string | undefined {
+    return this.#inner.location
+  }
+
+  async get (key: Buffer): Promise<Buffer | undefined> {
+    return await bound(this.#inner.get(key))
+  }
+
+  async getMany (keys: Buffer[]): Promise<Array<Buffer | undefined>> {
+    return await bound(this.#inner.getMany(keys))
+  }
+
+  async write (ops: WriteOp[], sync: boolean): Promise<void> {
+    await bound(this.#inner.write(ops, sync))
+  }
+
+  entries (range: KeyRange): ChunkIterator<[Buffer, Buffer]> {
+    return boundIterator(this.#inner.entries(range))
+  }
+
+  keys (range: KeyRange): ChunkIterator<Buffer> {
+    return boundIterator(this.#inner.keys(range))
+  }
+
+  values (range: KeyRange): ChunkIterator<Buffer> {
+    return boundIterator(this.#inner.values(range))
+  }
+
+  async close (): Promise<void> {
+    await this.#inner.close().catch(() => {})
+  }
+}
+
+async function bound<T> (promise: Promise<T>): Promise<T> {
+  try {
+    return await promise
+  } catch (err) {
+    if (!(err instanceof Disconnected)) throw err
+    throw new AnnalsError('ANNALS_OWNER_LOST', 'The process that owns the database went away, and its snapshot with it', { cause: err })
+  }
+}
+
+function boundIterator<T> (it: ChunkIterator<T>): ChunkIterator<T> {
+  return { nextv: async size => await bound(it.nextv(size)), close: async () => { await it.close() } }
+}

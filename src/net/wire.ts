@@ -1,0 +1,160 @@
+// What crosses the socket between an owner and its clients, and how: MessagePack messages
+// (annals' own codec, so values cross exactly as they are stored, sealed personal fields
+// included as the Sealed extension) each behind a 4-byte length. Errors cross with their
+// class, code and properties; stored events with the mark of those holding sealed fields.
+import { AnnalsError, type AnnalsErrorCode } from '../errors.js'
+import { sealedEvents, type AppendPart, type ReadyEvent } from '../backend/backend.js'
+import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types.js'
+import { decode, encode } from '../storage/codec.js'
+
+/** The protocol's version: an owner refuses clients of another. */
+export const PROTOCOL = 1
+
+/** Largest message accepted: a frame past it means the stream is garbage. */
+const MAX_FRAME = 1 << 30
+
+/** One message as bytes: its length, then its MessagePack. */
+export function frame (message: unknown): Buffer {
+  const body = encode(message)
+  const out = Buffer.allocUnsafe(4 + body.length)
+  out.writeUInt32BE(body.length, 0)
+  body.copy(out, 4)
+  return out
+}
+
+/** Cuts a byte stream into messages. */
+export class FrameReader {
+  #pending: Buffer[] = []
+  #length = 0
+
+  /** The messages completed by `chunk`; throws on a malformed stream. */
+  push (chunk: Buffer): unknown[] {
+    this.#pending.push(chunk)
+    this.#length += chunk.length
+    const out: unknown[] = []
+    while (this.#length >= 4) {
+      let head = this.#pending[0]!
+      if (head.length < 4) head = this.#join()
+      const size = head.readUInt32BE(0)
+      if (size > MAX_FRAME) throw new AnnalsError('ANNALS_CORRUPT', `A message of ${size} bytes: the peer does not speak this protocol`)
+      if (this.#length < 4 + size) break
+      if (head.length < 4 + size) head = this.#join()
+      out.push(decode(head.subarray(4, 4 + size)))
+      const rest = head.subarray(4 + size)
+      this.#length -= 4 + size
+      if (rest.length > 0) this.#pending[0] = rest
+      else this.#pending.shift()
+    }
+    return out
+  }
+
+  #join (): Buffer {
+    const all = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending)
+    this.#pending = [all]
+    return all
+  }
+}
+
+/** An error as it crosses: class, code, message, own properties, and its cause (once). */
+type WireError = [kind: string, code: string | undefined, message: string, props: Record<string, unknown> | undefined, cause: WireError | undefined]
+
+const STANDARD: Record<string, new (message: string) => Error> = { TypeError, RangeError, SyntaxError, Error }
+
+export function encodeError (err: unknown, depth = 0): WireError {
+  if (!(err instanceof Error)) return ['Error', undefined, String(err), undefined, undefined]
+  const kind = err instanceof AnnalsError ? 'AnnalsError' : err.name in STANDARD ? err.name : 'Error'
+  let props: Record<string, unknown> | undefined
+  for (const key of Object.keys(err)) {
+    if (key === 'code' || key === 'cause') continue
+    const value = (err as unknown as Record<string, unknown>)[key]
+    if (value === undefined || typeof value === 'function') continue
+    try {
+      encode(value)
+    } catch {
+      continue
+    }
+    ;(props ??= {})[key] = value
+  }
+  const code = (err as { code?: unknown }).code
+  const cause = depth < 2 && err.cause !== undefined ? encodeError(err.cause, depth + 1) : undefined
+  return [kind, typeof code === 'string' ? code : undefined, err.message, props, cause]
+}
+
+export function decodeError (wire: WireError): Error {
+  const [kind, code, message, props, cause] = wire
+  const options = cause === undefined ? undefined : { cause: decodeError(cause) }
+  let err: Error
+  if (kind === 'AnnalsError') {
+    err = new AnnalsError(code as AnnalsErrorCode, message, options)
+  } else {
+    const Class = STANDARD[kind] ?? Error
+    err = new Class(message)
+    if (options !== undefined) (err as { cause?: unknown }).cause = options.cause
+    if (code !== undefined) (err as { code?: string }).code = code
+  }
+  if (props !== undefined) Object.assign(err, props)
+  return err
+}
+
+/** Stored events as they cross: the events, and the indexes of those holding sealed fields. */
+export type WireEvents = [events: RecordedEvent[], sealed: number[]]
+
+export function encodeEvents (events: RecordedEvent[]): WireEvents {
+  const sealed: number[] = []
+  for (let i = 0; i < events.length; i++) if (sealedEvents.has(events[i]!)) sealed.push(i)
+  return [events, sealed]
+}
+
+export function decodeEvents ([events, sealed]: WireEvents): RecordedEvent[] {
+  for (const i of sealed) sealedEvents.add(events[i]!)
+  return events
+}
+
+/** An event to append, as it crosses: without its decoded value. */
+export type WireReady = [id: string, idBytes: Buffer | null, indexed: boolean, type: string, version: number, tags: readonly string[] | null, data: Buffer, metadata: Buffer | null, sealed: boolean, digest: Buffer | null]
+
+export function encodeReady (e: ReadyEvent): WireReady {
+  return [e.id, e.idBytes ?? null, e.indexed, e.type, e.version, e.tags ?? null, e.data, e.metadata ?? null, e.sealed, e.digest ?? null]
+}
+
+/**
+ * An event to append, from the wire. Its id was made in the client, which may send the append
+ * again after a lost connection: `fresh` is false, so the writer looks it up and answers a
+ * re-send as the first time.
+ */
+export function decodeReady (w: WireReady): ReadyEvent {
+  const [id, idBytes, indexed, type, version, tags, data, metadata, sealed, digest] = w
+  const e: ReadyEvent = {
+    id, indexed, fresh: false, type, version, tags: tags ?? undefined, data: buffer(data), metadata: metadata === null ? undefined : buffer(metadata),
+    sealed, digest: digest === null ? undefined : buffer(digest)
+  }
+  if (idBytes !== null) e.idBytes = buffer(idBytes)
+  return e
+}
+
+/** The parts of an append to several streams, as they cross. */
+export type WireParts = Array<[stream: string, events: WireReady[], expected: ExpectedRevision]>
+
+export function encodeParts (parts: readonly AppendPart[]): WireParts {
+  return parts.map(p => [p.stream, p.events.map(encodeReady), p.expected])
+}
+
+export function decodeParts (parts: WireParts): AppendPart[] {
+  return parts.map(([stream, events, expected]) => ({ stream, events: events.map(decodeReady), expected }))
+}
+
+/** An append's result, as it crosses. */
+export type WireResult = [revision: number, position: number, ids: string[]]
+
+export function encodeResult (r: AppendResult): WireResult {
+  return [r.revision, r.position, r.ids]
+}
+
+export function decodeResult ([revision, position, ids]: WireResult): AppendResult {
+  return { revision, position, ids }
+}
+
+/** A Buffer over the bytes msgpackr gave (a Buffer already in Node, a Uint8Array elsewhere). */
+export function buffer (bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+}

@@ -1,0 +1,5 @@
+// The contract suite's first half (the log) on a client of another process: a child process
+// owns the folder, and every database the tests open is a client of it.
+import { runContracts } from './helpers/contracts.js'
+
+runContracts('client of another process', 'log')
