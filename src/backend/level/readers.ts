@@ -247,7 +247,6 @@ class StreamChunks implements EventChunks {
   async #open (): Promise<void> {
     this.#opened = true
     const { from, to, backwards } = this.#range
-    const summary = await this.#index.summary(this.#stream)
     const bounds = nameBounds(Space.streams, this.#stream)
     const visibility = this.#visibility
     if (visibility !== undefined) {
@@ -261,10 +260,12 @@ class StreamChunks implements EventChunks {
     // truncated revisions are not read at all)
     const low = Math.max((backwards ? to : from) ?? 0, visibility?.firstRevision(this.#stream) ?? 0)
     const start = low === 0 ? bounds.gte : await this.#storage.firstKey({ gte: bounds.gte, lte: streamKey(this.#stream, low), reverse: true }) ?? bounds.gte
-    // the tail is copied, then the disk iterator opened, in one step: every committed event is
-    // in one or the other (or both, just after a flush)
+    // the tail is copied, then the disk iterator opened: every committed event is in one or the
+    // other (or both, just after a flush). The stream's last revision is the tail's, or when the
+    // tail is empty the summary's, read after the copy: one read before could predate a flush
+    // that emptied the tail meanwhile, and the read would end early without noticing
     this.#tail = this.#index.tail(this.#stream)
-    const last = this.#tail.length > 0 ? this.#tail[this.#tail.length - 1]!.revision : summary?.revision ?? -1
+    const last = this.#tail.length > 0 ? this.#tail[this.#tail.length - 1]!.revision : (await this.#index.summary(this.#stream))?.revision ?? -1
     this.#low = low
     this.#high = Math.min((backwards ? from : to) ?? last, last)
     this.#expected = backwards ? this.#high : this.#low
