@@ -103,7 +103,7 @@ t.test('verify finds damage in the tables', { skip }, async t => {
   t.ok(report.problems.some(p => p.check === 'records' && p.position === 7), 'the changed event')
   t.ok(report.problems.some(p => p.check === 'records' && p.position === 12), 'the missing position')
   t.ok(report.problems.some(p => p.check === 'streams'), 'the stream whose row disagrees, and the revision gap')
-  t.ok(report.problems.some(p => p.check === 'ids' && p.position === 3), 'the tag index entry missing')
+  t.ok(report.problems.some(p => p.check === 'tags' && p.position === 3), 'the tag index entry missing')
 })
 
 t.test('a URL without an annals database, or a wrong key, says so', { skip }, async t => {

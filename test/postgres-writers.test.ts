@@ -123,6 +123,10 @@ t.test(`every acknowledged append survives ${KILLS} kills -9 of the writing proc
     await new Promise(resolve => setTimeout(resolve, Math.random() * 200))
     await child.kill()
     acked = acked.concat(child.heard.flatMap(h => h.ack === undefined ? [] : [h.ack]))
+    // the server ends the killed child's sessions on its own time: a commit it had received may
+    // still land, after this process read the head (then readAll stops short of what readStream
+    // sees). Wait until no other session works.
+    await until(async () => Number((await postgresQuery(`select count(*) as n from pg_stat_activity where pid <> pg_backend_pid() and backend_type = 'client backend' and state <> 'idle'`))[0]?.n) === 0, 5000)
     const db = await open({ postgres: url, schema })
     const problems = await check(db, acked)
     await db.close()
@@ -153,13 +157,17 @@ async function check (db: Annals, acked: Ack[]): Promise<string[]> {
   for (const [id, events] of groups) if (events.length !== events[0]!.metadata.of) problems.push(`append ${id} has ${events.length} of ${String(events[0]!.metadata.of)} events`)
   for (const stream of new Set(all.map(e => e.stream))) {
     const read = await collect(db.readStream(stream))
-    if (JSON.stringify(read) !== JSON.stringify(all.filter(e => e.stream === stream))) problems.push(`the stream ${stream} disagrees with the log`)
+    if (JSON.stringify(read) !== JSON.stringify(all.filter(e => e.stream === stream))) {
+      const other = all.filter(e => e.stream === stream)
+      const i = read.findIndex((e, k) => JSON.stringify(e) !== JSON.stringify(other[k]))
+      problems.push(`the stream ${stream} disagrees with the log: ${read.length} events against ${other.length}; first difference at ${i}: ${JSON.stringify(read[i])} against ${JSON.stringify(other[i])}`)
+    }
     if (await db.revision(stream) !== read.length - 1) problems.push(`revision(${stream}) is wrong`)
   }
   return problems
 }
 
-t.test('an inline projection run by two processes: the later one is refused, until it opens after the first stopped', { skip }, async t => {
+t.test('an inline projection run by two processes: the later one follows the first, which applies every event once, until it opens after the first stopped', { skip }, async t => {
   const schema = 'inline2'
   t.teardown(async () => { await postgresQuery(`drop schema if exists ${schema} cascade`) })
   const Counts = defineProjection<number>({ name: 'counts', mode: 'inline', handle: async (e, view) => { view.put(e.stream, ((await view.get(e.stream)) ?? 0) + 1) } })
@@ -168,19 +176,20 @@ t.test('an inline projection run by two processes: the later one is refused, unt
   t.teardown(async () => { await child.kill() })
   t.equal(await child.ask('project'), undefined)
   await child.ask('append', { stream: 's', events: [{ type: 'E' }] })
-  await db.append('s', { type: 'E' }) // appends without inline projections are fine
+  await db.append('s', { type: 'E' })
+  // the child runs it (under its lock): this process follows, and its appends are not refused
   const counts = await db.project(Counts)
-  await t.rejects(db.append('s', { type: 'E' }), { code: 'ANNALS_INLINE_ELSEWHERE' }, 'another process ran it since this one opened')
-  await t.rejects(db.append('other', { type: 'E' }), { code: 'ANNALS_INLINE_ELSEWHERE' })
+  await db.append('s', { type: 'E' })
+  await db.append('other', { type: 'E' })
   await child.ask('append', { stream: 's', events: [{ type: 'E' }] })
-  t.equal(await child.ask('project'), 3, 'the first process applied every event once, the others\' too')
-  t.equal(await counts.get('s'), 3, 'this process reads the view the other keeps')
+  t.equal(await child.ask('project'), 4, 'the first process applied every event once, the others\' too')
+  t.equal(await counts.get('s'), 4, 'this process reads the view the other keeps')
   await child.close()
   await db.close()
   db = await open({ postgres: url, schema })
   const again = await db.project(Counts)
   await db.append('s', { type: 'E' })
-  t.equal(await again.get('s'), 4, 'opened after the other stopped, this process runs it: each event once')
-  t.equal((await collect(db.readStream('s'))).length, 4)
+  t.equal(await again.get('s'), 5, 'opened after the other stopped, this process runs it: each event once')
+  t.equal((await collect(db.readStream('s'))).length, 5)
   await db.close()
 })
