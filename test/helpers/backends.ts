@@ -28,6 +28,8 @@ export interface Backend {
   onDisk: boolean
   /** false when inline projections cannot run where the test registers them (a client of another process) */
   inlineHere?: boolean
+  /** false when commit times come from another process's clock (a server's, an owner's), which a test cannot move */
+  clockHere?: boolean
   make (): Promise<Fixture>
 }
 
@@ -152,6 +154,7 @@ export const backends: Backend[] = [
   {
     name: 'postgres',
     onDisk: true,
+    clockHere: false,
     async make () {
       const s = await postgresServer()
       if (s.url === undefined) throw new Error(`no PostgreSQL for the tests: ${s.skip}`)
@@ -200,6 +203,7 @@ export const clientBackend: Backend = {
   name: 'client of another process',
   onDisk: true,
   inlineHere: false,
+  clockHere: false,
   async make () {
     const { dir, remove } = tempDir()
     const path = join(dir, 'db')
