@@ -23,6 +23,7 @@ import {
 } from '../../src/index.js'
 import { indexSettings } from '../../src/backend/level/stream-index.js'
 import { backends, collect, type Fixture } from './backends.js'
+import { expects, rangeArb, replay, retryOf, traced, within, type Append, type NewEvent, type Range } from './model-common.js'
 
 const START = 1_700_000_000_000
 const SYSTEM = '$streams'
@@ -43,8 +44,6 @@ interface ModelEvent {
   gone: boolean
 }
 
-interface NewEvent { type: string, data: unknown, metadata?: Record<string, unknown>, id?: string }
-interface Append { stream: string, events: NewEvent[], expected: ExpectedRevision }
 type Outcome = { revision: number, position: number, ids: string[] } | { code: string }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,27 +180,9 @@ class Model {
 
   /** The outcome the store must give; applies it. Generated ids are learnt from the store. */
   append (a: Append): Outcome {
-    const given = new Set<string>()
-    let matches = 0
-    for (const e of a.events) {
-      if (e.id === undefined) continue
-      if (given.has(e.id)) return { code: 'ANNALS_DUPLICATE_ID' }
-      given.add(e.id)
-      if (this.byId.has(e.id)) matches++
-    }
-    if (matches > 0) {
-      if (matches < a.events.length) return { code: 'ANNALS_DUPLICATE_ID' }
-      // a retry: answered with what was stored, even when it no longer reads (until a scavenge)
-      let last: ModelEvent | undefined
-      for (const e of a.events) {
-        const stored = this.byId.get(e.id!)!
-        const same = stored.stream === a.stream && (last === undefined || stored.revision > last.revision) && stored.type === e.type &&
-          JSON.stringify(stored.data) === JSON.stringify(e.data) && JSON.stringify(stored.metadata) === JSON.stringify(e.metadata ?? {})
-        if (!same) return { code: 'ANNALS_DUPLICATE_ID' }
-        last = stored
-      }
-      return { revision: last!.revision, position: last!.position, ids: a.events.map(e => e.id!) }
-    }
+    // a retry: answered with what was stored, even when it no longer reads (until a scavenge)
+    const retry = retryOf(this.byId, a)
+    if (retry !== undefined) return 'code' in retry ? retry : { revision: retry.revision, position: retry.position, ids: a.events.map(e => e.id!) }
     if (this.rules.get(a.stream)?.tombstoned === true) return { code: 'ANNALS_STREAM_DELETED' }
     if (!expects(a.expected, this.revision(a.stream))) return { code: 'ANNALS_WRONG_EXPECTED_REVISION' }
     return this.#write(a.stream, a.events)
@@ -294,10 +275,6 @@ class Model {
       }
     }
   }
-}
-
-function expects (x: ExpectedRevision, current: number): boolean {
-  return x === 'any' || (x === 'no_stream' && current === -1) || (x === 'stream_exists' && current >= 0) || x === current
 }
 
 type Change =
@@ -442,17 +419,6 @@ class ScavengeCommand implements Command {
   toString (): string { return 'scavenge' }
 }
 
-interface Range { from?: number, to?: number, backwards: boolean, limit?: number }
-
-function within (o: Range, value: (e: ModelEvent) => number, events: ModelEvent[]): ModelEvent[] {
-  const low = (o.backwards ? o.to : o.from) ?? 0
-  const high = (o.backwards ? o.from : o.to) ?? Infinity
-  let want = events.filter(e => value(e) >= low && value(e) <= high)
-  if (o.backwards) want.reverse()
-  if (o.limit !== undefined) want = want.slice(0, o.limit)
-  return want
-}
-
 /** A read of one stream (with its revision) or of the whole log. */
 class ReadCommand implements Command {
   constructor (readonly stream: string | undefined, readonly o: Range) {}
@@ -565,8 +531,6 @@ const retentionArb: fc.Arbitrary<Retention | undefined> = fc.oneof(
   fc.record({ maxCount: fc.integer({ min: 0, max: 4 }) }),
   fc.record({ maxAge: fc.constantFrom(0, 1000, 5000) }),
   fc.record({ maxCount: fc.integer({ min: 0, max: 4 }), maxAge: fc.constantFrom(1000, 5000) }))
-const bound = fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined })
-const rangeArb: fc.Arbitrary<Range> = fc.record({ from: bound, to: bound, backwards: fc.boolean(), limit: fc.option(fc.integer({ min: 0, max: 8 }), { nil: undefined }) }, { requiredKeys: ['backwards'] })
 const streamArb = fc.constantFrom(...streams)
 
 const changeArb: fc.Arbitrary<Change> = fc.oneof(
@@ -591,31 +555,13 @@ const commands: Array<fc.Arbitrary<Command>> = [
   fc.constantFrom(0, 400, 1000, 3000, 10_000).map(by => new ClockCommand(by)),
   fc.constant(new ScavengeCommand()),
   fc.constant(new ScavengeCommand()),
-  fc.tuple(fc.option(streamArb, { nil: undefined }), rangeArb).map(([s, o]) => new ReadCommand(s, o)),
+  fc.tuple(fc.option(streamArb, { nil: undefined }), rangeArb(8)).map(([s, o]) => new ReadCommand(s, o)),
   fc.tuple(streamArb, fc.option(fc.nat(), { nil: undefined })).map(([s, pick]) => new LoadCommand(s, pick)),
   fc.tuple(streamArb, fc.option(fc.nat(), { nil: undefined })).map(([s, pick]) => new LoadCommand(s, pick)),
   fc.constant(new ViewCommand()),
   fc.constant(new ReopenCommand()),
   fc.constant(new NewVersionCommand())
 ]
-
-/** With MODEL_TRACE=1, each command is written to stderr as it starts. */
-function traced (list: Command[]): Command[] {
-  if (process.env.MODEL_TRACE !== '1') return list
-  return list.map(c => ({
-    check: (m: Readonly<Model>) => c.check(m),
-    run: async (m: Model, r: Real) => { process.stderr.write(`${c.toString()}\n`); await c.run(m, r) },
-    toString: () => c.toString()
-  }))
-}
-
-/** MODEL_SEED and MODEL_PATH (the seed and path fast-check prints on failure) replay a run. */
-function replay (): { seed?: number, path?: string, endOnFailure?: boolean } {
-  const seed = process.env.MODEL_SEED
-  if (seed === undefined || seed === '') return {}
-  const path = process.env.MODEL_PATH
-  return { seed: Number(seed), ...(path === undefined || path === '' ? {} : { path }), endOnFailure: true }
-}
 
 /**
  * Runs the lifecycle model test on the backend named `name` (one of test/helpers/backends.ts):
