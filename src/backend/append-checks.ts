@@ -5,7 +5,7 @@
 import { AnnalsError } from '../errors.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types.js'
 import { decode } from '../storage/codec.js'
-import { sealedEvents, type AppendCondition, type AppendPart, type EventQuery, type QueryItem } from './backend.js'
+import { sealedEvents, type AppendCondition, type AppendManyRequest, type AppendPart, type EventQuery, type QueryItem } from './backend.js'
 
 /** An event with an id, stored before or placed earlier in the batch being built: what a retry is compared with. */
 export interface Placed {
@@ -100,6 +100,19 @@ export function checkCondition (condition: AppendCondition, stored: number | und
       `An event matching the append's condition is at position ${conflict}, past ${condition.after === undefined ? 'the start of the log' : `position ${condition.after}`}`,
       { details: { position: conflict } })
   }
+}
+
+/**
+ * How many appends of a group its first batch takes: all of them, unless a change to a stream's
+ * life comes before an append with a condition. A batch's conditions are searched for against
+ * the rules as they were before it, so such an append waits for the next batch, where it sees
+ * what the change hides, as if the two had come one after the other.
+ */
+export function firstBatch (group: ReadonlyArray<{ append: AppendManyRequest }>): number {
+  const change = group.findIndex(q => q.append.lifecycle !== undefined)
+  if (change < 0) return group.length
+  for (let i = change + 1; i < group.length; i++) if (group[i]!.append.condition !== undefined) return change + 1
+  return group.length
 }
 
 /** The events of an append as they are stored, for the hook. */

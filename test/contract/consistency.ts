@@ -273,6 +273,23 @@ export function consistencyContract (t: Test, backend: Backend): void {
 
   // BUG (todo): an empty `types` keeps nothing in readAll and subscribe, but readAll with `tags` or `streams` as well puts
   // it in a query item, where an empty list means any type. The assertions run, and report as todo until it is fixed.
+  t.test('append conditions: an event a change before it hides does not conflict, in the same batch too', async t => {
+    const f = await backend.make()
+    t.teardown(f.cleanup)
+    const db = await f.open()
+    const claim = { failIfEventsMatch: [{ types: ['Claimed'], tags: ['photo:1'] }] }
+    await db.append('old', { type: 'Claimed', tags: ['photo:1'] })
+    // called together (one batch where the backend groups them): the deletion comes first
+    const [deleted, claimed] = await Promise.allSettled([
+      db.deleteStream('old'),
+      db.append('new', { type: 'Claimed', tags: ['photo:1'] }, { condition: claim })
+    ])
+    t.equal(deleted.status, 'fulfilled')
+    t.equal(claimed.status, 'fulfilled', 'the deleted claim does not conflict')
+    await t.rejects(db.append('newer', { type: 'Claimed', tags: ['photo:1'] }, { condition: claim }), { code: 'ANNALS_APPEND_CONDITION_FAILED' }, 'the new one does')
+    await db.close()
+  })
+
   t.test('readAll by types and tags (and by types and a category) keeps no more than readAll by types alone', async t => {
     const f = await backend.make()
     t.teardown(f.cleanup)

@@ -17,7 +17,7 @@ import type pg from 'pg'
 import { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
 import type { AppendResult } from '../../log/types.js'
-import type { Placed } from '../append-checks.js'
+import { firstBatch, type Placed } from '../append-checks.js'
 import type { AppendHook, AppendManyRequest, AppendRequest, CommitListener, LogHead } from '../backend.js'
 import { GroupCommit } from '../group-commit.js'
 import { RevisionCache } from '../revision-cache.js'
@@ -183,7 +183,14 @@ export class PostgresWriter {
     await this.#queue.drain()
   }
 
+  /** Writes a group as one batch, or more where its conditions must see a change to a stream's life before them (firstBatch). */
   async #commit (group: Request[]): Promise<void> {
+    const n = firstBatch(group)
+    await this.#batch(n === group.length ? group : group.slice(0, n))
+    if (n < group.length) await this.#commit(group.slice(n))
+  }
+
+  async #batch (group: Request[]): Promise<void> {
     const rules = this.rules
     const locked = group.some(q => q.append.condition !== undefined || q.append.lifecycle !== undefined ||
       (rules.any && q.append.parts.some(p => rules.stream(p.stream) !== undefined)))
