@@ -11,13 +11,12 @@ import type { AppendResult } from '../../log/types.js'
 import { Space, namedKey, u64 } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
 import {
-  LIFECYCLE_STREAM, type AppendHook, type AppendManyRequest, type AppendRequest,
+  LIFECYCLE_STREAM, type AppendCondition, type AppendHook, type AppendManyRequest, type AppendRequest,
   type CommitListener, type LogHead, type StreamRule
 } from '../backend.js'
 import { GroupCommit, type Queued } from '../group-commit.js'
 import { CHUNK_BYTES, CHUNK_EVENTS, ChunkBuilder, chunkAt } from './chunk.js'
 import type { LevelDoor } from './door.js'
-import { EarlyConditions, type ConflictFinder, type EarlyCheck } from './early-conditions.js'
 import { eventParts, writeEvent } from './event-record.js'
 import { decodeIdEntry, encodeIdEntry, idKey, type IdEntry } from './ids.js'
 import { RevisionCache } from '../revision-cache.js'
@@ -37,8 +36,6 @@ interface Request extends Queued<AppendResult[]> {
   append: AppendManyRequest
   /** when it joined the queue (performance.now()), for its latency */
   at: number
-  /** the search for what breaks its condition, begun as it was queued */
-  early: EarlyCheck | undefined
 }
 
 /** An event with an indexed id, placed in the batch being built, or stored before. */
@@ -61,11 +58,17 @@ interface Known {
 const NOTHING_KNOWN: Known = { revisions: new Map(), ids: new Map(), conflicts: new Map() }
 const EMPTY = Buffer.alloc(0)
 
+/**
+ * Finds the first position past `after` (and at most `head`) of an event matching a
+ * condition's query, among the events on disk.
+ */
+export type ConflictFinder = (condition: AppendCondition, head: number) => Promise<number | undefined>
+
 export class LevelWriter {
   readonly #door: LevelDoor
   readonly #index: StreamIndex
   readonly #sync: boolean
-  readonly #conditions: EarlyConditions
+  readonly #conflicts: ConflictFinder
   readonly #rules: Rules
   readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
   readonly #listeners = new Set<CommitListener>()
@@ -80,7 +83,7 @@ export class LevelWriter {
     this.#index = index
     this.#head = head
     this.#sync = sync
-    this.#conditions = new EarlyConditions(conflicts, rules, head.position)
+    this.#conflicts = conflicts
     this.#rules = rules
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
     this.figures = new WriterFigures(() => this.#queue.waiting)
@@ -99,15 +102,13 @@ export class LevelWriter {
     return new Promise((resolve, reject) => {
       let size = request.lifecycle === undefined ? 0 : 1
       for (const part of request.parts) size += part.events.length
-      const early = request.condition === undefined ? undefined : this.#conditions.start(request.condition, this.#head.position)
-      this.#queue.push({ append: { ...request, parts: [...request.parts] }, size, resolve, reject, at: performance.now(), early })
+      this.#queue.push({ append: { ...request, parts: [...request.parts] }, size, resolve, reject, at: performance.now() })
     })
   }
 
   /** The log was imported (backend's importer): its head is now `head`. */
   imported (head: LogHead): void {
     this.#head = head
-    this.#conditions.reset(head.position)
   }
 
   /** The revision of the last event of `stream`, or -1. Committed state only. */
@@ -305,7 +306,6 @@ export class LevelWriter {
     for (const apply of ruleChanges) apply()
     for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
     this.#head = { position: position - 1, time }
-    this.#conditions.written(first, placedMeta, ruleChanges.length > 0)
     this.#committed(done, placed.length)
     if (started >= 0) this.#publish(started, group, done.length, ops, sync || syncRetried, first, position - 1, undefined)
     for (const { request, results } of done) request.resolve(results)
@@ -385,7 +385,7 @@ export class LevelWriter {
       Promise.all(group.map(async q => {
         const condition = q.append.condition
         if (condition === undefined) return
-        const at = await this.#conditions.conflict(condition, q.early, head)
+        const at = await this.#conflicts(condition, head)
         if (at !== undefined) conflicts.set(q, at)
       })),
       Promise.all([...streams].map(async s => { revisions.set(s, await this.#index.revision(s)) })),
