@@ -101,7 +101,7 @@ t.test('what is not a log is refused, naming the position, and abort empties the
     t.match(failure, { code, message }, name)
     await importer.abort()
     await db.close()
-    t.same((await entries(level)).map(([k]) => Buffer.from(k, 'hex').toString('latin1')), ['Mformat'], `${name}: nothing is left but the format marker`)
+    t.same((await entries(level)).map(([k]) => Buffer.from(k, 'hex').toString('latin1')), ['Mformat', 'Mtag-heads'], `${name}: nothing is left but the format marker and the tags' heads' marker`)
     await level.close()
   }
   const level = new MemoryLevel()

@@ -36,6 +36,8 @@ export const Space = {
   summaries: 0x52, // 'R'
   /** tag index: tag, 0x00, position (u64) -> the event's type and tags (see backend/level/tags.ts) */
   tags: 0x54, // 'T'
+  /** tags' heads: tag -> the last position of an event with it (u64) (see backend/level/tags.ts) */
+  tagHeads: 0x47, // 'G'
   /** the rules of streams' lives: deletion, truncation, tombstones, retention (see backend/level/rules.ts) */
   rules: 0x58 // 'X'
 } as const

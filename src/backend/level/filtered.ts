@@ -13,7 +13,7 @@ import type { Visibility } from '../rules.js'
 import type { StreamIndex } from './stream-index.js'
 import { listStreams } from './stream-list.js'
 import { matchesQuery } from '../append-checks.js'
-import { indexable, queryPositions } from './tags.js'
+import { indexable, noneAfter, queryPositions } from './tags.js'
 
 /** A category with more streams than this is read by a scan of the log rather than by merging its streams. */
 export const MERGE_STREAMS = 1000
@@ -202,13 +202,15 @@ class Category implements EventChunks {
 
 /**
  * The first position past `condition.after`, at most `head`, of an event on disk matching the
- * condition's query; undefined when there is none. By the tag index when every item has a tag,
- * else by a scan of the log from `after` on.
+ * condition's query; undefined when there is none. By the tags' heads, then the tag index, when
+ * every item has a tag, else by a scan of the log from `after` on.
  */
 export async function firstConflict (storage: Storage, condition: AppendCondition, head: number, visibility: Visibility): Promise<number | undefined> {
   const low = (condition.after ?? -1) + 1
   if (low > head) return undefined
   const query = condition.failIfEventsMatch
+  // tags that no event after `after` carries: nothing to scan (the tags' heads, tags.ts)
+  if (indexable(query) && await noneAfter(storage, query, low - 1)) return undefined
   const range = { from: low, to: head, backwards: false, limit: 1 }
   const source = indexable(query)
     ? new ByPositions(storage, range, () => head, query, undefined, visibility)

@@ -19,12 +19,12 @@ import { RevisionCache } from '../revision-cache.js'
 import { lifecycleOf } from '../lifecycle.js'
 import type { BlockEvent } from './stream-block.js'
 import { INDEXED_KEY, StreamIndex } from './stream-index.js'
-import { tagKey, tagValue } from './tags.js'
+import { stageTagHeads, tagKey, tagValue } from './tags.js'
 
 /** Streams whose revision is kept in memory during an import. */
 const REVISION_CACHE_SIZE = 65536
 /** The key spaces an import writes. */
-const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids, Space.uuids, Space.tags, Space.rules]
+const SPACES = [Space.log, Space.streams, Space.summaries, Space.ids, Space.uuids, Space.tags, Space.tagHeads, Space.rules]
 
 export class LevelImporter implements LogImporter {
   readonly #door: LevelDoor
@@ -65,6 +65,7 @@ export class LevelImporter implements LogImporter {
     const revisions = new Map<string, number>()
     const ids = new Map<string, number>()
     const chunks: ChunkBuilder[] = []
+    const tagHeads = new Map<string, number>()
     // every entry of the chunks, in order: the event placed there, or undefined for a hole
     const placed: Array<BlockEvent | undefined> = []
     let position = this.#next
@@ -113,7 +114,10 @@ export class LevelImporter implements LogImporter {
       if (list === undefined) added.set(p.stream, list = [])
       list.push(e)
       ops.push({ key: idKey(id), value: encodeIdEntry({ position, revision: p.revision, digest: p.event.digest ?? Buffer.alloc(0) }) })
-      for (const tag of p.event.tags ?? []) ops.push({ key: tagKey(tag, position), value: tagValue(p.event.type, p.event.tags!) })
+      for (const tag of p.event.tags ?? []) {
+        ops.push({ key: tagKey(tag, position), value: tagValue(p.event.type, p.event.tags!) })
+        tagHeads.set(tag, position)
+      }
       revisions.set(p.stream, p.revision)
       time = p.time
       position++
@@ -132,6 +136,7 @@ export class LevelImporter implements LogImporter {
         if (e !== undefined) e.bytes = bytes
       }
     }
+    stageTagHeads(ops, tagHeads)
     const staged = this.#index.stage(ops, added, position - 1)
     await this.#door.write(ops, false)
     staged()

@@ -16,6 +16,7 @@ import { LocalCoordination } from '../local-coordination.js'
 import type { AppendResult } from '../../log/types.js'
 import { logKey, parseChunk } from './chunk.js'
 import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
+import { ensureTagHeads } from './tags.js'
 import { LevelDoor, type AnyLevel } from './door.js'
 import { LevelImporter } from './import.js'
 import { peekEvent } from './event-record.js'
@@ -65,6 +66,7 @@ export class LevelBackend implements Backend {
   static async #open (door: LevelDoor, options: LevelOptions): Promise<LevelBackend> {
     try {
       await checkFormat(door)
+      await ensureTagHeads(door)
       const head = await readHead(door)
       // events after the blocks' marker are known from their chunks alone
       const index = await StreamIndex.open(door, async (from, add) => {

@@ -6,10 +6,21 @@
 //
 //   key    `T` + tag (UTF-8) + 0x00 + position (u64)
 //   value  MessagePack [type, tags]
+//
+// Beside it, each tag's head: the last position of an event with that tag, written in the same
+// batch. An append's condition on tags that no event after its `after` carries (a claim of
+// something new, the common case) is then answered by point reads of the heads, a microsecond
+// each, instead of a scan of the index (a LevelDB iterator, some twenty). A head may be past the
+// tag's last entry (a scavenge leaves heads as they are): then the index is scanned, as without.
+// A marker says every tag has its head; a database without it (made before the heads) gets them
+// at open, in one pass over the index.
+//
+//   key    `G` + tag (UTF-8)
+//   value  position (u64)
 import { AnnalsError } from '../../errors.js'
 import { decode, encode } from '../../storage/codec.js'
-import { Space, nameBounds, readU64, writeU64 } from '../../storage/keys.js'
-import type { Storage } from '../../storage/storage.js'
+import { Space, nameBounds, namedKey, readU64, spaceEnd, spaceStart, u64, writeU64 } from '../../storage/keys.js'
+import type { Storage, WriteOp } from '../../storage/storage.js'
 import { matchesItem } from '../append-checks.js'
 import type { EventQuery, QueryItem } from '../backend.js'
 
@@ -21,6 +32,83 @@ export function tagKey (tag: string, position: number): Buffer {
   key[length + 1] = 0
   writeU64(key, position, length + 2)
   return key
+}
+
+/** The key of a tag's head. */
+export function tagHeadKey (tag: string): Buffer {
+  const length = Buffer.byteLength(tag)
+  const key = Buffer.allocUnsafe(length + 1)
+  key[0] = Space.tagHeads
+  key.write(tag, 1, 'utf8')
+  return key
+}
+
+/** The marker saying that every tag of the index has its head. */
+export const TAG_HEADS_KEY = namedKey(Space.meta, 'tag-heads')
+
+/** Adds to `ops` the heads of the tags of a batch's events: `last` maps each tag to its last position there. */
+export function stageTagHeads (ops: WriteOp[], last: ReadonlyMap<string, number>): void {
+  for (const [tag, position] of last) ops.push({ key: tagHeadKey(tag), value: u64(position) })
+}
+
+/** A head read back: the position, or ANNALS_CORRUPT. */
+function headPosition (tag: string, value: Buffer | undefined): number {
+  if (value === undefined) return -1
+  const position = value.length === 8 ? readU64(value, 0) : undefined
+  if (position === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The head of the tag '${tag}' is damaged`)
+  return position
+}
+
+/** The last position of an event with each of `tags` (-1: none), by their heads. */
+export async function tagHeads (storage: Storage, tags: readonly string[]): Promise<number[]> {
+  const values = await storage.getMany(tags.map(tagHeadKey))
+  return tags.map((tag, i) => headPosition(tag, values[i]))
+}
+
+/**
+ * Whether the heads show that no event past `after` can match `query`, whose items all have
+ * tags: an item matches only events with every one of its tags, so none past the least head of
+ * its tags.
+ */
+export async function noneAfter (storage: Storage, query: EventQuery, after: number): Promise<boolean> {
+  const tags = [...new Set(query.flatMap(item => item.tags!))]
+  const heads = new Map(tags.map((tag, i) => [tag, i]))
+  const at = await tagHeads(storage, tags)
+  return query.every(item => Math.min(...item.tags!.map(tag => at[heads.get(tag)!]!)) <= after)
+}
+
+/**
+ * Makes sure every tag of the index has its head (and the marker says so): in a database made
+ * before the heads, writes them in one pass over the index. Entries come tag by tag, but a head
+ * is never lowered, so a tag met again later (or heads left by a pass cut short) come out right.
+ */
+export async function ensureTagHeads (storage: Storage): Promise<void> {
+  if (await storage.get(TAG_HEADS_KEY) !== undefined) return
+  const last = new Map<string, number>()
+  const write = async (done: boolean): Promise<void> => {
+    const tags = [...last.keys()]
+    const stored = await tagHeads(storage, tags)
+    const ops: WriteOp[] = []
+    tags.forEach((tag, i) => { if (last.get(tag)! > stored[i]!) ops.push({ key: tagHeadKey(tag), value: u64(last.get(tag)!) }) })
+    if (done) ops.push({ key: TAG_HEADS_KEY, value: Buffer.alloc(0) })
+    await storage.write(ops, done)
+    last.clear()
+  }
+  const it = storage.keys({ gte: spaceStart(Space.tags), lt: spaceEnd(Space.tags) })
+  try {
+    for (let keys = await it.nextv(1024); keys.length > 0; keys = await it.nextv(1024)) {
+      for (const key of keys) {
+        const position = key.length >= 10 && key[key.length - 9] === 0 ? readU64(key, key.length - 8) : undefined
+        if (position === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The tag index entry ${key.toString('hex')} is damaged`)
+        const tag = key.toString('utf8', 1, key.length - 9)
+        last.set(tag, Math.max(position, last.get(tag) ?? -1))
+      }
+      if (last.size >= 1024) await write(false)
+    }
+  } finally {
+    await it.close()
+  }
+  await write(true)
 }
 
 export function tagValue (type: string, tags: readonly string[]): Buffer {

@@ -18,7 +18,7 @@ import type { Storage } from '../../storage/storage.js'
 import { parseChunk } from './chunk.js'
 import { peekEvent, readEvent } from './event-record.js'
 import { decodeIdEntry, idOfKey } from './ids.js'
-import { decodeTagEntry } from './tags.js'
+import { decodeTagEntry, TAG_HEADS_KEY, tagHeads } from './tags.js'
 import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
 import { parseBlock } from './stream-block.js'
 import { Rules } from '../rules.js'
@@ -394,19 +394,35 @@ class Verifier {
     }
   }
 
-  /** Tag index entries: one for each tag of each event still in the log, saying its type and tags. */
+  /**
+   * Tag index entries: one for each tag of each event still in the log, saying its type and
+   * tags; and each tag's head at or past its last entry (conditions trust a head to say no event
+   * with the tag comes after it).
+   */
   async #tags (): Promise<void> {
+    if (await this.#storage.get(TAG_HEADS_KEY) === undefined) this.#problem({ check: 'tags', message: 'The marker of the tags\' heads is missing' })
     const it = this.#storage.entries({ gte: spaceStart(Space.tags), lt: spaceEnd(Space.tags) })
     try {
       for (let entries = await it.nextv(1024); entries.length > 0; entries = await it.nextv(1024)) {
+        const last = new Map<string, number>()
         for (const [key, value] of entries) {
           this.#tagCount++
           try {
             const { tag, position, type, tags } = decodeTagEntry(key, value)
             this.#tagsFromIndex ^= tagFingerprint(tag, position, type, tags)
+            last.set(tag, Math.max(position, last.get(tag) ?? -1))
           } catch (err) {
             this.#problem({ check: 'tags', message: `A tag index entry is damaged: ${(err as Error).message}` })
           }
+        }
+        const tags = [...last.keys()]
+        try {
+          const heads = await tagHeads(this.#storage, tags)
+          tags.forEach((tag, i) => {
+            if (heads[i]! < last.get(tag)!) this.#problem({ check: 'tags', message: `The head of the tag '${tag}' (${heads[i]!}) is before its entry at position ${last.get(tag)!}` })
+          })
+        } catch (err) {
+          this.#problem({ check: 'tags', message: (err as Error).message })
         }
       }
     } finally {

@@ -25,7 +25,7 @@ import { lifecycleChange, streamDeleted } from '../lifecycle.js'
 import type { Rules } from '../rules.js'
 import type { BlockEvent } from './stream-block.js'
 import type { StreamIndex } from './stream-index.js'
-import { tagKey, tagValue } from './tags.js'
+import { stageTagHeads, tagKey, tagValue } from './tags.js'
 
 /** Streams whose revision is kept in memory. */
 const REVISION_CACHE_SIZE = 65536
@@ -168,6 +168,8 @@ export class LevelWriter {
     const placedIds = new Map<string, Placed>()
     // the type and tags of every event of this batch, for the conditions of the appends after it
     const placedMeta: Array<{ type: string, tags: readonly string[] | undefined }> = []
+    // each tag's last position in this batch: its head
+    const tagHeads = new Map<string, number>()
     const ops: WriteOp[] = []
     const chunks: ChunkBuilder[] = []
     const placed: BlockEvent[] = [] // every event of the batch, in position order
@@ -234,7 +236,12 @@ export class LevelWriter {
             placed.push(event)
             list.push(event)
             placedMeta.push({ type: e.type, tags: e.tags })
-            if (e.tags !== undefined) for (const tag of e.tags) ops.push({ key: tagKey(tag, position), value: tagValue(e.type, e.tags) })
+            if (e.tags !== undefined) {
+              for (const tag of e.tags) {
+                ops.push({ key: tagKey(tag, position), value: tagValue(e.type, e.tags) })
+                tagHeads.set(tag, position)
+              }
+            }
             if (e.indexed) {
               const entry: IdEntry = { position, revision: current + 1 + i, digest: e.digest ?? EMPTY }
               ops.push({ key: idKey(e.id, e.idBytes), value: encodeIdEntry(entry) })
@@ -283,6 +290,7 @@ export class LevelWriter {
     }
     try {
       if (hook?.finish !== undefined) ops.push(...hook.finish())
+      stageTagHeads(ops, tagHeads)
       // each event's bytes in the tail are a view into its chunk, as written
       let k = 0
       for (const chunk of chunks) {
