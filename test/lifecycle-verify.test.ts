@@ -7,23 +7,13 @@ import t from 'tap'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { defineAggregate, open, type Annals } from '../src/index.js'
-import { LevelDoor } from '../src/backend/level/door.js'
 import { parseChunk } from '../src/backend/level/chunk.js'
 import { Space, spaceEnd, spaceStart } from '../src/storage/keys.js'
-import { verifyStorage, type Report } from '../src/cli/verify-checks.js'
 import { collect, tempDir } from './helpers/backends.js'
+import { verifyFolder } from './helpers/verify.js'
 import { annals } from './helpers/cli.js'
 
 const Trail = defineAggregate<number[]>({ name: 'trail', initial: () => [], evolve: (s, e) => [...s, e.position] })
-
-async function verify (path: string): Promise<Report> {
-  const door = await LevelDoor.openPath(path)
-  try {
-    return await verifyStorage(door, () => {})
-  } finally {
-    await door.close()
-  }
-}
 
 /** Builds a database where every rule removes something, blocks of several streams among them. */
 async function build (path: string): Promise<void> {
@@ -63,7 +53,7 @@ t.test('verify passes before and after a scavenge; loads at positions and times 
   t.teardown(remove)
   const path = join(dir, 'db')
   await build(path)
-  t.same((await verify(path)).problems, [], 'before the scavenge')
+  t.same((await verifyFolder(path)).problems, [], 'before the scavenge')
 
   let db = await open(path)
   const before = await travel(db)
@@ -71,7 +61,7 @@ t.test('verify passes before and after a scavenge; loads at positions and times 
   t.ok(removed > 2500, `the scavenge removed ${removed} events`)
   t.same(await travel(db), before, 'loads at positions and times give what they gave before the scavenge')
   await db.close()
-  t.same((await verify(path)).problems, [], 'after the scavenge')
+  t.same((await verifyFolder(path)).problems, [], 'after the scavenge')
   const cli = await annals(['verify', path])
   t.equal(cli.code, 0, 'annals verify exits with 0')
 
@@ -107,13 +97,13 @@ t.test('after a scavenge, verify still finds a flipped byte in the log or in a s
     flipped[flipped.length - 3]! ^= 0x10
     await level.put(key, flipped)
     await level.close()
-    const report = await verify(source)
+    const report = await verifyFolder(source)
     t.ok(report.problems.some(p => p.check === (space === Space.log ? 'records' : 'streams')), `a flip in space ${String.fromCharCode(space)} is found`)
     // put it back
     const again = new ClassicLevel<Buffer, Buffer>(source, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
     await again.open()
     await again.put(key, value)
     await again.close()
-    t.same((await verify(source)).problems, [], 'and the database verifies again once it is put back')
+    t.same((await verifyFolder(source)).problems, [], 'and the database verifies again once it is put back')
   }
 })

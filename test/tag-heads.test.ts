@@ -7,23 +7,13 @@ import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { open, type Annals } from '../src/index.js'
-import { LevelDoor } from '../src/backend/level/door.js'
 import { TAG_HEADS_KEY, tagHeadKey } from '../src/backend/level/tags.js'
 import { Space, spaceEnd, spaceStart, u64 } from '../src/storage/keys.js'
-import { verifyStorage, type Report } from '../src/cli/verify-checks.js'
 import { tempDir } from './helpers/backends.js'
+import { verifyFolder } from './helpers/verify.js'
 
 const claim = (tag: string, after?: number): { condition: { failIfEventsMatch: Array<{ tags: string[] }>, after?: number } } =>
   ({ condition: { failIfEventsMatch: [{ tags: [tag] }], ...(after === undefined ? {} : { after }) } })
-
-async function verify (path: string): Promise<Report> {
-  const door = await LevelDoor.openPath(path)
-  try {
-    return await verifyStorage(door, () => {})
-  } finally {
-    await door.close()
-  }
-}
 
 /** Runs `change` on the database's LevelDB itself, closed to annals. */
 async function raw (path: string, change: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>): Promise<void> {
@@ -43,6 +33,15 @@ async function build (path: string): Promise<void> {
   await db.close()
 }
 
+/** A folder holding the log of `build`, removed after the test. */
+async function built (t: Test): Promise<string> {
+  const { dir, remove } = tempDir()
+  t.teardown(remove)
+  const path = join(dir, 'db')
+  await build(path)
+  return path
+}
+
 /** What conditions on the log of `build` answer: each must fail or pass as the log says. */
 async function conditionsHold (t: Test, db: Annals, label: string): Promise<void> {
   await t.rejects(db.append('x', { type: 'PhotoAdded' }, claim('photo:7')), { code: 'ANNALS_APPEND_CONDITION_FAILED', position: 7 }, `${label}: an old claim conflicts`)
@@ -53,17 +52,14 @@ async function conditionsHold (t: Test, db: Annals, label: string): Promise<void
 }
 
 t.test('a database made before the heads gets them at open, and its conditions hold', async t => {
-  const { dir, remove } = tempDir()
-  t.teardown(remove)
-  const path = join(dir, 'db')
-  await build(path)
+  const path = await built(t)
   // as a database of before the heads: no head and no marker
   await raw(path, async db => {
     const keys = await db.keys({ gte: spaceStart(Space.tagHeads), lt: spaceEnd(Space.tagHeads) }).all()
     t.equal(keys.length, 33, 'each tag had its head')
     await db.batch([...keys.map(key => ({ type: 'del' as const, key })), { type: 'del', key: TAG_HEADS_KEY }])
   })
-  t.match((await verify(path)).problems, [{ check: 'tags', message: /marker/ }], 'verify says the heads are missing')
+  t.match((await verifyFolder(path)).problems, [{ check: 'tags', message: /marker/ }], 'verify says the heads are missing')
   const db = await open(path)
   await db.close()
   await raw(path, async db => {
@@ -71,17 +67,14 @@ t.test('a database made before the heads gets them at open, and its conditions h
     t.same(db.getSync(tagHeadKey('photo:4')), u64(4))
     t.not(db.getSync(TAG_HEADS_KEY), undefined, 'and the marker')
   })
-  t.same((await verify(path)).problems, [], 'verify finds nothing')
+  t.same((await verifyFolder(path)).problems, [], 'verify finds nothing')
   const again = await open(path)
   await conditionsHold(t, again, 'rebuilt')
   await again.close()
 })
 
 t.test('a head past the last entry of its tag (a scavenge leaves it) makes conditions scan, and they still hold', async t => {
-  const { dir, remove } = tempDir()
-  t.teardown(remove)
-  const path = join(dir, 'db')
-  await build(path)
+  const path = await built(t)
   const db = await open(path)
   await db.append('gone', { type: 'PhotoAdded', tags: ['photo:gone', 'user:1'] })
   await db.deleteStream('gone')
@@ -90,18 +83,15 @@ t.test('a head past the last entry of its tag (a scavenge leaves it) makes condi
   t.ok(await db.append('x', { type: 'PhotoAdded', tags: ['photo:gone'] }, claim('photo:gone')), 'the scavenged claim does not conflict')
   await t.rejects(db.append('y', { type: 'PhotoAdded' }, claim('photo:gone')), { code: 'ANNALS_APPEND_CONDITION_FAILED' }, 'the new one does')
   await db.close()
-  t.same((await verify(path)).problems, [], 'verify finds nothing')
+  t.same((await verifyFolder(path)).problems, [], 'verify finds nothing')
 })
 
 t.test('a head behind its entries is found by verify; a damaged head fails a condition as corrupt', async t => {
-  const { dir, remove } = tempDir()
-  t.teardown(remove)
-  const path = join(dir, 'db')
-  await build(path)
+  const path = await built(t)
   await raw(path, async db => { await db.put(tagHeadKey('user:2'), u64(3)) })
-  t.match((await verify(path)).problems, [{ check: 'tags', message: /user:2.*before its entry at position 29/ }])
+  t.match((await verifyFolder(path)).problems, [{ check: 'tags', message: /user:2.*before its entry at position 29/ }])
   await raw(path, async db => { await db.put(tagHeadKey('user:2'), Buffer.from('bad')) })
-  t.match((await verify(path)).problems, [{ check: 'tags', message: /damaged/ }])
+  t.match((await verifyFolder(path)).problems, [{ check: 'tags', message: /damaged/ }])
   const db = await open(path)
   await t.rejects(db.append('x', { type: 'PhotoAdded' }, claim('user:2')), { code: 'ANNALS_CORRUPT' })
   t.ok(await db.append('x', { type: 'PhotoAdded' }, claim('photo:new')), 'other tags are answered')
