@@ -34,6 +34,8 @@ const REVISION_CACHE_SIZE = 65536
 /** A database of at most this many streams has all of theirs cached at open; a larger one, those of its last events. */
 const WARM_STREAMS = 8192
 const WARM_EVENTS = 1024
+/** Calls of the one-call path a group makes while only revisions it assumed were stale, before it goes under the lock. */
+const ONE_CALL_TRIES = 3
 /** How long a transaction may wait on this process with the head row locked before the server ends it. */
 export const LOCK_IDLE_TIMEOUT = '30s'
 
@@ -175,9 +177,13 @@ export class PostgresWriter {
 
   /**
    * The group in one call, from what this process knows; under the lock if that was stale. The
-   * hook (inline projections) sees the events where they go if the head has not moved.
+   * hook (inline projections) sees the events where they go if the head has not moved. Stale
+   * revisions alone (other processes appended to the group's streams) are learned from the
+   * function's answer and the call is made again, up to {@link ONE_CALL_TRIES} calls in all:
+   * the path under the lock holds the head row across several round trips, which other
+   * processes wait for.
    */
-  async #oneCall (group: Request[]): Promise<void> {
+  async #oneCall (group: Request[], tries = 1): Promise<void> {
     const hook = this.#hook
     const { streams, ids } = groupKeys(group)
     // a handler of the hook that saw a stale revision would run again under the lock: the
@@ -241,7 +247,8 @@ export class PostgresWriter {
     if (stale.length > 0 || rows[0]?.o_first === null) {
       hook?.settle(false)
       for (const r of stale) this.#revisions.set(r.o_stale!, r.o_actual!)
-      await this.#locked(group)
+      if (stale.length === rows.length && tries < ONE_CALL_TRIES) await this.#oneCall(group, tries + 1)
+      else await this.#locked(group)
       return
     }
     hook?.settle(batch.count > 0)
