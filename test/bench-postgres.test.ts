@@ -28,7 +28,8 @@ t.test('the postgres area runs its rows and drops its schemas', { skip: server.s
   t.same(results.map(r => r.name), [
     'PostgreSQL: awaited single appends',
     'PostgreSQL: single appends of 64 concurrent callers (group commit)',
-    'PostgreSQL: replay, readAll of 2,000 events'
+    'PostgreSQL: replay, readAll of 2,000 events',
+    'PostgreSQL: 4 processes appending together (64 concurrent callers each)'
   ])
   for (const r of results) {
     t.ok(r.area === 'postgres' && r.annals.rate.median > 0 && r.annals.memory.rssMB > 0 && (r.baseline?.rate.median ?? 0) > 0, `${r.name}: rates and a peak`)

@@ -72,10 +72,13 @@ const commands = [
   fc.constantFrom(...subjects).map(s => new ShredCommand<Model, Real>(s))
 ]
 
-/** The model test on the backend named `name`. */
-export function logModel (name: string): void {
+/**
+ * The model test on the backend named `name`: `numRuns` random sequences (by default 100 on disk,
+ * 300 in memory); `skip` (a reason) skips it.
+ */
+export function logModel (name: string, options: { numRuns?: number, skip?: string | false } = {}): void {
   const backend = backends.find(b => b.name === name)!
-  t.test(`the log behaves as the model on ${backend.name}`, async t => {
+  t.test(`the log behaves as the model on ${backend.name}`, { skip: options.skip ?? false }, async t => {
     const defaultFlush = indexSettings.flushEvents
     t.teardown(() => { indexSettings.flushEvents = defaultFlush })
     // a small flush threshold, so that reads cross the index on disk and its tail in memory
@@ -89,7 +92,7 @@ export function logModel (name: string): void {
         await real.db.close()
         await fixture.cleanup()
       }
-    }), { numRuns: backend.onDisk ? 100 : 300 })
+    }), { numRuns: options.numRuns ?? (backend.onDisk ? 100 : 300) })
     t.pass('every run agreed with the model')
   })
 }

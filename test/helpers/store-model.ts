@@ -245,12 +245,13 @@ const commands = [
 
 /**
  * Runs the model test on the backend named `name` (one of test/helpers/backends.ts): `numRuns`
- * random sequences of up to `maxCommands` commands, each ending with a look at both views.
+ * random sequences of up to `maxCommands` commands, each ending with a look at both views;
+ * `skip` (a reason) skips it.
  */
-export function storeModelTest (t: Test, name: string, numRuns: number, maxCommands = 40): void {
+export function storeModelTest (t: Test, name: string, numRuns: number, maxCommands = 40, skip: string | false = false): void {
   const backend = backends.find(b => b.name === name)
   if (backend === undefined) throw new Error(`no backend ${name}`)
-  t.test(`the store behaves as the model on ${name}`, async t => {
+  t.test(`the store behaves as the model on ${name}`, { skip }, async t => {
     const defaultFlush = indexSettings.flushEvents
     t.teardown(() => { indexSettings.flushEvents = defaultFlush })
     let ran = 0

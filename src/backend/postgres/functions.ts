@@ -21,7 +21,9 @@ function insertEvents (s: string): string {
       select v_first + x.o - 1, x.s, x.r, x.i, x.ty, x.v, case when x.tf <= x.tt then p_tags[x.tf:x.tt] end, x.d, x.m, x.se, x.dg, v_time, x.su
       from unnest(p_stream, p_revision, p_id, p_type, p_version, p_tag_from, p_tag_to, p_data, p_metadata, p_sealed, p_digest, p_sum)
         with ordinality as x(s, r, i, ty, v, tf, tt, d, m, se, dg, su, o);
-    insert into ${s}.event_tags (tag, position) select y.g, v_first + y.r - 1 from unnest(p_tags, p_tag_rows) as y(g, r);
+    if cardinality(p_tags) > 0 then
+      insert into ${s}.event_tags (tag, position) select y.g, v_first + y.r - 1 from unnest(p_tags, p_tag_rows) as y(g, r);
+    end if;
     insert into ${s}.streams (stream, revision, position, time)
       select w.s, w.r, v_first + w.l, v_time from unnest(p_w_stream, p_w_revision, p_w_last) as w(s, r, l)
       on conflict (stream) do update set revision = excluded.revision, position = excluded.position, time = excluded.time;`
@@ -30,10 +32,21 @@ function insertEvents (s: string): string {
 /** Writes of the key spaces: deletes, then puts (each key once: the writer kept the last write of each). */
 function kvWrites (s: string): string {
   return `
-      delete from ${s}.kv where k = any(p_del_k);
-      insert into ${s}.kv (k, v, doc) select a.k, a.v, a.d::jsonb from unnest(p_put_k, p_put_v, p_put_doc) as a(k, v, d)
-        on conflict (k) do update set v = excluded.v, doc = excluded.doc;`
+      if cardinality(p_del_k) > 0 then
+        delete from ${s}.kv where k = any(p_del_k);
+      end if;
+      if cardinality(p_put_k) > 0 then
+        insert into ${s}.kv (k, v, doc) select a.k, a.v, a.d::jsonb from unnest(p_put_k, p_put_v, p_put_doc) as a(k, v, d)
+          on conflict (k) do update set v = excluded.v, doc = excluded.doc;
+      end if;`
 }
+
+/**
+ * The statements of the append functions are the same for every call: planned once per session
+ * (a custom plan per call, which the plan cache may keep choosing for arrays of parameters, costs
+ * more than running them; measured in docs/benchmarks.md, "PostgreSQL append path").
+ */
+const GENERIC = 'set plan_cache_mode = force_generic_plan'
 
 const NOW_MS = 'floor(extract(epoch from clock_timestamp()) * 1000)::bigint'
 
@@ -54,7 +67,7 @@ export function functionsSql (s: string): string[] {
       p_head bigint, p_time bigint, p_owner text, p_opened bigint, ${EVENT_PARAMS},
       p_put_k bytea[], p_put_v bytea[], p_put_doc text[], p_del_k bytea[], p_channel text, p_rule_keys bytea[])
     returns table (o_first bigint, o_time bigint, o_stale text, o_actual bigint)
-    language plpgsql as $$
+    language plpgsql ${GENERIC} as $$
     #variable_conflict use_column
     declare
       v_first bigint;
@@ -67,11 +80,11 @@ export function functionsSql (s: string): string[] {
       return query select null::bigint, null::bigint, a.s, coalesce(b.revision, -1) from unnest(p_streams, p_befores) as a(s, r)
         left join ${s}.streams b on b.stream = a.s where coalesce(b.revision, -1) <> a.r;
       if found then return; end if;
-      if exists (select 1 from ${s}.events e where e.id = any(p_ids)) then
+      if cardinality(p_ids) > 0 and exists (select 1 from ${s}.events e where e.id = any(p_ids)) then
         return query select null::bigint, null::bigint, null::text, 1::bigint;
         return;
       end if;
-      if exists (select 1 from ${s}.kv r where r.k = any(p_rule_keys)) then
+      if cardinality(p_rule_keys) > 0 and exists (select 1 from ${s}.kv r where r.k = any(p_rule_keys)) then
         return query select null::bigint, null::bigint, null::text, 4::bigint;
         return;
       end if;
@@ -166,7 +179,7 @@ export function functionsSql (s: string): string[] {
     `create or replace function ${s}.write(p_first bigint, p_time bigint, p_owner text, ${EVENT_PARAMS},
       p_put_k bytea[], p_put_v bytea[], p_put_doc text[], p_del_k bytea[], p_channel text)
     returns void
-    language plpgsql as $$
+    language plpgsql ${GENERIC} as $$
     #variable_conflict use_column
     declare
       v_first bigint := p_first;

@@ -2,7 +2,10 @@
 // it LISTENs to the schema's channel (commits of every process, notices) and holds this
 // process's advisory locks (tryLock). When it drops, the locks it held are lost (their `lost`
 // settles) and it connects again, LISTENs again and has the backend catch up on what it missed.
-// A slow periodic check is the safety net for a notification that never came.
+// A slow periodic check is the safety net for a notification that never came. A lock this process
+// asked for and found held is announced free to it (locally) every second, for it to try again:
+// a process killed while holding a lock says nothing, and the server lets the lock go with its
+// session.
 import { createHash, randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { LocalCoordination } from '../local-coordination.js'
@@ -11,6 +14,8 @@ import { storageError, type Connection } from './connection.js'
 
 /** How often the backend checks the head row, notifications or not. */
 export const CHECK_EVERY_MS = 5000
+/** How often the locks this process found held are announced free to it, to be tried again. */
+export const LOCK_RETRY_MS = 1000
 /** Longest payload PostgreSQL's NOTIFY carries, in bytes. */
 const MAX_PAYLOAD = 7999
 
@@ -29,10 +34,13 @@ export class Session {
   readonly #instance = randomUUID()
   readonly #local = new LocalCoordination()
   readonly #held = new Map<string, { key: string, lose: () => void }>()
+  /** locks asked for and found held by another session, since the last announcement */
+  readonly #wanted = new Set<string>()
   #client: pg.Client | undefined
   #connecting: Promise<pg.Client> | undefined
   #retry: NodeJS.Timeout | undefined
   #timer: NodeJS.Timeout | undefined
+  #lockTimer: NodeJS.Timeout | undefined
   #closed = false
 
   private constructor (conn: Connection, handlers: SessionHandlers) {
@@ -46,6 +54,8 @@ export class Session {
     await session.#connect()
     session.#timer = setInterval(() => { void session.#check() }, CHECK_EVERY_MS)
     session.#timer.unref()
+    session.#lockTimer = setInterval(() => { session.#retryLocks() }, LOCK_RETRY_MS)
+    session.#lockTimer.unref()
     return session
   }
 
@@ -99,6 +109,18 @@ export class Session {
     } catch {} // the next check, or the next reconnect, tries again
   }
 
+  /**
+   * Tells this process's listeners that the locks it found held may be free: their holders may
+   * have gone without a word (killed). Whoever still wants one asks again (and, refused, is
+   * told again next time); one no longer wanted is forgotten.
+   */
+  #retryLocks (): void {
+    if (this.#closed || this.#wanted.size === 0) return
+    const names = [...this.#wanted]
+    this.#wanted.clear()
+    for (const name of names) this.#local.notify('lock-freed', name)
+  }
+
   /** A notification: `c<first>:<last>:<time>` for a commit, else a notice `[sender, topic, message]`. */
   #heard (payload: string): void {
     if (payload.startsWith('c')) {
@@ -136,8 +158,10 @@ export class Session {
     }
     if (!ok || this.#client !== client || this.#held.get(name)?.key !== key) {
       if (this.#held.get(name)?.lose === lose) this.#held.delete(name)
+      if (!ok) this.#wanted.add(name)
       return undefined
     }
+    this.#wanted.delete(name)
     let released = false
     return {
       name,
@@ -172,6 +196,7 @@ export class Session {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#timer)
+    clearInterval(this.#lockTimer)
     clearTimeout(this.#retry)
     const client = this.#client
     const names = [...this.#held.keys()]

@@ -11,7 +11,8 @@
 //   - under the lock (`prepare`, then `write`, in a transaction): the checks read what they need
 //     after taking the lock, and the append hook runs while it is held. For groups with
 //     conditions, and when the one call found its assumptions stale.
-// A commit whose outcome the connection took away is looked for before anything is answered.
+// A commit whose outcome the connection took away is looked for (outcome.ts) before anything is
+// answered.
 import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import { WriterFigures } from '../../diagnostics/figures.js'
@@ -22,9 +23,10 @@ import type { AppendHook, AppendManyRequest, AppendRequest, CommitListener, LogH
 import { GroupCommit } from '../group-commit.js'
 import { RevisionCache } from '../revision-cache.js'
 import { Rules, ruleKey } from '../rules.js'
-import { Batch, groupKeys, placeholders, type Known, type Request } from './batch.js'
+import { Batch, groupKeys, placeholders, type Request } from './batch.js'
 import { rollback, sqlState, storageError, type Connection } from './connection.js'
-import { corruptAt, eventSum } from './rows.js'
+import { uncertain, whetherWritten } from './outcome.js'
+import { prepare, prepareSql } from './prepare.js'
 import { kvArgs, type PostgresStorage } from './storage.js'
 
 /** Streams whose revision is kept in memory. */
@@ -32,36 +34,18 @@ const REVISION_CACHE_SIZE = 65536
 /** A database of at most this many streams has all of theirs cached at open; a larger one, those of its last events. */
 const WARM_STREAMS = 8192
 const WARM_EVENTS = 1024
+/** Calls of the one-call path a group makes while only revisions it assumed were stale, before it goes under the lock. */
+const ONE_CALL_TRIES = 3
 /** How long a transaction may wait on this process with the head row locked before the server ends it. */
 export const LOCK_IDLE_TIMEOUT = '30s'
-/** How long to look for the outcome of a commit whose connection was lost. */
-const OUTCOME_TIMEOUT_MS = 60_000
 
 const EVENT_TYPES = ['text[]', 'bigint[]', 'text[]', 'text[]', 'integer[]', 'integer[]', 'integer[]', 'bytea[]', 'bytea[]',
   'boolean[]', 'bytea[]', 'integer[]', 'text[]', 'integer[]', 'text[]', 'bigint[]', 'integer[]']
 
-const EMPTY = Buffer.alloc(0)
 const NO_IDS = new Map<string, Placed>()
 const NO_CONFLICTS = new Map<Request, number>()
 
 interface AppendRow { o_first: number | null, o_time: number | null, o_stale: string | null, o_actual: number | null }
-interface PrepareRow {
-  o_kind: number
-  o_n: number | null
-  o_stream: string | null
-  o_revision: number | null
-  o_position: number | null
-  o_id: string | null
-  o_type: string | null
-  o_version: number | null
-  o_tags: string[] | null
-  o_data: Buffer | null
-  o_metadata: Buffer | null
-  o_sealed: boolean | null
-  o_digest: Buffer | null
-  o_sum: number | null
-}
-
 export class PostgresWriter {
   readonly #conn: Connection
   readonly #revisions = new RevisionCache(REVISION_CACHE_SIZE)
@@ -102,7 +86,7 @@ export class PostgresWriter {
     const s = conn.s
     this.#appendSql = `select * from ${s}.append(${placeholders(['text[]', 'bigint[]', 'text[]', 'bigint', 'bigint', 'text', 'bigint', ...EVENT_TYPES,
       'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text', 'bytea[]'])})`
-    this.#prepareSql = `select * from ${s}.prepare($1::text[], $2::text[], $3::jsonb)`
+    this.#prepareSql = prepareSql(s)
     this.#writeSql = `select ${s}.write(${placeholders(['bigint', 'bigint', 'text', ...EVENT_TYPES, 'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text'])})`
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
     this.figures = new WriterFigures(() => this.#queue.waiting)
@@ -200,9 +184,13 @@ export class PostgresWriter {
 
   /**
    * The group in one call, from what this process knows; under the lock if that was stale. The
-   * hook (inline projections) sees the events where they go if the head has not moved.
+   * hook (inline projections) sees the events where they go if the head has not moved. Stale
+   * revisions alone (other processes appended to the group's streams) are learned from the
+   * function's answer and the call is made again, up to {@link ONE_CALL_TRIES} calls in all:
+   * the path under the lock holds the head row across several round trips, which other
+   * processes wait for.
    */
-  async #oneCall (group: Request[]): Promise<void> {
+  async #oneCall (group: Request[], tries = 1): Promise<void> {
     const hook = this.#hook
     const { streams, ids } = groupKeys(group)
     // a handler of the hook that saw a stale revision would run again under the lock: the
@@ -257,7 +245,7 @@ export class PostgresWriter {
         batch.fail(storageError(err))
         return
       }
-      const written = await this.#whetherWritten(client, batch, err)
+      const written = await whetherWritten(this.#conn, client, batch, err)
       hook?.settle(written !== undefined)
       if (written === undefined) return
       rows = [{ o_first: written.first, o_time: written.time, o_stale: null, o_actual: null }]
@@ -266,7 +254,8 @@ export class PostgresWriter {
     if (stale.length > 0 || rows[0]?.o_first === null) {
       hook?.settle(false)
       for (const r of stale) this.#revisions.set(r.o_stale!, r.o_actual!)
-      await this.#locked(group)
+      if (stale.length === rows.length && tries < ONE_CALL_TRIES) await this.#oneCall(group, tries + 1)
+      else await this.#locked(group)
       return
     }
     hook?.settle(batch.count > 0)
@@ -290,7 +279,8 @@ export class PostgresWriter {
     let time: number
     try {
       await client.query(`begin; set local idle_in_transaction_session_timeout = '${LOCK_IDLE_TIMEOUT}'`)
-      const prepared = await this.#prepare(client, group)
+      const prepared = await prepare(this.#conn, client, this.#prepareSql, group)
+      for (const [stream, revision] of prepared.revisions) this.#revisions.set(stream, revision)
       first = prepared.head + 1
       time = prepared.time
       // what others committed before the lock: the hook's members catch up on it from the log
@@ -328,7 +318,7 @@ export class PostgresWriter {
       client.release()
     } catch (err) {
       client.release(err as Error)
-      const written = uncertain(err) ? await this.#whetherWritten(client, batch, err) : undefined
+      const written = uncertain(err) ? await whetherWritten(this.#conn, client, batch, err) : undefined
       if (written === undefined) {
         hook?.settle(false)
         if (!uncertain(err)) batch.fail(storageError(err))
@@ -338,44 +328,6 @@ export class PostgresWriter {
     hook?.settle(true)
     this.#written(batch, first, time)
     batch.settle(0)
-  }
-
-  /** Takes the lock and reads what the group's checks need. */
-  async #prepare (client: pg.PoolClient, group: Request[]): Promise<{ head: number, headTime: number, time: number, owner: { name: string, position: number } | undefined, known: Known }> {
-    const { streams, ids } = groupKeys(group)
-    const conditioned = group.filter(q => q.append.condition !== undefined)
-    const conditions = conditioned.map(q => {
-      const c = q.append.condition!
-      return { after: c.after ?? null, items: c.failIfEventsMatch.map(i => ({ ...(i.types === undefined ? {} : { types: i.types }), ...(i.tags === undefined ? {} : { tags: i.tags }) })) }
-    })
-    const rows = await this.#conn.queryOn<PrepareRow>(client, this.#prepareSql, [streams, ids, JSON.stringify(conditions)])
-    let head = -1
-    let headTime = 0
-    let time = 0
-    let owner: { name: string, position: number } | undefined
-    const revisions = new Map<string, number>(streams.map(s => [s, -1]))
-    const found = new Map<string, Placed>()
-    const conflicts = new Map<Request, number>()
-    for (const r of rows) {
-      if (r.o_kind === 0) {
-        head = r.o_position!
-        headTime = r.o_revision!
-      } else if (r.o_kind === 5) {
-        time = r.o_revision!
-      } else if (r.o_kind === 1) {
-        revisions.set(r.o_stream!, r.o_revision!)
-      } else if (r.o_kind === 2) {
-        const row = { stream: r.o_stream!, revision: r.o_revision!, id: r.o_id!, type: r.o_type!, version: r.o_version!, tags: r.o_tags, data: r.o_data!, metadata: r.o_metadata, sealed: r.o_sealed!, digest: r.o_digest }
-        if (eventSum(row) !== r.o_sum) throw corruptAt(r.o_position!, 'its checksum does not match')
-        found.set(row.id, { stream: row.stream, revision: row.revision, position: r.o_position!, type: row.type, data: row.data, metadata: row.metadata ?? undefined, tags: row.tags ?? undefined, digest: row.digest ?? EMPTY })
-      } else if (r.o_kind === 3) {
-        conflicts.set(conditioned[r.o_n!]!, r.o_position!)
-      } else if (r.o_kind === 4) {
-        owner = { name: r.o_stream!, position: r.o_position! }
-      }
-    }
-    for (const [stream, revision] of revisions) this.#revisions.set(stream, revision)
-    return { head, headTime, time, owner, known: { revision: s => revisions.get(s)!, ids: found, conflicts } }
   }
 
   /** A batch was committed at `first`: revisions cached, head moved on. */
@@ -392,40 +344,4 @@ export class PostgresWriter {
     for (const [stream, w] of batch.written) this.#revisions.set(stream, w.revision)
     this.advance({ position: first + batch.count - 1, time })
   }
-
-  /**
-   * The connection went away while a batch was being committed: whether it was is found by
-   * looking for its first event once the server process that ran it is gone (a transaction
-   * commits whole or not at all). Resolves with where it was written; undefined when it was not
-   * (its appends rejected with the error) or could not be told (rejected with ANNALS_STORAGE).
-   */
-  async #whetherWritten (client: pg.PoolClient, batch: Batch, err: unknown): Promise<{ first: number, time: number } | undefined> {
-    const pid = (client as unknown as { processID?: number }).processID
-    const deadline = Date.now() + OUTCOME_TIMEOUT_MS
-    const s = this.#conn.s
-    for (let wait = 50; ; wait = Math.min(wait * 2, 2000)) {
-      try {
-        const running = pid === undefined ? [] : await this.#conn.query('select 1 from pg_stat_activity where pid = $1', [pid])
-        if (running.length === 0) {
-          const rows = await this.#conn.query<{ position: number, time: number }>(`select position, time from ${s}.events where id = $1`, [batch.id[0]])
-          if (rows.length === 0) {
-            batch.fail(storageError(err))
-            return undefined
-          }
-          return { first: rows[0]!.position, time: rows[0]!.time }
-        }
-      } catch {}
-      if (Date.now() > deadline) {
-        batch.fail(new AnnalsError('ANNALS_STORAGE', 'The connection to PostgreSQL was lost while appends were being committed, and whether they were could not be told: read them back by their ids', { cause: err }))
-        return undefined
-      }
-      await new Promise(resolve => setTimeout(resolve, wait))
-    }
-  }
-}
-
-/** Whether a failure may have come after the commit: the connection went, rather than a statement failing. */
-function uncertain (err: unknown): boolean {
-  const state = sqlState(err)
-  return state === undefined || state.startsWith('08') || state.startsWith('57')
 }
