@@ -29,7 +29,7 @@ import { tagKey } from './tags.js'
 /** Where a scavenge stopped: the next position it looks at. */
 const PROGRESS_KEY = namedKey(Space.meta, 'scavenge')
 /** Chunks read per batch of writes. */
-const CHUNKS_PER_BATCH = 32
+export const CHUNKS_PER_BATCH = 32
 
 /** What a scavenge asks of the writer: streams' last revisions (for counts), and the events in memory written to blocks. */
 export interface ScavengeHost {
