@@ -113,16 +113,20 @@ export async function readWorkloads (_: Config, events: number): Promise<{ workl
         const it = raw.iterator()
         try {
           for (let entries = await it.nextv(1024); entries.length > 0; entries = await it.nextv(1024)) {
-            for (const [, value] of entries) {
-              const e = unpack(value) as { type: string, data: unknown } | undefined
-              if (e === undefined) continue
-              if (steps !== undefined) {
-                let shape = { type: e.type, data: e.data, metadata: {} }
-                for (const step of steps) shape = step(shape) as typeof shape
-                if (shape.type === '') continue // the steps' result is used
-              }
-              n++
+            if (steps === undefined) {
+              for (const [, value] of entries) if (unpack(value) !== undefined) n++
+              continue
             }
+            // the events of each read kept in an array, as annals hands them on: the steps'
+            // objects escape, as they do there, and cannot be optimised away
+            const upcast: unknown[] = []
+            for (const [, value] of entries) {
+              const e = unpack(value) as { type: string, data: unknown }
+              let shape = { type: e.type, data: e.data, metadata: {} }
+              for (const step of steps) shape = step(shape) as typeof shape
+              upcast.push(shape)
+            }
+            n += upcast.length
           }
         } finally { await it.close() }
         return n
