@@ -327,7 +327,12 @@ export interface Backend {
    * in the files until {@link Backend.compact}.
    */
   scavenge (progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport>
-  /** Rewrites the storage's files so that nothing deleted is left in them (after a scavenge); a no-op where there are none. */
+  /**
+   * Rewrites the storage's files so that nothing a scavenge deleted is left in them (after a
+   * scavenge); a no-op where there are none. Only what scavenges deleted from is rewritten: on
+   * LevelDB the key ranges they recorded (those of a scavenge whose compaction a crash prevented
+   * too), on PostgreSQL the tables.
+   */
   compact (): Promise<void>
   /** An importer into this backend, whose log must be empty (a `TypeError` otherwise). */
   importer (): Promise<LogImporter>

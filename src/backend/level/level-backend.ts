@@ -10,7 +10,8 @@ import type {
   ScavengeReport, StreamListOptions, StreamRule, StreamSummary
 } from '../backend.js'
 import { Rules, Visibility } from '../rules.js'
-import { compact, scavenge } from './scavenge.js'
+import { compactPending } from './compaction.js'
+import { scavenge } from './scavenge.js'
 import { filteredChunks, firstConflict } from './filtered.js'
 import { LocalCoordination } from '../local-coordination.js'
 import type { AppendResult } from '../../log/types.js'
@@ -160,7 +161,7 @@ export class LevelBackend implements Backend {
   }
 
   async compact (): Promise<void> {
-    await compact(this.storage)
+    await compactPending(this.storage)
   }
 
   async revision (stream: string): Promise<number> {

@@ -6,9 +6,10 @@
 // removed), deletes its id and tag index entries, and moves its stream's rule to start after it,
 // all in one batch with a progress marker: a crash in the middle loses nothing and the next
 // scavenge goes on from the marker. Then each stream with a rule loses its blocks below its
-// first readable revision. Once the layers above have deleted what the removed events fed
-// (snapshots, view history), `compact` has LevelDB rewrite its files, so that no byte of a
-// removed event remains in them.
+// first readable revision. Each batch also records the key ranges it deleted from
+// (compaction.ts): once the layers above have deleted what the removed events fed (snapshots,
+// view history), LevelDB compacts those ranges, so that no byte of a removed event remains in
+// the files.
 //
 // Events after the blocks' marker (still in memory, not yet in blocks) wait for the next
 // scavenge: blocks are written only by the flush.
@@ -16,6 +17,7 @@ import { Space, nameBounds, namedKey, streamKey } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
 import type { ScavengeReport, StreamRule } from '../backend.js'
 import { ChunkBuilder, logKey, parseChunk, type Chunk } from './chunk.js'
+import { PendingCompaction, flushMemory, stageStreamCompaction } from './compaction.js'
 import type { LevelDoor } from './door.js'
 import { peekEvent } from './event-record.js'
 import { idKey } from './ids.js'
@@ -27,7 +29,7 @@ import { tagKey } from './tags.js'
 /** Where a scavenge stopped: the next position it looks at. */
 const PROGRESS_KEY = namedKey(Space.meta, 'scavenge')
 /** Chunks read per batch of writes. */
-const CHUNKS_PER_BATCH = 32
+export const CHUNKS_PER_BATCH = 32
 
 /** What a scavenge asks of the writer: streams' last revisions (for counts), and the events in memory written to blocks. */
 export interface ScavengeHost {
@@ -42,10 +44,13 @@ export interface ScavengeHost {
 export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHost, progress?: (done: number, total: number) => void, onRemoved?: (positions: number[]) => void): Promise<ScavengeReport> {
   // what waits in memory goes to blocks first, so that everything committed can be scavenged
   await host.flushTail()
+  await flushMemory(door)
   const end = await indexedUpTo(door)
   const marker = await door.get(PROGRESS_KEY)
   let next = marker === undefined ? 0 : marker.readUInt32BE(0) * 0x100000000 + marker.readUInt32BE(4)
   const start = next
+  // the ranges this scavenge deletes from, with those still waiting for a compaction
+  const pending = await PendingCompaction.read(door)
   let reached = 0
   let removed = 0
   const now = Date.now()
@@ -73,7 +78,7 @@ export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHos
           addEmptied(chunk, gone)
           continue
         }
-        removed += await emptyRemoved(chunk, end, rules, now, lastOf, ops, gone, moved)
+        removed += await emptyRemoved(chunk, end, rules, now, lastOf, { ops, gone, moved, pending })
         next = reached
         scavenged = true
       }
@@ -88,6 +93,7 @@ export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHos
         mark.writeUInt32BE(Math.floor(next / 0x100000000), 0)
         mark.writeUInt32BE(next >>> 0, 4)
         ops.push({ key: PROGRESS_KEY, value: mark })
+        pending.stage(ops)
         await door.write(ops, false)
       }
       for (const apply of applied) apply()
@@ -103,12 +109,21 @@ export async function scavenge (door: LevelDoor, rules: Rules, host: ScavengeHos
   return { removed, scanned: Math.max(0, end + 1 - start) }
 }
 
+/** What {@link emptyRemoved} adds to: the batch, the removed positions, streams' first readable revisions, the ranges to compact. */
+interface Emptying {
+  ops: WriteOp[]
+  gone: number[]
+  moved: Map<string, number>
+  pending: PendingCompaction
+}
+
 /**
  * Puts into `ops` the chunk with its removed events emptied, and the deletes of their index
- * entries; adds every removed position (emptied now or before) to `gone`, and each stream's
- * first readable revision to `moved`. Returns how many events it emptied now.
+ * entries (their keys into `pending`); adds every removed position (emptied now or before) to
+ * `gone`, and each stream's first readable revision to `moved`. Returns how many events it
+ * emptied now.
  */
-async function emptyRemoved (chunk: Chunk, end: number, rules: Rules, now: number, lastOf: (stream: string) => Promise<number>, ops: WriteOp[], gone: number[], moved: Map<string, number>): Promise<number> {
+async function emptyRemoved (chunk: Chunk, end: number, rules: Rules, now: number, lastOf: (stream: string) => Promise<number>, { ops, gone, moved, pending }: Emptying): Promise<number> {
   const doomed: boolean[] = new Array(chunk.count).fill(false)
   let emptied = 0
   for (let i = 0; i < chunk.count; i++) {
@@ -126,8 +141,14 @@ async function emptyRemoved (chunk: Chunk, end: number, rules: Rules, now: numbe
     doomed[i] = true
     emptied++
     gone.push(position)
-    ops.push({ key: idKey(h.id) })
-    for (const tag of h.tags ?? []) ops.push({ key: tagKey(tag, position) })
+    const id = idKey(h.id)
+    ops.push({ key: id })
+    pending.add(id)
+    for (const tag of h.tags ?? []) {
+      const key = tagKey(tag, position)
+      ops.push({ key })
+      pending.add(key)
+    }
     moved.set(h.stream, Math.max(moved.get(h.stream) ?? 0, h.revision + 1))
   }
   if (emptied > 0) {
@@ -135,6 +156,7 @@ async function emptyRemoved (chunk: Chunk, end: number, rules: Rules, now: numbe
     for (let i = 0; i < chunk.count; i++) builder.add(doomed[i] === true ? EMPTY : chunk.buffer.subarray(chunk.spans[2 * i]!, chunk.spans[2 * i + 1]!))
     const { key, value } = builder.finish()
     ops.push({ key, value })
+    pending.add(key)
   }
   return emptied
 }
@@ -146,7 +168,10 @@ function addEmptied (chunk: Chunk, gone: number[]): void {
   for (let i = 0; i < chunk.count; i++) if (chunk.spans[2 * i] === chunk.spans[2 * i + 1]) gone.push(chunk.first + i)
 }
 
-/** Deletes a stream's blocks below its first readable revision, and empties the events below it in the block that straddles it. */
+/**
+ * Deletes a stream's blocks below its first readable revision, and empties the events below it
+ * in the block that straddles it; records the stream as waiting for a compaction in the same batches.
+ */
 async function dropBlocks (door: LevelDoor, stream: string, rule: StreamRule): Promise<void> {
   const first = rule.tombstoned ? Infinity : rule.truncateBefore
   if (first <= 0) return
@@ -175,24 +200,16 @@ async function dropBlocks (door: LevelDoor, stream: string, rule: StreamRule): P
         }
         if (changed) ops.push({ key, value: encodeBlock(events) })
       }
-      if (ops.length >= 256) await door.write(ops.splice(0), false)
+      if (ops.length >= 256) {
+        stageStreamCompaction(ops, stream)
+        await door.write(ops.splice(0), false)
+      }
     }
   } finally {
     await it.close()
   }
-  if (ops.length > 0) await door.write(ops, false)
-}
-
-/**
- * Compacts every key space of the database (LevelDB rewrites its table files without what was
- * deleted, and drops its write-ahead logs), so that the files hold none of what a scavenge and
- * the layers above it removed. Nothing to do on a database without `compactRange`.
- */
-export async function compact (door: LevelDoor): Promise<void> {
-  // a sublevel's keys are its prefix and ours, in its root database
-  const sub = door.db as { db?: unknown, prefix?: string }
-  const root = (sub.db ?? door.db) as { compactRange?: (start: Buffer, end: Buffer, options?: unknown) => Promise<void> }
-  if (typeof root.compactRange !== 'function') return
-  const prefix = Buffer.from(sub.db !== undefined && sub.db !== door.db ? sub.prefix ?? '' : '', 'utf8')
-  await root.compactRange(Buffer.concat([prefix, Buffer.from([0])]), Buffer.concat([prefix, Buffer.from([0xff])]), { keyEncoding: 'buffer' })
+  if (ops.length > 0) {
+    stageStreamCompaction(ops, stream)
+    await door.write(ops, false)
+  }
 }
