@@ -2,7 +2,9 @@
 // the lock of the head row in the writer's transaction and returns what the group's checks
 // need; here its rows become what a batch (batch.ts) is checked against.
 import type pg from 'pg'
+import type { AppendCondition } from '../backend.js'
 import type { Placed } from '../append-checks.js'
+import type { Visibility } from '../rules.js'
 import { groupKeys, type Known, type Request } from './batch.js'
 import type { Connection } from './connection.js'
 import { corruptAt, eventSum } from './rows.js'
@@ -78,4 +80,34 @@ export async function prepare (conn: Connection, client: pg.PoolClient, sql: str
     }
   }
   return { head, headTime, time, owner, revisions, known: { revision: s => revisions.get(s)!, ids: found, conflicts } }
+}
+
+/** The first event past `after` breaking `condition`, searched by `prepare` alone (under the lock already held). */
+async function conflictAfter (conn: Connection, client: pg.PoolClient, sql: string, condition: AppendCondition, after: number): Promise<number | undefined> {
+  const items = condition.failIfEventsMatch.map(i => ({ ...(i.types === undefined ? {} : { types: i.types }), ...(i.tags === undefined ? {} : { tags: i.tags }) }))
+  const rows = await conn.queryOn<PrepareRow>(client, sql, [[], [], JSON.stringify([{ after, items }])])
+  return rows.find(r => r.o_kind === 3)?.o_position ?? undefined
+}
+
+/**
+ * The conflicts of `prepared` that a read sees: an event the rules of streams' lives hide (a
+ * deleted stream's, a truncated one's, one past its retention) breaks no condition, and the
+ * search goes on past it. `prepare` searches the table as it is; the rules live in this process.
+ */
+export async function visibleConflicts (conn: Connection, client: pg.PoolClient, sql: string, prepared: Prepared, visibility: Visibility): Promise<Map<Request, number>> {
+  const conflicts = new Map(prepared.known.conflicts)
+  for (const [q, found] of prepared.known.conflicts) {
+    let at: number | undefined = found
+    while (at !== undefined) {
+      const [row] = await conn.queryOn<{ stream: string, revision: number, time: number }>(client, `select stream, revision, time from ${conn.s}.events where position = $1`, [at])
+      if (row !== undefined) {
+        await visibility.prepare([row.stream])
+        if (visibility.visible(row.stream, Number(row.revision), at, Number(row.time))) break
+      }
+      at = await conflictAfter(conn, client, sql, q.append.condition!, at)
+    }
+    if (at === undefined) conflicts.delete(q)
+    else conflicts.set(q, at)
+  }
+  return conflicts
 }

@@ -22,11 +22,11 @@ import { firstBatch, type Placed } from '../append-checks.js'
 import type { AppendHook, AppendManyRequest, AppendRequest, CommitListener, LogHead } from '../backend.js'
 import { GroupCommit } from '../group-commit.js'
 import { RevisionCache } from '../revision-cache.js'
-import { Rules, ruleKey } from '../rules.js'
+import { Rules, Visibility, ruleKey } from '../rules.js'
 import { Batch, groupKeys, placeholders, type Request } from './batch.js'
 import { rollback, sqlState, storageError, type Connection } from './connection.js'
 import { uncertain, whetherWritten } from './outcome.js'
-import { prepare, prepareSql } from './prepare.js'
+import { prepare, prepareSql, visibleConflicts } from './prepare.js'
 import { kvArgs, type PostgresStorage } from './storage.js'
 
 /** Streams whose revision is kept in memory. */
@@ -287,6 +287,10 @@ export class PostgresWriter {
       this.advance({ position: prepared.head, time: prepared.headTime })
       // the rules as they stand: any process that changed them committed before the lock was ours
       this.rules = await Rules.load(this.#storage)
+      // conditions see what reads see: an event the rules hide is no conflict
+      if (this.rules.any && prepared.known.conflicts.size > 0) {
+        prepared.known = { ...prepared.known, conflicts: await visibleConflicts(this.#conn, client, this.#prepareSql, prepared, new Visibility(this.rules, async s => await this.revision(s))) }
+      }
       const owner = prepared.owner
       if (hook !== undefined && owner !== undefined && owner.name !== this.#instance && owner.position > this.#openedAt) {
         const err = new AnnalsError('ANNALS_INLINE_ELSEWHERE', 'Another process has run inline projections on this database since this one opened it: ' +
