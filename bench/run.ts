@@ -28,6 +28,7 @@ function plan (config: Config): Task[] {
   return [
     { area: 'appends', events: 0, label: 'appends awaited, and with sync' },
     { area: 'diagnostics', events: 0, label: 'appends with and without a diagnostics subscriber' },
+    { area: 'processes', events: 0, label: 'many processes: appends and reads from clients, failover' },
     { area: 'aggregates', events: 0, label: 'aggregates: loads, time travel, snapshots' },
     { area: 'projections', events: 0, label: 'projections: the inline cost, a view\'s time travel' },
     { area: 'privacy', events: 0, label: 'appends with personal fields' },
