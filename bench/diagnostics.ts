@@ -1,9 +1,13 @@
 // What the diagnostics channels cost appends: 64 concurrent callers appending one event each,
-// with nobody subscribed (beside raw classic-level, as the other append rows), and in the same
-// runs with a subscriber on every channel, and with annals/otel reporting to the OpenTelemetry
-// SDK (when it is installed: it is a dev dependency of annals). The ratios to those two say
-// what a subscriber costs: 1.05 means appends run 5% faster without one.
+// with the channels in place and nobody subscribed, beside the same appends in the same runs
+// with publishing bypassed (the switch `setPublishing(false)`, which only the benchmarks use:
+// the channels' checks skipped on the append path, as before they existed). Issue 16 asks for
+// at least 0.98 of that. The same runs also measure a subscriber on every channel, annals/otel
+// reporting to the OpenTelemetry SDK (when it is installed: it is a dev dependency of annals),
+// and raw classic-level's batches of 100, as the other append rows. The ratios to the two with
+// a subscriber say what one costs: 1.05 means appends run 5% faster without one.
 import diagnosticsChannel from 'node:diagnostics_channel'
+import { setPublishing } from '../src/diagnostics/channels.js'
 import { CHANNELS, type Annals } from '../src/index.js'
 import type { Config } from './options.js'
 import { appenders, onAnnals } from './appends.js'
@@ -72,13 +76,18 @@ export async function diagnosticsWorkloads (config: Config): Promise<{ workloads
       })
     })
   }
+  also.push({ raw: 'raw classic-level, batch of 100', run: onRaw('raw-diag-batch', events, a.rawBatches(events, false)) })
   return {
     workloads: [{
       name: 'append 1 event, 64 concurrent, no diagnostics subscriber',
       unit: 'events',
-      raw: 'batch of 100',
+      raw: 'annals, publishing bypassed',
+      target: 0.98,
       annals: onAnnals('a-diag-none', events, false, concurrent),
-      baseline: onRaw('raw-diag-batch', events, a.rawBatches(events, false)),
+      baseline: onAnnals('a-diag-bypassed', events, false, async db => {
+        setPublishing(false)
+        try { await concurrent(db) } finally { setPublishing(true) }
+      }),
       also
     }]
   }
