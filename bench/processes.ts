@@ -220,7 +220,7 @@ export async function processWorkloads (config: Config): Promise<{ workloads: Wo
         baseline: ownerAppends
       },
       {
-        name: `replay the log (readAll, ${logEvents.toLocaleString('en-US')} events) in a client process`,
+        name: `a client process replays the log (readAll, ${logEvents.toLocaleString('en-US')} events)`,
         unit: 'events',
         raw: 'annals, the owner replaying it',
         target: 0.5,
@@ -228,7 +228,7 @@ export async function processWorkloads (config: Config): Promise<{ workloads: Wo
         baseline: ownerRead(() => reading.readAll(), logEvents)
       },
       {
-        name: `read a ${streamEvents.toLocaleString('en-US')}-event stream in a client process`,
+        name: `a client process reads a ${streamEvents.toLocaleString('en-US')}-event stream`,
         unit: 'events',
         raw: 'annals, the owner reading it',
         target: 0.5,
