@@ -10,6 +10,7 @@ import { buildScavengeLog, scavengeWorkloads } from './lifecycle.js'
 import { measure, type Result, type Workload } from './measure.js'
 import { parseOptions, runsAt, type Config } from './options.js'
 import { postgresWorkloads } from './postgres.js'
+import { processWorkloads } from './processes.js'
 import { benchPostgresUrl } from './postgres-lib.js'
 import { buildShredLog, privacyWorkloads, shredWorkload } from './privacy.js'
 import { projectionWorkloads } from './projections.js'
@@ -21,6 +22,7 @@ interface Area { workloads: Workload[], close?: () => Promise<void> }
 export const areas = {
   appends: async (c: Config): Promise<Area> => ({ workloads: appendWorkloads(c) }),
   diagnostics: diagnosticsWorkloads,
+  processes: processWorkloads,
   aggregates: aggregateWorkloads,
   projections: projectionWorkloads,
   privacy: async (c: Config): Promise<Area> => ({ workloads: privacyWorkloads(c) }),

@@ -106,6 +106,11 @@ export function eventMaker (shape: Shape): (i: number) => SampleEvent {
   }
 }
 
+/** Now, in ms since the epoch, with the precision of performance.now(): comparable across processes. */
+export function wallClock (): number {
+  return performance.timeOrigin + performance.now()
+}
+
 /** Runs `fn` and returns its duration in ms. */
 export async function time (fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now()

@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { MemoryLevel } from 'memory-level'
-import { messagesBuilt } from '../src/diagnostics/channels.js'
+import { messagesBuilt, setPublishing } from '../src/diagnostics/channels.js'
 import {
   AnnalsError, CHANNELS, MemoryKeyStore, defineAggregate, defineProjection, open,
   type Annals, type AppendMessage, type BatchMessage, type LoadMessage, type ProjectionMessage, type ReadMessage, type ShredMessage,
@@ -260,4 +260,19 @@ t.test('with nobody subscribed, no message is built on any path', async t => {
   await workload()
   t.ok(got.length > 0)
   t.equal(messagesBuilt(), before + got.length, 'only the batch messages were built')
+})
+
+t.test('the benchmarks\' switch: with publishing bypassed, appends tell nobody, even a subscriber; switched back, they do', async t => {
+  const db = await fresh(t)
+  const batches = listen<BatchMessage>(t, CHANNELS.batch)
+  const appends = trace<AppendMessage>(t, CHANNELS.append)
+  setPublishing(false)
+  t.teardown(() => { setPublishing(true) })
+  const before = messagesBuilt()
+  await Promise.all([db.append('a', ev(1)), db.appendMany([{ stream: 'b', events: [ev(2)] }])])
+  t.same([batches.length, appends.length, messagesBuilt()], [0, 0, before], 'no message built or published')
+  setPublishing(true)
+  await db.append('a', ev(3))
+  t.equal(batches.length, 1, 'a batch message again')
+  t.same(appends.map(([e]) => e), ['start', 'end', 'asyncStart', 'asyncEnd'], 'and the append traced')
 })

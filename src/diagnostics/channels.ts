@@ -286,6 +286,18 @@ export const subscriptionChannel = diagnosticsChannel.channel(CHANNELS.subscript
 export const projectionChannel = diagnosticsChannel.channel(CHANNELS.projection)
 
 /**
+ * Whether the append path publishes at all: true but in the benchmarks, which turn it off to
+ * measure appends with publishing bypassed beside the same appends with the channels in place
+ * and nobody subscribed (bench/diagnostics.ts). Not part of the API.
+ */
+export let publishing = true
+
+/** Turns {@link publishing} on or off (the benchmarks' reference only). */
+export function setPublishing (on: boolean): void {
+  publishing = on
+}
+
+/**
  * Whether anyone listens to a tracing channel. (`TracingChannel.hasSubscribers` is Node 20.13's;
  * its five channels are asked on older ones.)
  */

@@ -4,7 +4,7 @@
 // in the one mapping step every read path shares. Storing, ordering and checking appends is the
 // backend's (backend/backend.ts).
 import type { AppendCondition, AppendHook, AppendPart, Backend, CommitListener, EventChunks, EventQuery, LifecycleChange, LogFilter, LogHead, ReadRange, ReadyEvent } from '../backend/backend.js'
-import { appendChannel, counted, describeDatabase, traced, tracePromise, type DatabaseInfo } from '../diagnostics/channels.js'
+import { appendChannel, counted, describeDatabase, publishing, traced, tracePromise, type DatabaseInfo } from '../diagnostics/channels.js'
 import type { Storage } from '../storage/storage.js'
 import { newEventIdBytes } from './event-id.js'
 import { formatUuid } from '../storage/uuid.js'
@@ -60,7 +60,7 @@ export class Log {
    * encoded, then handed to the backend.
    */
   append (stream: string, events: PendingEvent[], expected: ExpectedRevision, sync: boolean | undefined, condition?: AppendCondition): Promise<AppendResult> {
-    if (traced(appendChannel)) {
+    if (publishing && traced(appendChannel)) {
       const message = counted({ database: this.database, operation: 'append' as const, streams: [stream], events: events.length, sync: sync ?? this.#sync, condition: condition !== undefined })
       return tracePromise(appendChannel, message, async () => await this.#append(stream, events, expected, sync, condition))
     }
@@ -73,7 +73,7 @@ export class Log {
 
   /** Appends to several streams, all or nothing (see {@link append}). */
   appendMany (parts: ReadonlyArray<{ stream: string, events: PendingEvent[], expected: ExpectedRevision }>, sync: boolean | undefined, condition?: AppendCondition): Promise<AppendResult[]> {
-    if (traced(appendChannel)) {
+    if (publishing && traced(appendChannel)) {
       let events = 0
       for (const p of parts) events += p.events.length
       const message = counted({ database: this.database, operation: 'appendMany' as const, streams: parts.map(p => p.stream), events, sync: sync ?? this.#sync, condition: condition !== undefined })

@@ -16,7 +16,8 @@ type Handler = (server: OwnerServer, client: Client, args: unknown[]) => unknown
 /** Stream summaries per answer. */
 const STREAMS_PAGE = 256
 
-async function firstEvents (client: Client, chunks: EventChunks): Promise<[number, WireEvents]> {
+/** The first chunk of a read, and the id to ask for the next by; `raw`: its events' data are the stored bytes. */
+async function firstEvents (client: Client, chunks: EventChunks, raw = false): Promise<[number, WireEvents]> {
   let events
   try {
     events = await chunks.next()
@@ -26,15 +27,16 @@ async function firstEvents (client: Client, chunks: EventChunks): Promise<[numbe
   }
   if (events.length === 0) {
     await chunks.close()
-    return [0, encodeEvents(events)]
+    return [0, encodeEvents(events, raw)]
   }
   const id = client.nextId++
-  client.iterators.set(id, { events: chunks })
-  return [id, encodeEvents(events)]
+  client.iterators.set(id, { events: chunks, raw })
+  return [id, encodeEvents(events, raw)]
 }
 
 async function nextEvents (client: Client, id: number): Promise<WireEvents> {
-  const chunks = client.iterators.get(id)?.events
+  const entry = client.iterators.get(id)
+  const chunks = entry?.events
   if (chunks === undefined) return encodeEvents([])
   let events
   try {
@@ -48,7 +50,7 @@ async function nextEvents (client: Client, id: number): Promise<WireEvents> {
     client.iterators.delete(id)
     await chunks.close()
   }
-  return encodeEvents(events)
+  return encodeEvents(events, entry!.raw === true)
 }
 
 async function nextStreams (client: Client, id: number): Promise<StreamSummary[]> {
@@ -112,9 +114,10 @@ export const handlers: Record<string, Handler> = {
     })
     return results.map(encodeResult)
   },
-  readLog: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLog(range as ReadRange, types === null ? undefined : new Set(types as string[]))),
+  // the log and streams are read raw: the client decodes the events' data, not the owner, which would encode them again
+  readLog: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLog(range as ReadRange, types === null ? undefined : new Set(types as string[]), true), true),
   readFiltered: async (s, c, [range, filter]) => await firstEvents(c, s.served.backend.readFiltered(range as ReadRange, filter as LogFilter)),
-  readStream: async (s, c, [stream, range]) => await firstEvents(c, s.served.backend.readStream(stream as string, range as ReadRange)),
+  readStream: async (s, c, [stream, range]) => await firstEvents(c, s.served.backend.readStream(stream as string, range as ReadRange, true), true),
   next: async (_s, c, [id]) => await nextEvents(c, id as number),
   close: async (_s, c, [id]) => {
     const it = c.iterators.get(id as number)

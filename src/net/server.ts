@@ -38,7 +38,8 @@ const LEAVE_MS = 10_000
 /** One client, as the owner sees it. */
 export class Client {
   readonly socket: Socket
-  readonly iterators = new Map<number, { events?: EventChunks, storage?: ChunkIterator<unknown>, streams?: AsyncIterator<StreamSummary> }>()
+  /** open reads and scans, by id; `raw`: a read whose events' data cross as stored bytes */
+  readonly iterators = new Map<number, { events?: EventChunks, raw?: boolean, storage?: ChunkIterator<unknown>, streams?: AsyncIterator<StreamSummary> }>()
   readonly locks = new Map<number, Lock>()
   readonly topics = new Set<string>()
   readonly snapshots = new Map<number, SnapshotStorage>()

@@ -5,10 +5,11 @@
 import { AnnalsError, type AnnalsErrorCode } from '../errors.js'
 import { sealedEvents, type AppendPart, type ReadyEvent } from '../backend/backend.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types.js'
+import { openRawEvent } from '../backend/level/event-record.js'
 import { decode, encode } from '../storage/codec.js'
 
 /** The protocol's version: an owner refuses clients of another. */
-export const PROTOCOL = 1
+export const PROTOCOL = 2
 
 /** Largest message accepted: a frame past it means the stream is garbage. */
 const MAX_FRAME = 1 << 30
@@ -96,16 +97,30 @@ export function decodeError (wire: WireError): Error {
   return err
 }
 
-/** Stored events as they cross: the events, and the indexes of those holding sealed fields. */
-export type WireEvents = [events: RecordedEvent[], sealed: number[]]
+/**
+ * Stored events as they cross: the events, the indexes of those holding sealed fields, and
+ * whether their data and metadata are the stored bytes (read `raw`: the owner does not decode
+ * them to encode them again, the client decodes them once).
+ */
+export type WireEvents = [events: RecordedEvent[], sealed: number[], raw: boolean]
 
-export function encodeEvents (events: RecordedEvent[]): WireEvents {
+export function encodeEvents (events: RecordedEvent[], raw = false): WireEvents {
   const sealed: number[] = []
   for (let i = 0; i < events.length; i++) if (sealedEvents.has(events[i]!)) sealed.push(i)
-  return [events, sealed]
+  return [events, sealed, raw]
 }
 
-export function decodeEvents ([events, sealed]: WireEvents): RecordedEvent[] {
+/** The events of a message; those that came raw are decoded here, and fail with ANNALS_CORRUPT as an owner's read would. */
+export function decodeEvents ([events, sealed, raw]: WireEvents): RecordedEvent[] {
+  if (raw) {
+    for (const e of events) {
+      try {
+        openRawEvent(e)
+      } catch (err) {
+        throw new AnnalsError('ANNALS_CORRUPT', `The event at position ${e.position} (${e.stream}@${e.revision}) does not decode`, { cause: err })
+      }
+    }
+  }
   for (const i of sealed) sealedEvents.add(events[i]!)
   return events
 }

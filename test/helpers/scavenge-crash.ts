@@ -31,12 +31,12 @@ const Last = defineProjection<string>({
 })
 
 /** The fields a read must give exactly. */
-function fields (e: RecordedEvent): unknown {
+export function fields (e: RecordedEvent): unknown {
   return { id: e.id, stream: e.stream, revision: e.revision, position: e.position, type: e.type, data: e.data, metadata: e.metadata, time: e.time, tags: e.tags }
 }
 
 /** Builds the database every cycle starts from; resolves with what reads and the markers of what does not. */
-async function build (path: string): Promise<{ reads: RecordedEvent[], removed: Set<string> }> {
+export async function build (path: string): Promise<{ reads: RecordedEvent[], removed: Set<string> }> {
   const db = await open(path)
   await db.project(Last)
   const written = new Map<string, string[]>()

@@ -168,9 +168,11 @@ export type Accept = (header: EventHeader, position: number, time: number) => bo
 /**
  * The event whose bytes are `buffer[start..end)`, at `position` and `time`, as stored (sealed
  * fields stay sealed); undefined when `accept` refuses its header (its data is then not
- * decoded). Throws MalformedError, or what the codec throws on bad MessagePack.
+ * decoded). Throws MalformedError, or what the codec throws on bad MessagePack. `raw`: its data
+ * and metadata are left as their stored bytes (metadata null when it has none), for an owner
+ * to send to a client, which decodes them ({@link openRawEvent}).
  */
-export function readEvent (buffer: Buffer, start: number, end: number, position: number, time: number, accept?: Accept): RecordedEvent | undefined {
+export function readEvent (buffer: Buffer, start: number, end: number, position: number, time: number, accept?: Accept, raw = false): RecordedEvent | undefined {
   const flags = begin(buffer, start, end)
   let eventId: string, revision: number, stream: string, type: string, version: number, eventTags: string[] | undefined
   if (accept === undefined) {
@@ -189,6 +191,12 @@ export function readEvent (buffer: Buffer, start: number, end: number, position:
   const dataStart = at
   const hasMetadata = (flags & METADATA) !== 0
   if (!hasMetadata && dataEnd !== stop) throw new MalformedError('bytes after the data')
+  if (raw) {
+    const event = { id: eventId, stream, revision, position, type, version, data: buffer.subarray(dataStart, dataEnd), metadata: hasMetadata ? buffer.subarray(dataEnd, end) : null, time } as unknown as RecordedEvent
+    if (eventTags !== undefined && eventTags.length > 0) event.tags = eventTags
+    if ((flags & SEALED) !== 0) sealedEvents.add(event)
+    return event
+  }
   const data = decodeRange(buffer, dataStart, dataEnd)
   let metadata: Record<string, unknown> = {}
   if (hasMetadata) {
@@ -210,4 +218,29 @@ export function readEvent (buffer: Buffer, start: number, end: number, position:
   if (eventTags !== undefined && eventTags.length > 0) event.tags = eventTags
   if ((flags & SEALED) !== 0) sealedEvents.add(event)
   return event
+}
+
+/** The bytes a raw event's fields lie in, whole: decoded by ranges of one Buffer, so that the codec reuses its view of them. */
+let whole: Buffer = Buffer.alloc(0)
+
+function decodeBytes (bytes: Uint8Array): unknown {
+  if (whole.buffer !== bytes.buffer) whole = Buffer.from(bytes.buffer)
+  return decodeRange(whole, bytes.byteOffset, bytes.byteOffset + bytes.length)
+}
+
+/**
+ * Decodes the data and metadata of an event read `raw` (see {@link readEvent}) in place, as
+ * readEvent would have. Throws MalformedError, or what the codec throws on bad MessagePack.
+ */
+export function openRawEvent (event: RecordedEvent): void {
+  const data = decodeBytes(event.data as Uint8Array)
+  event.data = data === undefined ? null : data
+  const m = event.metadata as unknown as Uint8Array | null
+  if (m === null) {
+    event.metadata = {}
+    return
+  }
+  const metadata = decodeBytes(m)
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new MalformedError('metadata that is not an object')
+  event.metadata = metadata as Record<string, unknown>
 }

@@ -124,16 +124,18 @@ export class LevelBackend implements Backend {
     return this.#writer.appendMany(request)
   }
 
-  readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
-    return logChunks(this.storage, range, () => this.#writer.head.position, types === undefined ? undefined : h => types.has(h.type), this.#visibility())
+  /** `raw`: events with their data and metadata as stored bytes, for a client to decode (net/serve.ts) */
+  readLog (range: ReadRange, types?: ReadonlySet<string>, raw = false): EventChunks {
+    return logChunks(this.storage, range, () => this.#writer.head.position, types === undefined ? undefined : h => types.has(h.type), this.#visibility(), raw)
   }
 
   readFiltered (range: ReadRange, filter: LogFilter): EventChunks {
     return filteredChunks(this.storage, this.#index, range, () => this.#writer.head.position, filter, this.#visibility())
   }
 
-  readStream (stream: string, range: ReadRange): EventChunks {
-    return streamChunks(this.storage, this.#index, stream, range, undefined, this.#visibility())
+  /** `raw`: as for {@link readLog} */
+  readStream (stream: string, range: ReadRange, raw = false): EventChunks {
+    return streamChunks(this.storage, this.#index, stream, range, undefined, this.#visibility(), raw)
   }
 
   async streamRule (stream: string): Promise<StreamRule | undefined> {

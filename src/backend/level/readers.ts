@@ -52,9 +52,9 @@ class ReadAhead<T> {
 }
 
 /** Decodes an event, naming where it is when it does not decode. */
-export function decodeAt (buffer: Buffer, start: number, end: number, position: number, time: number, accept: Accept | undefined, where: () => AnnalsError): RecordedEvent | undefined {
+export function decodeAt (buffer: Buffer, start: number, end: number, position: number, time: number, accept: Accept | undefined, where: () => AnnalsError, raw = false): RecordedEvent | undefined {
   try {
-    return readEvent(buffer, start, end, position, time, accept)
+    return readEvent(buffer, start, end, position, time, accept, raw)
   } catch (err) {
     if (err instanceof MalformedError || !(err instanceof AnnalsError)) throw where()
     throw err
@@ -84,11 +84,14 @@ class LogChunks implements EventChunks {
   #cap = FIRST_EVENTS
 
   readonly #visibility: Visibility | undefined
+  /** events handed out with their data and metadata as stored bytes (see readEvent) */
+  readonly #raw: boolean
 
-  constructor (storage: Storage, range: ReadRange, head: () => number, accept: Accept | undefined, visibility: Visibility | undefined) {
+  constructor (storage: Storage, range: ReadRange, head: () => number, accept: Accept | undefined, visibility: Visibility | undefined, raw: boolean) {
     this.#storage = storage
     this.#range = range
     this.#head = head
+    this.#raw = raw
     // what the rules of streams' lives hide reads no more, whatever else the read keeps
     if (visibility?.active === true) {
       this.#visibility = visibility
@@ -137,7 +140,7 @@ class LogChunks implements EventChunks {
       const start = chunk.spans[2 * i]!
       const end = chunk.spans[2 * i + 1]!
       if (start === end) continue // removed
-      const event = decodeAt(chunk.buffer, start, end, p, chunk.time, accept, () => corruptChunk(p, 'its event does not decode'))
+      const event = decodeAt(chunk.buffer, start, end, p, chunk.time, accept, () => corruptChunk(p, 'its event does not decode'), this.#raw)
       if (event !== undefined) events.push(event)
     }
     this.#left -= events.length
@@ -185,8 +188,8 @@ class LogChunks implements EventChunks {
 }
 
 /** Events of the whole log in chunks; with `accept`, only those whose header it accepts; with `visibility`, only those the rules let read. */
-export function logChunks (storage: Storage, range: ReadRange, head: () => number, accept?: Accept, visibility?: Visibility): EventChunks {
-  return new LogChunks(storage, range, head, accept, visibility)
+export function logChunks (storage: Storage, range: ReadRange, head: () => number, accept?: Accept, visibility?: Visibility, raw = false): EventChunks {
+  return new LogChunks(storage, range, head, accept, visibility, raw)
 }
 
 /** The streams of a chunk's events. */
@@ -233,8 +236,10 @@ class StreamChunks implements EventChunks {
 
   readonly #blocksPerRead: number
   readonly #visibility: Visibility | undefined
+  readonly #raw: boolean
 
-  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead: number, visibility: Visibility | undefined) {
+  constructor (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead: number, visibility: Visibility | undefined, raw: boolean) {
+    this.#raw = raw
     this.#storage = storage
     this.#index = index
     this.#stream = stream
@@ -357,7 +362,7 @@ class StreamChunks implements EventChunks {
   }
 
   #decode (buffer: Buffer, start: number, end: number, position: number, time: number, revision: number): RecordedEvent {
-    const event = decodeAt(buffer, start, end, position, time, undefined, () => corruptBlock(this.#stream, `revision ${revision} does not decode`))!
+    const event = decodeAt(buffer, start, end, position, time, undefined, () => corruptBlock(this.#stream, `revision ${revision} does not decode`), this.#raw)!
     if (event.stream !== this.#stream || event.revision !== revision) {
       throw corruptBlock(this.#stream, `revision ${revision} holds another event (${event.stream}@${event.revision})`)
     }
@@ -380,6 +385,6 @@ class StreamChunks implements EventChunks {
  * One stream's events in chunks; `blocksPerRead` blocks of it read per call to LevelDB (fewer
  * keep memory small where many streams are read at once).
  */
-export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead = BLOCKS_PER_READ, visibility?: Visibility): EventChunks {
-  return new StreamChunks(storage, index, stream, range, blocksPerRead, visibility)
+export function streamChunks (storage: Storage, index: StreamIndex, stream: string, range: ReadRange, blocksPerRead = BLOCKS_PER_READ, visibility?: Visibility, raw = false): EventChunks {
+  return new StreamChunks(storage, index, stream, range, blocksPerRead, visibility, raw)
 }

@@ -4,7 +4,7 @@
 // one or more chunks (chunk.ts), id and tag index entries, and every few thousand events the
 // streams' blocks (stream-index.ts). One that fails its checks fails alone; an append to
 // several streams is one append.
-import { batchChannel, codeOf, counted, databaseOf, type BatchMessage } from '../../diagnostics/channels.js'
+import { batchChannel, codeOf, counted, databaseOf, publishing, type BatchMessage } from '../../diagnostics/channels.js'
 import { WriterFigures } from '../../diagnostics/figures.js'
 import { AnnalsError } from '../../errors.js'
 import type { AppendResult } from '../../log/types.js'
@@ -153,7 +153,7 @@ export class LevelWriter {
   }
 
   async #batch (group: Request[]): Promise<void> {
-    const started = batchChannel.hasSubscribers ? performance.now() : -1
+    const started = publishing && batchChannel.hasSubscribers ? performance.now() : -1
     let known = NOTHING_KNOWN
     try {
       if (this.#mustRead(group)) known = await this.#prefetch(group)
