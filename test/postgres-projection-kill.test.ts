@@ -20,17 +20,12 @@ if (server.skip !== undefined) t.comment(`PostgreSQL tests skipped: ${server.ski
 t.teardown(stopPostgres)
 const url = server.url!
 
+// the fold the view must equal, from the module of the children's handler
+const fixture: string = './fixtures/projection-sums.mjs'
+const { fold } = await import(fixture) as { fold: (events: RecordedEvent[]) => Array<[string, number]> }
+
 const CYCLES = 4
 const schema = 'projkill'
-
-function fold (events: RecordedEvent[]): Array<[string, number]> {
-  const view = new Map<string, number>()
-  for (const e of events) {
-    view.set(e.stream, (view.get(e.stream) ?? 0) + (e.data as { n: number }).n)
-    view.set('count', (view.get('count') ?? 0) + 1)
-  }
-  return [...view].sort(([a], [b]) => a < b ? -1 : 1)
-}
 
 /** A child on the schema, and the last position its view said it had reached. */
 async function child (version: number, role: 'runner' | 'standby'): Promise<{ process: ChildProcess, at: () => number }> {

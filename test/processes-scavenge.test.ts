@@ -7,18 +7,16 @@
 import t from 'tap'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
-import { isDeepStrictEqual } from 'node:util'
 import { open } from '../src/index.js'
 import { LevelDoor } from '../src/backend/level/door.js'
 import { verifyStorage } from '../src/cli/verify-checks.js'
 import { collect, tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
-import { build, fields } from './helpers/scavenge-crash.js'
+import { build, readsAfterKill, type Ack } from './helpers/scavenge-crash.js'
 import { scanMarkers } from './helpers/scan.js'
 
 const KILLS = 3
 
-interface Ack { id: string, stream: string, revision: number, position: number }
 
 t.test(`a client's scavenge whose owner is killed in the middle of it, ${KILLS} times: the client finishes it`, async t => {
   const { dir, remove } = tempDir()
@@ -59,18 +57,7 @@ t.test(`a client's scavenge whose owner is killed in the middle of it, ${KILLS} 
     t.ok(report.removed <= removed.size, `kill ${cycle}: the scavenge ended on the new owner (${report.removed} removed by its last pass; ${reported} progress reports)`)
 
     const problems: string[] = []
-    const all = await collect(db.readAll())
-    const byId = new Map(all.map(e => [e.id, e]))
-    for (const e of reads) if (!byId.has(e.id) || !isDeepStrictEqual(fields(byId.get(e.id)!), fields(e))) problems.push(`${e.stream}@${e.revision} does not read as it did`)
-    for (const a of acked) {
-      const e = byId.get(a.id)
-      if (e?.stream !== a.stream || e.revision !== a.revision || e.position !== a.position) problems.push(`acknowledged ${a.id} is not at ${a.stream}@${a.revision}`)
-    }
-    const before = new Set(reads.map(e => e.id))
-    for (const e of all) if (!before.has(e.id) && !e.id.startsWith(`c${cycle}-`)) problems.push(`${e.stream}@${e.revision} reads, which was removed`)
-    for (const stream of new Set(all.map(e => e.stream))) {
-      if (!isDeepStrictEqual(await collect(db.readStream(stream)), all.filter(e => e.stream === stream))) problems.push(`readStream(${stream}) disagrees with readAll`)
-    }
+    const all = await readsAfterKill(db, reads, acked, `c${cycle}-`, problems)
     const second = await db.scavenge()
     t.equal(second.removed, 0, `kill ${cycle}: nothing left for a second scavenge to remove`)
     t.same(await collect(db.readAll()), all, `kill ${cycle}: the second scavenge changes no read`)

@@ -13,16 +13,7 @@ const KILLS = 12
 
 // the child's handler, the very function: its source is part of the projection's fingerprint
 const fixture: string = './fixtures/projection-sums.mjs'
-const { handle } = await import(fixture) as { handle: (event: RecordedEvent, view: unknown) => Promise<void> }
-
-function fold (events: RecordedEvent[]): Array<[string, number]> {
-  const view = new Map<string, number>()
-  for (const e of events) {
-    view.set(e.stream, (view.get(e.stream) ?? 0) + (e.data as { n: number }).n)
-    view.set('count', (view.get('count') ?? 0) + 1)
-  }
-  return [...view].sort(([a], [b]) => a < b ? -1 : 1)
-}
+const { handle, fold } = await import(fixture) as { handle: (event: RecordedEvent, view: unknown) => Promise<void>, fold: (events: RecordedEvent[]) => Array<[string, number]> }
 
 t.test(`projections survive ${KILLS} kills -9 during catch-up`, async t => {
   const { dir, remove } = tempDir()

@@ -10,7 +10,7 @@ import t from 'tap'
 import { cpSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
-import { defineAggregate, defineProjection, open, type RecordedEvent } from '../../src/index.js'
+import { defineAggregate, defineProjection, open, type Annals, type RecordedEvent } from '../../src/index.js'
 import { LevelDoor } from '../../src/backend/level/door.js'
 import { verifyStorage } from '../../src/cli/verify-checks.js'
 import { collect, tempDir } from './backends.js'
@@ -18,7 +18,8 @@ import { kill, startChild } from './child.js'
 import { marker, scanMarkers } from './scan.js'
 
 
-interface Ack { id: string, stream: string, revision: number, position: number }
+/** An append a child acknowledged. */
+export interface Ack { id: string, stream: string, revision: number, position: number }
 
 const Markers = defineAggregate<number>({ name: 'markers', initial: () => 0, evolve: n => n + 1, snapshotEvery: 50 })
 const Last = defineProjection<string>({
@@ -36,6 +37,29 @@ export function fields (e: RecordedEvent): unknown {
 }
 
 /** Builds the database every cycle starts from; resolves with what reads and the markers of what does not. */
+/**
+ * Reads the whole log after a kill and adds to `problems` what is wrong: an event of `reads`
+ * (what read before) that does not read as it did, an acknowledged append not where its answer
+ * said, an event that reads though it was removed (not of `reads`, and its id not starting with
+ * `appended`, the prefix of the ids the killed process gave), a stream whose read disagrees
+ * with the log. Returns the log as it reads.
+ */
+export async function readsAfterKill (db: Annals, reads: readonly RecordedEvent[], acked: readonly Ack[], appended: string, problems: string[]): Promise<RecordedEvent[]> {
+  const all = await collect(db.readAll())
+  const byId = new Map(all.map(e => [e.id, e]))
+  for (const e of reads) if (!byId.has(e.id) || !isDeepStrictEqual(fields(byId.get(e.id)!), fields(e))) problems.push(`${e.stream}@${e.revision} does not read as it did`)
+  for (const a of acked) {
+    const e = byId.get(a.id)
+    if (e?.stream !== a.stream || e.revision !== a.revision || e.position !== a.position) problems.push(`acknowledged ${a.id} is not at ${a.stream}@${a.revision}`)
+  }
+  const before = new Set(reads.map(e => e.id))
+  for (const e of all) if (!before.has(e.id) && !e.id.startsWith(appended)) problems.push(`${e.stream}@${e.revision} reads, which was removed`)
+  for (const stream of new Set(all.map(e => e.stream))) {
+    if (!isDeepStrictEqual(await collect(db.readStream(stream)), all.filter(e => e.stream === stream))) problems.push(`readStream(${stream}) disagrees with readAll`)
+  }
+  return all
+}
+
 export async function build (path: string): Promise<{ reads: RecordedEvent[], removed: Set<string> }> {
   const db = await open(path)
   await db.project(Last)
@@ -116,18 +140,7 @@ export function scavengeCrash (KILLS: number): void {
 
       const problems: string[] = []
       let db = await open(path)
-      const all = await collect(db.readAll())
-      const byId = new Map(all.map(e => [e.id, e]))
-      for (const e of reads) if (!isDeepStrictEqual(fields(byId.get(e.id) ?? e), fields(e)) || !byId.has(e.id)) problems.push(`${e.stream}@${e.revision} does not read as it did`)
-      for (const a of acked) {
-        const e = byId.get(a.id)
-        if (e?.stream !== a.stream || e.revision !== a.revision || e.position !== a.position) problems.push(`acknowledged ${a.id} is not at ${a.stream}@${a.revision}`)
-      }
-      const before = new Set(reads.map(e => e.id))
-      for (const e of all) if (!before.has(e.id) && !e.id.startsWith(`c${cycle}-`)) problems.push(`${e.stream}@${e.revision} reads, which was removed`)
-      for (const stream of new Set(all.map(e => e.stream))) {
-        if (!isDeepStrictEqual(await collect(db.readStream(stream)), all.filter(e => e.stream === stream))) problems.push(`readStream(${stream}) disagrees with readAll`)
-      }
+      const all = await readsAfterKill(db, reads, acked, `c${cycle}-`, problems)
       await db.project(Last)
       await db.scavenge()
       t.same((await collect(db.readAll())), all, `kill ${cycle}: the second scavenge changes no read`)
