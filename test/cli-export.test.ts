@@ -5,28 +5,10 @@
 import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { open } from '../src/index.js'
-import { tempDir } from './helpers/backends.js'
+import { awkwardFolder } from './helpers/cli-folders.js'
 import { annals, jsonLines } from './helpers/cli.js'
 
-const { dir: root, remove } = tempDir('annals-cli-export-')
-t.teardown(remove)
-const dir = join(root, 'db')
-const personalData = { UserRegistered: { subject: 'userId', fields: ['email', 'address.street'] } }
-
-t.before(async () => {
-  const db = await open(dir, { personalData })
-  await db.append('user-1', { type: 'UserRegistered', data: { userId: 'user-1', email: 'a@example.com', address: { street: '1 Main St', city: 'Turin' } } })
-  await db.append('user-2', { type: 'UserRegistered', data: { userId: 'user-2', email: 'b@example.com', address: { street: '2 Main St', city: 'Rome' } } })
-  await db.append('odd', [
-    { type: 'Odd', id: 'odd-1', data: { when: new Date(86400000), bytes: Buffer.from([0, 1, 255]), big: -(2n ** 63n), nan: NaN, nothing: undefined, tag: { $date: 'mine' } }, metadata: { correlation: 'c-1', nested: { n: 1 } } },
-    { type: 'Plain', data: 'a string' },
-    { type: 'Empty' }
-  ])
-  for (let i = 0; i < 40; i++) await db.append(`s-${i % 4}`, { type: 'Step', data: { i } })
-  await db.shred('user-2')
-  await db.close()
-})
+const { root, dir } = awkwardFolder(t)
 
 t.test('export, import into an empty database, export again: the same file', async t => {
   const first = join(root, 'first.jsonl')

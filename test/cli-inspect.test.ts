@@ -1,35 +1,11 @@
 // The `annals` command, run as a child process against a database this test builds: info,
 // streams and shred, their human and JSON output (read: cli-read.test.ts; what goes wrong:
 // cli-failures.test.ts).
-import t, { type Test } from 'tap'
-import { join } from 'node:path'
-import { open } from '../src/index.js'
-import { tempDir } from './helpers/backends.js'
+import t from 'tap'
+import { accountsFolder, noColour } from './helpers/cli-folders.js'
 import { annals, jsonLines } from './helpers/cli.js'
 
-const { dir: root, remove } = tempDir('annals-cli-')
-t.teardown(remove)
-const dir = join(root, 'db')
-const personalData = { UserRegistered: { subject: 'userId', fields: ['email'] } }
-
-t.before(async () => {
-  const db = await open(dir, { personalData })
-  await db.append('account-1', [
-    { type: 'Opened', data: { owner: 'Ada', at: new Date('2024-05-01T10:00:00Z') }, metadata: { by: 'clerk-3' } },
-    { type: 'Deposited', data: { amount: 100 } }
-  ])
-  await db.append('account-2', { type: 'Opened', data: { owner: 'Grace' } })
-  await db.append('account-1', { type: 'Withdrawn', data: { amount: 30 }, id: 'withdrawal-1' })
-  await db.append('user-7', { type: 'UserRegistered', data: { userId: 'user-7', email: 'ada@example.com' } })
-  // a durable subscription that handled the first two events
-  let seen = 0
-  const sub = db.subscribe({ name: 'mailer' }, () => { if (++seen === 2) void sub.close() })
-  while (seen < 2) await new Promise(resolve => setTimeout(resolve, 5))
-  await sub.close()
-  await db.close()
-})
-
-const noColour = (t: Test, text: string): void => { t.notMatch(text, /\x1b\[/, 'no colour without a terminal') }
+const { dir } = accountsFolder(t)
 
 t.test('info', async t => {
   const human = await annals(['info', dir])

@@ -1,37 +1,14 @@
 // `annals read`, run as a child process against a database this test builds: for a person and
 // as JSON Lines, ranges, directions, limits and types, and a reader that goes away early.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { execFile } from 'node:child_process'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { open } from '../src/index.js'
 import { fromJsonValue } from '../src/cli/json-value.js'
-import { tempDir } from './helpers/backends.js'
+import { accountsFolder, noColour } from './helpers/cli-folders.js'
 import { annals, cliMain, jsonLines } from './helpers/cli.js'
 
-const { dir: root, remove } = tempDir('annals-cli-')
-t.teardown(remove)
-const dir = join(root, 'db')
-const personalData = { UserRegistered: { subject: 'userId', fields: ['email'] } }
-
-t.before(async () => {
-  const db = await open(dir, { personalData })
-  await db.append('account-1', [
-    { type: 'Opened', data: { owner: 'Ada', at: new Date('2024-05-01T10:00:00Z') }, metadata: { by: 'clerk-3' } },
-    { type: 'Deposited', data: { amount: 100 } }
-  ])
-  await db.append('account-2', { type: 'Opened', data: { owner: 'Grace' } })
-  await db.append('account-1', { type: 'Withdrawn', data: { amount: 30 }, id: 'withdrawal-1' })
-  await db.append('user-7', { type: 'UserRegistered', data: { userId: 'user-7', email: 'ada@example.com' } })
-  // a durable subscription that handled the first two events
-  let seen = 0
-  const sub = db.subscribe({ name: 'mailer' }, () => { if (++seen === 2) void sub.close() })
-  while (seen < 2) await new Promise(resolve => setTimeout(resolve, 5))
-  await sub.close()
-  await db.close()
-})
-
-const noColour = (t: Test, text: string): void => { t.notMatch(text, /\x1b\[/, 'no colour without a terminal') }
+const { dir, personalData } = accountsFolder(t)
 
 t.test('read: a stream, for a person', async t => {
   const { code, stdout, stderr } = await annals(['read', dir, 'account-1'])

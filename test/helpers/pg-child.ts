@@ -1,11 +1,7 @@
 // Drives test/fixtures/pg-child.mjs: a process of its own on a PostgreSQL database, doing what it
 // is asked, one command at a time or many at once.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { assertBuilt } from './child.js'
-
-const root = fileURLToPath(new URL('../..', import.meta.url))
+import type { ChildProcess } from 'node:child_process'
+import { startChild } from './child.js'
 
 export interface Heard {
   ack?: { id: string, stream: string, size: number, revision: number, position: number }
@@ -27,30 +23,20 @@ export class PgChild {
 
   /** Starts a child on `schema` of the database at `url`; resolves once it has opened it. */
   static async start (url: string, schema: string): Promise<PgChild> {
-    assertBuilt()
-    const child = spawn(process.execPath, [join(root, 'test', 'fixtures', 'pg-child.mjs'), url, schema], { stdio: ['pipe', 'pipe', 'inherit'] })
-    const c = new PgChild(child)
-    let buffered = ''
-    let ready!: () => void
-    let failed!: (err: Error) => void
-    const started = new Promise<void>((resolve, reject) => { ready = resolve; failed = reject })
-    child.stdout!.setEncoding('utf8')
-    child.stdout!.on('data', (chunk: string) => {
-      buffered += chunk
-      let nl: number
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buffered.slice(0, nl)) as unknown
-        buffered = buffered.slice(nl + 1)
-        if (line === 'ready') ready()
-        else c.#answer(line as { id?: number, result?: unknown, error?: string } & Heard)
-      }
-    })
+    let c: PgChild | undefined
+    // what it says before `c` exists (nothing, as it speaks only when asked, but in case)
+    const early: string[] = []
+    const child = await startChild('pg-child.mjs', [url, schema], line => {
+      if (c === undefined) early.push(line)
+      else c.#answer(JSON.parse(line) as { id?: number, result?: unknown, error?: string } & Heard)
+    }, { stdin: true })
+    c = new PgChild(child)
+    for (const line of early) c.#answer(JSON.parse(line) as { id?: number, result?: unknown, error?: string } & Heard)
+    const started = c
     child.once('exit', code => {
-      failed(new Error(`pg-child exited with ${String(code)} before it was ready`))
-      for (const p of c.#pending.values()) p.reject(new Error(`pg-child exited with ${String(code)}`))
-      c.#pending.clear()
+      for (const p of started.#pending.values()) p.reject(new Error(`pg-child exited with ${String(code)}`))
+      started.#pending.clear()
     })
-    await started
     return c
   }
 

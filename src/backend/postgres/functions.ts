@@ -14,7 +14,11 @@ const EVENT_PARAMS = `p_stream text[], p_revision bigint[], p_id text[], p_type 
   p_tag_from integer[], p_tag_to integer[], p_data bytea[], p_metadata bytea[], p_sealed boolean[], p_digest bytea[], p_sum integer[],
   p_tags text[], p_tag_rows integer[], p_w_stream text[], p_w_revision bigint[], p_w_last integer[]`
 
-/** Writes the events (from position v_first, at time v_time), their tags and their streams' rows. */
+/**
+ * Writes the events (from position v_first, at time v_time), their tags and their streams' rows;
+ * moves the head past them (and records p_owner, the process that ran inline projections, if any)
+ * and tells every listening process of the commit.
+ */
 function insertEvents (s: string): string {
   return `
     insert into ${s}.events (position, stream, revision, id, type, version, tags, data, metadata, sealed, digest, time, sum)
@@ -26,7 +30,11 @@ function insertEvents (s: string): string {
     end if;
     insert into ${s}.streams (stream, revision, position, time)
       select w.s, w.r, v_first + w.l, v_time from unnest(p_w_stream, p_w_revision, p_w_last) as w(s, r, l)
-      on conflict (stream) do update set revision = excluded.revision, position = excluded.position, time = excluded.time;`
+      on conflict (stream) do update set revision = excluded.revision, position = excluded.position, time = excluded.time;
+    update ${s}.head set position = v_first + v_n - 1, time = v_time,
+      hook_owner = coalesce(p_owner, hook_owner),
+      hook_position = case when p_owner is null then hook_position else v_first + v_n - 1 end;
+    perform pg_notify(p_channel, 'c' || v_first || ':' || (v_first + v_n - 1) || ':' || v_time);`
 }
 
 /** Writes of the key spaces: deletes, then puts (each key once: the writer kept the last write of each). */
@@ -99,10 +107,6 @@ export function functionsSql (s: string): string[] {
       if v_n > 0 then
         v_time := coalesce(p_time, greatest(v_time, ${NOW_MS}));
         ${insertEvents(s)}
-        update ${s}.head set position = v_first + v_n - 1, time = v_time,
-          hook_owner = coalesce(p_owner, hook_owner),
-          hook_position = case when p_owner is null then hook_position else v_first + v_n - 1 end;
-        perform pg_notify(p_channel, 'c' || v_first || ':' || (v_first + v_n - 1) || ':' || v_time);
       end if;
       ${kvWrites(s)}
       return query select v_first, v_time, null::text, null::bigint;
@@ -191,10 +195,6 @@ export function functionsSql (s: string): string[] {
       end if;
       if v_n > 0 then
         ${insertEvents(s)}
-        update ${s}.head set position = v_first + v_n - 1, time = v_time,
-          hook_owner = coalesce(p_owner, hook_owner),
-          hook_position = case when p_owner is null then hook_position else v_first + v_n - 1 end;
-        perform pg_notify(p_channel, 'c' || v_first || ':' || (v_first + v_n - 1) || ':' || v_time);
       end if;
       ${kvWrites(s)}
     end $$`,
