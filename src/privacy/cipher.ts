@@ -8,7 +8,7 @@ import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto'
 import sodium from 'sodium-native'
 import { AnnalsError } from '../errors.js'
 import { decode, encode } from '../storage/codec.js'
-import { sealedValue, type Sealed } from './sealed.js'
+import { sealedIn, sealedLayout, type Sealed } from './sealed.js'
 
 /** A data subject's key: 32 bytes, and an id telling it from the keys the subject had before. */
 export interface SubjectKey {
@@ -24,7 +24,7 @@ export const TAG_BYTES = 16
 const IV_BYTES = 12
 
 // Random bytes come from a pool filled in one call (one fill per field cost more than the
-// cipher); a used pool is replaced, not refilled, because sealed values keep views of it
+// cipher); a used pool is replaced, not refilled, in case a view of it is still held
 let pool = Buffer.alloc(0)
 let offset = 0
 
@@ -38,25 +38,49 @@ function random (n: number): Buffer {
   return bytes
 }
 
+/** Copies `n` random bytes from the pool into `target` at `at`. */
+function randomInto (target: Buffer, at: number, n: number): void {
+  if (offset + n > pool.length) {
+    pool = randomFillSync(Buffer.allocUnsafeSlow(48 * 1024))
+    offset = 0
+  }
+  pool.copy(target, at, offset, offset + n)
+  offset += n
+}
+
+// The additional authenticated data of the field being sealed or opened, written into one
+// buffer used again by every call (each is synchronous): this runs for every field
+let scratch = Buffer.allocUnsafeSlow(1024)
+
 function aad (eventId: string, path: string, subject: string, keyId: Uint8Array): Buffer {
-  // one allocation: this runs for every field sealed or opened
-  const text = `${eventId}\u0000${path}\u0000${subject}\u0000`
-  const length = Buffer.byteLength(text)
-  const bytes = Buffer.allocUnsafe(length + keyId.length)
-  bytes.write(text, 0, 'utf8')
-  bytes.set(keyId, length)
-  return bytes
+  // `${eventId}\0${path}\0${subject}\0` as UTF-8, then the key's id; a UTF-16 unit is at most 3 bytes of UTF-8
+  const most = 3 * (eventId.length + path.length + subject.length) + 3 + keyId.length
+  if (most > scratch.length) scratch = Buffer.allocUnsafeSlow(2 * most)
+  const b = scratch
+  let i = b.write(eventId, 0, 'utf8')
+  b[i++] = 0
+  i += b.write(path, i, 'utf8')
+  b[i++] = 0
+  i += b.write(subject, i, 'utf8')
+  b[i++] = 0
+  b.set(keyId, i)
+  return b.subarray(0, i + keyId.length)
 }
 
 const asBuffer = (b: Uint8Array): Buffer => Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
 
-/** Seals `value` (any encodable value) as the field at `path` of event `eventId`. */
+/**
+ * Seals `value` (any encodable value) as the field at `path` of event `eventId`: the value is
+ * encoded, then encrypted in place, in the bytes the sealed value keeps at rest.
+ */
 export function seal (value: unknown, key: SubjectKey, subject: string, eventId: string, path: string): Sealed {
-  const nonce = random(NONCE_BYTES)
   const plain = encode(value)
-  const box = Buffer.allocUnsafe(plain.length + TAG_BYTES)
-  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(box, plain, aad(eventId, path, subject, key.id), null, nonce, asBuffer(key.key))
-  return sealedValue(subject, key.id, eventId, path, nonce, box)
+  const { bytes, box } = sealedLayout(subject, key.id, eventId, path, plain.length + TAG_BYTES)
+  randomInto(bytes, box - NONCE_BYTES, NONCE_BYTES)
+  plain.copy(bytes, box)
+  // in place: libsodium allows the ciphertext over the message it encrypts
+  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(bytes.subarray(box), bytes.subarray(box, box + plain.length), aad(eventId, path, subject, key.id), null, bytes.subarray(box - NONCE_BYTES, box), asBuffer(key.key))
+  return sealedIn(bytes, subject, eventId, path, box)
 }
 
 /** Opens a sealed value with its subject's key; `ANNALS_CORRUPT` when it was altered or moved. */

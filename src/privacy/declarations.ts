@@ -94,6 +94,12 @@ export function at (data: unknown, path: readonly string[]): unknown {
  * copied once, however many of the paths go through it.
  */
 export function withValues (data: unknown, changes: ReadonlyArray<[path: readonly string[], value: unknown]>): unknown {
+  if (changes.every(([path]) => path.length === 1)) {
+    // fields at the top (the usual case): one copy, and no map of copies
+    const root = { ...(data as Record<string, unknown>) }
+    for (const [path, value] of changes) root[path[0]!] = value
+    return root
+  }
   const copies = new Map<unknown, Record<string, unknown>>()
   const copy = (o: unknown): Record<string, unknown> => {
     let c = copies.get(o)

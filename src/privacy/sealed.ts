@@ -10,6 +10,10 @@ import { registerExtension } from '../storage/codec.js'
 /** MessagePack extension type of sealed values in records, snapshots and views. */
 const SEALED_TYPE = 0x41
 
+// set by the class's static block: a sealed value's bytes at rest, read and written
+let laidOut: (s: Sealed) => Buffer | undefined
+let layOut: (s: Sealed, bytes: Buffer) => void
+
 /**
  * A personal field, encrypted. Copy it whole; it cannot be read, compared or turned into a
  * string where it is sealed (projection handlers, aggregates' `evolve`): annals opens it when
@@ -27,6 +31,16 @@ const SEALED_TYPE = 0x41
  * ```
  */
 export class Sealed {
+  /** its bytes at rest, once laid out (see {@link sealedValue}) */
+  #bytes: Buffer | undefined
+
+  static {
+    // a private field rather than a WeakMap: one WeakMap entry per sealed value cost more than
+    // the cipher (about 1 µs each, and work for the garbage collector)
+    laidOut = s => s.#bytes
+    layOut = (s, bytes) => { s.#bytes = bytes }
+  }
+
   constructor (
     /** the data subject whose key sealed it */
     readonly subject: string,
@@ -69,7 +83,6 @@ function sealedUse (s: Sealed): AnnalsError {
 
 // At rest a sealed value is one binary string, cheap to write and to read:
 //   subject, event id and path as u16 length + UTF-8, key id (8), nonce (24), ciphertext + tag (16)
-const bytesOf = new WeakMap<Sealed, Buffer>()
 const KEY_ID = 8
 const NONCE = 24
 const TAG = 16
@@ -79,18 +92,34 @@ const TAG = 16
  * whenever it is encoded (into its event's record, or a view or snapshot it is copied into).
  */
 export function sealedValue (subject: string, keyId: Uint8Array, eventId: string, path: string, nonce: Uint8Array, box: Uint8Array): Sealed {
+  const { bytes, box: at } = sealedLayout(subject, keyId, eventId, path, box.length)
+  bytes.set(nonce, at - NONCE)
+  bytes.set(box, at)
+  return sealedIn(bytes, subject, eventId, path, at)
+}
+
+/**
+ * The bytes at rest of a sealed value whose ciphertext and tag take `boxLength` bytes, with all
+ * but its nonce and box written: those go at `box - 24` and `box`, where the caller seals in
+ * place. Then {@link sealedIn} makes the value.
+ */
+export function sealedLayout (subject: string, keyId: Uint8Array, eventId: string, path: string, boxLength: number): { bytes: Buffer, box: number } {
   const a = Buffer.byteLength(subject)
   const b = Buffer.byteLength(eventId)
   const c = Buffer.byteLength(path)
-  const bytes = Buffer.allocUnsafe(6 + a + b + c + KEY_ID + NONCE + box.length)
+  const bytes = Buffer.allocUnsafe(6 + a + b + c + KEY_ID + NONCE + boxLength)
   let i = writeText(bytes, 0, subject, a)
   i = writeText(bytes, i, eventId, b)
   i = writeText(bytes, i, path, c)
   bytes.set(keyId, i)
-  bytes.set(nonce, i + KEY_ID)
-  bytes.set(box, i + KEY_ID + NONCE)
-  const s = new Sealed(subject, bytes.subarray(i, i + KEY_ID), eventId, path, bytes.subarray(i + KEY_ID, i + KEY_ID + NONCE), bytes.subarray(i + KEY_ID + NONCE))
-  bytesOf.set(s, bytes)
+  return { bytes, box: i + KEY_ID + NONCE }
+}
+
+/** The sealed value whose bytes {@link sealedLayout} laid out (and the caller filled). */
+export function sealedIn (bytes: Buffer, subject: string, eventId: string, path: string, box: number): Sealed {
+  const i = box - NONCE - KEY_ID
+  const s = new Sealed(subject, bytes.subarray(i, i + KEY_ID), eventId, path, bytes.subarray(i + KEY_ID, box), bytes.subarray(box))
+  layOut(s, bytes)
   return s
 }
 
@@ -102,7 +131,7 @@ function writeText (bytes: Buffer, i: number, text: string, length: number): num
 }
 
 function toBytes (s: Sealed): Buffer {
-  const bytes = bytesOf.get(s)
+  const bytes = laidOut(s)
   if (bytes !== undefined) return bytes
   // made by hand (tests do): lay it out now
   return toBytes(sealedValue(s.subject, s.keyId, s.eventId, s.path, s.iv, s.box))
@@ -122,7 +151,7 @@ function fromBytes (value: unknown): Sealed {
   }
   if (i + KEY_ID + NONCE + TAG > b.length) throw malformed()
   const s = new Sealed(texts[0]!, b.subarray(i, i + KEY_ID), texts[1]!, texts[2]!, b.subarray(i + KEY_ID, i + KEY_ID + NONCE), b.subarray(i + KEY_ID + NONCE))
-  bytesOf.set(s, b)
+  layOut(s, b)
   return s
 }
 
