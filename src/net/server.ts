@@ -50,13 +50,47 @@ export class Client {
   #inflight = 0
   #idle: (() => void) | undefined
   #corked = false
+  /** its appends not yet answered */
+  appending = 0
+  /** commits not yet pushed to it, while it has appends under way: first, last, head position, head time */
+  #deferred: [number, number, number, number] | undefined
 
   constructor (socket: Socket) {
     this.socket = socket
   }
 
+  /**
+   * Pushes a commit, or keeps it for the next message while the client has appends under way:
+   * their answers come soon, and a batch that wakes every client for a commit only the head
+   * of each needs cost more than the appends (measured: 3 in 4 of the owner's writes were
+   * such pushes, and every one woke a process on a busy machine). Commits kept are pushed as
+   * one (their positions follow on), before anything else goes to the client, so it still
+   * hears of every commit before the answer to an append the commit includes, and in order
+   * with its other pushes.
+   */
+  commit (first: number, last: number, position: number, time: number): void {
+    if (this.appending === 0) {
+      this.send([0, 'commit', first, last, position, time])
+    } else if (this.#deferred === undefined) {
+      this.#deferred = [first, last, position, time]
+    } else {
+      this.#deferred[1] = last
+      this.#deferred[2] = position
+      this.#deferred[3] = time
+    }
+  }
+
   send (message: unknown[]): void {
     if (this.socket.destroyed) return
+    if (this.#deferred !== undefined) {
+      const [first, last, position, time] = this.#deferred
+      this.#deferred = undefined
+      this.#write([0, 'commit', first, last, position, time])
+    }
+    this.#write(message)
+  }
+
+  #write (message: unknown[]): void {
     if (!this.#corked) {
       this.#corked = true
       this.socket.cork()
@@ -104,7 +138,7 @@ export class OwnerServer {
     const backend = served.backend
     this.#stopCommits = backend.onCommit((first, last) => {
       const head = backend.head
-      for (const c of this.#clients) if (c.admitted) c.send([0, 'commit', first, last, head.position, head.time])
+      for (const c of this.#clients) if (c.admitted) c.commit(first, last, head.position, head.time)
     })
     // locks freed here (by this process, or by a client that went away) may be wanted there
     this.#stopFreed = backend.coordination.onNotice('lock-freed', name => { this.#forward('lock-freed', name) })
@@ -252,20 +286,28 @@ export class OwnerServer {
       return
     }
     client.started()
+    // commits are kept for a client while its appends are under way (Client.commit)
+    const append = m[1] === 'append' || m[1] === 'appendMany'
+    if (append) client.appending++
+    const answer = (message: unknown[]): void => {
+      try {
+        client.send(message)
+      } finally {
+        if (append) client.appending--
+        client.ended()
+      }
+    }
     let result: unknown
     try {
       result = handler(this, client, m.slice(2))
     } catch (err) {
-      client.send([id, 1, encodeError(err)])
-      client.ended()
+      answer([id, 1, encodeError(err)])
       return
     }
     if (result instanceof Promise) {
-      result.then(value => { client.send([id, 0, value ?? null]) }, (err: unknown) => { client.send([id, 1, encodeError(err)]) })
-        .finally(() => { client.ended() })
+      result.then(value => { answer([id, 0, value ?? null]) }, (err: unknown) => { answer([id, 1, encodeError(err)]) })
     } else {
-      client.send([id, 0, result ?? null])
-      client.ended()
+      answer([id, 0, result ?? null])
     }
   }
 
