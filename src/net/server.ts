@@ -9,16 +9,16 @@
 import { chmodSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Lock } from '../backend/backend.js'
+import { AnnalsError } from '../errors.js'
 import type { LevelBackend } from '../backend/level/level-backend.js'
 import type { SnapshotStorage } from '../backend/level/snapshot.js'
-import type { EventChunks } from '../backend/backend.js'
 import type { StreamSummary } from '../backend/backend.js'
 import type { ChunkIterator } from '../storage/storage.js'
 import type { KeyStore } from '../privacy/key-store.js'
 import { checkCredentials, newNonce, type Credentials } from './auth.js'
 import { newToken, removeOwner, removeStaleSocket, socketPath, writeOwner } from './paths.js'
 import { handlers } from './serve.js'
-import { FrameReader, PROTOCOL, encodeError, frame } from './wire.js'
+import { FrameReader, OLDEST_PROTOCOL, PROTOCOL, encodeError, frame } from './wire.js'
 
 /** What the owner serves, besides its backend. */
 export interface Served {
@@ -32,20 +32,28 @@ export interface Served {
   backup (dest: string): Promise<void>
 }
 
+/** A read a client has open: of events, or of the log's records. */
+export interface Chunks {
+  next (): Promise<unknown[]>
+  close (): Promise<void>
+}
+
 /** How long a leaving owner waits for the requests it took, in ms. */
 const LEAVE_MS = 10_000
 
 /** One client, as the owner sees it. */
 export class Client {
   readonly socket: Socket
-  /** open reads and scans, by id; `raw`: a read whose events' data cross as stored bytes */
-  readonly iterators = new Map<number, { events?: EventChunks, raw?: boolean, storage?: ChunkIterator<unknown>, streams?: AsyncIterator<StreamSummary> }>()
+  /** open reads and scans, by id; `page`: how a read's chunks cross (serve.ts) */
+  readonly iterators = new Map<number, { events?: Chunks, page?: (items: unknown[]) => unknown, storage?: ChunkIterator<unknown>, streams?: AsyncIterator<StreamSummary> }>()
   readonly locks = new Map<number, Lock>()
   readonly topics = new Set<string>()
   readonly snapshots = new Map<number, SnapshotStorage>()
   readonly acks = new Map<number, () => void>()
   nextId = 1
   admitted = false
+  /** the version of the protocol it speaks */
+  protocol = OLDEST_PROTOCOL
   leaving = false
   #inflight = 0
   #idle: (() => void) | undefined
@@ -247,14 +255,17 @@ export class OwnerServer {
       socket.destroy()
       return
     }
-    client.send(['hi', PROTOCOL, nonce])
+    // the oldest version first, where clients of protocol 2 look (they take only it), then the newest
+    client.send(['hi', OLDEST_PROTOCOL, nonce, PROTOCOL])
   }
 
   #receive (client: Client, m: unknown[], nonce: string): void {
     if (!client.admitted) {
       const [kind, version, token, proof] = m as [string, number, string, Buffer | null]
       try {
-        if (kind !== 'auth' || version !== PROTOCOL) throw new TypeError('The client does not speak this protocol')
+        if (kind !== 'auth' || !(Number.isInteger(version) && version >= OLDEST_PROTOCOL && version <= PROTOCOL)) {
+          throw new AnnalsError('ANNALS_LOCKED', `The client speaks protocol ${String(version)}, the process that holds the database ${OLDEST_PROTOCOL} to ${PROTOCOL}: run the same version of annals`)
+        }
         const credentials: Credentials = { token, proof }
         checkCredentials(credentials, this.#token, this.#served.masterKey(), nonce)
       } catch (err) {
@@ -263,6 +274,7 @@ export class OwnerServer {
         return
       }
       client.admitted = true
+      client.protocol = version
       const head = this.#served.backend.head
       client.send(['welcome', head.position, head.time])
       return

@@ -8,8 +8,18 @@ import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types
 import { openRawEvent } from '../backend/level/event-record.js'
 import { decode, encode } from '../storage/codec.js'
 
-/** The protocol's version: an owner refuses clients of another. */
-export const PROTOCOL = 2
+/**
+ * The protocol's newest version, spoken when both sides know it. 3: the log's events cross as
+ * the records stored (records.ts), and an event to append says whether it is fresh.
+ */
+export const PROTOCOL = 3
+
+/**
+ * The oldest version still spoken, either side: a process of the version before (a deploy: the
+ * new one starting while the old one drains) and this one talk in it. A peer that speaks none
+ * of this one's versions is refused with ANNALS_LOCKED, which names both.
+ */
+export const OLDEST_PROTOCOL = 2
 
 /** Largest message accepted: a frame past it means the stream is garbage. */
 const MAX_FRAME = 1 << 30
@@ -126,8 +136,8 @@ export function decodeEvents ([events, sealed, raw]: WireEvents): RecordedEvent[
 }
 
 /**
- * An event to append, as it crosses: without its decoded value. `fresh` came last, after the
- * rest: a peer of an earlier version sends 10 fields, read as not fresh.
+ * An event to append, as it crosses: without its decoded value. `fresh` came with protocol 3, at
+ * the end: a peer of protocol 2 sends 10 fields, read as not fresh.
  */
 export type WireReady = [id: string, idBytes: Buffer | null, indexed: boolean, type: string, version: number, tags: readonly string[] | null, data: Buffer, metadata: Buffer | null, sealed: boolean, digest: Buffer | null, fresh?: boolean]
 
