@@ -11,6 +11,7 @@ import type { AppendResult, RecordedEvent } from '../log/types.js'
 import type { KeyStore, SubjectKey } from '../privacy/key-store.js'
 import { StorageBase, type ChunkIterator, type KeyRange, type WriteOp } from '../storage/storage.js'
 import { Disconnected, type Connection, type Welcome } from './connection.js'
+import { decodeRecords } from './records.js'
 import { buffer, decodeEvents, decodeResult, encodeParts, encodeReady, type WireEvents, type WireResult } from './wire.js'
 
 /** Why a client stops using its connection: the owner said it is leaving, or the connection is gone. */
@@ -79,7 +80,10 @@ export class ClientBackend implements Backend {
   }
 
   readLog (range: ReadRange, types?: ReadonlySet<string>): EventChunks {
-    return new RemoteChunks(this.connection, 'readLog', [range, types === undefined ? null : [...types]])
+    const args = [range, types === undefined ? null : [...types]]
+    // protocol 3: the records as stored, decoded here (an owner of protocol 2 sends events)
+    if (this.connection.protocol >= 3) return new RemoteChunks(this.connection, 'readLogRecords', args, 'nextRecords', wire => decodeRecords(wire as Uint8Array))
+    return new RemoteChunks(this.connection, 'readLog', args)
   }
 
   readFiltered (range: ReadRange, filter: LogFilter): EventChunks {
@@ -257,28 +261,37 @@ export class ClientBackend implements Backend {
   }
 }
 
-/** Events from the owner, a chunk per request, the next one asked for as soon as one arrives. */
+/** The events of a page of a read, as they crossed. */
+type Decode = (wire: unknown) => RecordedEvent[]
+
+const wireEvents: Decode = wire => decodeEvents(wire as WireEvents)
+
+/** Events from the owner, a chunk per request, the next one asked for (by `nextMethod`) as soon as one arrives. */
 class RemoteChunks implements EventChunks {
   readonly #connection: Connection
   readonly #method: string
   readonly #args: unknown[]
+  readonly #nextMethod: string
+  readonly #decode: Decode
   #id = -1
   #ahead: Promise<RecordedEvent[]> | undefined
   #done = false
 
-  constructor (connection: Connection, method: string, args: unknown[]) {
+  constructor (connection: Connection, method: string, args: unknown[], nextMethod = 'next', decode = wireEvents) {
     this.#connection = connection
     this.#method = method
     this.#args = args
+    this.#nextMethod = nextMethod
+    this.#decode = decode
   }
 
   async next (): Promise<RecordedEvent[]> {
     if (this.#done) return []
     let events: RecordedEvent[]
     if (this.#id < 0) {
-      const [id, wire] = await this.#connection.request(this.#method, ...this.#args) as [number, WireEvents]
+      const [id, wire] = await this.#connection.request(this.#method, ...this.#args) as [number, unknown]
       this.#id = id
-      events = decodeEvents(wire)
+      events = this.#decode(wire)
     } else {
       const ahead = this.#ahead ?? this.#fetch()
       this.#ahead = undefined
@@ -294,7 +307,7 @@ class RemoteChunks implements EventChunks {
   }
 
   #fetch (): Promise<RecordedEvent[]> {
-    const p = this.#connection.request('next', this.#id).then(wire => decodeEvents(wire as WireEvents))
+    const p = this.#connection.request(this.#nextMethod, this.#id).then(this.#decode)
     p.catch(() => {}) // awaited by the next call, if any
     return p
   }

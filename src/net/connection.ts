@@ -4,7 +4,7 @@
 import { connect, type Socket } from 'node:net'
 import { AnnalsError } from '../errors.js'
 import { keyProof } from './auth.js'
-import { FrameReader, PROTOCOL, decodeError, frame } from './wire.js'
+import { FrameReader, OLDEST_PROTOCOL, PROTOCOL, decodeError, frame } from './wire.js'
 
 /**
  * The connection went away before an answer came. `executed`: whether the owner may have
@@ -45,8 +45,12 @@ export class Connection {
   #onClose: () => void = () => {}
   readonly closed: Promise<void>
 
-  private constructor (socket: Socket, reader: FrameReader) {
+  /** The version of the protocol spoken with the owner: the newest both know. */
+  readonly protocol: number
+
+  private constructor (socket: Socket, reader: FrameReader, protocol: number) {
     this.#socket = socket
+    this.protocol = protocol
     let closed!: () => void
     this.closed = new Promise(resolve => { closed = resolve })
     socket.on('data', (chunk: Buffer) => {
@@ -73,10 +77,13 @@ export class Connection {
   /**
    * Connects to the owner's socket and presents the credentials. Rejects with the owner's
    * refusal (`ANNALS_ACCESS_DENIED`, `ANNALS_WRONG_KEY`), or with the socket's error when no
-   * owner listens there (then `code` is the system's: ECONNREFUSED, ENOENT, ...).
+   * owner listens there (then `code` is the system's: ECONNREFUSED, ENOENT, ...), or with
+   * ANNALS_LOCKED when the owner speaks no version of the protocol up to `newest` that this
+   * process speaks (tests give an older `newest`, to be a client of the version before).
    */
-  static async open (path: string, token: string, masterKey: Uint8Array | undefined): Promise<{ connection: Connection, welcome: Welcome }> {
+  static async open (path: string, token: string, masterKey: Uint8Array | undefined, newest = PROTOCOL): Promise<{ connection: Connection, welcome: Welcome }> {
     const socket = connect(path)
+    let protocol = newest
     const reader = new FrameReader()
     return await new Promise((resolve, reject) => {
       const fail = (err: unknown): void => {
@@ -98,17 +105,20 @@ export class Connection {
         for (const m of messages) {
           const [kind, ...args] = m as [string, ...unknown[]]
           if (kind === 'hi') {
-            const [version, nonce] = args as [number, string]
-            if (version !== PROTOCOL) {
-              fail(new AnnalsError('ANNALS_LOCKED', `The process that holds the database speaks protocol ${version}, this one ${PROTOCOL}: run the same version of annals`))
+            // the owner's oldest version, and its newest (an owner of protocol 2 says only the one)
+            const [oldest, nonce, owners] = args as [number, string, number | undefined]
+            protocol = Math.min(newest, owners ?? oldest)
+            if (protocol < oldest || protocol < OLDEST_PROTOCOL) {
+              const theirs = owners === undefined || owners === oldest ? `${oldest}` : `${oldest} to ${owners}`
+              fail(new AnnalsError('ANNALS_LOCKED', `The process that holds the database speaks protocol ${theirs}, this one ${OLDEST_PROTOCOL} to ${newest}: run the same version of annals`))
               return
             }
-            socket.write(frame(['auth', PROTOCOL, token, masterKey === undefined ? null : keyProof(masterKey, nonce)]))
+            socket.write(frame(['auth', protocol, token, masterKey === undefined ? null : keyProof(masterKey, nonce)]))
           } else if (kind === 'welcome') {
             clearTimeout(timer)
             socket.removeAllListeners()
             const [position, time] = args as [number, number]
-            const connection = new Connection(socket, reader)
+            const connection = new Connection(socket, reader, protocol)
             resolve({ connection, welcome: { head: { position, time } } })
             // frames that came with the welcome
             const rest = messages.slice(messages.indexOf(m) + 1)

@@ -2,22 +2,32 @@
 // (its one writer, its readers, its locks), its key store, or a snapshot of its storage. Reads
 // hand out a chunk per request, so a client's read costs the owner one chunk of memory however
 // long it is, and a slow client slows only itself.
-import type { AppendCondition, EventChunks, LifecycleChange, LogFilter, ReadRange, StreamListOptions, StreamSummary } from '../backend/backend.js'
+import type { AppendCondition, LifecycleChange, LogFilter, ReadRange, StreamListOptions, StreamSummary } from '../backend/backend.js'
 import { SnapshotStorage } from '../backend/level/snapshot.js'
 import { AnnalsError } from '../errors.js'
-import type { ExpectedRevision } from '../log/types.js'
+import type { ExpectedRevision, RecordedEvent } from '../log/types.js'
+import type { StoredRecord } from '../backend/level/stored-records.js'
 import type { KeyStore, SubjectKey } from '../privacy/key-store.js'
 import type { ChunkIterator, KeyRange, Storage, WriteOp } from '../storage/storage.js'
-import type { Client, OwnerServer } from './server.js'
-import { buffer, decodeParts, decodeReady, encodeEvents, encodeResult, type WireEvents, type WireParts, type WireReady } from './wire.js'
+import type { Chunks, Client, OwnerServer } from './server.js'
+import { buffer, decodeParts, decodeReady, encodeEvents, encodeResult, type WireParts, type WireReady } from './wire.js'
+import { encodeRecords } from './records.js'
 
 type Handler = (server: OwnerServer, client: Client, args: unknown[]) => unknown
 
 /** Stream summaries per answer. */
 const STREAMS_PAGE = 256
 
-/** The first chunk of a read, and the id to ask for the next by; `raw`: its events' data are the stored bytes. */
-async function firstEvents (client: Client, chunks: EventChunks, raw = false): Promise<[number, WireEvents]> {
+/** How a read's chunks cross: events (`raw`: with their data as the stored bytes), or records (protocol 3). */
+type Page = (items: unknown[]) => unknown
+
+const pageOf = (raw: boolean): Page => items => encodeEvents(items as RecordedEvent[], raw)
+const eventPage = pageOf(false)
+const rawPage = pageOf(true)
+const recordPage: Page = items => encodeRecords(items as StoredRecord[])
+
+/** The first chunk of a read, and the id to ask for the next by. */
+async function firstEvents (client: Client, chunks: Chunks, page: Page): Promise<[number, unknown]> {
   let events
   try {
     events = await chunks.next()
@@ -27,17 +37,17 @@ async function firstEvents (client: Client, chunks: EventChunks, raw = false): P
   }
   if (events.length === 0) {
     await chunks.close()
-    return [0, encodeEvents(events, raw)]
+    return [0, page(events)]
   }
   const id = client.nextId++
-  client.iterators.set(id, { events: chunks, raw })
-  return [id, encodeEvents(events, raw)]
+  client.iterators.set(id, { events: chunks, page })
+  return [id, page(events)]
 }
 
-async function nextEvents (client: Client, id: number): Promise<WireEvents> {
+async function nextEvents (client: Client, id: number, page: Page): Promise<unknown> {
   const entry = client.iterators.get(id)
   const chunks = entry?.events
-  if (chunks === undefined) return encodeEvents([])
+  if (chunks === undefined) return page([])
   let events
   try {
     events = await chunks.next()
@@ -50,7 +60,7 @@ async function nextEvents (client: Client, id: number): Promise<WireEvents> {
     client.iterators.delete(id)
     await chunks.close()
   }
-  return encodeEvents(events, entry!.raw === true)
+  return entry!.page!(events)
 }
 
 async function nextStreams (client: Client, id: number): Promise<StreamSummary[]> {
@@ -73,6 +83,10 @@ async function nextStreams (client: Client, id: number): Promise<StreamSummary[]
     await it.return?.()
   }
   return page
+}
+
+function typeSet (types: unknown): ReadonlySet<string> | undefined {
+  return types === null ? undefined : new Set(types as string[])
 }
 
 function storageOf (server: OwnerServer, client: Client, snapshot: number): Storage {
@@ -115,10 +129,14 @@ export const handlers: Record<string, Handler> = {
     return results.map(encodeResult)
   },
   // the log and streams are read raw: the client decodes the events' data, not the owner, which would encode them again
-  readLog: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLog(range as ReadRange, types === null ? undefined : new Set(types as string[]), true), true),
-  readFiltered: async (s, c, [range, filter]) => await firstEvents(c, s.served.backend.readFiltered(range as ReadRange, filter as LogFilter)),
-  readStream: async (s, c, [stream, range]) => await firstEvents(c, s.served.backend.readStream(stream as string, range as ReadRange, true), true),
-  next: async (_s, c, [id]) => await nextEvents(c, id as number),
+  readLog: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLog(range as ReadRange, typeSet(types), true), rawPage),
+  // protocol 3: the log's events as the records stored, which the owner does not read past their headers
+  readLogRecords: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLogRecords(range as ReadRange, typeSet(types)), recordPage),
+  readFiltered: async (s, c, [range, filter]) => await firstEvents(c, s.served.backend.readFiltered(range as ReadRange, filter as LogFilter), eventPage),
+  readStream: async (s, c, [stream, range]) => await firstEvents(c, s.served.backend.readStream(stream as string, range as ReadRange, true), rawPage),
+  // an ended or unknown read answers an empty page, of the kind its first answer had (events: protocol 2's clients ask no other)
+  next: async (_s, c, [id]) => await nextEvents(c, id as number, eventPage),
+  nextRecords: async (_s, c, [id]) => await nextEvents(c, id as number, recordPage),
   close: async (_s, c, [id]) => {
     const it = c.iterators.get(id as number)
     c.iterators.delete(id as number)

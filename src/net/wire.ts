@@ -8,8 +8,18 @@ import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types
 import { openRawEvent } from '../backend/level/event-record.js'
 import { decode, encode } from '../storage/codec.js'
 
-/** The protocol's version: an owner refuses clients of another. */
-export const PROTOCOL = 2
+/**
+ * The protocol's newest version, spoken when both sides know it. 3: the log's events cross as
+ * the records stored (records.ts), and an event to append says whether it is fresh.
+ */
+export const PROTOCOL = 3
+
+/**
+ * The oldest version still spoken, either side: a process of the version before (a deploy: the
+ * new one starting while the old one drains) and this one talk in it. A peer that speaks none
+ * of this one's versions is refused with ANNALS_LOCKED, which names both.
+ */
+export const OLDEST_PROTOCOL = 2
 
 /** Largest message accepted: a frame past it means the stream is garbage. */
 const MAX_FRAME = 1 << 30
@@ -125,22 +135,27 @@ export function decodeEvents ([events, sealed, raw]: WireEvents): RecordedEvent[
   return events
 }
 
-/** An event to append, as it crosses: without its decoded value. */
-export type WireReady = [id: string, idBytes: Buffer | null, indexed: boolean, type: string, version: number, tags: readonly string[] | null, data: Buffer, metadata: Buffer | null, sealed: boolean, digest: Buffer | null]
+/**
+ * An event to append, as it crosses: without its decoded value. `fresh` came with protocol 3, at
+ * the end: a peer of protocol 2 sends 10 fields, read as not fresh.
+ */
+export type WireReady = [id: string, idBytes: Buffer | null, indexed: boolean, type: string, version: number, tags: readonly string[] | null, data: Buffer, metadata: Buffer | null, sealed: boolean, digest: Buffer | null, fresh?: boolean]
 
 export function encodeReady (e: ReadyEvent): WireReady {
-  return [e.id, e.idBytes ?? null, e.indexed, e.type, e.version, e.tags ?? null, e.data, e.metadata ?? null, e.sealed, e.digest ?? null]
+  return [e.id, e.idBytes ?? null, e.indexed, e.type, e.version, e.tags ?? null, e.data, e.metadata ?? null, e.sealed, e.digest ?? null, e.fresh]
 }
 
 /**
  * An event to append, from the wire. Its id was made in the client, which may send the append
- * again after a lost connection: `fresh` is false, so the writer looks it up and answers a
- * re-send as the first time.
+ * again after a lost connection; it is `fresh` only on its first sending (the client's
+ * SwitchingBackend sends it again as not fresh, once the owner may have written it): the
+ * writer then looks it up and answers the re-send as the first time. A fresh one is not looked
+ * up (measured: the look-up cost each batch of a client's appends a read of LevelDB's).
  */
 export function decodeReady (w: WireReady): ReadyEvent {
-  const [id, idBytes, indexed, type, version, tags, data, metadata, sealed, digest] = w
+  const [id, idBytes, indexed, type, version, tags, data, metadata, sealed, digest, fresh] = w
   const e: ReadyEvent = {
-    id, indexed, fresh: false, type, version, tags: tags ?? undefined, data: buffer(data), metadata: metadata === null ? undefined : buffer(metadata),
+    id, indexed, fresh: fresh === true, type, version, tags: tags ?? undefined, data: buffer(data), metadata: metadata === null ? undefined : buffer(metadata),
     sealed, digest: digest === null ? undefined : buffer(digest)
   }
   if (idBytes !== null) e.idBytes = buffer(idBytes)

@@ -21,7 +21,8 @@ import { ensureTagHeads } from './tags.js'
 import { LevelDoor, type AnyLevel } from './door.js'
 import { LevelImporter } from './import.js'
 import { peekEvent } from './event-record.js'
-import { logChunks, streamChunks } from './readers.js'
+import { logChunks, logRecords, streamChunks } from './readers.js'
+import type { RecordChunks } from './stored-records.js'
 import { listStreams } from './stream-list.js'
 import { StreamIndex } from './stream-index.js'
 import { positionAt } from './time.js'
@@ -127,6 +128,11 @@ export class LevelBackend implements Backend {
   /** `raw`: events with their data and metadata as stored bytes, for a client to decode (net/serve.ts) */
   readLog (range: ReadRange, types?: ReadonlySet<string>, raw = false): EventChunks {
     return logChunks(this.storage, range, () => this.#writer.head.position, types === undefined ? undefined : h => types.has(h.type), this.#visibility(), raw)
+  }
+
+  /** The log's events as stored records, read as {@link readLog} reads them, for a client to decode (net/serve.ts, protocol 3). */
+  readLogRecords (range: ReadRange, types?: ReadonlySet<string>): RecordChunks {
+    return logRecords(this.storage, range, () => this.#writer.head.position, types === undefined ? undefined : h => types.has(h.type), this.#visibility())
   }
 
   readFiltered (range: ReadRange, filter: LogFilter): EventChunks {
