@@ -38,8 +38,8 @@ export const CHUNKS_PER_BATCH = 32
  * a compaction deletes the table files the scan read, and LevelDB unmaps them, so the files the
  * scan has mapped into memory stay about this part of the log, not the whole log. (Measured on a
  * log of 1,000,000 events: every 32 batches kept as little memory but took a quarter longer, each
- * compaction also rewriting what the last one wrote to level 1; every 128, peak RSS 229 -> 175 MB,
- * and no slower.)
+ * compaction also rewriting what the last one wrote to level 1; every 128, the table files mapped
+ * at the peak 130 -> 85 MB, and no slower: see docs/benchmarks.md.)
  */
 export const BATCHES_PER_COMPACTION = 128
 
