@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { open, type Annals } from '../src/index.js'
 import { Space } from '../src/storage/keys.js'
+import { scavengePace } from '../src/backend/level/scavenge.js'
 import { tempDir } from './helpers/backends.js'
 import { marker, scanMarkers } from './helpers/scan.js'
 
@@ -82,6 +83,32 @@ t.test('a compaction that did not happen after a scavenge is done by the next sc
   await db.close()
   await second.level.close()
   t.ok(second.ranges.length > 0, 'but it compacts what the first deleted from')
+  const found = scanMarkers(path, new Set([...removed, ...kept]))
+  t.same([...removed].filter(m => found.has(m)), [], 'no marker of a removed event is in the files')
+  t.equal([...kept].filter(m => found.has(m)).length, kept.size, 'every marker of the others is')
+})
+
+t.test('a scavenge compacts the part of the log it rewrote as it goes, not only at its end', async t => {
+  const { dir, remove } = tempDir()
+  t.teardown(remove)
+  const path = join(dir, 'db')
+  const { level, ranges } = spied(path)
+  const db = await open({ level })
+  const { removed, kept } = await build(db)
+  const pace = scavengePace.batchesPerCompaction
+  scavengePace.batchesPerCompaction = 2
+  t.teardown(() => { scavengePace.batchesPerCompaction = pace })
+  const log = (): number => ranges.filter(([low]) => low[0] === Space.log).length
+  let duringScan = 0
+  const report = await db.scavenge({ onProgress: (done, total) => { if (done < total) duringScan = Math.max(duringScan, log()) } })
+  t.equal(report.removed, removed.size)
+  t.ok(duringScan >= 2, `the log compacted ${duringScan} times before the scan reached its end`)
+  t.notOk(ranges.slice(ranges.findIndex(([low]) => low[0] !== Space.log && low[0] !== Space.meta)).some(([low]) => low[0] === Space.log),
+    'the end compaction of the other ranges does not compact the log again')
+  const read = (await db.readAll().toArray()).filter(e => e.type === 'Marked').map(e => (e.data as { marker: string }).marker)
+  t.same(read, [...kept], 'every kept event reads, in order')
+  await db.close()
+  await level.close()
   const found = scanMarkers(path, new Set([...removed, ...kept]))
   t.same([...removed].filter(m => found.has(m)), [], 'no marker of a removed event is in the files')
   t.equal([...kept].filter(m => found.has(m)).length, kept.size, 'every marker of the others is')

@@ -7,7 +7,9 @@
 // (see scavenge.ts): one key with, for each key space, the lowest and the highest key deleted in
 // it (the log's chunks, the id and tag index entries), and one key per stream whose blocks were
 // deleted. A crash before or during the compaction leaves them there, and the compaction after
-// the next scavenge does them too; they are deleted once compacted.
+// the next scavenge does them too; they are deleted once compacted. The log's range is compacted
+// by the scavenge itself as it goes (PendingCompaction.compactNow), and leaves the record with
+// the next batch.
 import { Space, nameBounds, namedKey, spaceEnd, spaceStart } from '../../storage/keys.js'
 import type { WriteOp } from '../../storage/storage.js'
 import type { LevelDoor } from './door.js'
@@ -58,6 +60,18 @@ export class PendingCompaction {
     this.#changed = true
   }
 
+  /**
+   * Compacts the range of one key space now, and forgets it: the next {@link stage} records the
+   * ranges without it (until then, the record still has it: a crash before compacts it again).
+   */
+  async compactNow (door: LevelDoor, space: number): Promise<void> {
+    const range = this.#ranges.get(space)
+    if (range === undefined) return
+    await rootCompactRange(door)?.(range[0], range[1])
+    this.#ranges.delete(space)
+    this.#changed = true
+  }
+
   /** The ranges, lowest and highest key of each space. */
   ranges (): Array<[Buffer, Buffer]> {
     return [...this.#ranges.values()]
@@ -66,6 +80,11 @@ export class PendingCompaction {
   /** Puts the ranges into a batch of the deletes they cover, when they grew since the last. */
   stage (ops: WriteOp[]): void {
     if (!this.#changed) return
+    if (this.#ranges.size === 0) {
+      ops.push({ key: RANGES_KEY })
+      this.#changed = false
+      return
+    }
     const parts: Buffer[] = []
     for (const [low, high] of this.#ranges.values()) {
       for (const key of [low, high]) {
