@@ -1,7 +1,7 @@
 // The compaction that ends a scavenge on classic-level: it rewrites the key ranges the scavenge
 // deleted from, not the whole database (the blocks of the streams that stay are left alone), and
 // a compaction that did not happen (the process ended first) is done by the next scavenge's.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { open, type Annals } from '../src/index.js'
@@ -44,6 +44,13 @@ async function build (db: Annals): Promise<{ removed: Set<string>, kept: Set<str
 const streamKeyPrefix = (stream: string): Buffer => Buffer.concat([Buffer.from([Space.streams]), Buffer.from(stream), Buffer.from([0])])
 const within = (key: Buffer, [low, high]: [Buffer, Buffer]): boolean => Buffer.compare(low, key) <= 0 && Buffer.compare(key, high) <= 0
 
+/** A raw scan of the folder's files: no marker of a removed event, every marker of a kept one. */
+function filesHold (t: Test, path: string, { removed, kept }: { removed: Set<string>, kept: Set<string> }): void {
+  const found = scanMarkers(path, new Set([...removed, ...kept]))
+  t.same([...removed].filter(m => found.has(m)), [], 'no marker of a removed event is in the files')
+  t.equal([...kept].filter(m => found.has(m)).length, kept.size, 'every marker of the others is')
+}
+
 t.test('a scavenge compacts the ranges it deleted from: not the blocks of the streams that stay', async t => {
   const { dir, remove } = tempDir()
   t.teardown(remove)
@@ -59,9 +66,7 @@ t.test('a scavenge compacts the ranges it deleted from: not the blocks of the st
     t.notOk(ranges.some(r => within(streamKeyPrefix(`keep-${i}`), r)), `the blocks of keep-${i} are in no range compacted`)
   }
   t.ok(ranges.some(r => within(streamKeyPrefix('del-0'), r)), 'those of del-0 are')
-  const found = scanMarkers(path, new Set([...removed, ...kept]))
-  t.same([...removed].filter(m => found.has(m)), [], 'no marker of a removed event is in the files')
-  t.equal([...kept].filter(m => found.has(m)).length, kept.size, 'every marker of the others is')
+  filesHold(t, path, { removed, kept })
 })
 
 t.test('a compaction that did not happen after a scavenge is done by the next scavenge\'s', async t => {
@@ -83,9 +88,7 @@ t.test('a compaction that did not happen after a scavenge is done by the next sc
   await db.close()
   await second.level.close()
   t.ok(second.ranges.length > 0, 'but it compacts what the first deleted from')
-  const found = scanMarkers(path, new Set([...removed, ...kept]))
-  t.same([...removed].filter(m => found.has(m)), [], 'no marker of a removed event is in the files')
-  t.equal([...kept].filter(m => found.has(m)).length, kept.size, 'every marker of the others is')
+  filesHold(t, path, { removed, kept })
 })
 
 t.test('a scavenge compacts the part of the log it rewrote as it goes, not only at its end', async t => {
@@ -109,7 +112,5 @@ t.test('a scavenge compacts the part of the log it rewrote as it goes, not only 
   t.same(read, [...kept], 'every kept event reads, in order')
   await db.close()
   await level.close()
-  const found = scanMarkers(path, new Set([...removed, ...kept]))
-  t.same([...removed].filter(m => found.has(m)), [], 'no marker of a removed event is in the files')
-  t.equal([...kept].filter(m => found.has(m)).length, kept.size, 'every marker of the others is')
+  filesHold(t, path, { removed, kept })
 })
