@@ -44,6 +44,16 @@ async function build (db: Annals): Promise<{ removed: Set<string>, kept: Set<str
 const streamKeyPrefix = (stream: string): Buffer => Buffer.concat([Buffer.from([Space.streams]), Buffer.from(stream), Buffer.from([0])])
 const within = (key: Buffer, [low, high]: [Buffer, Buffer]): boolean => Buffer.compare(low, key) <= 0 && Buffer.compare(key, high) <= 0
 
+/** A spied database in a folder of the test's, opened, with the markers of build() appended. */
+async function built (t: Test): Promise<ReturnType<typeof spied> & { path: string, db: Annals, removed: Set<string>, kept: Set<string> }> {
+  const { dir, remove } = tempDir()
+  t.teardown(remove)
+  const path = join(dir, 'db')
+  const spy = spied(path)
+  const db = await open({ level: spy.level })
+  return { ...spy, path, db, ...await build(db) }
+}
+
 /** A raw scan of the folder's files: no marker of a removed event, every marker of a kept one. */
 function filesHold (t: Test, path: string, { removed, kept }: { removed: Set<string>, kept: Set<string> }): void {
   const found = scanMarkers(path, new Set([...removed, ...kept]))
@@ -52,12 +62,7 @@ function filesHold (t: Test, path: string, { removed, kept }: { removed: Set<str
 }
 
 t.test('a scavenge compacts the ranges it deleted from: not the blocks of the streams that stay', async t => {
-  const { dir, remove } = tempDir()
-  t.teardown(remove)
-  const path = join(dir, 'db')
-  const { level, ranges } = spied(path)
-  const db = await open({ level })
-  const { removed, kept } = await build(db)
+  const { path, level, ranges, db, removed, kept } = await built(t)
   t.equal((await db.scavenge()).removed, removed.size)
   await db.close()
   await level.close()
@@ -70,12 +75,9 @@ t.test('a scavenge compacts the ranges it deleted from: not the blocks of the st
 })
 
 t.test('a compaction that did not happen after a scavenge is done by the next scavenge\'s', async t => {
-  const { dir, remove } = tempDir()
-  t.teardown(remove)
-  const path = join(dir, 'db')
-  const first = spied(path)
-  let db = await open({ level: first.level })
-  const { removed, kept } = await build(db)
+  const first = await built(t)
+  const { path, removed, kept } = first
+  let db = first.db
   // from its last batch of the log on, compactions fail: it deletes what it deletes, not compacted
   const stopped = db.scavenge({ onProgress: (done, total) => { if (done === total) first.failing.on = true } })
   await t.rejects(stopped, /the process ended here/, 'the first scavenge ends before its compaction')
@@ -92,12 +94,7 @@ t.test('a compaction that did not happen after a scavenge is done by the next sc
 })
 
 t.test('a scavenge compacts the part of the log it rewrote as it goes, not only at its end', async t => {
-  const { dir, remove } = tempDir()
-  t.teardown(remove)
-  const path = join(dir, 'db')
-  const { level, ranges } = spied(path)
-  const db = await open({ level })
-  const { removed, kept } = await build(db)
+  const { path, level, ranges, db, removed, kept } = await built(t)
   const pace = scavengePace.batchesPerCompaction
   scavengePace.batchesPerCompaction = 2
   t.teardown(() => { scavengePace.batchesPerCompaction = pace })
