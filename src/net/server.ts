@@ -12,7 +12,8 @@ import type { Lock } from '../backend/backend.js'
 import { AnnalsError } from '../errors.js'
 import type { LevelBackend } from '../backend/level/level-backend.js'
 import type { SnapshotStorage } from '../backend/level/snapshot.js'
-import type { StreamSummary } from '../backend/backend.js'
+import type { EventChunks, StreamSummary } from '../backend/backend.js'
+import type { RecordChunks } from '../backend/level/stored-records.js'
 import type { ChunkIterator } from '../storage/storage.js'
 import type { KeyStore } from '../privacy/key-store.js'
 import { checkCredentials, newNonce, type Credentials } from './auth.js'
@@ -33,10 +34,7 @@ export interface Served {
 }
 
 /** A read a client has open: of events, or of the log's records. */
-export interface Chunks {
-  next (): Promise<unknown[]>
-  close (): Promise<void>
-}
+export type Chunks = EventChunks | RecordChunks
 
 /** How long a leaving owner waits for the requests it took, in ms. */
 const LEAVE_MS = 10_000
@@ -52,8 +50,6 @@ export class Client {
   readonly acks = new Map<number, () => void>()
   nextId = 1
   admitted = false
-  /** the version of the protocol it speaks */
-  protocol = OLDEST_PROTOCOL
   leaving = false
   #inflight = 0
   #idle: (() => void) | undefined
@@ -274,7 +270,6 @@ export class OwnerServer {
         return
       }
       client.admitted = true
-      client.protocol = version
       const head = this.#served.backend.head
       client.send(['welcome', head.position, head.time])
       return

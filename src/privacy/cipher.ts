@@ -24,17 +24,13 @@ export const TAG_BYTES = 16
 const IV_BYTES = 12
 
 // Random bytes come from a pool filled in one call (one fill per field cost more than the
-// cipher); a used pool is replaced, not refilled, in case a view of it is still held
+// cipher), and are copied out of it
 let pool = Buffer.alloc(0)
 let offset = 0
 
 function random (n: number): Buffer {
-  if (offset + n > pool.length) {
-    pool = randomFillSync(Buffer.allocUnsafeSlow(48 * 1024))
-    offset = 0
-  }
-  const bytes = pool.subarray(offset, offset + n)
-  offset += n
+  const bytes = Buffer.allocUnsafe(n)
+  randomInto(bytes, 0, n)
   return bytes
 }
 

@@ -41,7 +41,7 @@ export const CHUNKS_PER_BATCH = 32
  * compaction also rewriting what the last one wrote to level 1; every 128, the table files mapped
  * at the peak 130 -> 85 MB, and no slower: see docs/benchmarks.md.)
  */
-export const BATCHES_PER_COMPACTION = 128
+const BATCHES_PER_COMPACTION = 128
 
 /** How often a scavenge compacts the log as it goes: {@link BATCHES_PER_COMPACTION}; tests lower it to take the steps on small logs. */
 export const scavengePace = { batchesPerCompaction: BATCHES_PER_COMPACTION }

@@ -36,11 +36,7 @@ export function tagKey (tag: string, position: number): Buffer {
 
 /** The key of a tag's head. */
 export function tagHeadKey (tag: string): Buffer {
-  const length = Buffer.byteLength(tag)
-  const key = Buffer.allocUnsafe(length + 1)
-  key[0] = Space.tagHeads
-  key.write(tag, 1, 'utf8')
-  return key
+  return namedKey(Space.tagHeads, tag)
 }
 
 /** The marker saying that every tag of the index has its head. */
@@ -98,10 +94,9 @@ export async function ensureTagHeads (storage: Storage): Promise<void> {
   try {
     for (let keys = await it.nextv(1024); keys.length > 0; keys = await it.nextv(1024)) {
       for (const key of keys) {
-        const position = key.length >= 10 && key[key.length - 9] === 0 ? readU64(key, key.length - 8) : undefined
-        if (position === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The tag index entry ${key.toString('hex')} is damaged`)
-        const tag = key.toString('utf8', 1, key.length - 9)
-        last.set(tag, Math.max(position, last.get(tag) ?? -1))
+        const parts = tagKeyParts(key)
+        if (parts === undefined) throw new AnnalsError('ANNALS_CORRUPT', `The tag index entry ${key.toString('hex')} is damaged`)
+        last.set(parts.tag, Math.max(parts.position, last.get(parts.tag) ?? -1))
       }
       if (last.size >= 1024) await write(false)
     }
@@ -116,13 +111,20 @@ export function tagValue (type: string, tags: readonly string[]): Buffer {
 }
 
 /** A tag index entry read back: throws when it does not parse. */
+/** The tag and position of a tag index entry's key; undefined when it has no position. */
+function tagKeyParts (key: Buffer): { tag: string, position: number } | undefined {
+  const position = key.length >= 10 && key[key.length - 9] === 0 ? readU64(key, key.length - 8) : undefined
+  return position === undefined ? undefined : { tag: key.toString('utf8', 1, key.length - 9), position }
+}
+
 export function decodeTagEntry (key: Buffer, value: Buffer): { tag: string, position: number, type: string, tags: string[] } {
-  if (key.length < 10 || key[key.length - 9] !== 0) throw new Error('a key without its position')
+  const parts = tagKeyParts(key)
+  if (parts === undefined) throw new Error('a key without its position')
   const entry = decode(value)
   if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Array.isArray(entry[1]) || !entry[1].every(t => typeof t === 'string')) {
     throw new Error('a value that is not [type, tags]')
   }
-  return { tag: key.toString('utf8', 1, key.length - 9), position: readU64(key, key.length - 8)!, type: entry[0], tags: entry[1] as string[] }
+  return { ...parts, type: entry[0], tags: entry[1] as string[] }
 }
 
 /** Whether every item of a query can be answered from the tag index (each has a tag). */
