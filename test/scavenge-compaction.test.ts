@@ -1,9 +1,11 @@
 // The compaction that ends a scavenge on classic-level: it rewrites the key ranges the scavenge
 // deleted from, not the whole database (the blocks of the streams that stay are left alone), and
 // a compaction that did not happen (the process ended first) is done by the next scavenge's.
+// On memory-level, which has no compaction, the scan is reopened at the same pace all the same.
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
+import { MemoryLevel } from 'memory-level'
 import { open, type Annals } from '../src/index.js'
 import { Space } from '../src/storage/keys.js'
 import { scavengePace } from '../src/backend/level/scavenge.js'
@@ -110,4 +112,21 @@ t.test('a scavenge compacts the part of the log it rewrote as it goes, not only 
   await db.close()
   await level.close()
   filesHold(t, path, { removed, kept })
+})
+
+t.test('on memory-level (no compactRange), a scan reopened at the same pace reads on where it was', async t => {
+  const level = new MemoryLevel<Buffer, Buffer>({ keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  const db = await open({ level })
+  t.teardown(async () => { await db.close(); await level.close() })
+  const { removed, kept } = await build(db)
+  const pace = scavengePace.batchesPerCompaction
+  scavengePace.batchesPerCompaction = 2
+  t.teardown(() => { scavengePace.batchesPerCompaction = pace })
+  let batches = 0
+  const report = await db.scavenge({ onProgress: () => { batches++ } })
+  t.ok(batches > 4, `${batches} batches: the scan was reopened ${Math.floor(batches / 2)} times`)
+  t.equal(report.removed, removed.size, 'every removed event removed once')
+  const read = (await db.readAll().toArray()).filter(e => e.type === 'Marked').map(e => (e.data as { marker: string }).marker)
+  t.same(read, [...kept], 'every kept event reads, in order')
+  t.equal((await db.scavenge()).removed, 0, 'a second scavenge finds nothing left')
 })

@@ -6,6 +6,7 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
+import { MemoryLevel } from 'memory-level'
 import { open, type Annals } from '../src/index.js'
 import { TAG_HEADS_KEY, tagHeadKey } from '../src/backend/level/tags.js'
 import { Space, spaceEnd, spaceStart, u64 } from '../src/storage/keys.js'
@@ -29,8 +30,12 @@ async function raw (path: string, change: (db: ClassicLevel<Buffer, Buffer>) => 
 /** A log of tagged events: `photo:<i>` on each, `user:<i % 3>` on each, over 30 events. */
 async function build (path: string): Promise<void> {
   const db = await open(path)
-  for (let i = 0; i < 30; i++) await db.append(`album-${i % 3}`, { type: 'PhotoAdded', data: i, tags: [`photo:${i}`, `user:${i % 3}`] })
+  await fill(db)
   await db.close()
+}
+
+async function fill (db: Annals): Promise<void> {
+  for (let i = 0; i < 30; i++) await db.append(`album-${i % 3}`, { type: 'PhotoAdded', data: i, tags: [`photo:${i}`, `user:${i % 3}`] })
 }
 
 /** A folder holding the log of `build`, removed after the test. */
@@ -95,5 +100,21 @@ t.test('a head behind its entries is found by verify; a damaged head fails a con
   const db = await open(path)
   await t.rejects(db.append('x', { type: 'PhotoAdded' }, claim('user:2')), { code: 'ANNALS_CORRUPT' })
   t.ok(await db.append('x', { type: 'PhotoAdded' }, claim('photo:new')), 'other tags are answered')
+  await db.close()
+})
+
+t.test('on memory-level too, a database made before the heads gets them at open', async t => {
+  const level = new MemoryLevel<Buffer, Buffer>({ keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  t.teardown(async () => { await level.close() })
+  const first = await open({ level })
+  await fill(first)
+  await first.close()
+  const keys = await level.keys({ gte: spaceStart(Space.tagHeads), lt: spaceEnd(Space.tagHeads) }).all()
+  t.equal(keys.length, 33, 'each tag had its head')
+  await level.batch([...keys.map(key => ({ type: 'del' as const, key })), { type: 'del', key: TAG_HEADS_KEY }])
+  const db = await open({ level })
+  t.same(await level.get(tagHeadKey('user:1')), u64(28), 'rebuilt: the last position of the tag')
+  t.not(await level.get(TAG_HEADS_KEY), undefined, 'and the marker')
+  await conditionsHold(t, db, 'rebuilt on memory-level')
   await db.close()
 })
