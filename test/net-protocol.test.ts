@@ -1,6 +1,7 @@
 // Processes of two versions of the protocol (a deploy: the new version starts while the old
-// one drains): this version speaks protocol 2 with a peer of protocol 2, either side, and
-// refuses a peer that speaks none of its versions with ANNALS_LOCKED, naming both.
+// one drains): this version speaks protocol 2 or 3 with a peer of protocol 2 or 3, either side
+// (events' data crossing as maps, the only layout those read), and refuses a peer that speaks
+// none of its versions with ANNALS_LOCKED, naming both.
 import t, { type Test } from 'tap'
 import { createServer, connect, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -12,11 +13,15 @@ import { readOwner } from '../src/net/paths.js'
 import { FrameReader, OLDEST_PROTOCOL, PROTOCOL, decodeError, encodeReady, frame } from '../src/net/wire.js'
 import type { ReadyEvent } from '../src/backend/backend.js'
 import { encode } from '../src/storage/codec.js'
+import { COLUMNS } from '../src/storage/columns.js'
+import { eventParts } from '../src/backend/level/event-record.js'
+import { decodeRecords } from '../src/net/records.js'
+import { unpack } from 'msgpackr'
 import { tempDir } from './helpers/backends.js'
 import { kill, startChild } from './helpers/child.js'
 
 t.equal(OLDEST_PROTOCOL, 2)
-t.equal(PROTOCOL, 3)
+t.equal(PROTOCOL, 4)
 
 const ready = (n: number): ReadyEvent => ({
   id: `e-${n}`, indexed: true, fresh: false, type: 'T', version: 1, tags: undefined, data: encode({ n }), metadata: undefined, sealed: false, digest: undefined
@@ -55,12 +60,12 @@ t.test('this owner and a client of protocol 2', async t => {
   t.equal(hi![3], PROTOCOL, 'and its newest after the nonce')
   t.equal(answer![0], 'welcome', 'a client of protocol 2 is admitted')
 
-  for (const version of [1, 4]) {
+  for (const version of [1, 5]) {
     const [, refused] = await handshake(socket!, () => ['auth', version, token, null])
     t.equal(refused![0], 'refused', `a client of protocol ${version} is refused`)
     const err = decodeError(refused![1] as Parameters<typeof decodeError>[0])
     t.ok(err instanceof AnnalsError && err.code === 'ANNALS_LOCKED', 'with ANNALS_LOCKED')
-    t.match(err.message, new RegExp(`protocol ${version}.* 2 to 3`), 'naming both')
+    t.match(err.message, new RegExp(`protocol ${version}.* 2 to 4`), 'naming both')
   }
 
   // a client that speaks 2 at most: appends as protocol 2 sends them, reads the log's events (not its records)
@@ -78,7 +83,7 @@ t.test('this owner and a client of protocol 2', async t => {
   const read = [...await chunks.next(), ...await chunks.next()]
   t.same(read.map(e => [e.position, e.id, e.data]), [[0, 'e-0', { n: 0 }], [1, 'e-1', { n: 1 }], [2, 'e-2', { n: 2 }]])
 
-  // and this version's client of the same owner speaks 3
+  // and this version's client of the same owner speaks 4
   const db = await open(path)
   t.teardown(async () => { await db.close() })
   t.equal(db.role, 'client')
@@ -121,7 +126,62 @@ t.test('this client and an owner of protocol 2: it speaks 2', async t => {
   t.same(await auth, ['auth', 2, 'token', null])
 })
 
+t.test('this client and an owner of protocol 3: it speaks 3, and writes events\' data as maps', async t => {
+  const { path, auth } = await fakeOwner(t, ['hi', 2, 'nonce', 3])
+  const { connection, welcome } = await Connection.open(path, 'token', undefined)
+  t.equal(connection.protocol, 3)
+  t.same(await auth, ['auth', 3, 'token', null])
+  const client = new ClientBackend(connection, welcome, path, undefined)
+  t.teardown(async () => { await client.close() })
+  t.equal(client.columns, false, 'an owner of protocol 3 would store the column layout where its version does not read it')
+})
+
+t.test('a client of protocol 2 or 3 gets events\' data as maps, the only layout it reads', async t => {
+  const { dir, remove } = tempDir()
+  t.teardown(remove)
+  const path = join(dir, 'db')
+  const owner = await startChild('hold-open.mjs', [path])
+  t.teardown(async () => { await kill(owner) })
+  const { socket, token } = readOwner(path)!
+  const db = await open(path)
+  t.teardown(async () => { await db.close() })
+  t.equal(db.role, 'client')
+  const data = [{ n: 0, title: 'columns' }, { n: 1, title: 'columns' }, [2]]
+  for (const d of data) await db.append('s', { type: 'T', data: d })
+
+  const range = { from: 0, to: undefined, backwards: false, limit: Infinity }
+  const seen = (bytes: Uint8Array[]): void => {
+    t.ok(bytes.every(b => b[0] !== COLUMNS), 'no data in the column layout crosses')
+    t.same(bytes.map(b => unpack(b)), data, 'and msgpackr alone reads it, as the older version does')
+  }
+  // protocol 2: the log's events, data as stored bytes
+  const two = await Connection.open(socket!, token!, undefined, 2)
+  t.teardown(() => { two.connection.destroy() })
+  const [, [events]] = await two.connection.request('readLog', range, null) as [number, [Array<{ data: Uint8Array }>]]
+  seen(events.map(e => e.data))
+  const [, [streamEvents]] = await two.connection.request('readStream', 's', range) as [number, [Array<{ data: Uint8Array }>]]
+  seen(streamEvents.map(e => e.data))
+  // protocol 3: the log's records as stored
+  const three = await Connection.open(socket!, token!, undefined, 3)
+  t.teardown(() => { three.connection.destroy() })
+  const [, records] = await three.connection.request('readLogRecords', range, null) as [number, Uint8Array]
+  const buffer = Buffer.from(records.buffer, records.byteOffset, records.length)
+  const recorded: Uint8Array[] = []
+  for (let at = 0; at < buffer.length;) {
+    const end = at + 20 + buffer.readUInt32LE(at + 16)
+    recorded.push(eventParts(buffer, at + 20, end).data)
+    at = end
+  }
+  seen(recorded)
+  t.same(decodeRecords(records).map(e => [e.position, e.revision, e.stream, e.type, e.data]), data.map((d, i) => [i, i, 's', 'T', d]), 'the records rebuilt read whole')
+  // protocol 4 (this version's client): as stored
+  const four = await Connection.open(socket!, token!, undefined, 4)
+  t.teardown(() => { four.connection.destroy() })
+  const [, [raw]] = await four.connection.request('readLog', range, null) as [number, [Array<{ data: Uint8Array }>]]
+  t.equal(raw[0]!.data[0], COLUMNS, 'a client of protocol 4 gets the column layout')
+})
+
 t.test('this client and an owner that speaks none of its versions: ANNALS_LOCKED, naming both', async t => {
-  const { path } = await fakeOwner(t, ['hi', 4, 'nonce', 5])
-  await t.rejects(Connection.open(path, 'token', undefined), { code: 'ANNALS_LOCKED', message: /protocol 4 to 5, this one 2 to 3/ })
+  const { path } = await fakeOwner(t, ['hi', 5, 'nonce', 6])
+  await t.rejects(Connection.open(path, 'token', undefined), { code: 'ANNALS_LOCKED', message: /protocol 5 to 6, this one 2 to 4/ })
 })

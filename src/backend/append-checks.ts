@@ -4,7 +4,7 @@
 // level writer's one process; PostgreSQL's rows, read under its lock).
 import { AnnalsError } from '../errors.js'
 import type { AppendResult, ExpectedRevision, RecordedEvent } from '../log/types.js'
-import { decode } from '../storage/codec.js'
+import { decode, encodeData } from '../storage/codec.js'
 import { sealedEvents, type AppendCondition, type AppendManyRequest, type AppendPart, type EventQuery, type QueryItem } from './backend.js'
 
 /** An event with an id, stored before or placed earlier in the batch being built: what a retry is compared with. */
@@ -63,7 +63,7 @@ export function retriedMany (parts: readonly AppendPart[], found: ReadonlyMap<st
       const at = p ?? found.get(e.id)!
       const same = at.stream === part.stream && at.type === e.type && (last === undefined || at.revision > last.revision) &&
         sameTags(at.tags, e.tags) &&
-        (e.digest !== undefined ? at.digest.equals(e.digest) : at.data.equals(e.data) && sameBytes(at.metadata, e.metadata))
+        (e.digest !== undefined ? at.digest.equals(e.digest) : sameData(at.data, e.data) && sameBytes(at.metadata, e.metadata))
       if (!same) throw duplicate(`The id '${e.id}' is already stored with other content, stream or order`)
       last = at
       pending ||= p !== undefined
@@ -165,4 +165,18 @@ function sameBytes (a: Buffer | undefined, b: Buffer | undefined): boolean {
 
 function duplicate (message: string): AnnalsError {
   return new AnnalsError('ANNALS_DUPLICATE_ID', message)
+}
+
+/**
+ * Whether stored data holds the same value as data encoded now: the same bytes, or the same
+ * once both are encoded again, for data of two layouts (events' data took the column layout in
+ * format 3; a client of an older version sends maps).
+ */
+function sameData (stored: Buffer, now: Buffer): boolean {
+  if (stored.equals(now)) return true
+  try {
+    return encodeData(decode(stored)).equals(encodeData(decode(now)))
+  } catch {
+    return false
+  }
 }

@@ -267,6 +267,18 @@ export interface Backend {
   readonly role?: 'owner' | 'client'
   /** The last committed position (-1 when the log is empty) and its commit time. */
   readonly head: LogHead
+  /**
+   * Whether events' data may be written in the column layout (storage/columns.ts, encodeData):
+   * true only where every process that can read the store reads that layout. Absent: false,
+   * data is written as MessagePack maps. Either way, reads take both. It may change while open
+   * (a client whose owner changed).
+   *
+   * @example
+   * ```ts
+   * const bytes = backend.columns === true ? encodeData(data) : encode(data)
+   * ```
+   */
+  readonly columns?: boolean
   /** What its writer counted (appends, batches, latency, its queue), for `db.stats()`; none: zeros. */
   readonly figures?: WriterFigures
   /** Appends one stream's events atomically, after its checks; resolves once committed. */

@@ -27,15 +27,17 @@ export interface ImportLine {
 export class Importer {
   readonly #importer: LogImporter
   readonly #maxEventSize: number
+  readonly #columns: boolean
 
-  private constructor (importer: LogImporter, maxEventSize: number) {
+  private constructor (importer: LogImporter, maxEventSize: number, columns: boolean) {
     this.#importer = importer
     this.#maxEventSize = maxEventSize
+    this.#columns = columns
   }
 
   /** An importer into `log`, which must be empty (a `TypeError` otherwise). */
   static async start (log: Log, maxEventSize: number): Promise<Importer> {
-    return new Importer(await log.backend.importer(), maxEventSize)
+    return new Importer(await log.backend.importer(), maxEventSize, log.backend.columns === true)
   }
 
   get count (): number {
@@ -52,7 +54,7 @@ export class Importer {
       const at = `The event at position ${String(e.position)}`
       const stream = checked(at, () => checkStream(e.stream))
       const [pending] = checked(at, () => checkEvents([{ type: e.type, data: e.data, metadata: e.metadata, id: e.id, ...(e.tags === undefined ? {} : { tags: e.tags }) }]))
-      const ready = checked(at, () => readyEvent(stream, pending!, 0, { id: pending!.id!, version: e.version, indexed: true, fresh: false, stored, maxEventSize: this.#maxEventSize }))
+      const ready = checked(at, () => readyEvent(stream, pending!, 0, { id: pending!.id!, version: e.version, indexed: true, fresh: false, stored, maxEventSize: this.#maxEventSize, columns: this.#columns }))
       return { stream, revision: e.revision, position: e.position, time: e.time, event: ready }
     }))
   }

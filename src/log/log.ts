@@ -173,7 +173,7 @@ export class Log {
           digest: transform.digest({ type: e.type, data: e.data, metadata: e.metadata ?? {}, ...(e.tags === undefined ? {} : { tags: e.tags }) })
         }
       }
-      const ready = readyEvent(stream, e, i, { id, version: this.upcaster.version(e.type), indexed: true, fresh: e.id === undefined, stored, maxEventSize })
+      const ready = readyEvent(stream, e, i, { id, version: this.upcaster.version(e.type), indexed: true, fresh: e.id === undefined, stored, maxEventSize, columns: this.backend.columns === true })
       if (idBytes !== undefined) ready.idBytes = idBytes
       return ready
     })

@@ -2,7 +2,7 @@
 // checked for size. One place for appends and imports alike.
 import { AnnalsError } from '../errors.js'
 import type { ReadyEvent } from '../backend/backend.js'
-import { UnencodableError, encode } from '../storage/codec.js'
+import { UnencodableError, encode, encodeData } from '../storage/codec.js'
 import type { PendingEvent } from './validate.js'
 
 /** How to make one event ready. */
@@ -20,6 +20,8 @@ export interface ReadyOptions {
    */
   stored?: { data: unknown, digest: Buffer | undefined }
   maxEventSize: number
+  /** whether the data may take the column layout (Backend.columns) */
+  columns: boolean
 }
 
 /**
@@ -32,7 +34,7 @@ export function readyEvent (stream: string, e: PendingEvent, index: number, o: R
   let bytes: Buffer
   let metadata: Buffer | undefined
   try {
-    bytes = encode(data)
+    bytes = o.columns ? encodeData(data) : encode(data)
     metadata = e.metadata === undefined || isEmpty(e.metadata) ? undefined : encode(e.metadata)
   } catch (err) {
     if (!(err instanceof UnencodableError)) throw err

@@ -55,6 +55,11 @@ export class ClientBackend implements Backend {
     this.#gone = gone
   }
 
+  /** Whether the owner reads the column layout: it does from protocol 4 on. */
+  get columns (): boolean {
+    return this.connection.protocol >= 4
+  }
+
   get head (): LogHead {
     return this.#head
   }

@@ -70,6 +70,10 @@ export class FolderOwner implements Attached {
     return this.#level.location
   }
 
+  get columns (): boolean {
+    return this.#level.columns
+  }
+
   get head (): LogHead {
     return this.#level.head
   }

@@ -12,6 +12,7 @@ import type { ChunkIterator, KeyRange, Storage, WriteOp } from '../storage/stora
 import type { Chunks, Client, OwnerServer } from './server.js'
 import { buffer, decodeParts, decodeReady, encodeEvents, encodeResult, type WireParts, type WireReady } from './wire.js'
 import { encodeRecords } from './records.js'
+import { COLUMNS_PROTOCOL, rawEventsAsMaps, recordsAsMaps } from './older-clients.js'
 
 type Handler = (server: OwnerServer, client: Client, args: unknown[]) => unknown
 
@@ -21,10 +22,14 @@ const STREAMS_PAGE = 256
 /** How a read's chunks cross: events (`raw`: with their data as the stored bytes), or records (protocol 3). */
 type Page = (items: unknown[]) => unknown
 
-const pageOf = (raw: boolean): Page => items => encodeEvents(items as RecordedEvent[], raw)
-const eventPage = pageOf(false)
-const rawPage = pageOf(true)
+const eventPage: Page = items => encodeEvents(items as RecordedEvent[], false)
+const rawPage: Page = items => encodeEvents(items as RecordedEvent[], true)
 const recordPage: Page = items => encodeRecords(items as StoredRecord[])
+// a client of protocol 2 or 3 reads events' data as maps only (older-clients.ts)
+const olderRawPage: Page = items => encodeEvents(rawEventsAsMaps(items as RecordedEvent[]), true)
+const olderRecordPage: Page = items => encodeRecords(recordsAsMaps(items as StoredRecord[]))
+const raw = (c: Client): Page => c.protocol < COLUMNS_PROTOCOL ? olderRawPage : rawPage
+const records = (c: Client): Page => c.protocol < COLUMNS_PROTOCOL ? olderRecordPage : recordPage
 
 /** The first chunk of a read, and the id to ask for the next by. */
 async function firstEvents (client: Client, chunks: Chunks, page: Page): Promise<[number, unknown]> {
@@ -129,14 +134,14 @@ export const handlers: Record<string, Handler> = {
     return results.map(encodeResult)
   },
   // the log and streams are read raw: the client decodes the events' data, not the owner, which would encode them again
-  readLog: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLog(range as ReadRange, typeSet(types), true), rawPage),
+  readLog: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLog(range as ReadRange, typeSet(types), true), raw(c)),
   // protocol 3: the log's events as the records stored, which the owner does not read past their headers
-  readLogRecords: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLogRecords(range as ReadRange, typeSet(types)), recordPage),
+  readLogRecords: async (s, c, [range, types]) => await firstEvents(c, s.served.backend.readLogRecords(range as ReadRange, typeSet(types)), records(c)),
   readFiltered: async (s, c, [range, filter]) => await firstEvents(c, s.served.backend.readFiltered(range as ReadRange, filter as LogFilter), eventPage),
-  readStream: async (s, c, [stream, range]) => await firstEvents(c, s.served.backend.readStream(stream as string, range as ReadRange, true), rawPage),
+  readStream: async (s, c, [stream, range]) => await firstEvents(c, s.served.backend.readStream(stream as string, range as ReadRange, true), raw(c)),
   // an ended or unknown read answers an empty page, of the kind its first answer had (events: protocol 2's clients ask no other)
   next: async (_s, c, [id]) => await nextEvents(c, id as number, eventPage),
-  nextRecords: async (_s, c, [id]) => await nextEvents(c, id as number, recordPage),
+  nextRecords: async (_s, c, [id]) => await nextEvents(c, id as number, records(c)),
   close: async (_s, c, [id]) => {
     const it = c.iterators.get(id as number)
     c.iterators.delete(id as number)

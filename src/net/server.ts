@@ -50,6 +50,8 @@ export class Client {
   readonly acks = new Map<number, () => void>()
   nextId = 1
   admitted = false
+  /** the version of the protocol it speaks, set when it is admitted */
+  protocol = PROTOCOL
   leaving = false
   #inflight = 0
   #idle: (() => void) | undefined
@@ -270,6 +272,7 @@ export class OwnerServer {
         return
       }
       client.admitted = true
+      client.protocol = version
       const head = this.#served.backend.head
       client.send(['welcome', head.position, head.time])
       return

@@ -77,6 +77,10 @@ export class SwitchingBackend implements Backend {
     return this.#current.head
   }
 
+  get columns (): boolean {
+    return this.#current.columns === true
+  }
+
   /** The backend in use now. */
   get current (): Attached {
     return this.#current

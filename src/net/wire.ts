@@ -10,9 +10,11 @@ import { decode, encode } from '../storage/codec.js'
 
 /**
  * The protocol's newest version, spoken when both sides know it. 3: the log's events cross as
- * the records stored (records.ts), and an event to append says whether it is fresh.
+ * the records stored (records.ts), and an event to append says whether it is fresh. 4: events'
+ * data may cross in the column layout (storage/columns.ts), both ways; a client of 2 or 3 gets
+ * it as maps (older-clients.ts), and sends maps.
  */
-export const PROTOCOL = 3
+export const PROTOCOL = 4
 
 /**
  * The oldest version still spoken, either side: a process of the version before (a deploy: the

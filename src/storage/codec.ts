@@ -1,6 +1,7 @@
 // The value codec: MessagePack through msgpackr. Records are self-describing maps and arrays
 // (no shared structures), so any record decodes on its own, in any process, years later.
 import { Packr, addExtension } from 'msgpackr'
+import { COLUMNS, decodeColumns, encodeColumns, type Parts } from './columns.js'
 import { acceptExtensionClass, findCycle, formatPath, type ProblemKind } from './exact.js'
 
 /**
@@ -32,8 +33,23 @@ const packr = new Packr({ useRecords: false, moreTypes: false })
  * cycles, values nested too deep for the stack and integers too large for 64 bits.
  */
 export function encode (value: unknown): Buffer {
+  return packed(value, pack)
+}
+
+/**
+ * Encodes an event's data: as {@link encode} does, but a plain object of up to 64 keys in the
+ * column layout (columns.ts), which decodes in about half the time. {@link decode} reads both.
+ */
+export function encodeData (value: unknown): Buffer {
+  return packed(value, packData)
+}
+
+const pack = (value: unknown): Buffer => packr.pack(value)
+const packData = (value: unknown): Buffer => encodeColumns(value, parts) ?? packr.pack(value)
+
+function packed (value: unknown, how: (value: unknown) => Buffer): Buffer {
   try {
-    return packr.pack(value)
+    return how(value)
   } catch (err) {
     if (err instanceof UnencodableError) throw err
     if (err instanceof RangeError && /call stack/i.test(err.message)) {
@@ -48,18 +64,28 @@ export function encode (value: unknown): Buffer {
   }
 }
 
-/** Decodes MessagePack bytes. Throws whatever msgpackr throws on malformed input. */
+/** Decodes what {@link encode} or {@link encodeData} wrote. Throws an Error (msgpackr's, or the column layout's) on malformed input. */
 export function decode (bytes: Uint8Array): unknown {
+  if (bytes[0] === COLUMNS) {
+    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+    return decodeColumns(buffer, 0, buffer.length, parts)
+  }
   return packr.unpack(bytes)
 }
 
 const range = { start: 0, end: 0 }
+const parts: Parts = { pack, unpackRange }
 
 /**
  * Decodes the MessagePack bytes `buffer[start..end)`, which must hold exactly one value, without
  * a view of them: msgpackr keeps one DataView per buffer, so the events of one chunk share it.
  */
 export function decodeRange (buffer: Buffer, start: number, end: number): unknown {
+  if (buffer[start] === COLUMNS && start < end) return decodeColumns(buffer, start, end, parts)
+  return unpackRange(buffer, start, end)
+}
+
+function unpackRange (buffer: Buffer, start: number, end: number): unknown {
   range.start = start
   range.end = end
   return packr.unpack(buffer, range)
@@ -89,6 +115,6 @@ export function registerExtension<T> (Class: new (...args: never[]) => T, type: 
 /** Decodes bytes, and tells whether the value holds any extension value. */
 export function decodeWithExtensions (bytes: Uint8Array): [value: unknown, extensions: boolean] {
   const before = extensionReads
-  const value = packr.unpack(bytes)
+  const value = decode(bytes)
   return [value, extensionReads !== before]
 }

@@ -16,7 +16,7 @@ import { filteredChunks, firstConflict } from './filtered.js'
 import { LocalCoordination } from '../local-coordination.js'
 import type { AppendResult } from '../../log/types.js'
 import { logKey, parseChunk } from './chunk.js'
-import { FORMAT_KEY, FORMAT_VERSION } from './format.js'
+import { FORMAT_KEY, FORMAT_VERSION, UPGRADES_FROM } from './format.js'
 import { ensureTagHeads } from './tags.js'
 import { LevelDoor, type AnyLevel } from './door.js'
 import { LevelImporter } from './import.js'
@@ -107,6 +107,11 @@ export class LevelBackend implements Backend {
 
   get location (): string | undefined {
     return this.storage.location
+  }
+
+  /** Format 3 (format.ts): every annals that opens this database reads the column layout. */
+  get columns (): boolean {
+    return true
   }
 
   get head (): LogHead {
@@ -250,8 +255,8 @@ export class LevelBackend implements Backend {
 
 /**
  * Checks the format marker, or writes it in a new database. A database with keys but no marker
- * is not an annals database (`ANNALS_NOT_A_DATABASE`); one of another format is
- * `ANNALS_UNSUPPORTED_FORMAT`.
+ * is not an annals database (`ANNALS_NOT_A_DATABASE`); one of an older format this code reads
+ * is marked as of this one; one of another format is `ANNALS_UNSUPPORTED_FORMAT`.
  */
 async function checkFormat (door: LevelDoor): Promise<void> {
   const stored = await door.get(FORMAT_KEY)
@@ -270,6 +275,10 @@ async function checkFormat (door: LevelDoor): Promise<void> {
     format = decode(stored)
   } catch (err) {
     throw new AnnalsError('ANNALS_CORRUPT', 'The format marker does not decode', { cause: err })
+  }
+  if (typeof format === 'number' && UPGRADES_FROM.includes(format)) {
+    await door.write([{ key: FORMAT_KEY, value: encode(FORMAT_VERSION) }], true)
+    return
   }
   if (format !== FORMAT_VERSION) {
     throw new AnnalsError('ANNALS_UNSUPPORTED_FORMAT', `The database has format ${String(format)}; this annals reads format ${FORMAT_VERSION}`)
