@@ -39,6 +39,12 @@ export interface Parts {
 /**
  * The column layout of `value`, or undefined when it is not an object that takes it: a plain
  * object (its prototype Object.prototype) of 1 to 64 keys, none of them `__proto__`.
+ *
+ * @example
+ * ```ts
+ * encodeColumns({ a: 1 }, parts) // <Buffer c1 03 91 a1 61 91 01>
+ * encodeColumns([1], parts) // undefined: encode it as MessagePack
+ * ```
  */
 export function encodeColumns (value: unknown, parts: Parts): Buffer | undefined {
   if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return undefined
@@ -77,6 +83,11 @@ const packedKeys = new Map<string, Buffer>()
 /**
  * Decodes the value in the column layout at `buffer[start..end)` (its first byte is
  * {@link COLUMNS}). Throws an Error when the bytes are not such a value.
+ *
+ * @example
+ * ```ts
+ * decodeColumns(Buffer.from('c10391a1619101', 'hex'), 0, 7, parts) // { a: 1 }
+ * ```
  */
 export function decodeColumns (buffer: Buffer, start: number, end: number, parts: Parts): Record<string, unknown> {
   let at = start + 1
