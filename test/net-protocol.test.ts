@@ -47,21 +47,27 @@ async function handshake (path: string, auth: (nonce: string) => unknown[]): Pro
   })
 }
 
-t.test('this owner and a client of protocol 2', async t => {
+/** A database held open by a process of this version, and how to reach it. */
+async function heldOpen (t: Test): Promise<{ path: string, socket: string, token: string }> {
   const { dir, remove } = tempDir()
   t.teardown(remove)
   const path = join(dir, 'db')
   const owner = await startChild('hold-open.mjs', [path])
   t.teardown(async () => { await kill(owner) })
   const { socket, token } = readOwner(path)!
+  return { path, socket: socket!, token: token! }
+}
 
-  const [hi, answer] = await handshake(socket!, () => ['auth', 2, token, null])
+t.test('this owner and a client of protocol 2', async t => {
+  const { path, socket, token } = await heldOpen(t)
+
+  const [hi, answer] = await handshake(socket, () => ['auth', 2, token, null])
   t.same(hi!.slice(0, 2), ['hi', 2], 'the owner says 2 where clients of protocol 2 look')
   t.equal(hi![3], PROTOCOL, 'and its newest after the nonce')
   t.equal(answer![0], 'welcome', 'a client of protocol 2 is admitted')
 
   for (const version of [1, 5]) {
-    const [, refused] = await handshake(socket!, () => ['auth', version, token, null])
+    const [, refused] = await handshake(socket, () => ['auth', version, token, null])
     t.equal(refused![0], 'refused', `a client of protocol ${version} is refused`)
     const err = decodeError(refused![1] as Parameters<typeof decodeError>[0])
     t.ok(err instanceof AnnalsError && err.code === 'ANNALS_LOCKED', 'with ANNALS_LOCKED')
@@ -69,7 +75,7 @@ t.test('this owner and a client of protocol 2', async t => {
   }
 
   // a client that speaks 2 at most: appends as protocol 2 sends them, reads the log's events (not its records)
-  const { connection, welcome } = await Connection.open(socket!, token!, undefined, 2)
+  const { connection, welcome } = await Connection.open(socket, token, undefined, 2)
   t.equal(connection.protocol, 2)
   const client = new ClientBackend(connection, welcome, path, undefined)
   t.teardown(async () => { await client.close() })
@@ -137,12 +143,7 @@ t.test('this client and an owner of protocol 3: it speaks 3, and writes events\'
 })
 
 t.test('a client of protocol 2 or 3 gets events\' data as maps, the only layout it reads', async t => {
-  const { dir, remove } = tempDir()
-  t.teardown(remove)
-  const path = join(dir, 'db')
-  const owner = await startChild('hold-open.mjs', [path])
-  t.teardown(async () => { await kill(owner) })
-  const { socket, token } = readOwner(path)!
+  const { path, socket, token } = await heldOpen(t)
   const db = await open(path)
   t.teardown(async () => { await db.close() })
   t.equal(db.role, 'client')
@@ -155,14 +156,14 @@ t.test('a client of protocol 2 or 3 gets events\' data as maps, the only layout 
     t.same(bytes.map(b => unpack(b)), data, 'and msgpackr alone reads it, as the older version does')
   }
   // protocol 2: the log's events, data as stored bytes
-  const two = await Connection.open(socket!, token!, undefined, 2)
+  const two = await Connection.open(socket, token, undefined, 2)
   t.teardown(() => { two.connection.destroy() })
   const [, [events]] = await two.connection.request('readLog', range, null) as [number, [Array<{ data: Uint8Array }>]]
   seen(events.map(e => e.data))
   const [, [streamEvents]] = await two.connection.request('readStream', 's', range) as [number, [Array<{ data: Uint8Array }>]]
   seen(streamEvents.map(e => e.data))
   // protocol 3: the log's records as stored
-  const three = await Connection.open(socket!, token!, undefined, 3)
+  const three = await Connection.open(socket, token, undefined, 3)
   t.teardown(() => { three.connection.destroy() })
   const [, records] = await three.connection.request('readLogRecords', range, null) as [number, Uint8Array]
   const buffer = Buffer.from(records.buffer, records.byteOffset, records.length)
@@ -175,7 +176,7 @@ t.test('a client of protocol 2 or 3 gets events\' data as maps, the only layout 
   seen(recorded)
   t.same(decodeRecords(records).map(e => [e.position, e.revision, e.stream, e.type, e.data]), data.map((d, i) => [i, i, 's', 'T', d]), 'the records rebuilt read whole')
   // protocol 4 (this version's client): as stored
-  const four = await Connection.open(socket!, token!, undefined, 4)
+  const four = await Connection.open(socket, token, undefined, 4)
   t.teardown(() => { four.connection.destroy() })
   const [, [raw]] = await four.connection.request('readLog', range, null) as [number, [Array<{ data: Uint8Array }>]]
   t.equal(raw[0]!.data[0], COLUMNS, 'a client of protocol 4 gets the column layout')
