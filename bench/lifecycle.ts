@@ -1,7 +1,9 @@
 // Workloads of streams' lives: scavenging the events of deleted streams out of a log, beside
 // raw classic-level deleting the same events' keys in batches of the same positions as the
 // scavenge's (and, for reference, the same deletes followed by a compaction of the range they
-// span, as a scavenge ends with one of the ranges it deleted from); and a fixed number of
+// span, as a scavenge ends with one of the ranges it deleted from; and raw classic-level holding
+// the events 128 to a value, as annals's chunks, rewriting every value without the removed
+// events, then compacting: the log's part of a scavenge's I/O); and a fixed number of
 // appends made while a scavenge runs, beside the same appends alone. The logs are built beforehand by
 // another process (scavenge-build), and each run works on a copy of them, so that every run
 // scavenges the same events.
@@ -17,6 +19,7 @@ import type { Config } from './options.js'
 
 const BASE = 'scavenge-base'
 const RAW_BASE = 'scavenge-raw-base'
+const RAW_CHUNKS_BASE = 'scavenge-raw-chunks-base'
 
 /** The streams deleted: the first tenth of the shape's streams, so a tenth of the log's events. */
 const deleted = (config: Config): number => Math.max(1, Math.round(config.shape.streams / 10))
@@ -24,28 +27,72 @@ const deleted = (config: Config): number => Math.max(1, Math.round(config.shape.
 /** Whether event `i` of the log belongs to a deleted stream (events go round the streams). */
 const removed = (config: Config, i: number): boolean => i % config.shape.streams < deleted(config)
 
-/** Writes the log of `config.sizes.scavengeLog` events to annals and to raw classic-level (one key per event). */
+/**
+ * Writes the log of `config.sizes.scavengeLog` events to annals, to raw classic-level with one
+ * key per event, and to raw classic-level with one key per {@link CHUNK_EVENTS} consecutive
+ * events (as annals's chunks: see {@link encodeRawChunk}).
+ */
 export async function buildScavengeLog (config: Config): Promise<void> {
   const events = config.sizes.scavengeLog
   const event = eventMaker(config.shape)
   const db = await open(freshDir(BASE))
   const raw = await rawLevel(RAW_BASE)
+  const chunked = await rawLevel(RAW_CHUNKS_BASE)
   try {
+    let chunk: Buffer[] = []
     for (let i = 0; i < events; i += 1000) {
       const batch = raw.batch()
+      const chunks = chunked.batch()
       const appends: Array<Promise<unknown>> = []
       for (let j = i; j < Math.min(i + 1000, events); j++) {
         const e = event(j)
         appends.push(db.append(e.stream, { type: e.type, data: e.data }))
-        batch.put(key8(j), rawValue(e, j))
+        const value = rawValue(e, j)
+        batch.put(key8(j), value)
+        chunk.push(value)
+        if (chunk.length === CHUNK_EVENTS || j === events - 1) {
+          chunks.put(key8(j + 1 - chunk.length), encodeRawChunk(chunk))
+          chunk = []
+        }
       }
-      await Promise.all([...appends, batch.write()])
+      await Promise.all([...appends, batch.write(), chunks.write()])
     }
   } finally {
     await db.close()
     await raw.close()
+    await chunked.close()
   }
 }
+
+/** A raw chunk: each event's length (u32), then its bytes; an event of length 0 was removed. */
+function encodeRawChunk (events: Buffer[]): Buffer {
+  const parts: Buffer[] = []
+  for (const e of events) {
+    const length = Buffer.allocUnsafe(4)
+    length.writeUInt32BE(e.length, 0)
+    parts.push(length, e)
+  }
+  return Buffer.concat(parts)
+}
+
+/** A raw chunk of events from `first` on, rewritten without the bytes of those `removed` says; undefined when none is. */
+function withoutRemoved (first: number, value: Buffer, removed: (i: number) => boolean): { value: Buffer, emptied: number } | undefined {
+  const kept: Buffer[] = []
+  let emptied = 0
+  for (let at = 0, i = first; at < value.length; i++) {
+    const length = value.readUInt32BE(at)
+    const bytes = value.subarray(at, at += 4 + length)
+    if (length > 0 && removed(i)) {
+      kept.push(EMPTY_RAW_EVENT)
+      emptied++
+    } else {
+      kept.push(bytes)
+    }
+  }
+  return emptied === 0 ? undefined : { value: Buffer.concat(kept), emptied }
+}
+
+const EMPTY_RAW_EVENT = Buffer.alloc(4)
 
 /** A copy of a base database for one run; the function returned removes it. */
 function copy (base: string, name: string): { dir: string, remove: () => void } {
@@ -110,6 +157,49 @@ function rawDeletes (config: Config, expected: number, compact: boolean): () => 
   }
 }
 
+/**
+ * Rewrites a copy of the raw chunked log ({@link RAW_CHUNKS_BASE}) as a scavenge rewrites its
+ * chunks: reads every chunk, {@link CHUNKS_PER_BATCH} at a time, and writes those holding removed
+ * events again without their bytes, one batch per read; then compacts the log's range once, so
+ * that no removed byte is left in the files. It knows the removed events by their positions (a
+ * scavenge reads each event's stream from its header), and has no index or stream copies to
+ * delete from.
+ */
+function rawChunkRewrites (config: Config, expected: number): () => Promise<Timing> {
+  return async () => {
+    const { remove } = copy(RAW_CHUNKS_BASE, 'scavenge-raw-chunks')
+    const raw: Raw = await rawLevel('scavenge-raw-chunks', false)
+    try {
+      const start = performance.now()
+      let n = 0
+      let last: Buffer | undefined
+      const it = raw.iterator()
+      try {
+        for (let entries = await it.nextv(CHUNKS_PER_BATCH); entries.length > 0; entries = await it.nextv(CHUNKS_PER_BATCH)) {
+          const batch = raw.batch()
+          for (const [key, value] of entries) {
+            const rewritten = withoutRemoved(key.readUInt32BE(0) * 0x100000000 + key.readUInt32BE(4), value, i => removed(config, i))
+            if (rewritten === undefined) continue
+            batch.put(key, rewritten.value)
+            n += rewritten.emptied
+            last = key
+          }
+          await batch.write()
+        }
+      } finally {
+        await it.close()
+      }
+      if (last !== undefined) await raw.compactRange(key8(0), last)
+      const ms = performance.now() - start
+      if (n !== expected) throw new Error(`emptied ${n} events where ${expected} were expected`)
+      return { events: n, ms }
+    } finally {
+      await raw.close()
+      remove()
+    }
+  }
+}
+
 /** Appends `count` events, 64 concurrent, to streams that were not deleted; resolves with how long they took. */
 async function appends (config: Config, db: Annals, count: number): Promise<Timing> {
   const event = eventMaker(config.shape)
@@ -166,7 +256,10 @@ export async function scavengeWorkloads (config: Config): Promise<{ workloads: W
         return { events: n, ms }
       }),
       baseline: rawDeletes(config, expected, false),
-      also: [{ raw: 'the same deletes, then a compaction of the range they span (the whole log)', run: rawDeletes(config, expected, true) }]
+      also: [
+        { raw: 'the same deletes, then a compaction of the range they span (the whole log)', run: rawDeletes(config, expected, true) },
+        { raw: `the same events in values of ${CHUNK_EVENTS}, each rewritten without the removed ones, then a compaction of the log`, run: rawChunkRewrites(config, expected) }
+      ]
     }, {
       name: `append ${fmt(count)} events, 1 per call, 64 concurrent, while a scavenge of ${fmt(expected)} events runs`,
       unit: 'events',
@@ -177,7 +270,7 @@ export async function scavengeWorkloads (config: Config): Promise<{ workloads: W
       baseline: async () => await onDeleted(config, 'scavenge-appends', async db => await appends(config, db, count))
     }],
     close: async () => {
-      for (const name of [BASE, RAW_BASE]) rmSync(join(BENCH_DIR, name), { recursive: true, force: true })
+      for (const name of [BASE, RAW_BASE, RAW_CHUNKS_BASE]) rmSync(join(BENCH_DIR, name), { recursive: true, force: true })
     }
   }
 }
