@@ -75,24 +75,27 @@ function encodeRawChunk (events: Buffer[]): Buffer {
   return Buffer.concat(parts)
 }
 
-/** A raw chunk of events from `first` on, rewritten without the bytes of those `removed` says; undefined when none is. */
+/**
+ * Rewrites a raw chunk of events from `first` on without the bytes of those `removed` says, in
+ * place (the chunk only shrinks: nothing is allocated); undefined when it holds none of them.
+ */
 function withoutRemoved (first: number, value: Buffer, removed: (i: number) => boolean): { value: Buffer, emptied: number } | undefined {
-  const kept: Buffer[] = []
   let emptied = 0
+  let to = 0
   for (let at = 0, i = first; at < value.length; i++) {
     const length = value.readUInt32BE(at)
-    const bytes = value.subarray(at, at += 4 + length)
     if (length > 0 && removed(i)) {
-      kept.push(EMPTY_RAW_EVENT)
+      value.writeUInt32BE(0, to)
+      to += 4
       emptied++
     } else {
-      kept.push(bytes)
+      if (to !== at) value.copyWithin(to, at, at + 4 + length)
+      to += 4 + length
     }
+    at += 4 + length
   }
-  return emptied === 0 ? undefined : { value: Buffer.concat(kept), emptied }
+  return emptied === 0 ? undefined : { value: value.subarray(0, to), emptied }
 }
-
-const EMPTY_RAW_EVENT = Buffer.alloc(4)
 
 /** A copy of a base database for one run; the function returned removes it. */
 function copy (base: string, name: string): { dir: string, remove: () => void } {
