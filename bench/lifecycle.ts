@@ -11,6 +11,7 @@ import { cpSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Annals } from '../src/index.js'
 import { rawValue } from './appends.js'
+import { encodeRawChunk, rawChunkRewrite } from './raw-chunks.js'
 import { CHUNK_EVENTS } from '../src/backend/level/chunk.js'
 import { CHUNKS_PER_BATCH } from '../src/backend/level/scavenge.js'
 import { BENCH_DIR, concurrently, eventMaker, freshDir, key8, rawLevel, type Raw } from './lib.js'
@@ -62,39 +63,6 @@ export async function buildScavengeLog (config: Config): Promise<void> {
     await raw.close()
     await chunked.close()
   }
-}
-
-/** A raw chunk: each event's length (u32), then its bytes; an event of length 0 was removed. */
-function encodeRawChunk (events: Buffer[]): Buffer {
-  const parts: Buffer[] = []
-  for (const e of events) {
-    const length = Buffer.allocUnsafe(4)
-    length.writeUInt32BE(e.length, 0)
-    parts.push(length, e)
-  }
-  return Buffer.concat(parts)
-}
-
-/**
- * Rewrites a raw chunk of events from `first` on without the bytes of those `removed` says, in
- * place (the chunk only shrinks: nothing is allocated); undefined when it holds none of them.
- */
-function withoutRemoved (first: number, value: Buffer, removed: (i: number) => boolean): { value: Buffer, emptied: number } | undefined {
-  let emptied = 0
-  let to = 0
-  for (let at = 0, i = first; at < value.length; i++) {
-    const length = value.readUInt32BE(at)
-    if (length > 0 && removed(i)) {
-      value.writeUInt32BE(0, to)
-      to += 4
-      emptied++
-    } else {
-      if (to !== at) value.copyWithin(to, at, at + 4 + length)
-      to += 4 + length
-    }
-    at += 4 + length
-  }
-  return emptied === 0 ? undefined : { value: value.subarray(0, to), emptied }
 }
 
 /** A copy of a base database for one run; the function returned removes it. */
@@ -162,42 +130,19 @@ function rawDeletes (config: Config, expected: number, compact: boolean): () => 
 
 /**
  * Rewrites a copy of the raw chunked log ({@link RAW_CHUNKS_BASE}) as a scavenge rewrites its
- * chunks: reads every chunk, {@link CHUNKS_PER_BATCH} at a time, and writes those holding removed
- * events again without their bytes, one batch per read; then compacts the log's range once, so
- * that no removed byte is left in the files. It knows the removed events by their positions (a
+ * chunks, then compacts the log's range once, so that no removed byte is left in the files (see
+ * raw-chunks.ts: in a process of its own). It knows the removed events by their positions (a
  * scavenge reads each event's stream from its header), and has no index or stream copies to
  * delete from.
  */
 function rawChunkRewrites (config: Config, expected: number): () => Promise<Timing> {
   return async () => {
-    const { remove } = copy(RAW_CHUNKS_BASE, 'scavenge-raw-chunks')
-    const raw: Raw = await rawLevel('scavenge-raw-chunks', false)
+    const { dir, remove } = copy(RAW_CHUNKS_BASE, 'scavenge-raw-chunks')
     try {
-      const start = performance.now()
-      let n = 0
-      let last: Buffer | undefined
-      const it = raw.iterator()
-      try {
-        for (let entries = await it.nextv(CHUNKS_PER_BATCH); entries.length > 0; entries = await it.nextv(CHUNKS_PER_BATCH)) {
-          const batch = raw.batch()
-          for (const [key, value] of entries) {
-            const rewritten = withoutRemoved(key.readUInt32BE(0) * 0x100000000 + key.readUInt32BE(4), value, i => removed(config, i))
-            if (rewritten === undefined) continue
-            batch.put(key, rewritten.value)
-            n += rewritten.emptied
-            last = key
-          }
-          await batch.write()
-        }
-      } finally {
-        await it.close()
-      }
-      if (last !== undefined) await raw.compactRange(key8(0), last)
-      const ms = performance.now() - start
-      if (n !== expected) throw new Error(`emptied ${n} events where ${expected} were expected`)
-      return { events: n, ms }
+      const timing = await rawChunkRewrite({ dir, streams: config.shape.streams, deleted: deleted(config) })
+      if (timing.events !== expected) throw new Error(`emptied ${timing.events} events where ${expected} were expected`)
+      return timing
     } finally {
-      await raw.close()
       remove()
     }
   }
