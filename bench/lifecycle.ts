@@ -139,7 +139,7 @@ function rawChunkRewrites (config: Config, expected: number): () => Promise<Timi
   return async () => {
     const { dir, remove } = copy(RAW_CHUNKS_BASE, 'scavenge-raw-chunks')
     try {
-      const timing = await rawChunkRewrite({ dir, streams: config.shape.streams, deleted: deleted(config) })
+      const timing = await rawChunkRewrite({ dir, streams: config.shape.streams, deleted: deleted(config), chunksPerBatch: CHUNKS_PER_BATCH })
       if (timing.events !== expected) throw new Error(`emptied ${timing.events} events where ${expected} were expected`)
       return timing
     } finally {

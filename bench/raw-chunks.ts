@@ -7,14 +7,18 @@
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { ClassicLevel } from 'classic-level'
-import { CHUNKS_PER_BATCH } from '../src/backend/level/scavenge.js'
 import type { Timing } from './measure.js'
 
-/** What the rewrite is told: the folder of the copy, and which events it removes (`position % streams < deleted`). */
+/**
+ * What the rewrite is told: the folder of the copy, which events it removes (`position % streams
+ * < deleted`), and how many chunks it reads per batch of writes (a scavenge's: passed, so that
+ * the process loads nothing of annals).
+ */
 interface Task {
   dir: string
   streams: number
   deleted: number
+  chunksPerBatch: number
 }
 
 /** A raw chunk's value: each event's length (u32), then its bytes. */
@@ -50,8 +54,8 @@ function withoutRemoved (first: number, value: Buffer, removed: (i: number) => b
   return emptied === 0 ? undefined : { value: value.subarray(0, to), emptied }
 }
 
-/** Reads every chunk, {@link CHUNKS_PER_BATCH} at a time, writes again those holding removed events (one batch per read), compacts the log. */
-async function rewrite ({ dir, streams, deleted }: Task): Promise<Timing> {
+/** Reads every chunk, `chunksPerBatch` at a time, writes again those holding removed events (one batch per read), compacts the log. */
+async function rewrite ({ dir, streams, deleted, chunksPerBatch }: Task): Promise<Timing> {
   const raw = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   await raw.open()
   try {
@@ -60,7 +64,7 @@ async function rewrite ({ dir, streams, deleted }: Task): Promise<Timing> {
     let last: Buffer | undefined
     const it = raw.iterator()
     try {
-      for (let entries = await it.nextv(CHUNKS_PER_BATCH); entries.length > 0; entries = await it.nextv(CHUNKS_PER_BATCH)) {
+      for (let entries = await it.nextv(chunksPerBatch); entries.length > 0; entries = await it.nextv(chunksPerBatch)) {
         const batch = raw.batch()
         for (const [key, value] of entries) {
           const rewritten = withoutRemoved(key.readUInt32BE(0) * 0x100000000 + key.readUInt32BE(4), value, i => i % streams < deleted)
