@@ -1,7 +1,9 @@
 // Workloads of streams' lives: scavenging the events of deleted streams out of a log, beside
 // raw classic-level deleting the same events' keys in batches of the same positions as the
 // scavenge's (and, for reference, the same deletes followed by a compaction of the range they
-// span, as a scavenge ends with one of the ranges it deleted from); and a fixed number of
+// span, as a scavenge ends with one of the ranges it deleted from; and raw classic-level holding
+// the events 128 to a value, as annals's chunks, rewriting every value without the removed
+// events, then compacting: the log's part of a scavenge's I/O); and a fixed number of
 // appends made while a scavenge runs, beside the same appends alone. The logs are built beforehand by
 // another process (scavenge-build), and each run works on a copy of them, so that every run
 // scavenges the same events.
@@ -9,6 +11,7 @@ import { cpSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Annals } from '../src/index.js'
 import { rawValue } from './appends.js'
+import { encodeRawChunk, rawChunkRewrite } from './raw-chunks.js'
 import { CHUNK_EVENTS } from '../src/backend/level/chunk.js'
 import { CHUNKS_PER_BATCH } from '../src/backend/level/scavenge.js'
 import { BENCH_DIR, concurrently, eventMaker, freshDir, key8, rawLevel, type Raw } from './lib.js'
@@ -17,6 +20,7 @@ import type { Config } from './options.js'
 
 const BASE = 'scavenge-base'
 const RAW_BASE = 'scavenge-raw-base'
+const RAW_CHUNKS_BASE = 'scavenge-raw-chunks-base'
 
 /** The streams deleted: the first tenth of the shape's streams, so a tenth of the log's events. */
 const deleted = (config: Config): number => Math.max(1, Math.round(config.shape.streams / 10))
@@ -24,26 +28,40 @@ const deleted = (config: Config): number => Math.max(1, Math.round(config.shape.
 /** Whether event `i` of the log belongs to a deleted stream (events go round the streams). */
 const removed = (config: Config, i: number): boolean => i % config.shape.streams < deleted(config)
 
-/** Writes the log of `config.sizes.scavengeLog` events to annals and to raw classic-level (one key per event). */
+/**
+ * Writes the log of `config.sizes.scavengeLog` events to annals, to raw classic-level with one
+ * key per event, and to raw classic-level with one key per {@link CHUNK_EVENTS} consecutive
+ * events (as annals's chunks: see {@link encodeRawChunk}).
+ */
 export async function buildScavengeLog (config: Config): Promise<void> {
   const events = config.sizes.scavengeLog
   const event = eventMaker(config.shape)
   const db = await open(freshDir(BASE))
   const raw = await rawLevel(RAW_BASE)
+  const chunked = await rawLevel(RAW_CHUNKS_BASE)
   try {
+    let chunk: Buffer[] = []
     for (let i = 0; i < events; i += 1000) {
       const batch = raw.batch()
+      const chunks = chunked.batch()
       const appends: Array<Promise<unknown>> = []
       for (let j = i; j < Math.min(i + 1000, events); j++) {
         const e = event(j)
         appends.push(db.append(e.stream, { type: e.type, data: e.data }))
-        batch.put(key8(j), rawValue(e, j))
+        const value = rawValue(e, j)
+        batch.put(key8(j), value)
+        chunk.push(value)
+        if (chunk.length === CHUNK_EVENTS || j === events - 1) {
+          chunks.put(key8(j + 1 - chunk.length), encodeRawChunk(chunk))
+          chunk = []
+        }
       }
-      await Promise.all([...appends, batch.write()])
+      await Promise.all([...appends, batch.write(), chunks.write()])
     }
   } finally {
     await db.close()
     await raw.close()
+    await chunked.close()
   }
 }
 
@@ -110,6 +128,26 @@ function rawDeletes (config: Config, expected: number, compact: boolean): () => 
   }
 }
 
+/**
+ * Rewrites a copy of the raw chunked log ({@link RAW_CHUNKS_BASE}) as a scavenge rewrites its
+ * chunks, then compacts the log's range once, so that no removed byte is left in the files (see
+ * raw-chunks.ts: in a process of its own). It knows the removed events by their positions (a
+ * scavenge reads each event's stream from its header), and has no index or stream copies to
+ * delete from.
+ */
+function rawChunkRewrites (config: Config, expected: number): () => Promise<Timing> {
+  return async () => {
+    const { dir, remove } = copy(RAW_CHUNKS_BASE, 'scavenge-raw-chunks')
+    try {
+      const timing = await rawChunkRewrite({ dir, streams: config.shape.streams, deleted: deleted(config), chunksPerBatch: CHUNKS_PER_BATCH })
+      if (timing.events !== expected) throw new Error(`emptied ${timing.events} events where ${expected} were expected`)
+      return timing
+    } finally {
+      remove()
+    }
+  }
+}
+
 /** Appends `count` events, 64 concurrent, to streams that were not deleted; resolves with how long they took. */
 async function appends (config: Config, db: Annals, count: number): Promise<Timing> {
   const event = eventMaker(config.shape)
@@ -166,7 +204,10 @@ export async function scavengeWorkloads (config: Config): Promise<{ workloads: W
         return { events: n, ms }
       }),
       baseline: rawDeletes(config, expected, false),
-      also: [{ raw: 'the same deletes, then a compaction of the range they span (the whole log)', run: rawDeletes(config, expected, true) }]
+      also: [
+        { raw: 'the same deletes, then a compaction of the range they span (the whole log)', run: rawDeletes(config, expected, true) },
+        { raw: `the same events in values of ${CHUNK_EVENTS}, each rewritten without the removed ones, then a compaction of the log`, run: rawChunkRewrites(config, expected) }
+      ]
     }, {
       name: `append ${fmt(count)} events, 1 per call, 64 concurrent, while a scavenge of ${fmt(expected)} events runs`,
       unit: 'events',
@@ -177,7 +218,7 @@ export async function scavengeWorkloads (config: Config): Promise<{ workloads: W
       baseline: async () => await onDeleted(config, 'scavenge-appends', async db => await appends(config, db, count))
     }],
     close: async () => {
-      for (const name of [BASE, RAW_BASE]) rmSync(join(BENCH_DIR, name), { recursive: true, force: true })
+      for (const name of [BASE, RAW_BASE, RAW_CHUNKS_BASE]) rmSync(join(BENCH_DIR, name), { recursive: true, force: true })
     }
   }
 }
