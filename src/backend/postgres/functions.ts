@@ -85,8 +85,10 @@ export function functionsSql (s: string): string[] {
       v_n integer := coalesce(cardinality(p_stream), 0);
     begin
       select h.position + 1, h.time, h.hook_owner, h.hook_position into v_first, v_time, v_owner, v_owner_position from ${s}.head h for update;
-      return query select null::bigint, null::bigint, a.s, coalesce(b.revision, -1) from unnest(p_streams, p_befores) as a(s, r)
-        left join ${s}.streams b on b.stream = a.s where coalesce(b.revision, -1) <> a.r;
+      -- each stream's row through its key (a join's generic plan scans the whole table)
+      return query select null::bigint, null::bigint, a.s, a.c from (select a.s, a.r,
+          coalesce((select b.revision from ${s}.streams b where b.stream = a.s), -1) as c from unnest(p_streams, p_befores) as a(s, r)) a
+        where a.c <> a.r;
       if found then return; end if;
       if cardinality(p_ids) > 0 and exists (select 1 from ${s}.events e where e.id = any(p_ids)) then
         return query select null::bigint, null::bigint, null::text, 1::bigint;
