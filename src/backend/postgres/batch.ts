@@ -208,6 +208,26 @@ export class Batch {
   }
 
   /**
+   * Whether the batch is the one event of the group's one append, without writes of the key
+   * spaces: the writer's one call then goes through `append_one` ({@link oneArgs}).
+   */
+  get single (): boolean {
+    return this.count === 1 && this.outcomes.length === 1 && this.written.size === 1 && this.writes.length === 0 && !this.hooked
+  }
+
+  /**
+   * The arguments of `append_one` (functions.ts) for a {@link single} batch, after which come
+   * the channel and the rule's key: the event's columns, its stream's revision before it, and
+   * whether its id was given (`checkId`: it must not be stored yet).
+   */
+  oneArgs (checkId: boolean): unknown[] {
+    const from = this.tagFrom[0]!
+    const to = this.tagTo[0]!
+    return [this.stream[0], this.revision[0]! - 1, this.id[0], this.type[0], this.version[0], from <= to ? this.tags.slice(from - 1, to) : null,
+      this.data[0], this.metadata[0], this.sealed[0], this.digest[0], this.sum[0], checkId]
+  }
+
+  /**
    * Settles every append once the batch is written: those of the batch with their positions
    * moved by `shift` (the one-call path builds from position 0), the others as they ended.
    */

@@ -114,6 +114,51 @@ export function functionsSql (s: string): string[] {
       return query select v_first, v_time, null::text, null::bigint;
     end $$`,
 
+    // The one call of a group of one event without the append hook (the awaited append), with
+    // scalar parameters: the same checks and writes as `append` for that case, each a statement
+    // on one row by its key (p_before: the stream's revision assumed, -1 for none; p_check_id:
+    // whether p_id was given by the caller, and must not be stored yet; p_rule_key: the key of
+    // the stream's rule of its life, which must not exist). Answers as `append` does.
+    `create or replace function ${s}.append_one(p_stream text, p_before bigint, p_id text, p_type text, p_version integer,
+      p_tags text[], p_data bytea, p_metadata bytea, p_sealed boolean, p_digest bytea, p_sum integer, p_check_id boolean,
+      p_channel text, p_rule_key bytea)
+    returns table (o_first bigint, o_time bigint, o_stale text, o_actual bigint)
+    language plpgsql ${GENERIC} as $$
+    #variable_conflict use_column
+    declare
+      v_first bigint;
+      v_time bigint;
+      v_revision bigint;
+    begin
+      select h.position + 1, greatest(h.time, ${NOW_MS}) into v_first, v_time from ${s}.head h for update;
+      select b.revision into v_revision from ${s}.streams b where b.stream = p_stream;
+      if coalesce(v_revision, -1) <> p_before then
+        return query select null::bigint, null::bigint, p_stream, coalesce(v_revision, -1);
+        return;
+      end if;
+      if p_check_id and exists (select 1 from ${s}.events e where e.id = p_id) then
+        return query select null::bigint, null::bigint, null::text, 1::bigint;
+        return;
+      end if;
+      if exists (select 1 from ${s}.kv r where r.k = p_rule_key) then
+        return query select null::bigint, null::bigint, null::text, 4::bigint;
+        return;
+      end if;
+      insert into ${s}.events (position, stream, revision, id, type, version, tags, data, metadata, sealed, digest, time, sum)
+        values (v_first, p_stream, p_before + 1, p_id, p_type, p_version, p_tags, p_data, p_metadata, p_sealed, p_digest, v_time, p_sum);
+      if p_tags is not null then
+        insert into ${s}.event_tags (tag, position) select g, v_first from unnest(p_tags) as g;
+      end if;
+      if v_revision is null then
+        insert into ${s}.streams (stream, revision, position, time) values (p_stream, p_before + 1, v_first, v_time);
+      else
+        update ${s}.streams set revision = p_before + 1, position = v_first, time = v_time where stream = p_stream;
+      end if;
+      update ${s}.head set position = v_first, time = v_time;
+      perform pg_notify(p_channel, 'c' || v_first || ':' || v_first || ':' || v_time);
+      return query select v_first, v_time, null::text, null::bigint;
+    end $$`,
+
     // The first step of an append checked under the lock (in a transaction the writer holds
     // open): takes the lock and returns what the checks need. Rows by kind: 0 the head (position,
     // and its time as revision); 1 a stream's revision; 2 a stored event with one of the ids; 3

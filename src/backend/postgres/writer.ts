@@ -60,6 +60,7 @@ export class PostgresWriter {
   /** the server's clock less this process's, in ms: times the hook sees before the lock are the server's */
   readonly #clockOffset: number
   readonly #appendSql: string
+  readonly #appendOneSql: string
   readonly #prepareSql: string
   readonly #writeSql: string
   readonly #storage: PostgresStorage
@@ -86,6 +87,8 @@ export class PostgresWriter {
     const s = conn.s
     this.#appendSql = `select * from ${s}.append(${placeholders(['text[]', 'bigint[]', 'text[]', 'bigint', 'bigint', 'text', 'bigint', ...EVENT_TYPES,
       'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text', 'bytea[]'])})`
+    this.#appendOneSql = `select * from ${s}.append_one(${placeholders(['text', 'bigint', 'text', 'text', 'integer', 'text[]', 'bytea', 'bytea',
+      'boolean', 'bytea', 'integer', 'boolean', 'text', 'bytea'])})`
     this.#prepareSql = prepareSql(s)
     this.#writeSql = `select ${s}.write(${placeholders(['bigint', 'bigint', 'text', ...EVENT_TYPES, 'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text'])})`
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
@@ -232,9 +235,13 @@ export class PostgresWriter {
     }
     let rows: AppendRow[]
     try {
-      rows = (await client.query<AppendRow>(this.#conn.statement(this.#appendSql, [streams, assumed, ids,
-        hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
-        ...batch.eventArgs(), kv.putKeys, kv.putValues, kv.putDocs, kv.delKeys, this.#conn.channel, streams.map(ruleKey)]))).rows
+      // a single event (an awaited append) through the function of scalar parameters
+      const call = batch.single && streams.length === 1
+        ? this.#conn.statement(this.#appendOneSql, [...batch.oneArgs(ids.length > 0), this.#conn.channel, ruleKey(streams[0]!)])
+        : this.#conn.statement(this.#appendSql, [streams, assumed, ids,
+          hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
+          ...batch.eventArgs(), kv.putKeys, kv.putValues, kv.putDocs, kv.delKeys, this.#conn.channel, streams.map(ruleKey)])
+      rows = (await client.query<AppendRow>(call)).rows
       client.release()
     } catch (err) {
       client.release(err as Error)
