@@ -40,7 +40,8 @@ t.test('append checks the revisions it assumed through the streams\' key, not a 
       p_owner => null, p_opened => -1, p_stream => '{}', p_revision => '{}', p_id => '{}', p_type => '{}', p_version => '{}',
       p_tag_from => '{}', p_tag_to => '{}', p_data => '{}', p_metadata => '{}', p_sealed => '{}', p_digest => '{}', p_sum => '{}',
       p_tags => '{}', p_tag_rows => '{}', p_w_stream => '{}', p_w_revision => '{}', p_w_last => '{}',
-      p_put_k => '{}', p_put_v => '{}', p_put_doc => '{}', p_del_k => '{}', p_channel => 'none', p_rule_keys => '{}')`,
+      p_put_k => '{}', p_put_v => '{}', p_put_doc => '{}', p_del_k => '{}', p_channel => 'none', p_rule_keys => '{}',
+      p_loose => '{}', p_spread => 1)`,
     [['s-7', 's-8'], [0, 5]])).rows
   t.same(rows.map(r => [r.o_stale, Number(r.o_actual)]), [['s-8', 0]], 'the stale revision is found')
   t.equal(await scans(client, schema, 'streams') - before, 0, 'and the streams table was not scanned')
