@@ -234,8 +234,10 @@ export class PostgresWriter {
     }
     const hooked = batch.hooked
     const kv = kvArgs(batch.writes)
-    // streams without an expected revision may have moved on (no hook, no ids to look for)
-    const spread = hook === undefined && ids.length === 0 ? this.#spread : 1
+    // a single event (an awaited append) goes through the function of scalar parameters; in
+    // `append`, streams without an expected revision may have moved on (no hook, no ids to look for)
+    const single = batch.single && streams.length === 1
+    const spread = !single && hook === undefined && ids.length === 0 ? this.#spread : 1
     const loose = batch.looseArgs(spread)
     let client: pg.PoolClient
     try {
@@ -247,8 +249,7 @@ export class PostgresWriter {
     }
     let rows: AppendRow[]
     try {
-      // a single event (an awaited append) through the function of scalar parameters
-      const call = batch.single && streams.length === 1
+      const call = single
         ? this.#conn.statement(this.#appendOneSql, [...batch.oneArgs(ids.length > 0), this.#conn.channel, ruleKey(streams[0]!)])
         : this.#conn.statement(this.#appendSql, [streams, assumed, ids,
           hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
@@ -267,7 +268,12 @@ export class PostgresWriter {
       const written = await whetherWritten(this.#conn, client, batch, err)
       hook?.settle(written !== undefined)
       if (written === undefined) return
-      rows = [{ o_first: written.first, o_time: written.time, o_stale: null, o_actual: null }, ...await this.#movedIn(batch, written.first, loose.loose)]
+      try {
+        rows = [{ o_first: written.first, o_time: written.time, o_stale: null, o_actual: null }, ...await this.#movedIn(batch, written.first, loose.loose)]
+      } catch (err) {
+        batch.fail(new AnnalsError('ANNALS_STORAGE', 'The connection to PostgreSQL was lost while appends were being committed; they were, but where their streams\' revisions went could not be read: read them back by their ids', { cause: err }))
+        return
+      }
     }
     const stale = rows.filter(r => r.o_first === null && r.o_stale !== null)
     if (stale.length > 0 || rows[0]?.o_first === null) {
