@@ -193,3 +193,49 @@ t.test('an inline projection run by two processes: the later one follows the fir
   t.equal((await collect(db.readStream('s'))).length, 5)
   await db.close()
 })
+
+t.test('appends without an expected revision to streams another process moved on are written at their ends in one call', { skip }, async t => {
+  const schema = 'loose'
+  t.teardown(async () => { await postgresQuery(`drop schema if exists ${schema} cascade`) })
+  // a pool of the test's own, its clients' calls of the append functions counted
+  const pool = new pg.Pool({ connectionString: url, max: 4 })
+  t.teardown(async () => { await pool.end() })
+  let calls = 0
+  pool.on('connect', client => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    client.query = ((...args: unknown[]) => {
+      const text = (args[0] as { text?: unknown } | undefined)?.text
+      if (typeof text === 'string' && /\.append(_one)?\(/.test(text)) calls++
+      return query(...args)
+    }) as typeof client.query
+  })
+  const db = await open({ postgres: pool, schema })
+  t.teardown(async () => { await db.close() })
+  const child = await PgChild.start(url, schema)
+  t.teardown(async () => { await child.kill() })
+  await db.appendMany([{ stream: 'a', events: { type: 'A' } }, { stream: 'b', events: { type: 'A' } }])
+  // another process moves a on: this process's next append to it finds its revision stale, calls again
+  await child.ask('append', { stream: 'a', events: [{ type: 'C' }] })
+  calls = 0
+  t.same((await db.append('a', { type: 'A' })).revision, 2)
+  t.equal(calls, 2, 'the append found a stale and called again')
+  // from then on, streams moved on by a few revisions are written where they end, in one call
+  await child.ask('append', { stream: 'a', events: [{ type: 'C' }, { type: 'C' }] })
+  await child.ask('append', { stream: 'b', events: [{ type: 'C' }] })
+  calls = 0
+  const results = await Promise.all([
+    db.append('a', { type: 'A', data: 1 }),
+    db.append('b', { type: 'A', data: 2 }),
+    db.appendMany([{ stream: 'a', events: [{ type: 'A', data: 3 }, { type: 'A', data: 4 }] }, { stream: 'c', events: { type: 'A' } }])
+  ])
+  t.equal(calls, 1, 'one call wrote the group')
+  t.same(results.map(r => Array.isArray(r) ? r.map(p => p.revision) : r.revision), [5, 2, [7, 0]], 'the revisions answered are where the events went')
+  const a = await collect(db.readStream('a'))
+  t.same(a.map(e => [e.revision, e.type, e.data]), [[0, 'A', null], [1, 'C', null], [2, 'A', null], [3, 'C', null], [4, 'C', null], [5, 'A', 1], [6, 'A', 3], [7, 'A', 4]],
+    'stream a in order, its checksums holding')
+  t.same((await collect(db.readStream('b'))).map(e => e.revision), [0, 1, 2])
+  t.same((await child.ask<number>('revision', { stream: 'a' })), 7, 'the other process sees the stream\'s end')
+  // an expected revision still holds where the stream moved on
+  await child.ask('append', { stream: 'b', events: [{ type: 'C' }] })
+  await t.rejects(db.append('b', { type: 'A' }, { expectedRevision: 2 }), { code: 'ANNALS_WRONG_EXPECTED_REVISION' })
+})

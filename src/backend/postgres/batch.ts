@@ -34,6 +34,8 @@ export interface Known {
 export interface Outcome {
   request: Request
   results?: AppendResult[]
+  /** the stream of each of `results` (of an append of this batch) */
+  streams?: string[]
   /** for a retry: whether its results are those of an append of this very batch */
   pending?: boolean
   error?: unknown
@@ -92,6 +94,13 @@ export class Batch {
   readonly writes: WriteOp[] = []
   /** whether the hook took part (an append joined the batch while it was set) */
   hooked = false
+  /**
+   * Streams a part of the batch appends to with an expected revision: their revisions must be
+   * the ones assumed. Those of the other streams written ("loose") may be found further on by
+   * the writer's one call (see {@link looseArgs}).
+   */
+  readonly #strict = new Set<string>()
+  readonly #ready: ReadyEvent[] = []
   readonly #placedIds = new Map<string, Placed>()
   readonly #placedMeta: PlacedMeta[] = []
   /** streams' rules as this batch changes them */
@@ -130,6 +139,7 @@ export class Batch {
       const currents: number[] = []
       const mine = new Map<string, number>()
       const revisionOf = (stream: string): number => mine.get(stream) ?? this.written.get(stream)?.revision ?? known.revision(stream)
+      for (const part of r.parts) if (part.expected !== 'any') this.#strict.add(part.stream)
       for (const part of r.parts) {
         const current = revisionOf(part.stream)
         if ((this.#rulesNow.get(part.stream) ?? rules.stream(part.stream))?.tombstoned === true) throw streamDeleted(part.stream)
@@ -156,13 +166,15 @@ export class Batch {
       this.writes.push(...ruleOps)
       if (applyRule !== undefined) this.ruleChanges.push(applyRule)
       const results: AppendResult[] = []
+      const streams: string[] = []
       parts.forEach((part, k) => {
         const current = currents[k]!
         for (let i = 0; i < part.events.length; i++) this.#place(part.stream, current + 1 + i, part.events[i]!, first)
         this.written.set(part.stream, { revision: current + part.events.length, last: this.count - 1 })
         results.push({ revision: current + part.events.length, position: first + this.count - 1, ids: part.events.map(e => e.id) })
+        streams.push(part.stream)
       })
-      this.outcomes.push({ request, results })
+      this.outcomes.push({ request, results, streams })
     } catch (err) {
       this.outcomes.push({ request, error: err })
     }
@@ -188,6 +200,7 @@ export class Batch {
     this.sealed.push(e.sealed)
     this.digest.push(e.digest ?? null)
     this.sum.push(readySum(stream, revision, e))
+    this.#ready.push(e)
     this.#placedMeta.push({ type: e.type, tags: e.tags })
     // a fresh id cannot come again in this batch: only given ones are looked for
     if (e.indexed && !e.fresh) {
@@ -197,14 +210,71 @@ export class Batch {
     }
   }
 
-  /** The events' columns and the streams written, as the functions take them (after their first arguments). */
-  eventArgs (): unknown[] {
+  /**
+   * The events' columns and the streams written, as the functions take them (after their first
+   * arguments); `sums` in place of the checksums (see {@link looseArgs}).
+   */
+  eventArgs (sums: number[] = this.sum): unknown[] {
     const streams = [...this.written]
     return [
       this.stream, this.revision, this.id, this.type, this.version, this.tagFrom, this.tagTo, this.data, this.metadata,
-      this.sealed, this.digest, this.sum, this.tags, this.tagRows,
+      this.sealed, this.digest, sums, this.tags, this.tagRows,
       streams.map(([s]) => s), streams.map(([, w]) => w.revision), streams.map(([, w]) => w.last)
     ]
+  }
+
+  /**
+   * Whether the batch is the one event of the group's one append, without writes of the key
+   * spaces: the writer's one call then goes through `append_one` ({@link oneArgs}).
+   */
+  get single (): boolean {
+    return this.count === 1 && this.outcomes.length === 1 && this.written.size === 1 && this.writes.length === 0 && !this.hooked
+  }
+
+  /**
+   * The arguments of `append_one` (functions.ts) for a {@link single} batch, after which come
+   * the channel and the rule's key: the event's columns, its stream's revision before it, and
+   * whether its id was given (`checkId`: it must not be stored yet).
+   */
+  oneArgs (checkId: boolean): unknown[] {
+    const from = this.tagFrom[0]!
+    const to = this.tagTo[0]!
+    return [this.stream[0], this.revision[0]! - 1, this.id[0], this.type[0], this.version[0], from <= to ? this.tags.slice(from - 1, to) : null,
+      this.data[0], this.metadata[0], this.sealed[0], this.digest[0], this.sum[0], checkId]
+  }
+
+  /**
+   * The arguments of `append` (functions.ts) that let streams written without an expected
+   * revision be found further on than assumed, when another process appended to them since
+   * this one cached their revision: the loose streams, the spread, and each event's checksum
+   * at each revision it may take (the revision assumed plus 0 to spread - 1; the checksum covers
+   * the revision), `spread` checksums an event, in place of the one of {@link eventArgs}.
+   * `spread` 1 allows no move.
+   */
+  looseArgs (spread: number): { loose: string[], sums: number[] } {
+    if (spread === 1) return { loose: [], sums: this.sum }
+    const loose = new Set([...this.written.keys()].filter(s => !this.#strict.has(s)))
+    const sums: number[] = []
+    for (let i = 0; i < this.count; i++) {
+      const stream = this.stream[i]!
+      sums.push(this.sum[i]!)
+      for (let d = 1; d < spread; d++) sums.push(loose.has(stream) ? readySum(stream, this.revision[i]! + d, this.#ready[i]!) : 0)
+    }
+    return { loose: [...loose], sums }
+  }
+
+  /**
+   * The batch was written with the revisions of some loose streams moved on (by stream): the
+   * answers and the revisions written say so.
+   */
+  moved (by: ReadonlyMap<string, number>): void {
+    if (by.size === 0) return
+    for (const [stream, w] of this.written) w.revision += by.get(stream) ?? 0
+    for (let i = 0; i < this.count; i++) this.revision[i] = this.revision[i]! + (by.get(this.stream[i]!) ?? 0)
+    for (const o of this.outcomes) {
+      if (o.results === undefined || o.streams === undefined) continue
+      o.results = o.results.map((r, k) => ({ ...r, revision: r.revision + (by.get(o.streams![k]!) ?? 0) }))
+    }
   }
 
   /**

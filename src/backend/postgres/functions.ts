@@ -17,19 +17,27 @@ const EVENT_PARAMS = `p_stream text[], p_revision bigint[], p_id text[], p_type 
 /**
  * Writes the events (from position v_first, at time v_time), their tags and their streams' rows;
  * moves the head past them (and records p_owner, the process that ran inline projections, if any)
- * and tells every listening process of the commit.
+ * and tells every listening process of the commit. `loose`: the revisions of the streams in
+ * v_moved are moved on by v_by (the stream's events and row), and each event's checksum is the
+ * one of p_sum (p_spread an event) for its revision.
  */
-function insertEvents (s: string): string {
+function insertEvents (s: string, loose: boolean): string {
+  const moved = loose ? ' left join unnest(v_moved, v_by) as m(s, d) on m.s = ' : ''
   return `
     insert into ${s}.events (position, stream, revision, id, type, version, tags, data, metadata, sealed, digest, time, sum)
-      select v_first + x.o - 1, x.s, x.r, x.i, x.ty, x.v, case when x.tf <= x.tt then p_tags[x.tf:x.tt] end, x.d, x.m, x.se, x.dg, v_time, x.su
+      ${loose
+        ? `select v_first + x.o - 1, x.s, x.r + coalesce(m.d, 0), x.i, x.ty, x.v, case when x.tf <= x.tt then p_tags[x.tf:x.tt] end, x.d, x.m, x.se, x.dg, v_time,
+          p_sum[(x.o - 1) * p_spread + coalesce(m.d, 0) + 1]
+      from unnest(p_stream, p_revision, p_id, p_type, p_version, p_tag_from, p_tag_to, p_data, p_metadata, p_sealed, p_digest)
+        with ordinality as x(s, r, i, ty, v, tf, tt, d, m, se, dg, o)${moved}x.s;`
+        : `select v_first + x.o - 1, x.s, x.r, x.i, x.ty, x.v, case when x.tf <= x.tt then p_tags[x.tf:x.tt] end, x.d, x.m, x.se, x.dg, v_time, x.su
       from unnest(p_stream, p_revision, p_id, p_type, p_version, p_tag_from, p_tag_to, p_data, p_metadata, p_sealed, p_digest, p_sum)
-        with ordinality as x(s, r, i, ty, v, tf, tt, d, m, se, dg, su, o);
+        with ordinality as x(s, r, i, ty, v, tf, tt, d, m, se, dg, su, o);`}
     if cardinality(p_tags) > 0 then
       insert into ${s}.event_tags (tag, position) select y.g, v_first + y.r - 1 from unnest(p_tags, p_tag_rows) as y(g, r);
     end if;
     insert into ${s}.streams (stream, revision, position, time)
-      select w.s, w.r, v_first + w.l, v_time from unnest(p_w_stream, p_w_revision, p_w_last) as w(s, r, l)
+      select w.s, w.r${loose ? ' + coalesce(m.d, 0)' : ''}, v_first + w.l, v_time from unnest(p_w_stream, p_w_revision, p_w_last) as w(s, r, l)${moved}${loose ? 'w.s' : ''}
       on conflict (stream) do update set revision = excluded.revision, position = excluded.position, time = excluded.time;
     update ${s}.head set position = v_first + v_n - 1, time = v_time,
       hook_owner = coalesce(p_owner, hook_owner),
@@ -67,13 +75,18 @@ export function functionsSql (s: string): string[] {
     // With the append hook (inline projections), the hook saw the events at positions from
     // p_head + 1 and at time p_time: the head must be there still, and no process other than
     // p_owner must have run inline projections since p_opened (the head when it opened).
-    // Rows with o_stale name streams whose revision was not the one assumed; a row with o_first
+    // A stream of p_loose (written without an expected revision) found up to p_spread - 1
+    // revisions further on than assumed is written there, each event with the checksum for its
+    // revision (p_sum holds p_spread of them an event), and named after the first row of the
+    // answer with how far it moved (o_stale, o_actual).
+    // Rows with o_first null and o_stale name streams whose revision was not the one assumed; a row with o_first
     // null says why else nothing was written (o_actual: 1 an id is stored, 2 the head moved,
     // 3 another process ran inline projections, 4 a stream has a rule of its life, made by a
     // process that may not have told this one yet): then the writer checks under the lock itself.
     `create or replace function ${s}.append(p_streams text[], p_befores bigint[], p_ids text[],
       p_head bigint, p_time bigint, p_owner text, p_opened bigint, ${EVENT_PARAMS},
-      p_put_k bytea[], p_put_v bytea[], p_put_doc text[], p_del_k bytea[], p_channel text, p_rule_keys bytea[])
+      p_put_k bytea[], p_put_v bytea[], p_put_doc text[], p_del_k bytea[], p_channel text, p_rule_keys bytea[],
+      p_loose text[], p_spread integer)
     returns table (o_first bigint, o_time bigint, o_stale text, o_actual bigint)
     language plpgsql ${GENERIC} as $$
     #variable_conflict use_column
@@ -83,11 +96,27 @@ export function functionsSql (s: string): string[] {
       v_owner text;
       v_owner_position bigint;
       v_n integer := coalesce(cardinality(p_stream), 0);
+      v_row record;
+      v_stale boolean := false;
+      v_moved text[] := '{}';
+      v_by bigint[] := '{}';
     begin
       select h.position + 1, h.time, h.hook_owner, h.hook_position into v_first, v_time, v_owner, v_owner_position from ${s}.head h for update;
-      return query select null::bigint, null::bigint, a.s, coalesce(b.revision, -1) from unnest(p_streams, p_befores) as a(s, r)
-        left join ${s}.streams b on b.stream = a.s where coalesce(b.revision, -1) <> a.r;
-      if found then return; end if;
+      -- each stream's row through its key (a join's generic plan scans the whole table); a loose
+      -- stream found up to p_spread - 1 further on than assumed is moved on, any other is stale
+      for v_row in select a.s, a.r, coalesce((select b.revision from ${s}.streams b where b.stream = a.s), -1) as c
+          from unnest(p_streams, p_befores) as a(s, r) loop
+        if v_row.c = v_row.r then
+          continue;
+        elsif v_row.c > v_row.r and v_row.c - v_row.r < p_spread and v_row.s = any(p_loose) then
+          v_moved := v_moved || v_row.s;
+          v_by := v_by || (v_row.c - v_row.r);
+        else
+          v_stale := true;
+          return query select null::bigint, null::bigint, v_row.s, v_row.c;
+        end if;
+      end loop;
+      if v_stale then return; end if;
       if cardinality(p_ids) > 0 and exists (select 1 from ${s}.events e where e.id = any(p_ids)) then
         return query select null::bigint, null::bigint, null::text, 1::bigint;
         return;
@@ -106,9 +135,55 @@ export function functionsSql (s: string): string[] {
       end if;
       if v_n > 0 then
         v_time := coalesce(p_time, greatest(v_time, ${NOW_MS}));
-        ${insertEvents(s)}
+        ${insertEvents(s, true)}
       end if;
       ${kvWrites(s)}
+      return query select v_first, v_time, null::text, null::bigint;
+      return query select v_first, v_time, m.s, m.d from unnest(v_moved, v_by) as m(s, d);
+    end $$`,
+
+    // The one call of a group of one event without the append hook (the awaited append), with
+    // scalar parameters: the same checks and writes as `append` for that case, each a statement
+    // on one row by its key (p_before: the stream's revision assumed, -1 for none; p_check_id:
+    // whether p_id was given by the caller, and must not be stored yet; p_rule_key: the key of
+    // the stream's rule of its life, which must not exist). Answers as `append` does.
+    `create or replace function ${s}.append_one(p_stream text, p_before bigint, p_id text, p_type text, p_version integer,
+      p_tags text[], p_data bytea, p_metadata bytea, p_sealed boolean, p_digest bytea, p_sum integer, p_check_id boolean,
+      p_channel text, p_rule_key bytea)
+    returns table (o_first bigint, o_time bigint, o_stale text, o_actual bigint)
+    language plpgsql ${GENERIC} as $$
+    #variable_conflict use_column
+    declare
+      v_first bigint;
+      v_time bigint;
+      v_revision bigint;
+    begin
+      select h.position + 1, greatest(h.time, ${NOW_MS}) into v_first, v_time from ${s}.head h for update;
+      select b.revision into v_revision from ${s}.streams b where b.stream = p_stream;
+      if coalesce(v_revision, -1) <> p_before then
+        return query select null::bigint, null::bigint, p_stream, coalesce(v_revision, -1);
+        return;
+      end if;
+      if p_check_id and exists (select 1 from ${s}.events e where e.id = p_id) then
+        return query select null::bigint, null::bigint, null::text, 1::bigint;
+        return;
+      end if;
+      if exists (select 1 from ${s}.kv r where r.k = p_rule_key) then
+        return query select null::bigint, null::bigint, null::text, 4::bigint;
+        return;
+      end if;
+      insert into ${s}.events (position, stream, revision, id, type, version, tags, data, metadata, sealed, digest, time, sum)
+        values (v_first, p_stream, p_before + 1, p_id, p_type, p_version, p_tags, p_data, p_metadata, p_sealed, p_digest, v_time, p_sum);
+      if p_tags is not null then
+        insert into ${s}.event_tags (tag, position) select g, v_first from unnest(p_tags) as g;
+      end if;
+      if v_revision is null then
+        insert into ${s}.streams (stream, revision, position, time) values (p_stream, p_before + 1, v_first, v_time);
+      else
+        update ${s}.streams set revision = p_before + 1, position = v_first, time = v_time where stream = p_stream;
+      end if;
+      update ${s}.head set position = v_first, time = v_time;
+      perform pg_notify(p_channel, 'c' || v_first || ':' || v_first || ':' || v_time);
       return query select v_first, v_time, null::text, null::bigint;
     end $$`,
 
@@ -194,7 +269,7 @@ export function functionsSql (s: string): string[] {
         raise exception 'the head moved under the lock' using errcode = 'ANLCK';
       end if;
       if v_n > 0 then
-        ${insertEvents(s)}
+        ${insertEvents(s, false)}
       end if;
       ${kvWrites(s)}
     end $$`,

@@ -36,6 +36,13 @@ const WARM_STREAMS = 8192
 const WARM_EVENTS = 1024
 /** Calls of the one-call path a group makes while only revisions it assumed were stale, before it goes under the lock. */
 const ONE_CALL_TRIES = 3
+/**
+ * Revisions a stream appended to without an expected revision may be found further on than this
+ * process assumed, and the one call still write (each event sent with a checksum for each): once
+ * a call found revisions stale (other processes append to the same streams), rather than call
+ * again. See Batch.looseArgs.
+ */
+const LOOSE_SPREAD = 8
 /** How long a transaction may wait on this process with the head row locked before the server ends it. */
 export const LOCK_IDLE_TIMEOUT = '30s'
 
@@ -60,6 +67,7 @@ export class PostgresWriter {
   /** the server's clock less this process's, in ms: times the hook sees before the lock are the server's */
   readonly #clockOffset: number
   readonly #appendSql: string
+  readonly #appendOneSql: string
   readonly #prepareSql: string
   readonly #writeSql: string
   readonly #storage: PostgresStorage
@@ -67,6 +75,8 @@ export class PostgresWriter {
   readonly #rulesChanged: () => void
   #hook: AppendHook | undefined
   #head: LogHead
+  /** checksums an event of the one call carries: 1 until a call found revisions stale, then LOOSE_SPREAD */
+  #spread = 1
   #complete = false
   /**
    * The rules of streams' lives as this process knows them: read again under the lock by every
@@ -85,7 +95,9 @@ export class PostgresWriter {
     this.#clockOffset = clockOffset
     const s = conn.s
     this.#appendSql = `select * from ${s}.append(${placeholders(['text[]', 'bigint[]', 'text[]', 'bigint', 'bigint', 'text', 'bigint', ...EVENT_TYPES,
-      'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text', 'bytea[]'])})`
+      'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text', 'bytea[]', 'text[]', 'integer'])})`
+    this.#appendOneSql = `select * from ${s}.append_one(${placeholders(['text', 'bigint', 'text', 'text', 'integer', 'text[]', 'bytea', 'bytea',
+      'boolean', 'bytea', 'integer', 'boolean', 'text', 'bytea'])})`
     this.#prepareSql = prepareSql(s)
     this.#writeSql = `select ${s}.write(${placeholders(['bigint', 'bigint', 'text', ...EVENT_TYPES, 'bytea[]', 'bytea[]', 'text[]', 'bytea[]', 'text'])})`
     this.#queue = new GroupCommit(async group => { await this.#commit(group) })
@@ -222,6 +234,11 @@ export class PostgresWriter {
     }
     const hooked = batch.hooked
     const kv = kvArgs(batch.writes)
+    // a single event (an awaited append) goes through the function of scalar parameters; in
+    // `append`, streams without an expected revision may have moved on (no hook, no ids to look for)
+    const single = batch.single && streams.length === 1
+    const spread = !single && hook === undefined && ids.length === 0 ? this.#spread : 1
+    const loose = batch.looseArgs(spread)
     let client: pg.PoolClient
     try {
       client = await this.#conn.connect()
@@ -232,9 +249,12 @@ export class PostgresWriter {
     }
     let rows: AppendRow[]
     try {
-      rows = (await client.query<AppendRow>(this.#conn.statement(this.#appendSql, [streams, assumed, ids,
-        hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
-        ...batch.eventArgs(), kv.putKeys, kv.putValues, kv.putDocs, kv.delKeys, this.#conn.channel, streams.map(ruleKey)]))).rows
+      const call = single
+        ? this.#conn.statement(this.#appendOneSql, [...batch.oneArgs(ids.length > 0), this.#conn.channel, ruleKey(streams[0]!)])
+        : this.#conn.statement(this.#appendSql, [streams, assumed, ids,
+          hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
+          ...batch.eventArgs(loose.sums), kv.putKeys, kv.putValues, kv.putDocs, kv.delKeys, this.#conn.channel, streams.map(ruleKey), loose.loose, spread])
+      rows = (await client.query<AppendRow>(call)).rows
       client.release()
     } catch (err) {
       client.release(err as Error)
@@ -248,17 +268,25 @@ export class PostgresWriter {
       const written = await whetherWritten(this.#conn, client, batch, err)
       hook?.settle(written !== undefined)
       if (written === undefined) return
-      rows = [{ o_first: written.first, o_time: written.time, o_stale: null, o_actual: null }]
+      try {
+        rows = [{ o_first: written.first, o_time: written.time, o_stale: null, o_actual: null }, ...await this.#movedIn(batch, written.first, loose.loose)]
+      } catch (err) {
+        batch.fail(new AnnalsError('ANNALS_STORAGE', 'The connection to PostgreSQL was lost while appends were being committed; they were, but where their streams\' revisions went could not be read: read them back by their ids', { cause: err }))
+        return
+      }
     }
-    const stale = rows.filter(r => r.o_stale !== null)
+    const stale = rows.filter(r => r.o_first === null && r.o_stale !== null)
     if (stale.length > 0 || rows[0]?.o_first === null) {
       hook?.settle(false)
+      if (stale.length > 0) this.#spread = LOOSE_SPREAD
       for (const r of stale) this.#revisions.set(r.o_stale!, r.o_actual!)
       if (stale.length === rows.length && tries < ONE_CALL_TRIES) await this.#oneCall(group, tries + 1)
       else await this.#locked(group)
       return
     }
     hook?.settle(batch.count > 0)
+    // loose streams the call found further on: moved by o_actual
+    batch.moved(new Map(rows.filter(r => r.o_first !== null && r.o_stale !== null).map(r => [r.o_stale!, r.o_actual!])))
     const { o_first: at, o_time: committed } = rows[0]!
     this.#written(batch, at!, committed!)
     batch.settle(hook === undefined ? at! : 0)
@@ -332,6 +360,19 @@ export class PostgresWriter {
     hook?.settle(true)
     this.#written(batch, first, time)
     batch.settle(0)
+  }
+
+  /**
+   * The loose streams of a batch committed at `first` whose outcome was looked for (the connection
+   * went): how far on the call moved them, as `append` answers it, read from the rows written.
+   */
+  async #movedIn (batch: Batch, first: number, loose: string[]): Promise<AppendRow[]> {
+    if (loose.length === 0) return []
+    const rows = await this.#conn.query<{ stream: string, revision: number }>(
+      `select stream, max(revision) as revision from ${this.#conn.s}.events where position >= $1 and position < $2 and stream = any($3::text[]) group by stream`,
+      [first, first + batch.count, loose])
+    return rows.filter(r => r.revision !== batch.written.get(r.stream)!.revision)
+      .map(r => ({ o_first: first, o_time: null, o_stale: r.stream, o_actual: r.revision - batch.written.get(r.stream)!.revision }))
   }
 
   /** A batch was committed at `first`: revisions cached, head moved on. */
