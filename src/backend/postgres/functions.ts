@@ -64,6 +64,14 @@ function kvWrites (s: string): string {
  */
 const GENERIC = 'set plan_cache_mode = force_generic_plan'
 
+/** What `append` and `append_one` answer, and the start of their bodies: the same for both. */
+const ANSWER = `returns table (o_first bigint, o_time bigint, o_stale text, o_actual bigint)
+    language plpgsql ${GENERIC} as $$
+    #variable_conflict use_column
+    declare
+      v_first bigint;
+      v_time bigint;`
+
 const NOW_MS = 'floor(extract(epoch from clock_timestamp()) * 1000)::bigint'
 
 /** The functions, for a schema whose quoted name is `s`. */
@@ -87,12 +95,7 @@ export function functionsSql (s: string): string[] {
       p_head bigint, p_time bigint, p_owner text, p_opened bigint, ${EVENT_PARAMS},
       p_put_k bytea[], p_put_v bytea[], p_put_doc text[], p_del_k bytea[], p_channel text, p_rule_keys bytea[],
       p_loose text[], p_spread integer)
-    returns table (o_first bigint, o_time bigint, o_stale text, o_actual bigint)
-    language plpgsql ${GENERIC} as $$
-    #variable_conflict use_column
-    declare
-      v_first bigint;
-      v_time bigint;
+    ${ANSWER}
       v_owner text;
       v_owner_position bigint;
       v_n integer := coalesce(cardinality(p_stream), 0);
@@ -150,12 +153,7 @@ export function functionsSql (s: string): string[] {
     `create or replace function ${s}.append_one(p_stream text, p_before bigint, p_id text, p_type text, p_version integer,
       p_tags text[], p_data bytea, p_metadata bytea, p_sealed boolean, p_digest bytea, p_sum integer, p_check_id boolean,
       p_channel text, p_rule_key bytea)
-    returns table (o_first bigint, o_time bigint, o_stale text, o_actual bigint)
-    language plpgsql ${GENERIC} as $$
-    #variable_conflict use_column
-    declare
-      v_first bigint;
-      v_time bigint;
+    ${ANSWER}
       v_revision bigint;
     begin
       select h.position + 1, greatest(h.time, ${NOW_MS}) into v_first, v_time from ${s}.head h for update;
