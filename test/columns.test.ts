@@ -1,7 +1,7 @@
 // Events' data in the column layout (src/storage/columns.ts): it reads back exactly as the same
 // value stored as a map does, refuses bytes that are not such a value, is what LevelDB stores
 // from format 3 on, and a database of format 2 (data as maps) opens, reads and takes appends.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import fc from 'fast-check'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,6 +14,11 @@ import { parseChunk } from '../src/backend/level/chunk.js'
 import { eventParts } from '../src/backend/level/event-record.js'
 import { tempDir } from './helpers/backends.js'
 import { verifyFolder } from './helpers/verify.js'
+import { MemoryLevel } from 'memory-level'
+import type { AbstractLevel } from 'abstract-level'
+import { LevelDoor } from '../src/backend/level/door.js'
+import { verifyStorage, type Report } from '../src/cli/verify-checks.js'
+import type { Annals } from '../src/index.js'
 
 const BUFFERS = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
 
@@ -90,65 +95,96 @@ function lengthPrefixed (bytes: Buffer): Buffer {
   return Buffer.concat([Buffer.from([bytes.length]), bytes])
 }
 
-/** The stored data of every event of the log of the folder `dir`, closed. */
-async function storedData (dir: string): Promise<Buffer[]> {
-  const level = new ClassicLevel<Buffer, Buffer>(dir, BUFFERS)
-  await level.open()
-  try {
-    const out: Buffer[] = []
-    for await (const [key, value] of level.iterator({ gte: Buffer.from('L'), lt: Buffer.from('M') })) {
-      const chunk = parseChunk(key, value)
-      for (let i = 0; i < chunk.count; i++) out.push(Buffer.from(eventParts(chunk.buffer, chunk.spans[2 * i]!, chunk.spans[2 * i + 1]!).data))
-    }
-    return out
-  } finally { await level.close() }
-}
+type Raw = AbstractLevel<Buffer, Buffer, Buffer>
 
-t.test('LevelDB stores events\' data in the column layout', async t => {
-  const { dir, remove } = tempDir()
-  t.teardown(remove)
-  const db = await open(dir)
-  await db.append('s', [{ type: 'A', data: { n: 1, title: 'x' } }, { type: 'B', data: [1] }])
-  await db.close()
-  const data = await storedData(dir)
-  t.equal(data[0]![0], COLUMNS, 'an object: columns')
-  t.same(unpack(data[1]!), [1], 'an array: as MessagePack')
-})
+/** A database on one of the two LevelDB-like stores: annals on it, its raw keys while annals is closed, verify. */
+interface Store {
+  open: () => Promise<Annals>
+  raw: <T>(fn: (level: Raw) => Promise<T>) => Promise<T>
+  verify: () => Promise<Report>
+}
 
 const FORMAT_2 = join(import.meta.dirname, 'fixtures', 'format-2')
 
-t.test('a database of format 2 (data as maps, written by the version before) opens, reads and takes appends', async t => {
+/** A store of `kind`, empty or holding a copy of the format-2 fixture. */
+async function store (t: Test, kind: 'classic-level' | 'memory-level', fixture: boolean): Promise<Store> {
   const { dir, remove } = tempDir()
   t.teardown(remove)
-  cpSync(FORMAT_2, dir, { recursive: true })
-  t.ok((await storedData(dir)).every(d => d[0] !== COLUMNS), 'the fixture holds maps only')
+  if (fixture) cpSync(FORMAT_2, dir, { recursive: true })
+  const raw = async <T>(fn: (level: Raw) => Promise<T>): Promise<T> => {
+    const level = new ClassicLevel<Buffer, Buffer>(dir, BUFFERS)
+    await level.open()
+    try {
+      return await fn(level as unknown as Raw)
+    } finally { await level.close() }
+  }
+  if (kind === 'classic-level') return { open: async () => await open(dir), raw, verify: async () => await verifyFolder(dir) }
+  // memory-level: the fixture's entries put into it as they are
+  const level = new MemoryLevel<Buffer, Buffer>(BUFFERS)
+  t.teardown(async () => { await level.close() })
+  if (fixture) await level.batch(await raw(async l => (await l.iterator().all()).map(([key, value]) => ({ type: 'put' as const, key, value }))))
+  return {
+    open: async () => await open({ level }),
+    raw: async fn => await fn(level as unknown as Raw),
+    verify: async () => {
+      const door = await LevelDoor.openLevel(level)
+      try {
+        return await verifyStorage(door, () => {})
+      } finally { await door.close() }
+    }
+  }
+}
 
-  const db = await open(dir)
-  const expected = [
-    ['photos-1', 'PhotoAdded', { title: 'Dunes', size: 2400000, tags: ['desert', 'sunset'], camera: { make: 'Fujifilm', model: 'X-T4' } }, {}],
-    ['photos-1', 'PhotoRenamed', { title: 'Dunes at dusk' }, { by: 'ann' }],
-    ['photos-2', 'PhotoAdded', { title: 'Harbour', size: 1200000, tags: [], camera: null }, {}],
-    ['photos-2', 'Note', 'a string as data', {}],
-    ['photos-2', 'Pair', [1, 2], {}]
-  ]
-  t.same((await db.readAll().toArray()).map(e => [e.stream, e.type, e.data, e.metadata]), expected)
-  // a retry of the first append, by its id, is answered as the first time though its bytes are maps
-  const retry = await db.append('photos-1', { type: 'PhotoAdded', data: { title: 'Dunes', size: 2400000, tags: ['desert', 'sunset'], camera: { make: 'Fujifilm', model: 'X-T4' } }, id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' })
-  t.same([retry.position, retry.revision], [0, 0], 'a retry across the layouts is recognised')
-  await t.rejects(db.append('photos-1', { type: 'PhotoAdded', data: { title: 'Other' }, id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' }), { code: 'ANNALS_DUPLICATE_ID' }, 'and other content with its id is not')
-  await db.append('photos-2', { type: 'PhotoAdded', data: { title: 'Pier', size: 1 } })
-  await db.close()
+/** The stored data of every event of the log. */
+async function storedData (level: Raw): Promise<Buffer[]> {
+  const out: Buffer[] = []
+  for await (const [key, value] of level.iterator({ gte: Buffer.from('L'), lt: Buffer.from('M') })) {
+    const chunk = parseChunk(key, value)
+    for (let i = 0; i < chunk.count; i++) out.push(Buffer.from(eventParts(chunk.buffer, chunk.spans[2 * i]!, chunk.spans[2 * i + 1]!).data))
+  }
+  return out
+}
 
-  const data = await storedData(dir)
-  t.equal(data.length, 6)
-  t.equal(data[5]![0], COLUMNS, 'a new append is in columns')
-  const again = await open(dir)
-  t.same((await again.readAll().toArray()).map(e => [e.stream, e.type, e.data, e.metadata]), [...expected, ['photos-2', 'PhotoAdded', { title: 'Pier', size: 1 }, {}]])
-  await again.close()
-  t.same((await verifyFolder(dir)).problems, [], 'annals verify finds nothing wrong')
+for (const kind of ['classic-level', 'memory-level'] as const) {
+  t.test(`${kind} stores events' data in the column layout`, async t => {
+    const s = await store(t, kind, false)
+    const db = await s.open()
+    await db.append('s', [{ type: 'A', data: { n: 1, title: 'x' } }, { type: 'B', data: [1] }])
+    await db.close()
+    const data = await s.raw(storedData)
+    t.equal(data[0]![0], COLUMNS, 'an object: columns')
+    t.same(unpack(data[1]!), [1], 'an array: as MessagePack')
+  })
 
-  const level = new ClassicLevel<Buffer, Buffer>(dir, BUFFERS)
-  await level.open()
-  t.same(unpack((await level.get(Buffer.from('Mformat')))!), 3, 'marked format 3 at open: an annals of format 2 refuses it')
-  await level.close()
-})
+  t.test(`${kind}: a database of format 2 (data as maps, written by the version before) opens, reads and takes appends`, async t => {
+    const s = await store(t, kind, true)
+    const before = await s.raw(storedData)
+    t.equal(before.length, 5, 'the fixture\'s five events')
+    t.ok(before.every(d => d[0] !== COLUMNS), 'the fixture holds maps only')
+
+    const db = await s.open()
+    const expected = [
+      ['photos-1', 'PhotoAdded', { title: 'Dunes', size: 2400000, tags: ['desert', 'sunset'], camera: { make: 'Fujifilm', model: 'X-T4' } }, {}],
+      ['photos-1', 'PhotoRenamed', { title: 'Dunes at dusk' }, { by: 'ann' }],
+      ['photos-2', 'PhotoAdded', { title: 'Harbour', size: 1200000, tags: [], camera: null }, {}],
+      ['photos-2', 'Note', 'a string as data', {}],
+      ['photos-2', 'Pair', [1, 2], {}]
+    ]
+    t.same((await db.readAll().toArray()).map(e => [e.stream, e.type, e.data, e.metadata]), expected)
+    // a retry of the first append, by its id, is answered as the first time though its bytes are maps
+    const retry = await db.append('photos-1', { type: 'PhotoAdded', data: { title: 'Dunes', size: 2400000, tags: ['desert', 'sunset'], camera: { make: 'Fujifilm', model: 'X-T4' } }, id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' })
+    t.same([retry.position, retry.revision], [0, 0], 'a retry across the layouts is recognised')
+    await t.rejects(db.append('photos-1', { type: 'PhotoAdded', data: { title: 'Other' }, id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' }), { code: 'ANNALS_DUPLICATE_ID' }, 'and other content with its id is not')
+    await db.append('photos-2', { type: 'PhotoAdded', data: { title: 'Pier', size: 1 } })
+    await db.close()
+
+    const data = await s.raw(storedData)
+    t.equal(data.length, 6)
+    t.equal(data[5]![0], COLUMNS, 'a new append is in columns')
+    const again = await s.open()
+    t.same((await again.readAll().toArray()).map(e => [e.stream, e.type, e.data, e.metadata]), [...expected, ['photos-2', 'PhotoAdded', { title: 'Pier', size: 1 }, {}]])
+    await again.close()
+    t.same((await s.verify()).problems, [], 'annals verify finds nothing wrong')
+    t.same(unpack((await s.raw(async level => await level.get(Buffer.from('Mformat'))))!), 3, 'marked format 3 at open: an annals of format 2 refuses it')
+  })
+}

@@ -163,6 +163,7 @@ export class Log {
   #ready (stream: string, events: PendingEvent[], transform: EventTransform | undefined): ReadyEvent[] {
     const now = Date.now()
     const maxEventSize = this.#maxEventSize
+    const columns = this.backend.columns === true
     return events.map((e, i) => {
       const idBytes = e.id === undefined ? Buffer.from(newEventIdBytes(now)) : undefined
       const id = e.id ?? formatUuid(idBytes!)
@@ -173,7 +174,7 @@ export class Log {
           digest: transform.digest({ type: e.type, data: e.data, metadata: e.metadata ?? {}, ...(e.tags === undefined ? {} : { tags: e.tags }) })
         }
       }
-      const ready = readyEvent(stream, e, i, { id, version: this.upcaster.version(e.type), indexed: true, fresh: e.id === undefined, stored, maxEventSize, columns: this.backend.columns === true })
+      const ready = readyEvent(stream, e, i, { id, version: this.upcaster.version(e.type), indexed: true, fresh: e.id === undefined, stored, maxEventSize, columns })
       if (idBytes !== undefined) ready.idBytes = idBytes
       return ready
     })

@@ -12,7 +12,7 @@ import type { KeyStore, SubjectKey } from '../privacy/key-store.js'
 import { StorageBase, type ChunkIterator, type KeyRange, type WriteOp } from '../storage/storage.js'
 import { Disconnected, type Connection, type Welcome } from './connection.js'
 import { decodeRecords } from './records.js'
-import { buffer, decodeEvents, decodeResult, encodeParts, encodeReady, type WireEvents, type WireResult } from './wire.js'
+import { COLUMNS_PROTOCOL, buffer, decodeEvents, decodeResult, encodeParts, encodeReady, type WireEvents, type WireResult } from './wire.js'
 
 /** Why a client stops using its connection: the owner said it is leaving, or the connection is gone. */
 export type Gone = 'bye' | 'closed'
@@ -57,7 +57,7 @@ export class ClientBackend implements Backend {
 
   /** Whether the owner reads the column layout: it does from protocol 4 on. */
   get columns (): boolean {
-    return this.connection.protocol >= 4
+    return this.connection.protocol >= COLUMNS_PROTOCOL
   }
 
   get head (): LogHead {

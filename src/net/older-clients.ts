@@ -10,8 +10,10 @@ import type { RecordedEvent } from '../log/types.js'
 import { COLUMNS } from '../storage/columns.js'
 import { decode, encode } from '../storage/codec.js'
 
-/** The protocol from which a client reads the column layout. */
-export const COLUMNS_PROTOCOL = 4
+/** Data in the column layout encoded again as a map; other data as it is. */
+function asMap (data: Buffer): Buffer {
+  return data[0] === COLUMNS ? encode(decode(data)) : data
+}
 
 /**
  * Events read raw (their data as stored bytes), with the data of those in the column layout
@@ -23,10 +25,7 @@ export const COLUMNS_PROTOCOL = 4
  * ```
  */
 export function rawEventsAsMaps (events: RecordedEvent[]): RecordedEvent[] {
-  for (const e of events) {
-    const data = e.data as Buffer
-    if (data[0] === COLUMNS) e.data = encode(decode(data))
-  }
+  for (const e of events) e.data = asMap(e.data as Buffer)
   return events
 }
 
@@ -56,7 +55,7 @@ export function recordsAsMaps (records: StoredRecord[]): StoredRecord[] {
       type: parts.type,
       version: parts.version,
       tags: parts.tags,
-      data: encode(decode(parts.data)),
+      data: asMap(parts.data),
       metadata: parts.metadata,
       sealed: parts.sealed,
       digest: undefined

@@ -10,9 +10,9 @@ import type { StoredRecord } from '../backend/level/stored-records.js'
 import type { KeyStore, SubjectKey } from '../privacy/key-store.js'
 import type { ChunkIterator, KeyRange, Storage, WriteOp } from '../storage/storage.js'
 import type { Chunks, Client, OwnerServer } from './server.js'
-import { buffer, decodeParts, decodeReady, encodeEvents, encodeResult, type WireParts, type WireReady } from './wire.js'
+import { COLUMNS_PROTOCOL, buffer, decodeParts, decodeReady, encodeEvents, encodeResult, type WireParts, type WireReady } from './wire.js'
 import { encodeRecords } from './records.js'
-import { COLUMNS_PROTOCOL, rawEventsAsMaps, recordsAsMaps } from './older-clients.js'
+import { rawEventsAsMaps, recordsAsMaps } from './older-clients.js'
 
 type Handler = (server: OwnerServer, client: Client, args: unknown[]) => unknown
 

@@ -16,6 +16,9 @@ import { decode, encode } from '../storage/codec.js'
  */
 export const PROTOCOL = 4
 
+/** The protocol from which events' data crosses in the column layout, either way. */
+export const COLUMNS_PROTOCOL = 4
+
 /**
  * The oldest version still spoken, either side: a process of the version before (a deploy: the
  * new one starting while the old one drains) and this one talk in it. A peer that speaks none

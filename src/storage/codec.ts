@@ -72,11 +72,8 @@ function packed (value: unknown, how: (value: unknown) => Buffer): Buffer {
 
 /** Decodes what {@link encode} or {@link encodeData} wrote. Throws an Error (msgpackr's, or the column layout's) on malformed input. */
 export function decode (bytes: Uint8Array): unknown {
-  if (bytes[0] === COLUMNS) {
-    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
-    return decodeColumns(buffer, 0, buffer.length, parts)
-  }
-  return packr.unpack(bytes)
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  return decodeRange(buffer, 0, buffer.length)
 }
 
 const range = { start: 0, end: 0 }
