@@ -6,15 +6,18 @@
 // events, then compacting: the log's part of a scavenge's I/O); and a fixed number of
 // appends made while a scavenge runs, beside the same appends alone. The logs are built beforehand by
 // another process (scavenge-build), and each run works on a copy of them, so that every run
-// scavenges the same events.
+// scavenges the same events. Each run of a side of the scavenge runs in a process of its own
+// (scavenge-sides.ts), which measures its memory.
 import { cpSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Annals } from '../src/index.js'
 import { rawValue } from './appends.js'
-import { encodeRawChunk, rawChunkRewrite } from './raw-chunks.js'
+import { inProcessOfItsOwn } from './forked.js'
+import { encodeRawChunk } from './raw-chunks.js'
+import { SIDES, type ScavengeTask } from './scavenge-sides.js'
 import { CHUNK_EVENTS } from '../src/backend/level/chunk.js'
 import { CHUNKS_PER_BATCH } from '../src/backend/level/scavenge.js'
-import { BENCH_DIR, concurrently, eventMaker, freshDir, key8, rawLevel, type Raw } from './lib.js'
+import { BENCH_DIR, concurrently, eventMaker, freshDir, key8, rawLevel } from './lib.js'
 import type { Timing, Workload } from './measure.js'
 import type { Config } from './options.js'
 
@@ -92,55 +95,16 @@ async function onDeleted (config: Config, name: string, body: (db: Annals) => Pr
 const BATCH_POSITIONS = CHUNKS_PER_BATCH * CHUNK_EVENTS
 
 /**
- * Deletes the keys of the removed events from a copy of the raw log, in batches of the same
- * positions as a scavenge's ({@link BATCH_POSITIONS}: about 400 keys each); then, when `compact`,
- * compacts the range from the first key deleted to the last (the whole log, as the removed
- * events are spread through it).
+ * A side of the scavenge (scavenge-sides.ts), run on a copy of `base` in a process of its own;
+ * checks that it removed the `expected` events.
  */
-function rawDeletes (config: Config, expected: number, compact: boolean): () => Promise<Timing> {
+function side (config: Config, base: string, name: string, expected: number): () => Promise<Timing> {
   return async () => {
-    const { remove } = copy(RAW_BASE, 'scavenge-raw')
-    const raw: Raw = await rawLevel('scavenge-raw', false)
+    const { dir, remove } = copy(base, `scavenge-${name}`)
     try {
-      const start = performance.now()
-      let n = 0
-      let first = -1
-      let last = -1
-      for (let from = 0; from < config.sizes.scavengeLog; from += BATCH_POSITIONS) {
-        const batch = raw.batch()
-        for (let i = from; i < Math.min(from + BATCH_POSITIONS, config.sizes.scavengeLog); i++) {
-          if (!removed(config, i)) continue
-          batch.del(key8(i))
-          if (first < 0) first = i
-          last = i
-          n++
-        }
-        await batch.write()
-      }
-      if (compact) await raw.compactRange(key8(first), key8(last))
-      const ms = performance.now() - start
-      if (n !== expected) throw new Error(`deleted ${n} keys where ${expected} were expected`)
-      return { events: n, ms }
-    } finally {
-      await raw.close()
-      remove()
-    }
-  }
-}
-
-/**
- * Rewrites a copy of the raw chunked log ({@link RAW_CHUNKS_BASE}) as a scavenge rewrites its
- * chunks, then compacts the log's range once, so that no removed byte is left in the files (see
- * raw-chunks.ts: in a process of its own). It knows the removed events by their positions (a
- * scavenge reads each event's stream from its header), and has no index or stream copies to
- * delete from.
- */
-function rawChunkRewrites (config: Config, expected: number): () => Promise<Timing> {
-  return async () => {
-    const { dir, remove } = copy(RAW_CHUNKS_BASE, 'scavenge-raw-chunks')
-    try {
-      const timing = await rawChunkRewrite({ dir, streams: config.shape.streams, deleted: deleted(config), chunksPerBatch: CHUNKS_PER_BATCH })
-      if (timing.events !== expected) throw new Error(`emptied ${timing.events} events where ${expected} were expected`)
+      const task: ScavengeTask = { dir, streams: config.shape.streams, deleted: deleted(config), events: config.sizes.scavengeLog, batchPositions: BATCH_POSITIONS }
+      const timing = await inProcessOfItsOwn(SIDES, name, name === 'raw-chunks' ? { ...task, chunksPerBatch: CHUNKS_PER_BATCH } : task)
+      if (timing.events !== expected) throw new Error(`${name}: removed ${timing.events} events where ${expected} were expected`)
       return timing
     } finally {
       remove()
@@ -196,17 +160,11 @@ export async function scavengeWorkloads (config: Config): Promise<{ workloads: W
       raw: `raw classic-level deleting the same events' keys, batches of ${fmt(BATCH_POSITIONS)} positions`,
       target: 0.5,
       maxRssMB: 200,
-      annals: async () => await onDeleted(config, 'scavenge-annals', async db => {
-        const start = performance.now()
-        const { removed: n } = await db.scavenge()
-        const ms = performance.now() - start
-        if (n !== expected) throw new Error(`scavenged ${n} events where ${expected} were expected`)
-        return { events: n, ms }
-      }),
-      baseline: rawDeletes(config, expected, false),
+      annals: side(config, BASE, 'scavenge', expected),
+      baseline: side(config, RAW_BASE, 'raw-deletes', expected),
       also: [
-        { raw: 'the same deletes, then a compaction of the range they span (the whole log)', run: rawDeletes(config, expected, true) },
-        { raw: `the same events in values of ${CHUNK_EVENTS}, each rewritten without the removed ones, then a compaction of the log`, run: rawChunkRewrites(config, expected) }
+        { raw: 'the same deletes, then a compaction of the range they span (the whole log)', run: side(config, RAW_BASE, 'raw-deletes-compacted', expected) },
+        { raw: `the same events in values of ${CHUNK_EVENTS}, each rewritten without the removed ones, then a compaction of the log`, run: side(config, RAW_CHUNKS_BASE, 'raw-chunks', expected) }
       ]
     }, {
       name: `append ${fmt(count)} events, 1 per call, 64 concurrent, while a scavenge of ${fmt(expected)} events runs`,

@@ -10,6 +10,8 @@ export interface Timing {
   ms: number
   /** the median of single operations, when the workload times each: rates then come from it */
   medianMs?: number
+  /** the side's peak memory, when it ran in a process of its own (forked.ts): counted instead of this process's */
+  peak?: Peak
 }
 
 /** A workload measured on annals and, in the same runs, on its baseline. */
@@ -89,7 +91,8 @@ class Runs {
   async once (): Promise<number> {
     const stop = watchMemory()
     const t = await this.run()
-    const p = stop()
+    const own = stop()
+    const p = t.peak ?? own
     this.peak = { rssMB: Math.max(this.peak.rssMB, p.rssMB), anonMB: p.anonMB === null ? this.peak.anonMB : Math.max(this.peak.anonMB ?? 0, p.anonMB) }
     if (t.medianMs !== undefined) this.perOp.push(t.medianMs)
     this.rates.push(rate(t))

@@ -1,20 +1,16 @@
 // The raw side of a scavenge that does the same I/O on the log: raw classic-level holding the
 // events 128 to a value (as annals's chunks: `key8(first position)` -> each event's length as a
 // u32, then its bytes; an event of length 0 was removed), every value that holds removed events
-// rewritten without their bytes, then one compaction of the log. The rewrite runs in a process of
-// its own (this module, forked by {@link rawChunkRewrite}): it reads the whole log, and the memory
-// that leaves behind in a process would count in the peaks of the sides measured after it.
-import { fork } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+// rewritten without their bytes, then one compaction of the log. It runs in a process of its own,
+// as every side of the scavenge workload does (scavenge-sides.ts).
 import { ClassicLevel } from 'classic-level'
 import type { Timing } from './measure.js'
 
 /**
  * What the rewrite is told: the folder of the copy, which events it removes (`position % streams
- * < deleted`), and how many chunks it reads per batch of writes (a scavenge's: passed, so that
- * the process loads nothing of annals).
+ * < deleted`), and how many chunks it reads per batch of writes (a scavenge's).
  */
-interface Task {
+export interface ChunksTask {
   dir: string
   streams: number
   deleted: number
@@ -55,7 +51,7 @@ function withoutRemoved (first: number, value: Buffer, removed: (i: number) => b
 }
 
 /** Reads every chunk, `chunksPerBatch` at a time, writes again those holding removed events (one batch per read), compacts the log. */
-async function rewrite ({ dir, streams, deleted, chunksPerBatch }: Task): Promise<Timing> {
+export async function rewriteChunks ({ dir, streams, deleted, chunksPerBatch }: ChunksTask): Promise<Timing> {
   const raw = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   await raw.open()
   try {
@@ -83,21 +79,4 @@ async function rewrite ({ dir, streams, deleted, chunksPerBatch }: Task): Promis
   } finally {
     await raw.close()
   }
-}
-
-/** Runs the rewrite of the raw chunked log in `dir` in a process of its own; resolves with its timing. */
-export async function rawChunkRewrite (task: Task): Promise<Timing> {
-  const child = fork(fileURLToPath(import.meta.url), [JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  return await new Promise<Timing>((resolve, reject) => {
-    let timing: Timing | undefined
-    child.once('message', (m: Timing) => { timing = m })
-    child.once('error', reject)
-    child.once('exit', code => { timing === undefined ? reject(new Error(`the raw chunk rewrite exited with code ${String(code)}`)) : resolve(timing) })
-  })
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const timing = await rewrite(JSON.parse(process.argv[2]!) as Task)
-  process.send!(timing)
-  process.disconnect()
 }
