@@ -9,7 +9,7 @@
 import t from 'tap'
 import { basename, join } from 'node:path'
 import { tempDir } from './helpers/backends.js'
-import { buildSource, inTurn, sourceDigest, trial } from './helpers/damage.js'
+import { buildSource, endChildren, inTurn, saveOriginals, sourceDigest, trial } from './helpers/damage.js'
 import { below, damageBlock, filesOf, LOG_BLOCK, random, seed } from './helpers/faults.js'
 
 const BLOCKS = 10
@@ -19,8 +19,9 @@ t.test(`${BLOCKS} damaged blocks of the write-ahead log`, async t => {
   t.comment(`seed ${runSeed} (replay with FAULTS_SEED=${runSeed})`)
   const { dir, remove } = tempDir()
   t.teardown(remove)
+  t.teardown(endChildren)
   const source = join(dir, 'source')
-  const originals = await buildSource(source, 'log')
+  const originals = saveOriginals(await buildSource(source, 'log'), join(dir, 'originals'))
   const digest = await sourceDigest(source, dir)
   const logs = filesOf(source, '.log')
   t.equal(logs.length, 1, 'the events are in one write-ahead log')
@@ -40,6 +41,7 @@ t.test(`${BLOCKS} damaged blocks of the write-ahead log`, async t => {
   })
   trials.forEach(({ block, result }, i) => {
     t.ok(result.changed, `damage ${i + 1}: block ${block} of ${blocks} (seed ${runSeed}): LevelDB lost data`)
+    t.same(result.aborted, [], `damage ${i + 1}: nothing ended by LevelDB's assertion (the log is read with its checksums)`)
     t.same(result.problems, [], `damage ${i + 1}: block ${block} of ${blocks} (seed ${runSeed}): ` +
       `${result.detected} reads rejected with ANNALS_CORRUPT, verify ${result.verify === undefined ? 'not run' : `exited ${result.verify}`}`)
   })

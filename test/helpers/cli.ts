@@ -1,6 +1,7 @@
 // Runs the built `annals` command as a child process, as a user would, and collects what it
 // printed and how it ended. Without a terminal: no colour, no progress bars, no prompts.
 import { execFile } from 'node:child_process'
+import { constants } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { assertBuilt } from './child.js'
@@ -9,7 +10,10 @@ import { assertBuilt } from './child.js'
 export const cliMain = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'cli', 'main.js')
 
 export interface CliResult {
+  /** the exit code; 128 + the signal's number when a signal ended it */
   code: number
+  /** the signal that ended it, if one did (SIGABRT: an assertion of native code) */
+  signal?: NodeJS.Signals
   stdout: string
   stderr: string
 }
@@ -23,8 +27,9 @@ export async function annals (args: string[], options: { env?: Record<string, st
     delete env.ANNALS_MASTER_KEY
     Object.assign(env, options.env)
     const child = execFile(process.execPath, [cliMain, ...args], { env, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : (err as { code?: unknown }).code
-      if (typeof code !== 'number') reject(err)
+      const { code, signal } = (err ?? { code: 0 }) as { code?: unknown, signal?: NodeJS.Signals | null }
+      if (typeof signal === 'string') resolve({ code: 128 + constants.signals[signal], signal, stdout, stderr })
+      else if (typeof code !== 'number') reject(err)
       else resolve({ code, stdout, stderr })
     })
     child.stdin!.end(options.input ?? '')

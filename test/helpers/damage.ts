@@ -2,9 +2,12 @@
 // copied per trial, damaged on the copy; then every read must return exactly the original events
 // or reject with ANNALS_CORRUPT, and `annals verify` must report every damage that changed data.
 // Only the public API, the `annals` command and LevelDB's own files are used.
-import { cpSync, mkdirSync, rmSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
+import { serialize } from 'node:v8'
 import { ClassicLevel } from 'classic-level'
 import { defineAggregate, open, type Annals, type RecordedEvent } from '../../src/index.js'
 import { collect } from './backends.js'
@@ -125,6 +128,9 @@ const Trail = defineAggregate<Trail>({
   evolve: (state, event) => ({ events: [...state.events, { id: event.id, stream: event.stream, revision: event.revision, position: event.position, type: event.type, data: event.data, metadata: event.metadata, time: event.time }] })
 })
 
+/** What one read of {@link checkReads} gave, told as it goes. */
+export type Result = { ok: true } | { corrupt: true } | { problem: string }
+
 /** How a damaged copy fared. */
 export interface Outcome {
   /** what was wrong: reads that lied, errors other than ANNALS_CORRUPT */
@@ -137,20 +143,21 @@ export interface Outcome {
  * Opens the damaged database at `path` and reads everything every way: readAll forwards and
  * backwards, readStream of every stream, and `load` of an aggregate folding each stream.
  */
-export async function checkReads (path: string, originals: RecordedEvent[]): Promise<Outcome> {
+export async function checkReads (path: string, originals: RecordedEvent[], told?: (result: Result) => void): Promise<Outcome> {
   const problems: string[] = []
   let corrupt = 0
+  const note = (result: string | undefined): void => {
+    told?.(result === 'corrupt' ? { corrupt: true } : result === undefined ? { ok: true } : { problem: result })
+    if (result === 'corrupt') corrupt++
+    else if (result !== undefined) problems.push(result)
+  }
   let db: Annals
   try {
     db = await open(path)
   } catch (err) {
     const code = (err as { code?: string }).code
-    if (code === 'ANNALS_CORRUPT') return { problems, corrupt: 1 }
-    return { problems: [`open rejected with ${String(code)} (not ANNALS_CORRUPT): ${(err as Error).message}`], corrupt }
-  }
-  const note = (result: string | undefined): void => {
-    if (result === 'corrupt') corrupt++
-    else if (result !== undefined) problems.push(result)
+    note(code === 'ANNALS_CORRUPT' ? 'corrupt' : `open rejected with ${String(code)} (not ANNALS_CORRUPT): ${(err as Error).message}`)
+    return { problems, corrupt }
   }
   try {
     note(await checkRead('readAll', db.readAll(), originals))
@@ -164,13 +171,12 @@ export async function checkReads (path: string, originals: RecordedEvent[]): Pro
       try {
         const loaded = await db.load(Trail, stream)
         const last = expected.at(-1)!
-        if (!isDeepStrictEqual(loaded.state.events, expected.map(fields)) || loaded.revision !== last.revision || loaded.position !== last.position) {
-          problems.push(`load(${stream}) folded ${loaded.state.events.length} events to revision ${loaded.revision}, not the ${expected.length} stored (or their content differs)`)
-        }
+        note(!isDeepStrictEqual(loaded.state.events, expected.map(fields)) || loaded.revision !== last.revision || loaded.position !== last.position
+          ? `load(${stream}) folded ${loaded.state.events.length} events to revision ${loaded.revision}, not the ${expected.length} stored (or their content differs)`
+          : undefined)
       } catch (err) {
         const code = (err as { code?: string }).code
-        if (code !== 'ANNALS_CORRUPT') problems.push(`load(${stream}) rejected with ${String(code)} (not ANNALS_CORRUPT): ${(err as Error).message}`)
-        else corrupt++
+        note(code === 'ANNALS_CORRUPT' ? 'corrupt' : `load(${stream}) rejected with ${String(code)} (not ANNALS_CORRUPT): ${(err as Error).message}`)
       }
     }
   } finally {
@@ -189,6 +195,90 @@ export interface Trial {
   verify: number | undefined
   /** how many reads (open included) rejected with ANNALS_CORRUPT */
   detected: number
+  /**
+   * The parts of the trial that LevelDB's own assertion ended (SIGABRT): a damaged block of a
+   * table file, which classic-level reads without LevelDB's block checksums, can reach one. The
+   * process stops; what the reads returned before it is checked all the same.
+   */
+  aborted: string[]
+}
+
+/** LevelDB's own assertion failing: it ends the process. */
+const LEVELDB_ASSERTION = /leveldb.*Assertion `.*' failed/
+
+/** tap's TypeScript loader, for damage-child.ts. */
+const TS_LOADER = process.execArgv.filter(arg => arg.includes('@tapjs/typescript'))
+const CHILD = fileURLToPath(new URL('damage-child.ts', import.meta.url))
+
+/** A process of damage-child.ts, reused from task to task (loading TypeScript takes seconds) until LevelDB's assertion ends it. */
+class Child {
+  readonly #process: ChildProcess
+  readonly #exited: Promise<void>
+  #stderr = ''
+  #lines: unknown[] = []
+  #line?: () => void
+  #buffer = ''
+
+  constructor () {
+    if (TS_LOADER.length === 0) throw new Error('damage.ts runs its children with tap\'s TypeScript loader: run the test with tap')
+    this.#process = spawn(process.execPath, [...TS_LOADER, CHILD], { stdio: ['pipe', 'pipe', 'pipe'] })
+    this.#process.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      const parts = (this.#buffer + text).split('\n')
+      this.#buffer = parts.pop()!
+      for (const part of parts) this.#lines.push(JSON.parse(part))
+      this.#line?.()
+    })
+    this.#process.stderr!.setEncoding('utf8').on('data', (text: string) => { this.#stderr += text })
+    this.#exited = new Promise(resolve => this.#process.once('close', () => { resolve(); this.#line?.() }))
+  }
+
+  get alive (): boolean {
+    return this.#process.exitCode === null && this.#process.signalCode === null
+  }
+
+  /** Runs one task; resolves with the lines it wrote and whether LevelDB's assertion ended the process. */
+  async run (task: string[]): Promise<{ lines: unknown[], aborted: boolean }> {
+    this.#lines = []
+    this.#process.stdin!.write(`${JSON.stringify(task)}\n`)
+    for (;;) {
+      const end = this.#lines.findIndex(line => (line as { end?: boolean }).end === true)
+      if (end >= 0) return { lines: this.#lines.slice(0, end), aborted: false }
+      if (!this.alive) {
+        await this.#exited
+        if (this.#process.signalCode === 'SIGABRT' && LEVELDB_ASSERTION.test(this.#stderr)) return { lines: this.#lines, aborted: true }
+        throw new Error(`damage-child.ts ${task[0]!} failed: ${this.#stderr.trim().split('\n').slice(-3).join(' | ')}`)
+      }
+      await new Promise<void>(resolve => { this.#line = resolve })
+    }
+  }
+
+  close (): void {
+    this.#process.stdin!.end()
+  }
+}
+
+const idle: Child[] = []
+
+/** Runs a task of damage-child.ts in an idle child (or a new one). */
+async function inChild (task: string[]): Promise<{ lines: unknown[], aborted: boolean }> {
+  const child = idle.pop() ?? new Child()
+  try {
+    return await child.run(task)
+  } finally {
+    if (child.alive) idle.push(child)
+  }
+}
+
+/** Ends the children of the trials run so far; the test calls it once they are over. */
+export function endChildren (): void {
+  for (const child of idle.splice(0)) child.close()
+}
+
+/** The outcome of {@link checkReads} on `path`, run in a process of its own; `aborted` when LevelDB's assertion ended it. */
+async function readsInChild (path: string, originals: string): Promise<Outcome & { aborted: boolean }> {
+  const { lines, aborted } = await inChild(['reads', path, originals])
+  const results = lines as Result[]
+  return { problems: results.flatMap(r => 'problem' in r ? [r.problem] : []), corrupt: results.filter(r => 'corrupt' in r).length, aborted }
 }
 
 /**
@@ -197,11 +287,13 @@ export interface Trial {
  * changed the data (LevelDB's keys and values against the source's `digest`, see faults.ts
  * digestOf), and if it did, `annals verify`. (The digest opens the second copy first, which
  * recovers LevelDB's log just as verify's own open would: the same data, and the same damage.)
- * Removes the copies; with FAULTS_KEEP=<folder>, a failing trial's damaged copy, as it was
- * before anything opened it, is kept there as `<name>` (a seed replays the same damage spots,
- * but not the same bytes: commit times differ from run to run).
+ * The reads and the digest run in processes of their own, as verify does, so that LevelDB's
+ * assertion ending one is seen (`aborted`). `originals` is the file the events were written to
+ * ({@link saveOriginals}). Removes the copies; with FAULTS_KEEP=<folder>, a failing trial's
+ * damaged copy, as it was before anything opened it, is kept there as `<name>` (a seed replays
+ * the same damage spots, but not the same bytes: commit times differ from run to run).
  */
-export async function trial (source: string, digest: string, originals: RecordedEvent[], work: string, name: string, damage: (copy: string) => void): Promise<Trial> {
+export async function trial (source: string, digest: string, originals: string, work: string, name: string, damage: (copy: string) => void): Promise<Trial> {
   mkdirSync(work, { recursive: true })
   const copy = join(work, 'db')
   const second = join(work, 'verify')
@@ -212,13 +304,18 @@ export async function trial (source: string, digest: string, originals: Recorded
     damage(copy)
     cpSync(copy, second, { recursive: true })
     if (keep !== undefined && keep !== '') cpSync(copy, pristine, { recursive: true })
+    const aborted: string[] = []
     const verifying = (async () => {
-      const changed = await digestOf(second) !== digest
+      const read = await inChild(['digest', second])
+      if (read.aborted) aborted.push('the digest of the data')
+      const changed = read.aborted || (read.lines[0] as { digest: string }).digest !== digest
       return { changed, verify: changed ? await annals(['verify', second]) : undefined }
     })()
-    const [reads, { changed, verify }] = await Promise.all([checkReads(copy, originals), verifying])
+    const [reads, { changed, verify }] = await Promise.all([readsInChild(copy, originals), verifying])
+    if (reads.aborted) aborted.push(`the reads, after ${reads.corrupt} rejected with ANNALS_CORRUPT`)
     const problems = [...reads.problems]
-    if (verify !== undefined && verify.code !== 1 && verify.code !== 6) {
+    if (verify?.signal === 'SIGABRT' && LEVELDB_ASSERTION.test(verify.stderr)) aborted.push('annals verify')
+    else if (verify !== undefined && verify.code !== 1 && verify.code !== 6) {
       problems.push(`the data changed, but annals verify exited with ${verify.code} (not 1, found problems, or 6, damaged): ${(verify.stdout + verify.stderr).trim().split('\n').slice(-3).join(' | ')}`)
     }
     if (problems.length > 0 && keep !== undefined && keep !== '') {
@@ -226,10 +323,16 @@ export async function trial (source: string, digest: string, originals: Recorded
       cpSync(pristine, join(keep, name), { recursive: true })
       problems.push(`(the damaged database is kept in ${join(keep, name)})`)
     }
-    return { problems, changed, verify: verify?.code, detected: reads.corrupt }
+    return { problems, changed, verify: verify?.code, detected: reads.corrupt, aborted }
   } finally {
     rmSync(work, { recursive: true, force: true })
   }
+}
+
+/** Writes the events as read before any damage to `file`, for the trials' children. */
+export function saveOriginals (events: RecordedEvent[], file: string): string {
+  writeFileSync(file, serialize(events))
+  return file
 }
 
 /** The digest of a database's data (a copy of it is opened, since opening writes). */
