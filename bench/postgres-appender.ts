@@ -3,13 +3,12 @@
 // events from 64 concurrent callers, then says `done`; `close` closes the database and exits.
 // Arguments: url, schema, the shape (JSON), the first event's index, the count of events.
 import { eventMaker, type Shape } from './lib.js'
+import { CALLERS } from './postgres-lib.js'
 import { open } from '../src/index.js'
 
 /** What the appender says to its parent. */
 export type AppenderMessage = { type: 'ready' } | { type: 'done' } | { type: 'failed', error: string }
 
-/** Concurrent callers in each process, as in the single-process group commit row. */
-export const CALLERS = 64
 
 const [url, schema, shapeJson, from, count] = process.argv.slice(2)
 const say = (m: AppenderMessage): void => { process.send!(m) }

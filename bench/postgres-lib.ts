@@ -22,6 +22,9 @@ export function eventsTable (schema: string): string[] {
   ]
 }
 
+/** Concurrent callers in each appending process of the processes row, as in the single-process group commit row. */
+export const CALLERS = 64
+
 /** The columns of an insert, in the order of {@link EventRow}. */
 export const columns = ['position', 'stream', 'revision', 'type', 'data', 'time'] as const
 
