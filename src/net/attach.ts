@@ -11,7 +11,8 @@ import { ClientBackend } from './client-backend.js'
 import { Connection } from './connection.js'
 import { FolderOwner } from './folder-owner.js'
 import { alive, readOwner, realFolder } from './paths.js'
-import { FolderKeyStore, SwitchingBackend, type Attached } from './switching.js'
+import { FolderKeyStore } from './switching-storage.js'
+import { SwitchingBackend, type Attached } from './switching.js'
 
 /** How a process opens a folder. */
 export interface FolderOptions {
