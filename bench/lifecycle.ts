@@ -102,8 +102,8 @@ function side (config: Config, base: string, name: string, expected: number): ()
   return async () => {
     const { dir, remove } = copy(base, `scavenge-${name}`)
     try {
-      const task: ScavengeTask = { dir, streams: config.shape.streams, deleted: deleted(config), events: config.sizes.scavengeLog, batchPositions: BATCH_POSITIONS }
-      const timing = await inProcessOfItsOwn(SIDES, name, name === 'raw-chunks' ? { ...task, chunksPerBatch: CHUNKS_PER_BATCH } : task)
+      const task: ScavengeTask = { dir, streams: config.shape.streams, deleted: deleted(config), events: config.sizes.scavengeLog, batchPositions: BATCH_POSITIONS, chunksPerBatch: CHUNKS_PER_BATCH }
+      const timing = await inProcessOfItsOwn(SIDES, name, task)
       if (timing.events !== expected) throw new Error(`${name}: removed ${timing.events} events where ${expected} were expected`)
       return timing
     } finally {

@@ -9,15 +9,15 @@ import { ClassicLevel } from 'classic-level'
 import { serveSides } from './forked.js'
 import { key8 } from './lib.js'
 import type { Timing } from './measure.js'
-import { rewriteChunks } from './raw-chunks.js'
+import { rewriteChunks, type ChunksTask } from './raw-chunks.js'
 
-/** What a side is told: its copy's folder, and which events are removed (`position % streams < deleted`, of `events`). */
-export interface ScavengeTask {
-  dir: string
-  streams: number
-  deleted: number
+/**
+ * What a side is told: its copy's folder, which events are removed (`position % streams <
+ * deleted`, of `events`), and a scavenge's batch (in chunks, for the chunk rewrite; in positions,
+ * for the raw deletes).
+ */
+export interface ScavengeTask extends ChunksTask {
   events: number
-  /** positions per batch of the raw deletes: a scavenge's batch */
   batchPositions: number
 }
 
