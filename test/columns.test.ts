@@ -64,6 +64,23 @@ t.test('which objects take the column layout', async t => {
   t.same(encodeData({ a: 1, b: 'x' }), encodeData({ a: 1, b: 'x' }), 'the same value, the same bytes (a retry compares them)')
 })
 
+t.test('keys too long for the layout\'s header stay a map, and read back whole', async t => {
+  // the keys' length is a varint of at most 3 bytes (under 2^21): an event of the default
+  // maxEventSize (4 MiB) may hold longer keys than that
+  for (const n of [100, 20_000, 2_100_000]) {
+    const v = { ['k'.repeat(n)]: 1, b: 2 }
+    const bytes = encodeData(v)
+    const read = decode(bytes) as Record<string, unknown>
+    t.same([Object.keys(read).map(k => k.length), read.b], [[n, 1], 2], `a key of ${n} characters`)
+    t.equal(bytes[0] === COLUMNS, n < 0x4000, n < 0x4000 ? 'in columns' : 'as a map')
+  }
+  // what the layout held before (keys of 2^14 to 2^21 bytes, a header of 3 bytes) still reads
+  const keys = encode(['k'.repeat(20_000)])
+  const k = keys.length
+  const before = Buffer.concat([Buffer.from([COLUMNS, (k & 0x7f) | 0x80, ((k >>> 7) & 0x7f) | 0x80, k >>> 14]), keys, encode([1])])
+  t.same(decode(before), { ['k'.repeat(20_000)]: 1 })
+})
+
 t.test('objects of one shape, many times: built the same before and after the shape is compiled', async t => {
   for (let i = 0; i < 20; i++) {
     const v = { n: i, title: `t${i}`, nested: { deep: [i] } }

@@ -14,6 +14,11 @@ export const COLUMNS = 0xc1
 
 /** Objects of more keys stay maps: few data objects have so many, and a shape must stay small. */
 const MAX_KEYS = 64
+/**
+ * Objects whose keys take this many bytes or more stay maps: the keys' length is then written in
+ * two bytes at most. (Earlier values may have three: reads take up to three.)
+ */
+const MAX_KEY_BYTES = 0x4000
 /** Shapes remembered (each a compiled function); past it the cache starts again. */
 const MAX_SHAPES = 512
 /** A shape is compiled once seen this often; before, objects of it are built by assignment. */
@@ -38,7 +43,8 @@ export interface Parts {
 
 /**
  * The column layout of `value`, or undefined when it is not an object that takes it: a plain
- * object (its prototype Object.prototype) of 1 to 64 keys, none of them `__proto__`.
+ * object (its prototype Object.prototype) of 1 to 64 keys, none of them `__proto__`, whose keys
+ * pack into fewer than 16 KiB.
  *
  * @example
  * ```ts
@@ -61,17 +67,18 @@ export function encodeColumns (value: unknown, parts: Parts): Buffer | undefined
   }
   let keyBytes = packedKeys.get(joined)
   if (keyBytes === undefined) {
-    if (packedKeys.size >= MAX_SHAPES) packedKeys.clear()
     keyBytes = Buffer.from(parts.pack(keys))
+    if (keyBytes.length >= MAX_KEY_BYTES) return undefined
+    if (packedKeys.size >= MAX_SHAPES) packedKeys.clear()
     packedKeys.set(joined, keyBytes)
   }
   const packed = parts.pack(values)
   const k = keyBytes.length
-  const head = k < 0x80 ? 2 : k < 0x4000 ? 3 : 4
+  const head = k < 0x80 ? 2 : 3
   const out = Buffer.allocUnsafe(head + k + packed.length)
   out[0] = COLUMNS
   if (head === 2) out[1] = k
-  else if (head === 3) { out[1] = (k & 0x7f) | 0x80; out[2] = k >>> 7 } else { out[1] = (k & 0x7f) | 0x80; out[2] = ((k >>> 7) & 0x7f) | 0x80; out[3] = k >>> 14 }
+  else { out[1] = (k & 0x7f) | 0x80; out[2] = k >>> 7 }
   keyBytes.copy(out, head)
   packed.copy(out, head + k)
   return out
