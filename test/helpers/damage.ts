@@ -128,8 +128,8 @@ const Trail = defineAggregate<Trail>({
   evolve: (state, event) => ({ events: [...state.events, { id: event.id, stream: event.stream, revision: event.revision, position: event.position, type: event.type, data: event.data, metadata: event.metadata, time: event.time }] })
 })
 
-/** What one read of {@link checkReads} gave, told as it goes. */
-export type Result = { ok: true } | { corrupt: true } | { problem: string }
+/** What went wrong with one read of {@link checkReads}, told as it goes: a rejection with ANNALS_CORRUPT, or a problem. */
+export type Result = { corrupt: true } | { problem: string }
 
 /** How a damaged copy fared. */
 export interface Outcome {
@@ -142,14 +142,12 @@ export interface Outcome {
 /**
  * Opens the damaged database at `path` and reads everything every way: readAll forwards and
  * backwards, readStream of every stream, and `load` of an aggregate folding each stream.
+ * Tells `told` of each read that rejected with ANNALS_CORRUPT or went wrong, as it goes (a
+ * process that LevelDB ends has told what came before).
  */
-export async function checkReads (path: string, originals: RecordedEvent[], told?: (result: Result) => void): Promise<Outcome> {
-  const problems: string[] = []
-  let corrupt = 0
+export async function checkReads (path: string, originals: RecordedEvent[], told: (result: Result) => void): Promise<void> {
   const note = (result: string | undefined): void => {
-    told?.(result === 'corrupt' ? { corrupt: true } : result === undefined ? { ok: true } : { problem: result })
-    if (result === 'corrupt') corrupt++
-    else if (result !== undefined) problems.push(result)
+    if (result !== undefined) told(result === 'corrupt' ? { corrupt: true } : { problem: result })
   }
   let db: Annals
   try {
@@ -157,7 +155,7 @@ export async function checkReads (path: string, originals: RecordedEvent[], told
   } catch (err) {
     const code = (err as { code?: string }).code
     note(code === 'ANNALS_CORRUPT' ? 'corrupt' : `open rejected with ${String(code)} (not ANNALS_CORRUPT): ${(err as Error).message}`)
-    return { problems, corrupt }
+    return
   }
   try {
     note(await checkRead('readAll', db.readAll(), originals))
@@ -182,7 +180,6 @@ export async function checkReads (path: string, originals: RecordedEvent[], told
   } finally {
     await db.close().catch(() => {})
   }
-  return { problems, corrupt }
 }
 
 /** One trial's verdict, for the assertion message. */
@@ -258,6 +255,8 @@ class Child {
 }
 
 const idle: Child[] = []
+/** false once {@link endChildren} ran: a child that finishes a task after it ends too */
+let pooling = true
 
 /** Runs a task of damage-child.ts in an idle child (or a new one). */
 async function inChild (task: string[]): Promise<{ lines: unknown[], aborted: boolean }> {
@@ -265,12 +264,17 @@ async function inChild (task: string[]): Promise<{ lines: unknown[], aborted: bo
   try {
     return await child.run(task)
   } finally {
-    if (child.alive) idle.push(child)
+    if (child.alive && pooling) idle.push(child)
+    else if (child.alive) child.close()
   }
 }
 
-/** Ends the children of the trials run so far; the test calls it once they are over. */
+/**
+ * Ends the children of the trials; the test calls it once they are over, or once one failed
+ * (those still busy end with their task: nothing is left to keep the test's process alive).
+ */
 export function endChildren (): void {
+  pooling = false
   for (const child of idle.splice(0)) child.close()
 }
 
@@ -353,10 +357,17 @@ export async function sourceDigest (source: string, work: string): Promise<strin
 export async function inTurn<T> (count: number, width: number, run: (i: number) => Promise<T>): Promise<T[]> {
   const results: T[] = new Array(count)
   let next = 0
+  // after a failure no lane starts another run: the test ends with the failure
+  let failed = false
   await Promise.all(Array.from({ length: width }, async () => {
-    while (next < count) {
+    while (next < count && !failed) {
       const i = next++
-      results[i] = await run(i)
+      try {
+        results[i] = await run(i)
+      } catch (err) {
+        failed = true
+        throw err
+      }
     }
   }))
   return results
