@@ -22,22 +22,21 @@ const EVENT_PARAMS = `p_stream text[], p_revision bigint[], p_id text[], p_type 
  * one of p_sum (p_spread an event) for its revision.
  */
 function insertEvents (s: string, loose: boolean): string {
-  const moved = loose ? ' left join unnest(v_moved, v_by) as m(s, d) on m.s = ' : ''
+  // what a loose call adds: each event's and stream's move (m.d), the checksum for its revision
+  const moved = (stream: string): string => loose ? ` left join unnest(v_moved, v_by) as m(s, d) on m.s = ${stream}` : ''
+  const by = loose ? ' + coalesce(m.d, 0)' : ''
   return `
     insert into ${s}.events (position, stream, revision, id, type, version, tags, data, metadata, sealed, digest, time, sum)
-      ${loose
-        ? `select v_first + x.o - 1, x.s, x.r + coalesce(m.d, 0), x.i, x.ty, x.v, case when x.tf <= x.tt then p_tags[x.tf:x.tt] end, x.d, x.m, x.se, x.dg, v_time,
-          p_sum[(x.o - 1) * p_spread + coalesce(m.d, 0) + 1]
-      from unnest(p_stream, p_revision, p_id, p_type, p_version, p_tag_from, p_tag_to, p_data, p_metadata, p_sealed, p_digest)
-        with ordinality as x(s, r, i, ty, v, tf, tt, d, m, se, dg, o)${moved}x.s;`
-        : `select v_first + x.o - 1, x.s, x.r, x.i, x.ty, x.v, case when x.tf <= x.tt then p_tags[x.tf:x.tt] end, x.d, x.m, x.se, x.dg, v_time, x.su
-      from unnest(p_stream, p_revision, p_id, p_type, p_version, p_tag_from, p_tag_to, p_data, p_metadata, p_sealed, p_digest, p_sum)
-        with ordinality as x(s, r, i, ty, v, tf, tt, d, m, se, dg, su, o);`}
+      select v_first + x.o - 1, x.s, x.r${by}, x.i, x.ty, x.v, case when x.tf <= x.tt then p_tags[x.tf:x.tt] end, x.d, x.m, x.se, x.dg, v_time,${loose
+        ? '\n          p_sum[(x.o - 1) * p_spread + coalesce(m.d, 0) + 1]'
+        : ' x.su'}
+      from unnest(p_stream, p_revision, p_id, p_type, p_version, p_tag_from, p_tag_to, p_data, p_metadata, p_sealed, p_digest${loose ? '' : ', p_sum'})
+        with ordinality as x(s, r, i, ty, v, tf, tt, d, m, se, dg${loose ? '' : ', su'}, o)${moved('x.s')};
     if cardinality(p_tags) > 0 then
       insert into ${s}.event_tags (tag, position) select y.g, v_first + y.r - 1 from unnest(p_tags, p_tag_rows) as y(g, r);
     end if;
     insert into ${s}.streams (stream, revision, position, time)
-      select w.s, w.r${loose ? ' + coalesce(m.d, 0)' : ''}, v_first + w.l, v_time from unnest(p_w_stream, p_w_revision, p_w_last) as w(s, r, l)${moved}${loose ? 'w.s' : ''}
+      select w.s, w.r${by}, v_first + w.l, v_time from unnest(p_w_stream, p_w_revision, p_w_last) as w(s, r, l)${moved('w.s')}
       on conflict (stream) do update set revision = excluded.revision, position = excluded.position, time = excluded.time;
     update ${s}.head set position = v_first + v_n - 1, time = v_time,
       hook_owner = coalesce(p_owner, hook_owner),
