@@ -11,6 +11,7 @@ import { LIFECYCLE_STREAM, type AppendHook, type AppendManyRequest, type AppendP
 import type { Queued } from '../group-commit.js'
 import { lifecycleChange, streamDeleted } from '../lifecycle.js'
 import type { Rules } from '../rules.js'
+import { boolArray, byteaArray, int4Array, int8Array, textArray } from './binary-arrays.js'
 import { readySum } from './rows.js'
 
 /** One queued append (one stream, or several at once). */
@@ -212,14 +213,15 @@ export class Batch {
 
   /**
    * The events' columns and the streams written, as the functions take them (after their first
-   * arguments); `sums` in place of the checksums (see {@link looseArgs}).
+   * arguments), as binary arrays; `sums` in place of the checksums (see {@link looseArgs}).
    */
   eventArgs (sums: number[] = this.sum): unknown[] {
     const streams = [...this.written]
     return [
-      this.stream, this.revision, this.id, this.type, this.version, this.tagFrom, this.tagTo, this.data, this.metadata,
-      this.sealed, this.digest, sums, this.tags, this.tagRows,
-      streams.map(([s]) => s), streams.map(([, w]) => w.revision), streams.map(([, w]) => w.last)
+      textArray(this.stream), int8Array(this.revision), textArray(this.id), textArray(this.type), int4Array(this.version),
+      int4Array(this.tagFrom), int4Array(this.tagTo), byteaArray(this.data), byteaArray(this.metadata),
+      boolArray(this.sealed), byteaArray(this.digest), int4Array(sums), textArray(this.tags), int4Array(this.tagRows),
+      textArray(streams.map(([s]) => s)), int8Array(streams.map(([, w]) => w.revision)), int4Array(streams.map(([, w]) => w.last))
     ]
   }
 

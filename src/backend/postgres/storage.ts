@@ -5,6 +5,7 @@
 import { Space } from '../../storage/keys.js'
 import { decode } from '../../storage/codec.js'
 import { StorageBase, type ChunkIterator, type KeyRange, type WriteOp } from '../../storage/storage.js'
+import { byteaArray, textArray } from './binary-arrays.js'
 import type { Connection } from './connection.js'
 
 /** Writes of a batch, last write of each key winning, as the arrays kv_write and write take. */
@@ -30,6 +31,11 @@ export function kvArgs (ops: readonly WriteOp[]): KvArgs {
     }
   }
   return args
+}
+
+/** The writes of {@link kvArgs} as the functions take them: binary arrays (binary-arrays.ts) of keys, values, documents, deleted keys. */
+export function kvArrays (a: KvArgs): [Buffer, Buffer, Buffer, Buffer] {
+  return [byteaArray(a.putKeys), byteaArray(a.putValues), textArray(a.putDocs), byteaArray(a.delKeys)]
 }
 
 /** The document of a view key as JSON, when it is plain data; null otherwise (or for other keys). */
@@ -84,9 +90,8 @@ export class PostgresStorage extends StorageBase {
   /** Writes atomically; without `sync`, the commit does not wait for the WAL flush. */
   async write (ops: WriteOp[], sync: boolean): Promise<void> {
     if (ops.length === 0) return
-    const a = kvArgs(ops)
     await this.#conn.query(`select ${this.#conn.s}.kv_write($1::bytea[], $2::bytea[], $3::text[], $4::bytea[], $5::boolean)`,
-      [a.putKeys, a.putValues, a.putDocs, a.delKeys, sync])
+      [...kvArrays(kvArgs(ops)), sync])
   }
 
   entries (range: KeyRange): ChunkIterator<[Buffer, Buffer]> {

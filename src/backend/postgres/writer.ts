@@ -24,10 +24,11 @@ import { GroupCommit } from '../group-commit.js'
 import { RevisionCache } from '../revision-cache.js'
 import { Rules, Visibility, ruleKey } from '../rules.js'
 import { Batch, groupKeys, placeholders, type Request } from './batch.js'
+import { byteaArray, int8Array, textArray } from './binary-arrays.js'
 import { rollback, sqlState, storageError, type Connection } from './connection.js'
 import { uncertain, whetherWritten } from './outcome.js'
 import { prepare, prepareSql, visibleConflicts } from './prepare.js'
-import { kvArgs, type PostgresStorage } from './storage.js'
+import { kvArgs, kvArrays, type PostgresStorage } from './storage.js'
 
 /** Streams whose revision is kept in memory. */
 const REVISION_CACHE_SIZE = 65536
@@ -251,9 +252,9 @@ export class PostgresWriter {
     try {
       const call = single
         ? this.#conn.statement(this.#appendOneSql, [...batch.oneArgs(ids.length > 0), this.#conn.channel, ruleKey(streams[0]!)])
-        : this.#conn.statement(this.#appendSql, [streams, assumed, ids,
+        : this.#conn.statement(this.#appendSql, [textArray(streams), int8Array(assumed), textArray(ids),
           hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
-          ...batch.eventArgs(loose.sums), kv.putKeys, kv.putValues, kv.putDocs, kv.delKeys, this.#conn.channel, streams.map(ruleKey), loose.loose, spread])
+          ...batch.eventArgs(loose.sums), ...kvArrays(kv), this.#conn.channel, byteaArray(streams.map(ruleKey)), textArray(loose.loose), spread])
       rows = (await client.query<AppendRow>(call)).rows
       client.release()
     } catch (err) {
@@ -337,7 +338,7 @@ export class PostgresWriter {
       }
       const kv = kvArgs(batch.writes)
       await this.#conn.queryOn(client, this.#writeSql, [first, time, batch.hooked ? this.#instance : null, ...batch.eventArgs(),
-        kv.putKeys, kv.putValues, kv.putDocs, kv.delKeys, this.#conn.channel])
+        ...kvArrays(kv), this.#conn.channel])
     } catch (err) {
       await rollback(client)
       hook?.settle(false)
