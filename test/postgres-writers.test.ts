@@ -235,6 +235,12 @@ t.test('appends without an expected revision to streams another process moved on
     'stream a in order, its checksums holding')
   t.same((await collect(db.readStream('b'))).map(e => e.revision), [0, 1, 2])
   t.same((await child.ask<number>('revision', { stream: 'a' })), 7, 'the other process sees the stream\'s end')
+  // a lone awaited append too: through `append`, whose spread lets it land where the stream ends
+  await child.ask('append', { stream: 'c', events: [{ type: 'C' }] })
+  calls = 0
+  t.same((await db.append('c', { type: 'A', data: 5 })).revision, 2, 'a lone append lands where the stream ends')
+  t.equal(calls, 1, 'in one call')
+  t.same((await collect(db.readStream('c'))).map(e => [e.revision, e.type, e.data]), [[0, 'A', null], [1, 'C', null], [2, 'A', 5]], 'its checksum holding')
   // an expected revision still holds where the stream moved on
   await child.ask('append', { stream: 'b', events: [{ type: 'C' }] })
   await t.rejects(db.append('b', { type: 'A' }, { expectedRevision: 2 }), { code: 'ANNALS_WRONG_EXPECTED_REVISION' })

@@ -235,11 +235,13 @@ export class PostgresWriter {
     }
     const hooked = batch.hooked
     const kv = kvArgs(batch.writes)
-    // a single event (an awaited append) goes through the function of scalar parameters; in
-    // `append`, streams without an expected revision may have moved on (no hook, no ids to look for)
-    const single = batch.single && streams.length === 1
-    const spread = !single && hook === undefined && ids.length === 0 ? this.#spread : 1
+    // in `append`, streams without an expected revision may have moved on (no hook, no ids to
+    // look for); a single event (an awaited append) goes through the function of scalar
+    // parameters, unless it may (other processes were found appending to this one's streams):
+    // `append_one` would find it stale, and the event take another call
+    const spread = hook === undefined && ids.length === 0 ? this.#spread : 1
     const loose = batch.looseArgs(spread)
+    const single = batch.single && streams.length === 1 && loose.loose.length === 0
     let client: pg.PoolClient
     try {
       client = await this.#conn.connect()
