@@ -1,12 +1,14 @@
-// The PostgreSQL bench's row of processes appending together (the issue's "4 processes appending
-// together at least 2 times one process"): the same count of events appended, each process from
-// 64 concurrent callers (postgres-appender.ts), by 4 processes sharing them out against 1 alone,
-// in the same runs. Each run opens a schema afresh and forks its processes before the clock
+// The PostgreSQL bench's rows of processes appending together (the issue's "4 processes appending
+// together at least 2 times one process"): the same count of events appended by 4 processes
+// sharing them out against 1 alone, in the same runs; each process from 64 concurrent callers
+// in one row, from one caller appending one event at a time (awaited) in the other
+// (postgres-appender.ts). Each run opens a schema afresh and forks its processes before the clock
 // starts (their start and open are not timed); the clock runs from `go` to the last `done`.
-// Beside it, what raw PostgreSQL makes of the same design: gap-free positions handed out under
-// the lock of a head row held to the commit, in transactions of 64 events, from 1 connection and
-// from 4 at once (one process: the raw side's own work is small), to show how far more writers
-// can go with commits serialised by that lock.
+// Beside each, what raw PostgreSQL makes of the same design: gap-free positions handed out under
+// the lock of a head row held to the commit, in transactions of 64 events (of one event, beside
+// the awaited row), from 1 connection and from 4 at once (one process: the raw side's own work
+// is small), to show how far more writers can go with commits serialised by that lock; beside
+// the awaited row, also positions from a sequence, with no lock at all.
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
@@ -33,13 +35,13 @@ async function heard (child: ChildProcess, type: 'ready' | 'done'): Promise<void
   })
 }
 
-/** `events` appended by `processes` processes at once, on a schema made afresh. */
-async function together (url: string, pool: pg.Pool, shape: Shape, processes: number, events: number): Promise<Timing> {
+/** `events` appended by `processes` processes at once, each from `callers` callers, on a schema made afresh. */
+async function together (url: string, pool: pg.Pool, shape: Shape, processes: number, events: number, callers: number): Promise<Timing> {
   await pool.query(`drop schema if exists ${SCHEMA} cascade`)
   await (await open({ postgres: url, schema: SCHEMA })).close()
   const share = Math.ceil(events / processes)
   const children = Array.from({ length: processes }, (_, p) => fork(APPENDER,
-    [url, SCHEMA, JSON.stringify(shape), String(p * share), String(Math.max(0, Math.min(share, events - p * share)))],
+    [url, SCHEMA, JSON.stringify(shape), String(p * share), String(Math.max(0, Math.min(share, events - p * share))), String(callers)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
   try {
     await Promise.all(children.map(async c => { await heard(c, 'ready') }))
@@ -62,16 +64,21 @@ async function together (url: string, pool: pg.Pool, shape: Shape, processes: nu
 }
 
 /**
- * `rows` appended by `connections` connections of raw pg at once, in transactions of
- * {@link CALLERS} events taken in turn: each one statement in autocommit, the head row updated
- * (its lock held to the commit: positions gap-free, in commit order) and the rows inserted at
- * the positions it gave. On tables made afresh.
+ * `rows` appended by `connections` connections of raw pg at once, in transactions of `size`
+ * events taken in turn: each one statement in autocommit, the head row updated (its lock held to
+ * the commit: positions gap-free, in commit order) and the rows inserted at the positions it
+ * gave; or, with `sequence`, the rows inserted at positions from a sequence (no lock, no
+ * gap-free order). On tables made afresh.
  */
-async function rawTogether (pool: pg.Pool, rows: EventRow[], connections: number): Promise<Timing> {
+async function rawTogether (pool: pg.Pool, rows: EventRow[], connections: number, size: number, sequence = false): Promise<Timing> {
   for (const statement of eventsTable(RAW_SCHEMA)) await pool.query(statement)
   await pool.query(`create table ${RAW_SCHEMA}.head (one boolean primary key default true check (one), position bigint not null, time timestamptz not null)`)
   await pool.query(`insert into ${RAW_SCHEMA}.head values (true, -1, '-infinity')`)
-  const text = `with h as (update ${RAW_SCHEMA}.head set position = position + $1, time = greatest(time, clock_timestamp()) returning position - $1 + 1 as first, time)
+  await pool.query(`create sequence ${RAW_SCHEMA}.positions minvalue 0 start 0`)
+  const text = sequence
+    ? `insert into ${RAW_SCHEMA}.events (position, stream, revision, type, data, time)
+    select nextval('${RAW_SCHEMA}.positions'), e.s, e.r, e.t, e.d, clock_timestamp() from unnest($2::text[], $3::bigint[], $4::text[], $5::bytea[]) as e(s, r, t, d) where $1::int > 0`
+    : `with h as (update ${RAW_SCHEMA}.head set position = position + $1, time = greatest(time, clock_timestamp()) returning position - $1 + 1 as first, time)
     insert into ${RAW_SCHEMA}.events (position, stream, revision, type, data, time)
     select h.first + e.o - 1, e.s, e.r, e.t, e.d, h.time from h, unnest($2::text[], $3::bigint[], $4::text[], $5::bytea[]) with ordinality as e(s, r, t, d, o)`
   const clients = await Promise.all(Array.from({ length: connections }, async () => await pool.connect()))
@@ -80,9 +87,9 @@ async function rawTogether (pool: pg.Pool, rows: EventRow[], connections: number
     const start = performance.now()
     await Promise.all(clients.map(async c => {
       for (let from = next; from < rows.length; from = next) {
-        next += CALLERS
-        const group = rows.slice(from, from + CALLERS)
-        await c.query({ name: 'gapfree', text, values: [group.length, group.map(r => r[1]), group.map(r => r[2]), group.map(r => r[3]), group.map(r => r[4])] })
+        next += size
+        const group = rows.slice(from, from + size)
+        await c.query({ name: sequence ? 'sequence' : 'gapfree', text, values: [group.length, group.map(r => r[1]), group.map(r => r[2]), group.map(r => r[3]), group.map(r => r[4])] })
       }
     }))
     const ms = performance.now() - start
@@ -94,22 +101,39 @@ async function rawTogether (pool: pg.Pool, rows: EventRow[], connections: number
   }
 }
 
-/** The row, appending `events` events in each run; `close` drops its schemas. */
-export function processesWorkload (url: string, pool: pg.Pool, shape: Shape, events: number): { workload: Workload, close: () => Promise<void> } {
-  const rows = eventRows(shape, events)
+/**
+ * The rows: `events` events appended from 64 callers a process, `awaited` events from one
+ * caller a process, in each run; `close` drops their schemas.
+ */
+export function processesWorkloads (url: string, pool: pg.Pool, shape: Shape, events: number, awaited: number): { workloads: Workload[], close: () => Promise<void> } {
+  const rows = eventRows(shape, Math.max(events, awaited))
+  const one = rows.slice(0, awaited)
   return {
-    workload: {
-      name: 'PostgreSQL: 4 processes appending together (64 concurrent callers each)',
+    workloads: [{
+      name: `PostgreSQL: 4 processes appending together (${CALLERS} concurrent callers each)`,
       unit: 'events',
-      raw: 'annals, 1 process appending alone (64 concurrent callers)',
+      raw: `annals, 1 process appending alone (${CALLERS} concurrent callers)`,
       target: 2,
-      annals: async () => await together(url, pool, shape, 4, events),
-      baseline: async () => await together(url, pool, shape, 1, events),
+      annals: async () => await together(url, pool, shape, 4, events, CALLERS),
+      baseline: async () => await together(url, pool, shape, 1, events, CALLERS),
       also: [
-        { raw: `raw pg, 1 connection: transactions of ${CALLERS}, gap-free positions under a head row's lock`, run: async () => await rawTogether(pool, rows, 1) },
-        { raw: `raw pg, 4 connections at once: the same`, run: async () => await rawTogether(pool, rows, 4) }
+        { raw: `raw pg, 1 connection: transactions of ${CALLERS}, gap-free positions under a head row's lock`, run: async () => await rawTogether(pool, rows.slice(0, events), 1, CALLERS) },
+        { raw: 'raw pg, 4 connections at once: the same', run: async () => await rawTogether(pool, rows.slice(0, events), 4, CALLERS) }
       ]
-    },
+    }, {
+      name: 'PostgreSQL: 4 processes appending together (one awaited append at a time each)',
+      unit: 'events',
+      raw: 'annals, 1 process appending alone (one awaited append at a time)',
+      target: 2,
+      annals: async () => await together(url, pool, shape, 4, awaited, 1),
+      baseline: async () => await together(url, pool, shape, 1, awaited, 1),
+      also: [
+        { raw: 'raw pg, 1 connection: a single-row transaction at a time, gap-free positions under a head row\'s lock', run: async () => await rawTogether(pool, one, 1, 1) },
+        { raw: 'raw pg, 4 connections at once: the same', run: async () => await rawTogether(pool, one, 4, 1) },
+        { raw: 'raw pg, 1 connection: a single-row transaction at a time, positions from a sequence (no lock)', run: async () => await rawTogether(pool, one, 1, 1, true) },
+        { raw: 'raw pg, 4 connections at once: the same', run: async () => await rawTogether(pool, one, 4, 1, true) }
+      ]
+    }],
     close: async () => {
       await pool.query(`drop schema if exists ${SCHEMA} cascade`)
       await pool.query(`drop schema if exists ${RAW_SCHEMA} cascade`)

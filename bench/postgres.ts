@@ -22,7 +22,7 @@ import type { Timing, Workload } from './measure.js'
 import { eventRows, eventsTable, insertText, type EventRow } from './postgres-lib.js'
 import { open, type Annals } from '../src/index.js'
 import { eventMaker } from './lib.js'
-import { processesWorkload } from './postgres-processes.js'
+import { processesWorkloads } from './postgres-processes.js'
 
 const SCHEMA = 'annals_bench_raw'
 /** The schemas of the annals side: one written afresh each run, one holding the log a replay reads. */
@@ -132,7 +132,7 @@ export async function postgresWorkloads (config: Config, url: string): Promise<{
     } finally { client.release() }
   }
 
-  const processes = processesWorkload(url, pool, config.shape, appends)
+  const processes = processesWorkloads(url, pool, config.shape, appends, Math.ceil(awaited / 2))
   return {
     workloads: [
       {
@@ -179,7 +179,7 @@ export async function postgresWorkloads (config: Config, url: string): Promise<{
         annals: replay,
         baseline: streamedSelect
       },
-      processes.workload
+      ...processes.workloads
     ],
     close: async () => {
       try {

@@ -29,10 +29,12 @@ t.test('the postgres area runs its rows and drops its schemas', { skip: server.s
     'PostgreSQL: awaited single appends',
     'PostgreSQL: single appends of 64 concurrent callers (group commit)',
     'PostgreSQL: replay, readAll of 2,000 events',
-    'PostgreSQL: 4 processes appending together (64 concurrent callers each)'
+    'PostgreSQL: 4 processes appending together (64 concurrent callers each)',
+    'PostgreSQL: 4 processes appending together (one awaited append at a time each)'
   ])
   for (const r of results) {
     t.ok(r.area === 'postgres' && r.annals.rate.median > 0 && r.annals.memory.rssMB > 0 && (r.baseline?.rate.median ?? 0) > 0, `${r.name}: rates and a peak`)
+    t.ok(r.also.every(a => a.side.rate.median > 0), `${r.name}: its further references ran`)
   }
   const client = new pg.Client({ connectionString: server.url! })
   await client.connect()
