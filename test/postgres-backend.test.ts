@@ -235,3 +235,46 @@ t.test('locks and notices across processes; commits heard from another process',
   t.equal(backend.head.position, 3)
   void taken
 })
+
+t.test('appends go on the session\'s connection, which LISTENs; when it drops in their midst, each append answered is stored where it said, and appends go on', { skip }, async t => {
+  const schema = schemaFor(t)
+  const db = await open({ postgres: url, schema })
+  t.teardown(async () => { await db.close() })
+  await db.append('warm', { type: 'W' })
+  // this process's session runs the appends: its last statement is one (the schema's name is the test's own)
+  const sessions = async (): Promise<number[]> => (await postgresQuery<{ pid: number }>(
+    'select pid from pg_stat_activity where application_name = \'annals-session\' and datname = current_database() and query like $1', [`%"${schema}".append%`])).map(r => r.pid)
+  t.equal((await sessions()).length, 1, 'the session\'s connection ran the append')
+  const answered: Array<{ i: number, position: number, revision: number }> = []
+  const failed: unknown[] = []
+  let killed = false
+  // four callers append while the session's connection is ended once a hundred were answered
+  let next = 0
+  const callers = Array.from({ length: 4 }, async () => {
+    for (let i = next++; i < 300; i = next++) {
+      try {
+        const r = await db.append(`s-${i % 7}`, { type: 'A', data: { i } })
+        answered.push({ i, position: r.position, revision: r.revision })
+      } catch (err) {
+        failed.push(err)
+      }
+    }
+  })
+  t.ok(await until(() => answered.length >= 100))
+  const pids = await sessions()
+  await postgresQuery('select pg_terminate_backend(pid) from unnest($1::int[]) as pid', [pids])
+  killed = pids.length === 1 && answered.length < 300
+  await Promise.all(callers)
+  t.ok(killed, 'the session\'s connection was ended amid the appends')
+  t.ok(answered.length >= 290, `appends were answered (${answered.length}; failed ${failed.length})`)
+  for (const err of failed) t.match(err, { code: 'ANNALS_STORAGE' }, 'an append in flight when the connection went, and not written, fails with ANNALS_STORAGE')
+  const events = await collect(db.readAll())
+  const byPosition = new Map(events.map(e => [e.position, e]))
+  t.ok(answered.every(a => {
+    const e = byPosition.get(a.position)
+    return e !== undefined && (e.data as { i: number }).i === a.i && e.stream === `s-${a.i % 7}` && e.revision === a.revision
+  }), 'every append answered is stored where its answer said')
+  t.equal(events.length, 1 + answered.length, 'nothing is stored that was not answered')
+  t.ok(await until(async () => { await db.append('after', { type: 'A' }); return (await sessions()).length === 1 }), 'the session connects again and runs the appends')
+  t.equal((await db.head()).position, (await collect(db.readAll())).length - 1, 'the head is where the log ends')
+})

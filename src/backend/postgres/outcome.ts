@@ -20,7 +20,7 @@ export function uncertain (err: unknown): boolean {
  * commits whole or not at all). Resolves with where it was written; undefined when it was not
  * (its appends rejected with the error) or could not be told (rejected with ANNALS_STORAGE).
  */
-export async function whetherWritten (conn: Connection, client: pg.PoolClient, batch: Batch, err: unknown): Promise<{ first: number, time: number } | undefined> {
+export async function whetherWritten (conn: Connection, client: pg.ClientBase, batch: Batch, err: unknown): Promise<{ first: number, time: number } | undefined> {
   const pid = (client as unknown as { processID?: number }).processID
   const deadline = Date.now() + OUTCOME_TIMEOUT_MS
   for (let wait = 50; ; wait = Math.min(wait * 2, 2000)) {

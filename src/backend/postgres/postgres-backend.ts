@@ -98,7 +98,7 @@ export class PostgresBackend implements Backend {
       const opened = session
       writer = new PostgresWriter(conn, await readHead(conn), await clockOffset(conn), storage, await Rules.load(storage), () => {
         opened.notify(RULES_TOPIC, '').catch(() => {})
-      })
+      }, () => opened.listening)
       await writer.warm()
       return new PostgresBackend(conn, storage, writer, session, where)
     } catch (err) {

@@ -1,6 +1,6 @@
 // A connection of the backend's own, outside the pool, held for as long as the backend is open:
-// it LISTENs to the schema's channel (commits of every process, notices) and holds this
-// process's advisory locks (tryLock). When it drops, the locks it held are lost (their `lost`
+// it LISTENs to the schema's channel (commits of every process, notices), holds this process's
+// advisory locks (tryLock) and runs the writer's one-call appends (see `listening`). When it drops, the locks it held are lost (their `lost`
 // settles) and it connects again, LISTENs again and has the backend catch up on what it missed.
 // A slow periodic check is the safety net for a notification that never came. A lock this process
 // asked for and found held is announced free to it (locally) every second, for it to try again:
@@ -137,6 +137,17 @@ export class Session {
     if (!Array.isArray(notice) || notice.length !== 3 || notice[0] === this.#instance) return
     const [, topic, message] = notice as [string, unknown, unknown]
     if (typeof topic === 'string' && typeof message === 'string') this.#local.notify(topic, message)
+  }
+
+  /**
+   * The session's connection while it is up and LISTENing, for the writer's one-call appends
+   * (writer.ts): a commit's notification to this session then comes back with the commit's
+   * answer rather than wake another server process. Statements in autocommit only: a
+   * transaction held open on it would hold back notifications, and take in the session's own
+   * statements (locks).
+   */
+  get listening (): pg.Client | undefined {
+    return this.#client
   }
 
   /** Takes the advisory lock of `name` on this connection, if no session holds it. */

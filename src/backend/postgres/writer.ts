@@ -72,6 +72,8 @@ export class PostgresWriter {
   readonly #prepareSql: string
   readonly #writeSql: string
   readonly #storage: PostgresStorage
+  /** the session's connection (session.ts), while it is up and LISTENing */
+  readonly #listening: () => pg.Client | undefined
   /** told once a batch that changed streams' lives is committed */
   readonly #rulesChanged: () => void
   #hook: AppendHook | undefined
@@ -86,8 +88,9 @@ export class PostgresWriter {
    */
   rules: Rules
 
-  constructor (conn: Connection, head: LogHead, clockOffset: number, storage: PostgresStorage, rules: Rules, rulesChanged: () => void) {
+  constructor (conn: Connection, head: LogHead, clockOffset: number, storage: PostgresStorage, rules: Rules, rulesChanged: () => void, listening: () => pg.Client | undefined) {
     this.#conn = conn
+    this.#listening = listening
     this.#storage = storage
     this.rules = rules
     this.#rulesChanged = rulesChanged
@@ -242,14 +245,18 @@ export class PostgresWriter {
     const spread = hook === undefined && ids.length === 0 ? this.#spread : 1
     const loose = batch.looseArgs(spread)
     const single = batch.single && streams.length === 1 && loose.loose.length === 0
-    let client: pg.PoolClient
+    // the session's connection, which LISTENs, when it is up: the notification of this commit
+    // then comes back with its answer, and wakes no other server process of this one's
+    const own = this.#listening()
+    let client: pg.ClientBase
     try {
-      client = await this.#conn.connect()
+      client = own ?? await this.#conn.connect()
     } catch (err) {
       hook?.settle(false)
       batch.fail(err)
       return
     }
+    const release = (err?: Error): void => { if (client !== own) (client as pg.PoolClient).release(err) }
     let rows: AppendRow[]
     try {
       const call = single
@@ -258,9 +265,9 @@ export class PostgresWriter {
           hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
           ...batch.eventArgs(loose.sums), ...kvArrays(kv), this.#conn.channel, byteaArray(streams.map(ruleKey)), textArray(loose.loose), spread])
       rows = (await client.query<AppendRow>(call)).rows
-      client.release()
+      release()
     } catch (err) {
-      client.release(err as Error)
+      release(err as Error)
       if (!uncertain(err)) {
         hook?.settle(false)
         // a unique key broken by an id given twice at once: the checks under the lock find it
