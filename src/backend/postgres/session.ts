@@ -1,7 +1,8 @@
 // A connection of the backend's own, outside the pool, held for as long as the backend is open:
 // it LISTENs to the schema's channel (commits of every process, notices), holds this process's
-// advisory locks (tryLock) and runs the writer's one-call appends (see `listening`). When it drops, the locks it held are lost (their `lost`
-// settles) and it connects again, LISTENs again and has the backend catch up on what it missed.
+// advisory locks (tryLock) and runs the writer's one-call appends (see `listening`). When it
+// drops, the locks it held are lost (their `lost` settles) and it connects again, LISTENs again
+// and has the backend catch up on what it missed.
 // A slow periodic check is the safety net for a notification that never came. A lock this process
 // asked for and found held is announced free to it (locally) every second, for it to try again:
 // a process killed while holding a lock says nothing, and the server lets the lock go with its
