@@ -75,36 +75,25 @@ export function textArray (values: ReadonlyArray<string | null>): Buffer {
   return buf.subarray(0, at)
 }
 
+/** An array of elements of `width` bytes each, each written by `put` at `at` (it answers where it ended). */
+function fixed<T> (oid: number, width: number, values: readonly T[], put: (buf: Buffer, value: T, at: number) => number): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER + values.length * (4 + width))
+  let at = header(buf, oid, values.length, false)
+  for (const v of values) at = put(buf, v, buf.writeInt32BE(width, at))
+  return buf.subarray(0, at)
+}
+
 /** A `bigint[]` parameter of safe integers. */
 export function int8Array (values: readonly number[]): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER + values.length * 12)
-  let at = header(buf, INT8, values.length, false)
-  for (const v of values) {
-    at = buf.writeInt32BE(8, at)
-    at = buf.writeInt32BE(Math.floor(v / 4294967296), at)
-    at = buf.writeUInt32BE(v >>> 0, at)
-  }
-  return buf.subarray(0, at)
+  return fixed(INT8, 8, values, (buf, v, at) => buf.writeUInt32BE(v >>> 0, buf.writeInt32BE(Math.floor(v / 4294967296), at)))
 }
 
 /** An `integer[]` parameter. */
 export function int4Array (values: readonly number[]): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER + values.length * 8)
-  let at = header(buf, INT4, values.length, false)
-  for (const v of values) {
-    at = buf.writeInt32BE(4, at)
-    at = buf.writeInt32BE(v, at)
-  }
-  return buf.subarray(0, at)
+  return fixed(INT4, 4, values, (buf, v, at) => buf.writeInt32BE(v, at))
 }
 
 /** A `boolean[]` parameter. */
 export function boolArray (values: readonly boolean[]): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER + values.length * 5)
-  let at = header(buf, BOOL, values.length, false)
-  for (const v of values) {
-    at = buf.writeInt32BE(1, at)
-    at = buf.writeUInt8(v ? 1 : 0, at)
-  }
-  return buf.subarray(0, at)
+  return fixed(BOOL, 1, values, (buf, v, at) => buf.writeUInt8(v ? 1 : 0, at))
 }
