@@ -245,6 +245,19 @@ export class PostgresWriter {
     const spread = hook === undefined && ids.length === 0 ? this.#spread : 1
     const loose = batch.looseArgs(spread)
     const single = batch.single && streams.length === 1 && loose.loose.length === 0
+    // the arguments first: what cannot be sent fails the batch here, never as a lost connection
+    let call: pg.QueryConfig
+    try {
+      call = single
+        ? this.#conn.statement(this.#appendOneSql, [...batch.oneArgs(ids.length > 0), this.#conn.channel, ruleKey(streams[0]!)])
+        : this.#conn.statement(this.#appendSql, [textArray(streams), int8Array(assumed), textArray(ids),
+          hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
+          ...batch.eventArgs(loose.sums), ...kvArrays(kv), this.#conn.channel, byteaArray(streams.map(ruleKey)), textArray(loose.loose), spread])
+    } catch (err) {
+      hook?.settle(false)
+      batch.fail(err)
+      return
+    }
     // the session's connection, which LISTENs, when it is up: the notification of this commit
     // then comes back with its answer, and wakes no other server process of this one's
     const own = this.#listening()
@@ -259,11 +272,6 @@ export class PostgresWriter {
     const release = (err?: Error): void => { if (client !== own) (client as pg.PoolClient).release(err) }
     let rows: AppendRow[]
     try {
-      const call = single
-        ? this.#conn.statement(this.#appendOneSql, [...batch.oneArgs(ids.length > 0), this.#conn.channel, ruleKey(streams[0]!)])
-        : this.#conn.statement(this.#appendSql, [textArray(streams), int8Array(assumed), textArray(ids),
-          hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
-          ...batch.eventArgs(loose.sums), ...kvArrays(kv), this.#conn.channel, byteaArray(streams.map(ruleKey)), textArray(loose.loose), spread])
       rows = (await client.query<AppendRow>(call)).rows
       release()
     } catch (err) {
