@@ -16,6 +16,7 @@ import { RevisionCache } from '../revision-cache.js'
 import { Rules } from '../rules.js'
 import type { WriteOp } from '../../storage/storage.js'
 import { placeholders } from './batch.js'
+import { boolArray, byteaArray, int4Array, int8Array, textArray } from './binary-arrays.js'
 import { rollback, sqlState, storageError, type Connection } from './connection.js'
 import { readySum } from './rows.js'
 
@@ -134,7 +135,9 @@ export class PostgresImporter implements LogImporter {
     }
     try {
       await this.#client.query('savepoint add')
-      await this.#client.query(this.#conn.statement(this.#insert, [cols.p, cols.s, cols.r, cols.i, cols.ty, cols.v, cols.tf, cols.tt, cols.d, cols.m, cols.se, cols.dg, cols.t, cols.su, tags, tagPositions]))
+      await this.#client.query(this.#conn.statement(this.#insert, [
+        int8Array(cols.p), textArray(cols.s), int8Array(cols.r), textArray(cols.i), textArray(cols.ty), int4Array(cols.v), int4Array(cols.tf), int4Array(cols.tt),
+        byteaArray(cols.d), byteaArray(cols.m), boolArray(cols.se), byteaArray(cols.dg), int8Array(cols.t), int4Array(cols.su), textArray(tags), int8Array(tagPositions)]))
       if (holes.length > 0) {
         await this.#client.query(this.#conn.statement(`insert into ${this.#conn.s}.removed (first, last) select * from unnest($1::bigint[], $2::bigint[])`, [holes.map(h => h[0]), holes.map(h => h[1])]))
       }
