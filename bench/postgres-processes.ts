@@ -72,15 +72,21 @@ async function together (url: string, pool: pg.Pool, shape: Shape, processes: nu
  */
 async function rawTogether (pool: pg.Pool, rows: EventRow[], connections: number, size: number, sequence = false): Promise<Timing> {
   for (const statement of eventsTable(RAW_SCHEMA)) await pool.query(statement)
-  await pool.query(`create table ${RAW_SCHEMA}.head (one boolean primary key default true check (one), position bigint not null, time timestamptz not null)`)
-  await pool.query(`insert into ${RAW_SCHEMA}.head values (true, -1, '-infinity')`)
-  await pool.query(`create sequence ${RAW_SCHEMA}.positions minvalue 0 start 0`)
-  const text = sequence
-    ? `insert into ${RAW_SCHEMA}.events (position, stream, revision, type, data, time)
-    select nextval('${RAW_SCHEMA}.positions'), e.s, e.r, e.t, e.d, clock_timestamp() from unnest($2::text[], $3::bigint[], $4::text[], $5::bytea[]) as e(s, r, t, d) where $1::int > 0`
-    : `with h as (update ${RAW_SCHEMA}.head set position = position + $1, time = greatest(time, clock_timestamp()) returning position - $1 + 1 as first, time)
+  const rowsOf = (group: EventRow[]): unknown[] => [group.map(r => r[1]), group.map(r => r[2]), group.map(r => r[3]), group.map(r => r[4])]
+  let query: (group: EventRow[]) => pg.QueryConfig
+  if (sequence) {
+    await pool.query(`create sequence ${RAW_SCHEMA}.positions minvalue 0 start 0`)
+    const text = `insert into ${RAW_SCHEMA}.events (position, stream, revision, type, data, time)
+    select nextval('${RAW_SCHEMA}.positions'), e.s, e.r, e.t, e.d, clock_timestamp() from unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) as e(s, r, t, d)`
+    query = group => ({ name: 'sequence', text, values: rowsOf(group) })
+  } else {
+    await pool.query(`create table ${RAW_SCHEMA}.head (one boolean primary key default true check (one), position bigint not null, time timestamptz not null)`)
+    await pool.query(`insert into ${RAW_SCHEMA}.head values (true, -1, '-infinity')`)
+    const text = `with h as (update ${RAW_SCHEMA}.head set position = position + $1, time = greatest(time, clock_timestamp()) returning position - $1 + 1 as first, time)
     insert into ${RAW_SCHEMA}.events (position, stream, revision, type, data, time)
     select h.first + e.o - 1, e.s, e.r, e.t, e.d, h.time from h, unnest($2::text[], $3::bigint[], $4::text[], $5::bytea[]) with ordinality as e(s, r, t, d, o)`
+    query = group => ({ name: 'gapfree', text, values: [group.length, ...rowsOf(group)] })
+  }
   const clients = await Promise.all(Array.from({ length: connections }, async () => await pool.connect()))
   try {
     let next = 0
@@ -88,8 +94,7 @@ async function rawTogether (pool: pg.Pool, rows: EventRow[], connections: number
     await Promise.all(clients.map(async c => {
       for (let from = next; from < rows.length; from = next) {
         next += size
-        const group = rows.slice(from, from + size)
-        await c.query({ name: sequence ? 'sequence' : 'gapfree', text, values: [group.length, group.map(r => r[1]), group.map(r => r[2]), group.map(r => r[3]), group.map(r => r[4])] })
+        await c.query(query(rows.slice(from, from + size)))
       }
     }))
     const ms = performance.now() - start

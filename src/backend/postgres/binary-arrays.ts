@@ -31,48 +31,41 @@ function header (buf: Buffer, oid: number, length: number, nulls: boolean): numb
   return HEADER
 }
 
-/** A `bytea[]` parameter; null elements are NULL. */
-export function byteaArray (values: ReadonlyArray<Buffer | null>): Buffer {
+/**
+ * An array of elements of their own lengths, nulls NULL: each takes at most `most` bytes and is
+ * written by `put` at `at` (it answers how many bytes it wrote).
+ */
+function varying<T> (oid: number, values: ReadonlyArray<T | null>, most: (value: T) => number, put: (buf: Buffer, value: T, at: number) => number): Buffer {
   let size = HEADER
   let nulls = false
   for (const v of values) {
     if (v === null) nulls = true
-    size += 4 + (v === null ? 0 : v.length)
+    else size += most(v)
+    size += 4
   }
   const buf = Buffer.allocUnsafe(size)
-  let at = header(buf, BYTEA, values.length, nulls)
+  let at = header(buf, oid, values.length, nulls)
   for (const v of values) {
     if (v === null) {
       at = buf.writeInt32BE(-1, at)
     } else {
-      at = buf.writeInt32BE(v.length, at)
-      at += v.copy(buf, at)
-    }
-  }
-  return buf.subarray(0, at)
-}
-
-/** A `text[]` parameter (UTF-8); null elements are NULL. */
-export function textArray (values: ReadonlyArray<string | null>): Buffer {
-  let size = HEADER
-  let nulls = false
-  for (const v of values) {
-    if (v === null) nulls = true
-    // at most 3 bytes of UTF-8 per UTF-16 unit
-    size += 4 + (v === null ? 0 : v.length * 3)
-  }
-  const buf = Buffer.allocUnsafe(size)
-  let at = header(buf, TEXT, values.length, nulls)
-  for (const v of values) {
-    if (v === null) {
-      at = buf.writeInt32BE(-1, at)
-    } else {
-      const n = buf.write(v, at + 4, 'utf8')
+      const n = put(buf, v, at + 4)
       buf.writeInt32BE(n, at)
       at += 4 + n
     }
   }
   return buf.subarray(0, at)
+}
+
+/** A `bytea[]` parameter; null elements are NULL. */
+export function byteaArray (values: ReadonlyArray<Buffer | null>): Buffer {
+  return varying(BYTEA, values, v => v.length, (buf, v, at) => v.copy(buf, at))
+}
+
+/** A `text[]` parameter (UTF-8); null elements are NULL. */
+export function textArray (values: ReadonlyArray<string | null>): Buffer {
+  // at most 3 bytes of UTF-8 per UTF-16 unit
+  return varying(TEXT, values, v => v.length * 3, (buf, v, at) => buf.write(v, at, 'utf8'))
 }
 
 /** An array of elements of `width` bytes each, each written by `put` at `at` (it answers where it ended). */

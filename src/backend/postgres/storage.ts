@@ -8,34 +8,27 @@ import { StorageBase, type ChunkIterator, type KeyRange, type WriteOp } from '..
 import { byteaArray, textArray } from './binary-arrays.js'
 import type { Connection } from './connection.js'
 
-/** Writes of a batch, last write of each key winning, as the arrays kv_write and write take. */
-export interface KvArgs {
-  putKeys: Buffer[]
-  putValues: Buffer[]
-  putDocs: Array<string | null>
-  delKeys: Buffer[]
-}
-
-/** The writes of `ops` as arrays: each key's last write. */
-export function kvArgs (ops: readonly WriteOp[]): KvArgs {
+/**
+ * The writes of `ops` (each key's last write) as kv_write and write take them: binary arrays
+ * (binary-arrays.ts) of the keys put, their values, their documents, and the keys deleted.
+ */
+export function kvArgs (ops: readonly WriteOp[]): [Buffer, Buffer, Buffer, Buffer] {
   const last = new Map<string, WriteOp>()
   for (const op of ops) last.set(op.key.toString('latin1'), op)
-  const args: KvArgs = { putKeys: [], putValues: [], putDocs: [], delKeys: [] }
+  const putKeys: Buffer[] = []
+  const putValues: Buffer[] = []
+  const putDocs: Array<string | null> = []
+  const delKeys: Buffer[] = []
   for (const op of last.values()) {
     if (op.value === undefined) {
-      args.delKeys.push(op.key)
+      delKeys.push(op.key)
     } else {
-      args.putKeys.push(op.key)
-      args.putValues.push(op.value)
-      args.putDocs.push(viewDoc(op.key, op.value))
+      putKeys.push(op.key)
+      putValues.push(op.value)
+      putDocs.push(viewDoc(op.key, op.value))
     }
   }
-  return args
-}
-
-/** The writes of {@link kvArgs} as the functions take them: binary arrays (binary-arrays.ts) of keys, values, documents, deleted keys. */
-export function kvArrays (a: KvArgs): [Buffer, Buffer, Buffer, Buffer] {
-  return [byteaArray(a.putKeys), byteaArray(a.putValues), textArray(a.putDocs), byteaArray(a.delKeys)]
+  return [byteaArray(putKeys), byteaArray(putValues), textArray(putDocs), byteaArray(delKeys)]
 }
 
 /** The document of a view key as JSON, when it is plain data; null otherwise (or for other keys). */
@@ -91,7 +84,7 @@ export class PostgresStorage extends StorageBase {
   async write (ops: WriteOp[], sync: boolean): Promise<void> {
     if (ops.length === 0) return
     await this.#conn.query(`select ${this.#conn.s}.kv_write($1::bytea[], $2::bytea[], $3::text[], $4::bytea[], $5::boolean)`,
-      [...kvArrays(kvArgs(ops)), sync])
+      [...kvArgs(ops), sync])
   }
 
   entries (range: KeyRange): ChunkIterator<[Buffer, Buffer]> {

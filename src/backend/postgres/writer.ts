@@ -28,7 +28,7 @@ import { byteaArray, int8Array, textArray } from './binary-arrays.js'
 import { rollback, sqlState, storageError, type Connection } from './connection.js'
 import { uncertain, whetherWritten } from './outcome.js'
 import { prepare, prepareSql, visibleConflicts } from './prepare.js'
-import { kvArgs, kvArrays, type PostgresStorage } from './storage.js'
+import { kvArgs, type PostgresStorage } from './storage.js'
 
 /** Streams whose revision is kept in memory. */
 const REVISION_CACHE_SIZE = 65536
@@ -237,7 +237,6 @@ export class PostgresWriter {
       return
     }
     const hooked = batch.hooked
-    const kv = kvArgs(batch.writes)
     // in `append`, streams without an expected revision may have moved on (no hook, no ids to
     // look for); a single event (an awaited append) goes through the function of scalar
     // parameters, unless it may (other processes were found appending to this one's streams):
@@ -252,7 +251,7 @@ export class PostgresWriter {
         ? this.#conn.statement(this.#appendOneSql, [...batch.oneArgs(ids.length > 0), this.#conn.channel, ruleKey(streams[0]!)])
         : this.#conn.statement(this.#appendSql, [textArray(streams), int8Array(assumed), textArray(ids),
           hooked ? head.position : null, hooked ? time : null, hooked ? this.#instance : null, this.#openedAt,
-          ...batch.eventArgs(loose.sums), ...kvArrays(kv), this.#conn.channel, byteaArray(streams.map(ruleKey)), textArray(loose.loose), spread])
+          ...batch.eventArgs(loose.sums), ...kvArgs(batch.writes), this.#conn.channel, byteaArray(streams.map(ruleKey)), textArray(loose.loose), spread])
     } catch (err) {
       hook?.settle(false)
       batch.fail(err)
@@ -353,9 +352,8 @@ export class PostgresWriter {
         batch.settle(0)
         return
       }
-      const kv = kvArgs(batch.writes)
       await this.#conn.queryOn(client, this.#writeSql, [first, time, batch.hooked ? this.#instance : null, ...batch.eventArgs(),
-        ...kvArrays(kv), this.#conn.channel])
+        ...kvArgs(batch.writes), this.#conn.channel])
     } catch (err) {
       await rollback(client)
       hook?.settle(false)
